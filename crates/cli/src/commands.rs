@@ -1,0 +1,342 @@
+//! The store-facing subcommands and `serve`/`check`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow, bail};
+use clap::{Args, Subcommand};
+use riposte_engine::{Config, Engine, load_logic};
+use riposte_model::{
+    Clock, Confidence, Decision, DecisionId, DecisionState, Origin, Scope, SystemClock, format_duration,
+    parse_duration,
+};
+use riposte_respond::{BanOutcome, BanRequest, Responder, ResponderConfig};
+use riposte_store::{DecisionFilter, Store};
+
+/// Where the store is: a config file, or a store URL directly.
+#[derive(Args, Debug)]
+pub struct StoreArgs {
+    /// The configuration naming the store and the enforcers to update.
+    #[arg(long, short, default_value = "riposte.yaml")]
+    config: PathBuf,
+    /// A store URL (sqlite://PATH or postgres://…), overriding the config's.
+    #[arg(long, env = "RIPOSTE_STORE")]
+    store: Option<String>,
+}
+
+struct Ctx {
+    store: Arc<dyn Store>,
+    responder: Responder,
+    clock: SystemClock,
+}
+
+impl StoreArgs {
+    async fn open(&self) -> anyhow::Result<Ctx> {
+        let config = if self.config.exists() {
+            Some(load_config(&self.config)?)
+        } else if self.store.is_none() {
+            bail!(
+                "no configuration at {} and no --store given; pass --config FILE or --store URL",
+                self.config.display()
+            );
+        } else {
+            None
+        };
+        let url = match (&self.store, &config) {
+            (Some(url), _) => url.clone(),
+            (None, Some(c)) => c.store_url.clone(),
+            (None, None) => unreachable!("checked above"),
+        };
+        let store = riposte_store::open(&url).await.with_context(|| format!("opening store {url}"))?;
+        let responder = match &config {
+            Some(c) => Responder::new(c.respond.clone(), c.enforcers.iter().map(|e| e.build(&c.base_dir)).collect()),
+            None => Responder::new(ResponderConfig::default(), Vec::new()),
+        };
+        Ok(Ctx { store, responder, clock: SystemClock })
+    }
+}
+
+fn load_config(path: &Path) -> anyhow::Result<Config> {
+    Config::load(path).map_err(|p| anyhow!("invalid configuration, {p}"))
+}
+
+pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
+    let config = load_config(config_path)?;
+    let engine = Engine::from_config(&config, Arc::new(SystemClock)).await?;
+    eprintln!(
+        "riposte serving: store {}, API on http://{}, {} source(s)",
+        config.store_url,
+        config.api_listen,
+        config.sources.len()
+    );
+    riposte_server::serve(config, engine, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+pub fn check(config_path: &Path) -> anyhow::Result<()> {
+    let config = load_config(config_path)?;
+    let (rules, playbooks) = load_logic(&config).map_err(|p| anyhow!("{p}"))?;
+    println!(
+        "{}: ok ({} rules, {} playbooks, {} sources, {} enforcers)",
+        config_path.display(),
+        rules.rules.len(),
+        playbooks.len(),
+        config.sources.len(),
+        config.enforcers.len()
+    );
+    Ok(())
+}
+
+pub fn validate_playbooks(files: &[PathBuf]) -> anyhow::Result<()> {
+    let playbooks = riposte_playbooks::load_playbooks(files, None).map_err(|p| anyhow!("{p}"))?;
+    for pb in &playbooks {
+        println!("{}: ok (playbook {}, {} steps)", pb.file, pb.id, pb.steps.len());
+    }
+    Ok(())
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DecisionsCommand {
+    /// List decisions (active ones by default).
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// active, expired, revoked, simulated, or all.
+        #[arg(long, default_value = "active")]
+        state: String,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ban an address or range by hand. Without --duration the ban is
+    /// permanent; allowlists still apply.
+    Add {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long, conflicts_with = "range", required_unless_present = "range")]
+        ip: Option<String>,
+        #[arg(long)]
+        range: Option<String>,
+        /// e.g. 4h, 1d; omit for a permanent decision.
+        #[arg(long)]
+        duration: Option<String>,
+        #[arg(long)]
+        reason: String,
+        /// Who is deciding (recorded in the audit log).
+        #[arg(long, env = "USER", default_value = "cli")]
+        user: String,
+    },
+    /// Revoke a decision by id; enforcers are updated.
+    Delete {
+        #[command(flatten)]
+        store: StoreArgs,
+        id: String,
+        #[arg(long, default_value = "revoked from the command line")]
+        reason: String,
+        #[arg(long, env = "USER", default_value = "cli")]
+        user: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AlertsCommand {
+    /// List alerts, newest first.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CasesCommand {
+    /// List cases, newest first.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one case with its alerts.
+    Show {
+        #[command(flatten)]
+        store: StoreArgs,
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// One line per decision, in the style of `cscli decisions list`.
+pub fn decision_line(d: &Decision) -> String {
+    let until = match d.expires_at {
+        Some(t) => format!("until {}", t.format("%Y-%m-%dT%H:%M:%SZ")),
+        None => "permanent".to_owned(),
+    };
+    let duration = d.expires_at.map(|t| format_duration(t - d.created_at)).unwrap_or_else(|| "∞".into());
+    format!(
+        "{}  {} {} {:<15} {:<9} {:<5} {}  {} — {}, {}",
+        d.id, d.kind, d.scope, d.value, d.state, duration, until, d.confidence, d.reason, d.origin
+    )
+}
+
+pub async fn decisions(cmd: DecisionsCommand) -> anyhow::Result<()> {
+    match cmd {
+        DecisionsCommand::List { store, state, limit, json } => {
+            let ctx = store.open().await?;
+            let state = match state.as_str() {
+                "all" => None,
+                s => Some(s.parse::<DecisionState>().map_err(|e| anyhow!(e))?),
+            };
+            let list = ctx.store.list_decisions(&DecisionFilter { state, value: None, limit: Some(limit) }).await?;
+            if json {
+                return print_json(&list);
+            }
+            if list.is_empty() {
+                println!("no decisions");
+            }
+            for d in &list {
+                println!("{}", decision_line(d));
+            }
+            Ok(())
+        }
+        DecisionsCommand::Add { store, ip, range, duration, reason, user } => {
+            let ctx = store.open().await?;
+            let (scope, value) = match (ip, range) {
+                (Some(ip), _) => (Scope::Ip, ip),
+                (None, Some(r)) => (Scope::Range, r),
+                (None, None) => bail!("give --ip or --range"),
+            };
+            let duration = duration.as_deref().map(parse_duration).transpose().map_err(|e| anyhow!(e))?;
+            let now = ctx.clock.now();
+            let req = BanRequest {
+                scope,
+                value,
+                duration,
+                reason,
+                confidence: Confidence::MAX,
+                origin: Origin::User { name: user },
+                simulate: false,
+            };
+            let mut tx = ctx.store.begin().await?;
+            let outcome = ctx.responder.ban(&mut *tx, req, now).await?;
+            tx.commit().await?;
+            match outcome {
+                BanOutcome::Created(d) => {
+                    ctx.responder.reconcile(ctx.store.as_ref(), now).await?;
+                    println!("{}", decision_line(&d));
+                    Ok(())
+                }
+                BanOutcome::AlreadyActive(d) => bail!("already decided: {}", decision_line(&d)),
+                BanOutcome::Refused { value, reason } => bail!("refused ban of {value}: {reason}"),
+            }
+        }
+        DecisionsCommand::Delete { store, id, reason, user } => {
+            let ctx = store.open().await?;
+            let id: DecisionId = id.parse().map_err(|_| anyhow!("{id:?} is not a decision id"))?;
+            match ctx.responder.revoke(ctx.store.as_ref(), id, &user, &reason, ctx.clock.now()).await? {
+                Some(d) => {
+                    println!("{}", decision_line(&d));
+                    Ok(())
+                }
+                None => bail!("no active decision {id}"),
+            }
+        }
+    }
+}
+
+pub async fn alerts(cmd: AlertsCommand) -> anyhow::Result<()> {
+    let AlertsCommand::List { store, limit, json } = cmd;
+    let ctx = store.open().await?;
+    let list = ctx.store.list_alerts(limit).await?;
+    if json {
+        return print_json(&list);
+    }
+    if list.is_empty() {
+        println!("no alerts");
+    }
+    for a in &list {
+        println!(
+            "{}  {}  {:<8} {:<16} {}",
+            a.id,
+            a.last_seen.format("%Y-%m-%dT%H:%M:%SZ"),
+            a.severity,
+            a.rule_id,
+            a.summary
+        );
+    }
+    Ok(())
+}
+
+pub async fn cases(cmd: CasesCommand) -> anyhow::Result<()> {
+    match cmd {
+        CasesCommand::List { store, limit, json } => {
+            let ctx = store.open().await?;
+            let list = ctx.store.list_cases(limit).await?;
+            if json {
+                return print_json(&list);
+            }
+            if list.is_empty() {
+                println!("no cases");
+            }
+            for c in &list {
+                println!("{}  {:<8} {:<6} {} ({} alerts)", c.id, c.severity, c.status, c.title, c.alerts.len());
+            }
+            Ok(())
+        }
+        CasesCommand::Show { store, id, json } => {
+            let ctx = store.open().await?;
+            let id = id.parse().map_err(|_| anyhow!("{id:?} is not a case id"))?;
+            let case = ctx.store.get_case(id).await?.ok_or_else(|| anyhow!("no case {id}"))?;
+            if json {
+                return print_json(&case);
+            }
+            println!("case {}\n  title:    {}\n  status:   {}\n  severity: {}", case.id, case.title, case.status, case.severity);
+            println!("  opened:   {}\n  updated:  {}", case.created_at.to_rfc3339(), case.updated_at.to_rfc3339());
+            if let Some(k) = &case.group_key {
+                println!("  key:      {k}");
+            }
+            println!("  observables:");
+            for o in &case.observables {
+                println!("    {} {}{}", o.kind, o.value, o.field.as_deref().map(|f| format!(" ({f})")).unwrap_or_default());
+            }
+            println!("  alerts:");
+            for aid in &case.alerts {
+                match ctx.store.get_alert(*aid).await? {
+                    Some(a) => println!("    {}  {:<8} {}  {}", a.id, a.severity, a.rule_id, a.summary),
+                    None => println!("    {aid} (missing)"),
+                }
+            }
+            Ok(())
+        }
+    }
+}

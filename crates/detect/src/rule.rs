@@ -1,0 +1,371 @@
+//! The native rule file format (`version: 1`) and its validation.
+//!
+//! ```yaml
+//! version: 1
+//! rules:
+//!   - id: ssh-bruteforce
+//!     title: SSH brute force
+//!     kind: threshold
+//!     match: { event.dataset: sshd, event.outcome: failure }
+//!     group_by: [source.ip]
+//!     count: 6
+//!     window: 60s
+//!     severity: high
+//!     confidence: 85
+//! ```
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use chrono::TimeDelta;
+use riposte_model::yaml::{check_keys, display_value, item_name, parse_document, take};
+use riposte_model::{Confidence, Problems, Severity, parse_duration};
+use riposte_template::Template;
+use serde::Deserialize;
+use serde_yaml_ng::Value;
+
+use crate::Matcher;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    id: String,
+    title: String,
+    #[serde(default)]
+    description: Option<String>,
+    kind: String,
+    #[serde(rename = "match", default)]
+    match_: BTreeMap<String, Value>,
+    #[serde(default)]
+    group_by: Vec<String>,
+    #[serde(default)]
+    count: Option<u32>,
+    #[serde(default)]
+    window: Option<String>,
+    severity: String,
+    #[serde(default)]
+    severity_from: Option<RawSeverityFrom>,
+    #[serde(default)]
+    confidence: Option<u8>,
+    #[serde(default)]
+    summary: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSeverityFrom {
+    field: String,
+    map: BTreeMap<String, String>,
+}
+
+/// Takes the alert's severity from an event field (Suricata's 1-3 scale, …),
+/// falling back to the rule's own severity for unmapped values.
+#[derive(Clone, Debug)]
+pub struct SeverityFrom {
+    pub field: String,
+    pub map: BTreeMap<String, Severity>,
+}
+
+#[derive(Clone, Debug)]
+pub enum RuleKind {
+    Match,
+    Threshold { count: u32, window: TimeDelta },
+}
+
+/// A validated, compiled rule.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub kind: RuleKind,
+    pub matcher: Matcher,
+    pub group_by: Vec<String>,
+    pub severity: Severity,
+    pub severity_from: Option<SeverityFrom>,
+    pub confidence: Confidence,
+    pub summary: Template,
+    pub tags: Vec<String>,
+    /// The file the rule came from, for messages.
+    pub file: String,
+}
+
+/// Every loaded rule, in file order.
+#[derive(Clone, Debug, Default)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+}
+
+impl RuleSet {
+    pub fn get(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().map(|r| r.id.as_str())
+    }
+}
+
+const RULE_KINDS: &str = "match, threshold";
+const DEFAULT_CONFIDENCE: u8 = 70;
+
+/// Reads rule files (each a YAML file, or a directory of `*.yaml`/`*.yml`),
+/// reporting every problem in every file; ids must be unique across files.
+pub fn load_rules(paths: &[impl AsRef<Path>]) -> Result<RuleSet, Problems> {
+    let mut problems = Problems::new();
+    let mut set = RuleSet::default();
+    for file in riposte_model::yaml::yaml_files(paths, &mut problems) {
+        let name = file.display().to_string();
+        match std::fs::read_to_string(&file) {
+            Ok(text) => match parse_rules(&name, &text) {
+                Ok(rules) => set.rules.extend(rules.rules),
+                Err(p) => problems.extend(p),
+            },
+            Err(e) => problems.push(&name, "", format!("cannot read: {e}")),
+        }
+    }
+    let mut seen = HashSet::new();
+    for rule in &set.rules {
+        if !seen.insert(rule.id.clone()) {
+            problems.push(&rule.file, format!("rules[{}]", rule.id), "duplicate rule id");
+        }
+    }
+    problems.into_result(set)
+}
+
+/// Parses one rule file's text; `file` names it in messages.
+pub fn parse_rules(file: &str, text: &str) -> Result<RuleSet, Problems> {
+    let mut problems = Problems::new();
+    let mut set = RuleSet::default();
+    let Some(doc) = parse_document(file, text, "rules", &mut problems) else {
+        return Err(problems);
+    };
+    check_keys(&doc, &["version", "rules"], file, "", &mut problems);
+    match doc.get("rules") {
+        Some(Value::Sequence(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let loc = format!("rules[{}]", item_name(item, i));
+                if let Some(raw) = take::<RawRule>(item.clone(), file, &loc, &mut problems)
+                    && let Some(rule) = compile(raw, file, &loc, &mut problems)
+                {
+                    set.rules.push(rule);
+                }
+            }
+        }
+        Some(_) => problems.push(file, "rules", "must be a list of rules"),
+        None => problems.push(file, "rules", "missing"),
+    }
+    problems.into_result(set)
+}
+
+fn compile(raw: RawRule, file: &str, loc: &str, problems: &mut Problems) -> Option<Rule> {
+    let before = problems.len();
+    if raw.id.is_empty() || !raw.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        problems.push(
+            file,
+            format!("{loc}.id"),
+            format!("{:?} must be non-empty and use only letters, digits, '-', '_' and '.'", raw.id),
+        );
+    }
+    let severity = raw.severity.parse::<Severity>().map_err(|e| {
+        problems.push(file, format!("{loc}.severity"), e.to_string());
+    });
+    let confidence = Confidence::new(raw.confidence.unwrap_or(DEFAULT_CONFIDENCE))
+        .map_err(|e| problems.push(file, format!("{loc}.confidence"), e.to_string()));
+    let severity_from = raw.severity_from.map(|sf| SeverityFrom {
+        map: sf
+            .map
+            .into_iter()
+            .filter_map(|(k, v)| match v.parse::<Severity>() {
+                Ok(s) => Some((k, s)),
+                Err(e) => {
+                    problems.push(file, format!("{loc}.severity_from.map.{k}"), e.to_string());
+                    None
+                }
+            })
+            .collect(),
+        field: sf.field,
+    });
+
+    let mut conditions = Vec::new();
+    if raw.match_.is_empty() {
+        problems.push(file, format!("{loc}.match"), "missing; a rule needs at least one field condition");
+    }
+    for (field, value) in raw.match_ {
+        let accepted = match &value {
+            Value::Sequence(items) => items.iter().map(scalar_text).collect::<Option<Vec<_>>>(),
+            other => scalar_text(other).map(|s| vec![s]),
+        };
+        match accepted {
+            Some(values) if !values.is_empty() => conditions.push((field, values)),
+            _ => problems.push(
+                file,
+                format!("{loc}.match.{field}"),
+                format!("{} is not a value or a list of values", display_value(&value)),
+            ),
+        }
+    }
+
+    let kind = match raw.kind.as_str() {
+        "match" => {
+            for (key, present) in [("count", raw.count.is_some()), ("window", raw.window.is_some())] {
+                if present {
+                    problems.push(file, format!("{loc}.{key}"), "only threshold rules take this key");
+                }
+            }
+            Some(RuleKind::Match)
+        }
+        "threshold" => {
+            let count = match raw.count {
+                Some(0) => {
+                    problems.push(file, format!("{loc}.count"), "must be at least 1");
+                    None
+                }
+                Some(n) => Some(n),
+                None => {
+                    problems.push(file, format!("{loc}.count"), "missing; threshold rules need a count");
+                    None
+                }
+            };
+            let window = match raw.window.as_deref().map(parse_duration) {
+                Some(Ok(w)) => Some(w),
+                Some(Err(e)) => {
+                    problems.push(file, format!("{loc}.window"), e);
+                    None
+                }
+                None => {
+                    problems.push(file, format!("{loc}.window"), "missing; threshold rules need a window");
+                    None
+                }
+            };
+            if raw.group_by.is_empty() {
+                problems.push(file, format!("{loc}.group_by"), "missing; threshold rules count per key");
+            }
+            count.zip(window).map(|(count, window)| RuleKind::Threshold { count, window })
+        }
+        other => {
+            problems.push(
+                file,
+                format!("{loc}.kind"),
+                format!("unknown rule kind {other:?} (valid: {RULE_KINDS})"),
+            );
+            None
+        }
+    };
+
+    let summary_src = raw.summary.unwrap_or_else(|| default_summary(&kind, &raw.group_by));
+    let summary = Template::new(&summary_src)
+        .map_err(|e| problems.push(file, format!("{loc}.summary"), e.to_string()));
+
+    if problems.len() > before {
+        return None;
+    }
+    Some(Rule {
+        id: raw.id,
+        title: raw.title,
+        description: raw.description,
+        kind: kind?,
+        matcher: Matcher::new(conditions),
+        group_by: raw.group_by,
+        severity: severity.ok()?,
+        severity_from,
+        confidence: confidence.ok()?,
+        summary: summary.ok()?,
+        tags: raw.tags,
+        file: file.to_owned(),
+    })
+}
+
+fn default_summary(kind: &Option<RuleKind>, group_by: &[String]) -> String {
+    let key = group_by
+        .iter()
+        .map(|f| format!("{{{{ group[{f:?}] }}}}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    match kind {
+        Some(RuleKind::Threshold { .. }) => {
+            format!("{{{{ rule.title }}}}: {{{{ count }}}} events from {key} within {{{{ window }}}}")
+        }
+        _ => "{{ rule.title }}".to_owned(),
+    }
+}
+
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_mistake_is_reported_with_file_and_rule() {
+        let text = r#"
+version: 1
+rules:
+  - id: one
+    title: t
+    kind: treshold
+    match: { event.dataset: sshd }
+    severity: severe
+  - id: two
+    title: t
+    kind: threshold
+    match: { event.dataset: sshd }
+    count: 0
+    window: 5y
+    severity: high
+    confidence: 101
+  - id: three
+    title: t
+    kind: match
+    colour: blue
+    severity: low
+"#;
+        let errs = parse_rules("rules.yaml", text).unwrap_err();
+        let lines: Vec<String> = errs.0.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            vec![
+                "rules.yaml: rules[one].severity: unknown severity \"severe\" (valid: info, low, medium, high, critical)",
+                "rules.yaml: rules[one].kind: unknown rule kind \"treshold\" (valid: match, threshold)",
+                "rules.yaml: rules[two].confidence: confidence 101 is out of range (0-100)",
+                "rules.yaml: rules[two].count: must be at least 1",
+                "rules.yaml: rules[two].window: invalid duration \"5y\" (expected e.g. 60s, 15m, 4h, 1h30m, 7d)",
+                "rules.yaml: rules[two].group_by: missing; threshold rules count per key",
+            ]
+            .into_iter()
+            .chain(std::iter::once(lines[6].as_str()))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+        );
+        assert!(
+            lines[6].starts_with("rules.yaml: rules[three]: unknown field `colour`"),
+            "{}",
+            lines[6]
+        );
+        assert_eq!(lines.len(), 7);
+    }
+
+    #[test]
+    fn version_is_required() {
+        let errs = parse_rules("r.yaml", "rules: []").unwrap_err();
+        assert_eq!(
+            errs.0[0].to_string(),
+            "r.yaml: version: missing; rules files start with `version: 1`"
+        );
+        let errs = parse_rules("r.yaml", "version: 2\nrules: []").unwrap_err();
+        assert_eq!(
+            errs.0[0].to_string(),
+            "r.yaml: version: unsupported rules version 2 (this Riposte reads version 1)"
+        );
+    }
+}

@@ -1,0 +1,302 @@
+//! `riposte.yaml`: parsed into raw values, then validated into types that
+//! cannot be wrong, with every mistake reported at once.
+//!
+//! ```yaml
+//! version: 1
+//! data_dir: ./riposte-data            # default: riposte-data beside this file
+//! store: sqlite://riposte-data/riposte.db   # or postgres://user@host/db
+//! api: { listen: 127.0.0.1:8080 }
+//! rules: [rules/]                     # files or directories, relative to this file
+//! playbooks: [playbooks/]
+//! sources:
+//!   - { type: file, path: /var/log/auth.log, format: syslog }
+//! respond:
+//!   allowlist: [10.0.0.0/8, 192.0.2.1]
+//!   max_duration: 7d
+//!   sweep_interval: 30s
+//! enforcers:
+//!   - { type: file, path: riposte-data/blocklist.txt }
+//! ingest: { max_line_bytes: 1048576, batch_lines: 1000, poll_interval: 250ms }
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use riposte_ingest::Format;
+use riposte_model::yaml::{check_keys, parse_document, scalar_text, take};
+use riposte_model::{Problems, parse_duration};
+use riposte_respond::{Allowlist, EnforcerConfig, ResponderConfig};
+use serde::Deserialize;
+use serde_yaml_ng::{Mapping, Value};
+
+/// Where events come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SourceConfig {
+    /// Follows a file from its last committed offset.
+    File { name: String, path: PathBuf, format: Format },
+}
+
+impl SourceConfig {
+    pub fn name(&self) -> &str {
+        match self {
+            SourceConfig::File { name, .. } => name,
+        }
+    }
+}
+
+/// Bounds on what one read may hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IngestLimits {
+    /// Longer lines are cut, dead-lettered and skipped.
+    pub max_line_bytes: usize,
+    /// Lines per batch (and per transaction).
+    pub batch_lines: usize,
+    /// How long a file source waits at end of file before looking again.
+    pub poll_interval: Duration,
+}
+
+impl Default for IngestLimits {
+    fn default() -> Self {
+        Self {
+            max_line_bytes: 1 << 20,
+            batch_lines: 1000,
+            poll_interval: Duration::from_millis(250),
+        }
+    }
+}
+
+/// A validated configuration; paths are absolute or relative to the
+/// directory of the config file.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub store_url: String,
+    pub api_listen: SocketAddr,
+    pub rules: Vec<PathBuf>,
+    pub playbooks: Vec<PathBuf>,
+    pub sources: Vec<SourceConfig>,
+    pub respond: ResponderConfig,
+    pub sweep_interval: Duration,
+    pub enforcers: Vec<EnforcerConfig>,
+    pub ingest: IngestLimits,
+    /// The directory relative paths resolve against.
+    pub base_dir: PathBuf,
+}
+
+const TOP_KEYS: [&str; 10] = [
+    "version", "data_dir", "store", "api", "rules", "playbooks", "sources", "respond", "enforcers", "ingest",
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFileSource {
+    #[serde(rename = "type")]
+    _type: String,
+    #[serde(default)]
+    name: Option<String>,
+    path: PathBuf,
+    format: String,
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, Problems> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            let mut p = Problems::new();
+            p.push(&file, "", format!("cannot read: {e}"));
+            p
+        })?;
+        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Self::parse(&file, &text, base)
+    }
+
+    /// Validates config text; relative paths resolve against `base`.
+    pub fn parse(file: &str, text: &str, base: &Path) -> Result<Config, Problems> {
+        let mut p = Problems::new();
+        let Some(doc) = parse_document(file, text, "config", &mut p) else {
+            return Err(p);
+        };
+        check_keys(&doc, &TOP_KEYS, file, "", &mut p);
+        let resolve = |s: &Path| if s.is_absolute() { s.to_path_buf() } else { base.join(s) };
+
+        let data_dir = resolve(&string_at(&doc, "data_dir", file, &mut p).map_or_else(|| PathBuf::from("riposte-data"), PathBuf::from));
+        let store_url = string_at(&doc, "store", file, &mut p)
+            .map(|s| match s.strip_prefix("sqlite://") {
+                Some(rel) if !Path::new(rel).is_absolute() => format!("sqlite://{}", base.join(rel).display()),
+                _ => s,
+            })
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("riposte.db").display()));
+        if !(store_url.starts_with("sqlite:") || store_url.starts_with("postgres://") || store_url.starts_with("postgresql://")) {
+            p.push(file, "store", format!("unsupported store URL {store_url:?} (expected sqlite://PATH or postgres://…)"));
+        }
+
+        let api = section(&doc, "api", &["listen"], file, &mut p);
+        let api_listen = match api.get("listen") {
+            None => Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            Some(v) => scalar_text(v)
+                .parse::<SocketAddr>()
+                .map_err(|e| p.push(file, "api.listen", format!("{} is not an address:port ({e})", scalar_text(v))))
+                .ok(),
+        };
+
+        let rules = paths_at(&doc, "rules", file, &mut p).into_iter().map(|x| resolve(&x)).collect();
+        let playbooks = paths_at(&doc, "playbooks", file, &mut p).into_iter().map(|x| resolve(&x)).collect();
+
+        let mut sources = Vec::new();
+        match doc.get("sources") {
+            None => {}
+            Some(Value::Sequence(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    let loc = format!("sources[{i}]");
+                    match item.get("type").map(scalar_text).as_deref() {
+                        Some("file") => {
+                            if let Some(raw) = take::<RawFileSource>(item.clone(), file, &loc, &mut p) {
+                                match raw.format.parse::<Format>() {
+                                    Ok(format) => {
+                                        let path = resolve(&raw.path);
+                                        let name = raw.name.unwrap_or_else(|| path.display().to_string());
+                                        if sources.iter().any(|s: &SourceConfig| s.name() == name) {
+                                            p.push(file, &loc, format!("duplicate source name {name:?}"));
+                                        }
+                                        sources.push(SourceConfig::File { name, path, format });
+                                    }
+                                    Err(e) => p.push(file, format!("{loc}.format"), e.to_string()),
+                                }
+                            }
+                        }
+                        Some(other) => p.push(file, format!("{loc}.type"), format!("unknown source type {other:?} (valid: file)")),
+                        None => p.push(file, format!("{loc}.type"), "missing (valid: file)"),
+                    }
+                }
+            }
+            Some(_) => p.push(file, "sources", "must be a list"),
+        }
+
+        let respond = section(&doc, "respond", &["allowlist", "max_duration", "sweep_interval"], file, &mut p);
+        let mut allow = Vec::new();
+        match respond.get("allowlist") {
+            None => {}
+            Some(Value::Sequence(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    let text = scalar_text(item);
+                    let parsed = text
+                        .parse::<IpNet>()
+                        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from));
+                    match parsed {
+                        Ok(net) => allow.push(net),
+                        Err(_) => p.push(file, format!("respond.allowlist[{i}]"), format!("{text:?} is not an IP address or CIDR")),
+                    }
+                }
+            }
+            Some(_) => p.push(file, "respond.allowlist", "must be a list of addresses or CIDRs"),
+        }
+        let mut duration_at = |key: &str, default: chrono::TimeDelta| match respond.get(key) {
+            None => Some(default),
+            Some(v) => parse_duration(&scalar_text(v)).map_err(|e| p.push(file, format!("respond.{key}"), e)).ok(),
+        };
+        let max_duration = duration_at("max_duration", chrono::TimeDelta::days(7));
+        let sweep_interval = duration_at("sweep_interval", chrono::TimeDelta::seconds(30));
+
+        let enforcers = match doc.get("enforcers") {
+            None => Vec::new(),
+            Some(Value::Sequence(items)) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| take::<EnforcerConfig>(item.clone(), file, &format!("enforcers[{i}]"), &mut p))
+                .map(|e| match e {
+                    EnforcerConfig::File { path } => EnforcerConfig::File { path: resolve(&path) },
+                })
+                .collect(),
+            Some(_) => {
+                p.push(file, "enforcers", "must be a list");
+                Vec::new()
+            }
+        };
+
+        let ingest_map = section(&doc, "ingest", &["max_line_bytes", "batch_lines", "poll_interval"], file, &mut p);
+        let defaults = IngestLimits::default();
+        let mut positive = |key: &str, default: usize| match ingest_map.get(key) {
+            None => default,
+            Some(v) => match v.as_u64() {
+                Some(n) if n > 0 => n as usize,
+                _ => {
+                    p.push(file, format!("ingest.{key}"), format!("{} must be a positive integer", scalar_text(v)));
+                    default
+                }
+            },
+        };
+        let max_line_bytes = positive("max_line_bytes", defaults.max_line_bytes);
+        let batch_lines = positive("batch_lines", defaults.batch_lines);
+        let poll_interval = match ingest_map.get("poll_interval") {
+            None => defaults.poll_interval,
+            Some(v) => parse_duration(&scalar_text(v))
+                .map_err(|e| p.push(file, "ingest.poll_interval", e))
+                .ok()
+                .and_then(|d| d.to_std().ok())
+                .unwrap_or(defaults.poll_interval),
+        };
+
+        if !p.is_empty() {
+            return Err(p);
+        }
+        match (api_listen, max_duration, sweep_interval.and_then(|d| d.to_std().ok())) {
+            (Some(api_listen), Some(max_duration), Some(sweep_interval)) => Ok(Config {
+                data_dir,
+                store_url,
+                api_listen,
+                rules,
+                playbooks,
+                sources,
+                respond: ResponderConfig {
+                    allowlist: Allowlist::new(allow),
+                    max_duration,
+                },
+                sweep_interval,
+                enforcers,
+                ingest: IngestLimits { max_line_bytes, batch_lines, poll_interval },
+                base_dir: base.to_path_buf(),
+            }),
+            _ => Err(p),
+        }
+    }
+}
+
+fn string_at(doc: &Mapping, key: &str, file: &str, p: &mut Problems) -> Option<String> {
+    match doc.get(key) {
+        None => None,
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(_) => {
+            p.push(file, key, "must be a non-empty string");
+            None
+        }
+    }
+}
+
+fn paths_at(doc: &Mapping, key: &str, file: &str, p: &mut Problems) -> Vec<PathBuf> {
+    match doc.get(key) {
+        None => Vec::new(),
+        Some(Value::String(s)) => vec![PathBuf::from(s)],
+        Some(Value::Sequence(items)) => items.iter().map(|v| PathBuf::from(scalar_text(v))).collect(),
+        Some(_) => {
+            p.push(file, key, "must be a path or a list of paths");
+            Vec::new()
+        }
+    }
+}
+
+fn section(doc: &Mapping, key: &str, allowed: &[&str], file: &str, p: &mut Problems) -> Mapping {
+    match doc.get(key) {
+        None => Mapping::new(),
+        Some(Value::Mapping(m)) => {
+            check_keys(m, allowed, file, key, p);
+            m.clone()
+        }
+        Some(_) => {
+            p.push(file, key, format!("must be a mapping (keys: {})", allowed.join(", ")));
+            Mapping::new()
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! The pipeline core: one batch in, one transaction out.
+
+use std::sync::Arc;
+
+use riposte_detect::{Detector, DetectorStats, RuleSet};
+use riposte_ingest::DecodedBatch;
+use riposte_model::{
+    Actor, Alert, AuditEntry, Case, Clock, DeadLetter, Decision, DecisionState, ManualClock, PlaybookRun,
+    StepStatus,
+};
+use riposte_playbooks::Playbook;
+use riposte_respond::{RespondError, Responder};
+use riposte_store::{Store, StoreError};
+
+use crate::host::TxHost;
+
+/// Loads and cross-checks the rules and playbooks a configuration names.
+pub fn load_logic(config: &crate::Config) -> Result<(RuleSet, Vec<Playbook>), riposte_model::Problems> {
+    let mut problems = riposte_model::Problems::new();
+    let rules = riposte_detect::load_rules(&config.rules).map_err(|p| problems.extend(p)).ok();
+    let ids: Vec<&str> = rules.as_ref().map(|r| r.ids().collect()).unwrap_or_default();
+    let known = rules.as_ref().map(|_| ids.as_slice());
+    let playbooks = riposte_playbooks::load_playbooks(&config.playbooks, known)
+        .map_err(|p| problems.extend(p))
+        .ok();
+    match (rules, playbooks) {
+        (Some(r), Some(p)) if problems.is_empty() => Ok((r, p)),
+        _ => Err(problems),
+    }
+}
+
+fn sqlx_io(e: std::io::Error) -> sqlx::Error {
+    sqlx::Error::Io(e)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Respond(#[from] RespondError),
+}
+
+/// Why an engine could not be assembled from a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// Rules or playbooks were rejected; every problem is listed.
+    #[error("{0}")]
+    Invalid(riposte_model::Problems),
+    #[error("cannot open store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// A ban a safety rail refused, for reports.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Refusal {
+    pub value: String,
+    pub reason: String,
+    pub playbook: String,
+    pub step: String,
+}
+
+/// What one committed batch produced.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct BatchReport {
+    pub events: u64,
+    pub ignored: u64,
+    pub dead_letters: Vec<DeadLetter>,
+    pub alerts: Vec<Alert>,
+    /// Cases touched, with whether this batch opened them.
+    pub cases: Vec<(Case, bool)>,
+    pub decisions: Vec<Decision>,
+    pub refusals: Vec<Refusal>,
+    pub runs: Vec<PlaybookRun>,
+}
+
+impl BatchReport {
+    /// Folds a later batch's report into this one.
+    pub fn merge(&mut self, other: BatchReport) {
+        self.events += other.events;
+        self.ignored += other.ignored;
+        self.dead_letters.extend(other.dead_letters);
+        self.alerts.extend(other.alerts);
+        for (case, created) in other.cases {
+            match self.cases.iter_mut().find(|(c, _)| c.id == case.id) {
+                Some(slot) => slot.0 = case,
+                None => self.cases.push((case, created)),
+            }
+        }
+        self.decisions.extend(other.decisions);
+        self.refusals.extend(other.refusals);
+        self.runs.extend(other.runs);
+    }
+}
+
+/// Detection state plus everything needed to act on alerts. One engine
+/// processes batches one at a time, in order, so threshold windows see
+/// events in the order their sources produced them.
+#[derive(Debug)]
+pub struct Engine {
+    store: Arc<dyn Store>,
+    detector: Detector,
+    playbooks: Vec<Playbook>,
+    responder: Arc<Responder>,
+    clock: Arc<dyn Clock>,
+    /// When set, "now" follows event time (demo and replays of recorded
+    /// data), so decisions expire relative to the events that caused them.
+    event_clock: Option<Arc<ManualClock>>,
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn Store>,
+        rules: Arc<RuleSet>,
+        playbooks: Vec<Playbook>,
+        responder: Arc<Responder>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            detector: Detector::new(rules),
+            playbooks,
+            responder,
+            clock,
+            event_clock: None,
+        }
+    }
+
+    /// Loads rules and playbooks (all problems reported together), opens
+    /// the store and builds the enforcers a configuration names.
+    pub async fn from_config(config: &crate::Config, clock: Arc<dyn Clock>) -> Result<Self, BuildError> {
+        let (rules, playbooks) = load_logic(config).map_err(BuildError::Invalid)?;
+        if let Some(dir) = config.store_url.strip_prefix("sqlite://").and_then(|p| std::path::Path::new(p).parent()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx_io(e)))?;
+        }
+        let store = riposte_store::open(&config.store_url).await?;
+        let enforcers = config.enforcers.iter().map(|e| e.build(&config.base_dir)).collect();
+        let responder = Arc::new(Responder::new(config.respond.clone(), enforcers));
+        Ok(Self::new(store, Arc::new(rules), playbooks, responder, clock))
+    }
+
+    /// Runs on recorded time: the clock is moved to each event's timestamp
+    /// before the event is processed.
+    pub fn follow_event_time(mut self, clock: Arc<ManualClock>) -> Self {
+        self.clock = clock.clone();
+        self.event_clock = Some(clock);
+        self
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn responder(&self) -> &Arc<Responder> {
+        &self.responder
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn detector_stats(&self) -> DetectorStats {
+        self.detector.stats()
+    }
+
+    /// Detects, runs playbooks and commits a decoded batch in one
+    /// transaction together with `checkpoint` (source name, offset after the
+    /// batch). After a crash the batch is either wholly stored, checkpoint
+    /// included, or not at all and re-read.
+    pub async fn commit_batch(
+        &mut self,
+        batch: DecodedBatch,
+        checkpoint: Option<(&str, u64)>,
+    ) -> Result<BatchReport, EngineError> {
+        let mut report = BatchReport {
+            events: batch.events.len() as u64,
+            ignored: batch.ignored,
+            dead_letters: batch.dead_letters,
+            ..BatchReport::default()
+        };
+        let mut tx = self.store.begin().await?;
+        tx.insert_events(&batch.events).await?;
+        tx.insert_dead_letters(&report.dead_letters).await?;
+        for event in &batch.events {
+            if let Some(c) = &self.event_clock {
+                c.advance_to(event.timestamp);
+            }
+            let now = self.clock.now();
+            for alert in self.detector.process(event, now) {
+                tx.insert_alert(&alert).await?;
+                for pb in self.playbooks.iter().filter(|pb| pb.trigger.matches(&alert)) {
+                    let run = {
+                        let mut host = TxHost {
+                            tx: &mut *tx,
+                            responder: &self.responder,
+                            report: &mut report,
+                        };
+                        pb.run(&alert, &mut host, now).await
+                    };
+                    for step in &run.steps {
+                        let actor = Actor::Playbook { playbook: pb.id.clone(), step: step.step.clone() };
+                        let status = match step.status {
+                            StepStatus::Succeeded => "succeeded",
+                            StepStatus::Skipped => "skipped",
+                            StepStatus::Failed => "failed",
+                        };
+                        let reason = match &step.message {
+                            Some(m) => format!("{} {status}: {m}", step.action),
+                            None => format!("{} {status}", step.action),
+                        };
+                        tx.audit(&AuditEntry::new(now, actor, "playbook.step", format!("run:{}", run.id), reason))
+                            .await?;
+                    }
+                    tx.insert_run(&run).await?;
+                    report.runs.push(run);
+                }
+                report.alerts.push(alert);
+            }
+        }
+        if let Some((source, offset)) = checkpoint {
+            tx.set_checkpoint(source, offset).await?;
+        }
+        tx.commit().await?;
+        if report.decisions.iter().any(|d| d.state == DecisionState::Active) {
+            self.responder.reconcile(self.store.as_ref(), self.clock.now()).await?;
+        }
+        Ok(report)
+    }
+
+    /// Expires due decisions and reconciles enforcers at the engine's "now".
+    pub async fn sweep(&self) -> Result<Vec<Decision>, EngineError> {
+        Ok(self.responder.sweep(self.store.as_ref(), self.clock.now()).await?)
+    }
+}

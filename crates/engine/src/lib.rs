@@ -1,0 +1,13 @@
+//! The pipeline that turns decoded input into alerts, cases, playbook runs
+//! and decisions, committing each batch atomically with its source
+//! checkpoint; and the configuration that assembles it.
+
+mod config;
+mod engine;
+mod host;
+pub mod pipeline;
+pub mod source;
+
+pub use config::{Config, IngestLimits, SourceConfig};
+pub use engine::{BatchReport, BuildError, Engine, EngineError, Refusal, load_logic};
+pub use pipeline::{BatchSummary, PipelineError, PipelineHandle};

@@ -1,0 +1,102 @@
+//! Running configured sources against the pipeline.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use riposte_ingest::{DecodeCtx, FileTail, Format, decode_batch};
+use riposte_model::Clock;
+use riposte_store::Store;
+use tokio::sync::watch;
+
+use crate::IngestLimits;
+use crate::pipeline::{PipelineError, PipelineHandle};
+
+/// Follows one file until `shutdown` turns true: reads a batch on a blocking
+/// thread, decodes it there, submits it with the offset after it, and waits
+/// for the commit before reading on. Restarting resumes at the committed
+/// offset, so every line is processed exactly once across crashes.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_file_source(
+    name: String,
+    path: PathBuf,
+    format: Format,
+    limits: IngestLimits,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    pipeline: PipelineHandle,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), SourceError> {
+    let start = store.checkpoint(&name).await.map_err(|e| SourceError::Store(e.to_string()))?.unwrap_or(0);
+    let mut tail = loop {
+        let p = path.clone();
+        match tokio::task::spawn_blocking(move || FileTail::open(&p, start)).await {
+            Ok(Ok(t)) => break t,
+            Ok(Err(e)) => {
+                tracing::warn!(source = %name, path = %path.display(), error = %e, "cannot open source; retrying");
+            }
+            Err(e) => return Err(SourceError::Io(e.to_string())),
+        }
+        if wait_or_shutdown(&mut shutdown, limits.poll_interval * 4).await {
+            return Ok(());
+        }
+    };
+    tracing::info!(source = %name, path = %path.display(), offset = start, "following file");
+    loop {
+        if *shutdown.borrow() {
+            return Ok(());
+        }
+        let source = name.clone();
+        let now = clock.now();
+        let (returned, read) = tokio::task::spawn_blocking(move || {
+            let read = tail.read_batch(limits.batch_lines, limits.max_line_bytes).map(|b| {
+                let ctx = DecodeCtx { source: &source, now };
+                (decode_batch(format, &b.lines, &ctx), b.lines.len(), b.end_offset)
+            });
+            (tail, read)
+        })
+        .await
+        .map_err(|e| SourceError::Io(e.to_string()))?;
+        tail = returned;
+        match read {
+            Ok((_, 0, _)) => {
+                if wait_or_shutdown(&mut shutdown, limits.poll_interval).await {
+                    return Ok(());
+                }
+            }
+            Ok((decoded, _, end)) => match pipeline.submit(decoded, Some((name.clone(), end))).await {
+                Ok(_) => {}
+                Err(PipelineError::Stopped) => return Ok(()),
+                Err(e) => {
+                    // The batch was not committed; its checkpoint did not move,
+                    // so a restart re-reads it. Stop this source rather than
+                    // skip data.
+                    return Err(SourceError::Pipeline(e.to_string()));
+                }
+            },
+            Err(e) => {
+                tracing::warn!(source = %name, error = %e, "read failed; retrying");
+                if wait_or_shutdown(&mut shutdown, limits.poll_interval).await {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Sleeps for `d`; true if shutdown was requested meanwhile.
+async fn wait_or_shutdown(shutdown: &mut watch::Receiver<bool>, d: std::time::Duration) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => *shutdown.borrow(),
+        _ = shutdown.changed() => true,
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("store: {0}")]
+    Store(String),
+    #[error("i/o: {0}")]
+    Io(String),
+    #[error("pipeline: {0}")]
+    Pipeline(String),
+}

@@ -1,0 +1,444 @@
+//! Following a growing log file across restarts and rotations.
+//!
+//! [`FileTail`] hands out complete lines with their byte offsets. The caller
+//! checkpoints [`TailBatch::end_offset`] after the batch is stored, and
+//! reopens with it after a restart, so a line is neither lost nor read twice.
+//!
+//! Rotation is noticed between reads, when the open file has nothing new:
+//! - copytruncate (the file is copied, then cut to zero): the file is now
+//!   shorter than the offset, so reading restarts at 0. Lines written to the
+//!   old content after the last read and before the cut are only in the copy;
+//!   if the writer refills the file beyond the old offset before the next
+//!   check, the cut cannot be seen from the file alone. Both are limits of
+//!   copytruncate itself.
+//! - rename and recreate: the path names a new inode. The old file is read
+//!   to its end (including a last line without `\n`, since nobody will finish
+//!   it) before switching to the new one from offset 0. A writer that keeps
+//!   writing to the old file after the switch loses those lines to us.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::Line;
+use crate::line::read_line_bounded;
+
+/// Reader buffer size: large enough that a typical batch costs few syscalls.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// Lines read by one [`FileTail::read_batch`] call.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TailBatch {
+    /// Complete lines, in file order, all from the same file.
+    pub lines: Vec<Line>,
+    /// The offset just after the last line returned (the current offset when
+    /// none was): what to checkpoint once the lines are safely processed.
+    pub end_offset: u64,
+}
+
+/// Which file an open handle is, to notice the path pointing elsewhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+impl FileId {
+    fn of(meta: &fs::Metadata) -> Self {
+        Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+}
+
+/// A file being followed like `tail -F`, with line and size limits applied
+/// before any line reaches a decoder.
+#[derive(Debug)]
+pub struct FileTail {
+    path: PathBuf,
+    reader: BufReader<File>,
+    id: FileId,
+    /// Offset of the next unread byte in the current file; always at a line
+    /// start.
+    offset: u64,
+    rotated: u64,
+}
+
+enum Rotation {
+    None,
+    Truncated { len: u64 },
+    Replaced,
+}
+
+impl FileTail {
+    /// Opens `path` and positions it at `start_offset`, normally the last
+    /// checkpoint. A checkpoint beyond the end of the file means the file was
+    /// truncated or replaced while Riposte was not running; reading then
+    /// starts at 0 (with a warning) rather than waiting for the file to grow
+    /// back past a position that no longer means anything.
+    pub fn open(path: &Path, start_offset: u64) -> io::Result<FileTail> {
+        let file = File::open(path)?;
+        let meta = file.metadata()?;
+        let offset = if start_offset > meta.len() {
+            tracing::warn!(
+                path = %path.display(),
+                checkpoint = start_offset,
+                len = meta.len(),
+                "checkpoint is past the end of the file; it was truncated or replaced, reading from the start"
+            );
+            0
+        } else {
+            start_offset
+        };
+        let mut reader = BufReader::with_capacity(READ_BUFFER, file);
+        reader.seek(SeekFrom::Start(offset))?;
+        Ok(FileTail {
+            path: path.to_owned(),
+            reader,
+            id: FileId::of(&meta),
+            offset,
+            rotated: 0,
+        })
+    }
+
+    /// Reads up to `max_lines` complete lines, each cut to `max_line_bytes`
+    /// (see [`Line::truncated_from`]). A last line without `\n` is left for a
+    /// later call, since the writer may be in the middle of it.
+    pub fn read_batch(&mut self, max_lines: usize, max_line_bytes: usize) -> io::Result<TailBatch> {
+        self.read(max_lines, max_line_bytes, false)
+    }
+
+    /// Like [`FileTail::read_batch`], but also returns a last line without
+    /// `\n`: for one-shot ingestion of a file that is complete.
+    pub fn read_batch_flush(
+        &mut self,
+        max_lines: usize,
+        max_line_bytes: usize,
+    ) -> io::Result<TailBatch> {
+        self.read(max_lines, max_line_bytes, true)
+    }
+
+    /// Offset of the next unread byte in the current file.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// How many rotations (truncations or replacements) have been followed;
+    /// a change tells the caller that offsets now refer to a new file.
+    pub fn rotated_count(&self) -> u64 {
+        self.rotated
+    }
+
+    /// The inode of the file being read, so a checkpoint can record which
+    /// file its offset belongs to.
+    pub fn inode(&self) -> u64 {
+        self.id.ino
+    }
+
+    /// The path being followed.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read(
+        &mut self,
+        max_lines: usize,
+        max_line_bytes: usize,
+        flush: bool,
+    ) -> io::Result<TailBatch> {
+        let mut lines = Vec::new();
+        if max_lines == 0 {
+            return Ok(self.batch(lines));
+        }
+        self.read_lines(&mut lines, max_lines, max_line_bytes, flush)?;
+        if !lines.is_empty() {
+            return Ok(self.batch(lines));
+        }
+        match self.check_rotation()? {
+            Rotation::None => {}
+            Rotation::Truncated { len } => {
+                tracing::warn!(
+                    path = %self.path.display(),
+                    offset = self.offset,
+                    len,
+                    "file shrank below the read offset (copytruncate?); reading from the start"
+                );
+                self.reader.seek(SeekFrom::Start(0))?;
+                self.offset = 0;
+                self.rotated += 1;
+                self.read_lines(&mut lines, max_lines, max_line_bytes, flush)?;
+            }
+            Rotation::Replaced => {
+                // Finish the old file first: its unterminated last line will
+                // never be completed now.
+                self.read_lines(&mut lines, max_lines, max_line_bytes, true)?;
+                if !lines.is_empty() {
+                    return Ok(self.batch(lines));
+                }
+                let file = match File::open(&self.path) {
+                    Ok(file) => file,
+                    // Renamed away again before we opened it: retry later.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(self.batch(lines)),
+                    Err(e) => return Err(e),
+                };
+                let meta = file.metadata()?;
+                tracing::info!(
+                    path = %self.path.display(),
+                    old_inode = self.id.ino,
+                    new_inode = meta.ino(),
+                    "file was replaced (rotated); reading the new file from the start"
+                );
+                self.reader = BufReader::with_capacity(READ_BUFFER, file);
+                self.id = FileId::of(&meta);
+                self.offset = 0;
+                self.rotated += 1;
+                self.read_lines(&mut lines, max_lines, max_line_bytes, flush)?;
+            }
+        }
+        Ok(self.batch(lines))
+    }
+
+    fn batch(&self, lines: Vec<Line>) -> TailBatch {
+        TailBatch {
+            lines,
+            end_offset: self.offset,
+        }
+    }
+
+    /// Appends lines from the current position until `max_lines` or the end
+    /// of the file. An unterminated last line is returned only when `flush`;
+    /// otherwise the reader is moved back to its start.
+    fn read_lines(
+        &mut self,
+        lines: &mut Vec<Line>,
+        max_lines: usize,
+        max_line_bytes: usize,
+        flush: bool,
+    ) -> io::Result<()> {
+        while lines.len() < max_lines {
+            let start = self.offset;
+            let mut bytes = Vec::new();
+            let read = read_line_bounded(&mut self.reader, &mut bytes, max_line_bytes)?;
+            if read.consumed == 0 {
+                break;
+            }
+            if !read.terminated && !flush {
+                self.reader.seek(SeekFrom::Start(start))?;
+                break;
+            }
+            self.offset += read.consumed;
+            let truncated_from = (read.len > bytes.len() as u64).then_some(read.len);
+            lines.push(Line {
+                offset: start,
+                bytes,
+                truncated_from,
+            });
+        }
+        Ok(())
+    }
+
+    fn check_rotation(&self) -> io::Result<Rotation> {
+        let len = self.reader.get_ref().metadata()?.len();
+        if len < self.offset {
+            return Ok(Rotation::Truncated { len });
+        }
+        match fs::metadata(&self.path) {
+            Ok(meta) if FileId::of(&meta) != self.id => Ok(Rotation::Replaced),
+            Ok(_) => Ok(Rotation::None),
+            // Renamed away and not recreated yet: keep the old file.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Rotation::None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::fs::OpenOptions;
+    use std::io::Write;
+
+    use super::*;
+
+    fn append(path: &Path, data: &str) {
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        f.write_all(data.as_bytes()).unwrap();
+    }
+
+    fn texts(batch: &TailBatch) -> Vec<String> {
+        batch
+            .lines
+            .iter()
+            .map(|l| String::from_utf8(l.bytes.clone()).unwrap())
+            .collect()
+    }
+
+    /// Reads until a batch comes back empty, collecting every line.
+    fn drain(tail: &mut FileTail) -> Vec<String> {
+        let mut out = Vec::new();
+        loop {
+            let batch = tail.read_batch(2, 1024).unwrap();
+            if batch.lines.is_empty() {
+                return out;
+            }
+            out.extend(texts(&batch));
+        }
+    }
+
+    #[test]
+    fn partial_line_is_returned_only_once_completed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        append(&path, "first\nsec");
+        let mut tail = FileTail::open(&path, 0).unwrap();
+
+        let batch = tail.read_batch(10, 1024).unwrap();
+        assert_eq!(texts(&batch), ["first"]);
+        assert_eq!(batch.end_offset, 6);
+        assert_eq!(
+            tail.read_batch(10, 1024).unwrap(),
+            TailBatch {
+                lines: vec![],
+                end_offset: 6
+            }
+        );
+
+        append(&path, "ond\nthi");
+        let batch = tail.read_batch(10, 1024).unwrap();
+        assert_eq!(
+            batch.lines,
+            vec![Line {
+                offset: 6,
+                bytes: b"second".to_vec(),
+                truncated_from: None
+            }]
+        );
+        assert_eq!(batch.end_offset, 13);
+
+        let batch = tail.read_batch_flush(10, 1024).unwrap();
+        assert_eq!(texts(&batch), ["thi"]);
+        assert_eq!(batch.end_offset, 16);
+    }
+
+    #[test]
+    fn resumes_from_checkpoint_and_restarts_when_checkpoint_is_past_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        append(&path, "a\nb\nc\n");
+        let mut tail = FileTail::open(&path, 2).unwrap();
+        assert_eq!(drain(&mut tail), ["b", "c"]);
+        assert_eq!(tail.offset(), 6);
+
+        let mut tail = FileTail::open(&path, 600).unwrap();
+        assert_eq!(tail.offset(), 0);
+        assert_eq!(drain(&mut tail), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn batch_size_and_line_limit_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        append(&path, "0123456789\nok\n");
+        let mut tail = FileTail::open(&path, 0).unwrap();
+        let batch = tail.read_batch(1, 4).unwrap();
+        assert_eq!(
+            batch.lines,
+            vec![Line {
+                offset: 0,
+                bytes: b"0123".to_vec(),
+                truncated_from: Some(10)
+            }]
+        );
+        assert_eq!(batch.end_offset, 11);
+        assert_eq!(texts(&tail.read_batch(1, 4).unwrap()), ["ok"]);
+    }
+
+    #[test]
+    fn copytruncate_loses_and_duplicates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        append(&path, "line1\nline2\n");
+        let mut tail = FileTail::open(&path, 0).unwrap();
+        let mut seen = drain(&mut tail);
+
+        // logrotate copytruncate: copy, then cut the original to zero; the
+        // writer keeps appending to the same inode.
+        fs::copy(&path, dir.path().join("app.log.1")).unwrap();
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        append(&path, "line3\n");
+        seen.extend(drain(&mut tail));
+        assert_eq!(tail.rotated_count(), 1);
+        append(&path, "line4\n");
+        seen.extend(drain(&mut tail));
+
+        assert_eq!(seen, ["line1", "line2", "line3", "line4"]);
+        assert_eq!(tail.offset(), 12);
+        assert_eq!(tail.rotated_count(), 1);
+    }
+
+    #[test]
+    fn rename_rotation_finishes_old_file_then_follows_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        append(&path, "old1\nold2\n");
+        let mut tail = FileTail::open(&path, 0).unwrap();
+        let old_inode = tail.inode();
+        let mut seen = drain(&mut tail);
+
+        // Written after our last read, then the file is renamed away and a
+        // new one created; the old file ends without a newline.
+        append(&path, "old3\nold4");
+        fs::rename(&path, dir.path().join("app.log.1")).unwrap();
+        append(&path, "new1\nnew2\n");
+
+        let batch = tail.read_batch(10, 1024).unwrap();
+        assert_eq!(texts(&batch), ["old3"]);
+        assert_eq!(tail.rotated_count(), 0);
+        let batch = tail.read_batch(10, 1024).unwrap();
+        assert_eq!(texts(&batch), ["old4"]);
+        assert_eq!(batch.end_offset, 19);
+        assert_eq!(tail.rotated_count(), 0);
+        seen.extend(["old3".to_owned(), "old4".to_owned()]);
+
+        let batch = tail.read_batch(10, 1024).unwrap();
+        assert_eq!(texts(&batch), ["new1", "new2"]);
+        assert_eq!(batch.lines[0].offset, 0);
+        assert_eq!(batch.end_offset, 10);
+        assert_eq!(tail.rotated_count(), 1);
+        assert_ne!(tail.inode(), old_inode);
+        seen.extend(texts(&batch));
+
+        append(&path, "new3\n");
+        seen.extend(drain(&mut tail));
+        assert_eq!(
+            seen,
+            ["old1", "old2", "old3", "old4", "new1", "new2", "new3"]
+        );
+        assert_eq!(tail.rotated_count(), 1);
+    }
+
+    #[test]
+    fn renamed_away_and_not_yet_recreated_keeps_reading_old_handle() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        append(&path, "a\n");
+        let mut tail = FileTail::open(&path, 0).unwrap();
+        assert_eq!(drain(&mut tail), ["a"]);
+        let moved = dir.path().join("app.log.1");
+        fs::rename(&path, &moved).unwrap();
+        append(&moved, "b\n");
+        assert_eq!(drain(&mut tail), ["b"]);
+        assert_eq!(tail.rotated_count(), 0);
+    }
+}

@@ -1,0 +1,282 @@
+//! End to end through the public API: files on disk → `FileTail` →
+//! `decode_batch` → events, dead letters and ignored counts.
+#![allow(clippy::unwrap_used)]
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use chrono::{TimeZone, Utc};
+use riposte_ingest::{DecodeCtx, DecodedBatch, FileTail, Format, decode_batch};
+use riposte_model::{FieldValue, Observable, ObservableKind, SourcePos};
+
+const MAX_LINE: usize = 64 * 1024;
+
+/// Reads a whole file as one-shot ingestion does, in small batches.
+fn ingest_file(path: &Path, format: Format, ctx: &DecodeCtx<'_>) -> (DecodedBatch, u64) {
+    let mut tail = FileTail::open(path, 0).unwrap();
+    let mut all = DecodedBatch::default();
+    loop {
+        let batch = tail.read_batch_flush(3, MAX_LINE).unwrap();
+        if batch.lines.is_empty() {
+            return (all, batch.end_offset);
+        }
+        let out = decode_batch(format, &batch.lines, ctx);
+        all.events.extend(out.events);
+        all.dead_letters.extend(out.dead_letters);
+        all.ignored += out.ignored;
+    }
+}
+
+fn write_file(dir: &Path, name: &str, content: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(content.as_bytes())
+        .unwrap();
+    path
+}
+
+#[test]
+fn decodes_a_small_eve_file() {
+    let eve = [
+        r#"{"timestamp":"2026-03-14T09:26:50.000100+0000","flow_id":77,"in_iface":"eth0","event_type":"flow","src_ip":"203.0.113.7","src_port":52211,"dest_ip":"198.51.100.10","dest_port":22,"proto":"TCP","app_proto":"ssh","flow":{"pkts_toserver":12,"bytes_toserver":2048,"state":"closed"}}"#,
+        r#"{"timestamp":"2026-03-14T09:26:53.123456+0000","flow_id":77,"in_iface":"eth0","event_type":"alert","src_ip":"203.0.113.7","src_port":52211,"dest_ip":"198.51.100.10","dest_port":22,"proto":"TCP","host":"ids-1","alert":{"action":"blocked","gid":1,"signature_id":2001219,"rev":20,"signature":"ET SCAN Potential SSH Scan","category":"Attempted Information Leak","severity":2},"app_proto":"ssh"}"#,
+        r#"{"timestamp":"2026-03-14T09:26:54.000000+0000","event_type":"stats","stats":{"uptime":120,"capture":{"kernel_packets":10}}}"#,
+        r#"{"timestamp":"2026-03-14T09:26:55.000000+0000","event_type":"dns","src_ip":"10.0.0.5","src_port":5353,"dest_ip":"10.0.0.1","dest_port":53,"proto":"UDP","dns":{"type":"query","rrname":"example.org","rrtype":"A"}}"#,
+        r#"{"timestamp":"2026-03-14T09:26:56.000000+0000","event_type":"alert","src_ip":"203.0.113.7","#,
+        r#"{"timestamp":"2026-03-14T09:26:57.000000+0000","event_type":"telepathy"}"#,
+        "",
+        r#"{"timestamp":"2026-03-14T09:26:58.000000+0000","event_type":"anomaly","src_ip":"not-an-ip"}"#,
+    ]
+    .join("\n");
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "eve.json", &eve);
+    let ctx = DecodeCtx {
+        source: "eve.json",
+        now: Utc.with_ymd_and_hms(2026, 3, 14, 10, 0, 0).unwrap(),
+    };
+    let (out, end) = ingest_file(&path, Format::SuricataEve, &ctx);
+    assert_eq!(end, eve.len() as u64);
+
+    let datasets: Vec<&str> = out.events.iter().map(|e| e.dataset.as_str()).collect();
+    assert_eq!(
+        datasets,
+        ["suricata.flow", "suricata.alert", "suricata.dns"]
+    );
+    assert_eq!(out.ignored, 2, "stats and the empty line");
+
+    let reasons: Vec<(u64, &str)> = out
+        .dead_letters
+        .iter()
+        .map(|d| (d.offset.unwrap(), d.reason.as_str()))
+        .collect();
+    let offset_of = |needle: &str| eve.find(needle).unwrap() as u64;
+    assert_eq!(
+        reasons,
+        [
+            (
+                offset_of(r#"{"timestamp":"2026-03-14T09:26:56"#),
+                "truncated JSON: EOF while parsing a value at line 1 column 91"
+            ),
+            (
+                offset_of(r#"{"timestamp":"2026-03-14T09:26:57"#),
+                "unsupported suricata event_type \"telepathy\""
+            ),
+            (
+                offset_of(r#"{"timestamp":"2026-03-14T09:26:58"#),
+                "field \"src_ip\" is not an IP address: \"not-an-ip\""
+            ),
+        ]
+    );
+
+    let alert = &out.events[1];
+    assert_eq!(
+        alert.timestamp,
+        Utc.with_ymd_and_hms(2026, 3, 14, 9, 26, 53).unwrap()
+            + chrono::TimeDelta::microseconds(123_456)
+    );
+    assert_eq!(alert.get_str("rule.id"), Some("2001219"));
+    assert_eq!(alert.get_str("event.action"), Some("blocked"));
+    assert_eq!(alert.get("event.severity"), Some(FieldValue::Int(2)));
+    assert_eq!(alert.get_str("observer.hostname"), Some("ids-1"));
+    assert_eq!(
+        alert.origin,
+        Some(SourcePos {
+            source: "eve.json".into(),
+            offset: offset_of(r#"{"timestamp":"2026-03-14T09:26:53"#)
+        })
+    );
+    assert_eq!(alert.original.as_deref(), eve.lines().nth(1));
+    assert_eq!(
+        alert.observables,
+        [
+            Observable::new(ObservableKind::Ip, "203.0.113.7", Some("source.ip")),
+            Observable::new(ObservableKind::Ip, "198.51.100.10", Some("destination.ip")),
+        ]
+    );
+}
+
+#[test]
+fn decodes_a_small_auth_log() {
+    let log = "\
+Dec 31 23:58:01 bastion sshd[901]: Invalid user admin from 203.0.113.7 port 4242\r
+Dec 31 23:58:02 bastion sshd[901]: Failed password for invalid user admin from 203.0.113.7 port 4242 ssh2
+Dec 31 23:58:04 bastion sshd[901]: Connection closed by invalid user admin 203.0.113.7 port 4242 [preauth]
+Dec 31 23:59:10 bastion sshd[905]: Failed password for root from 203.0.113.7 port 4250 ssh2
+Dec 31 23:59:12 bastion sshd[905]: error: maximum authentication attempts exceeded for root from 203.0.113.7 port 4250 ssh2 [preauth]
+Jan  1 00:01:00 bastion sshd[910]: Accepted publickey for alice from 198.51.100.4 port 50000 ssh2: ED25519 SHA256:AAAAC3NzaC1lZDI1NTE5
+Jan  1 00:01:00 bastion sshd[910]: pam_unix(sshd:session): session opened for user alice(uid=1000) by alice(uid=0)
+Jan  1 00:02:00 bastion CRON[920]: pam_unix(cron:session): session closed for user root
+this is not syslog
+Jan  1 00:03:00 bastion sshd-session[930]: Received disconnect from 198.51.100.4 port 50000:11: disconnected by user";
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "auth.log", log);
+    let ctx = DecodeCtx {
+        source: "/var/log/auth.log",
+        now: Utc.with_ymd_and_hms(2027, 1, 1, 0, 10, 0).unwrap(),
+    };
+    let (out, _) = ingest_file(&path, Format::Syslog, &ctx);
+    assert_eq!(out.ignored, 0);
+    assert_eq!(out.dead_letters.len(), 1);
+    assert_eq!(
+        out.dead_letters[0].reason,
+        "not a syslog line: expected \"<PRI>\" or a timestamp at the start, found \"this is not syslog\""
+    );
+
+    let summary: Vec<(&str, Option<&str>, Option<&str>, Option<&str>, Option<&str>)> = out
+        .events
+        .iter()
+        .map(|e| {
+            (
+                e.dataset.as_str(),
+                e.get_str("event.action"),
+                e.get_str("event.outcome"),
+                e.get_str("user.name"),
+                e.get_str("source.ip"),
+            )
+        })
+        .collect();
+    let ip7 = Some("203.0.113.7");
+    assert_eq!(
+        summary,
+        [
+            (
+                "sshd",
+                Some("ssh_invalid_user"),
+                Some("failure"),
+                Some("admin"),
+                ip7
+            ),
+            (
+                "sshd",
+                Some("ssh_login"),
+                Some("failure"),
+                Some("admin"),
+                ip7
+            ),
+            (
+                "sshd",
+                Some("ssh_connection_closed"),
+                Some("unknown"),
+                Some("admin"),
+                ip7
+            ),
+            (
+                "sshd",
+                Some("ssh_login"),
+                Some("failure"),
+                Some("root"),
+                ip7
+            ),
+            (
+                "sshd",
+                Some("ssh_max_auth_attempts"),
+                Some("unknown"),
+                Some("root"),
+                ip7
+            ),
+            (
+                "sshd",
+                Some("ssh_login"),
+                Some("success"),
+                Some("alice"),
+                Some("198.51.100.4")
+            ),
+            ("sshd", None, None, None, None),
+            ("syslog", None, None, None, None),
+            (
+                "sshd",
+                Some("ssh_disconnect_received"),
+                Some("unknown"),
+                None,
+                Some("198.51.100.4")
+            ),
+        ]
+    );
+    // Lines from before midnight belong to the year that just ended.
+    assert_eq!(
+        out.events[0].timestamp,
+        Utc.with_ymd_and_hms(2026, 12, 31, 23, 58, 1).unwrap()
+    );
+    assert_eq!(
+        out.events[5].timestamp,
+        Utc.with_ymd_and_hms(2027, 1, 1, 0, 1, 0).unwrap()
+    );
+    // The CR of a CRLF line is not part of the record.
+    assert_eq!(
+        out.events[0].original.as_deref(),
+        Some("Dec 31 23:58:01 bastion sshd[901]: Invalid user admin from 203.0.113.7 port 4242")
+    );
+}
+
+/// fail2ban's sshd samples (`../shared/corpora/fail2ban`, GPL, read in place):
+/// for every line where fail2ban expects a failure from an IP address, the
+/// decoder must either name that same address or none — never another one,
+/// since a wrong address becomes a ban on an innocent host — and must name
+/// it for most lines.
+#[test]
+fn fail2ban_sshd_samples_never_name_the_wrong_address() {
+    let corpus = std::env::var_os("RIPOSTE_CORPORA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora"))
+        .join("fail2ban/expected.jsonl");
+    let Ok(text) = std::fs::read_to_string(&corpus) else {
+        eprintln!("skipped: {} not found", corpus.display());
+        return;
+    };
+    let ctx = DecodeCtx {
+        source: "fail2ban/logs/sshd",
+        // The harness's clock, 2005-08-14T10:00:00Z.
+        now: Utc.timestamp_opt(1_124_013_600, 0).unwrap(),
+    };
+    let (mut checked, mut named) = (0, 0);
+    for record in text.lines() {
+        let record: serde_json::Value = serde_json::from_str(record).unwrap();
+        if record["file"] != "sshd" || record["expected"]["match"] != true {
+            continue;
+        }
+        let Some(host) = record["expected"]["host"].as_str() else {
+            continue;
+        };
+        let Ok(want) = host.parse::<IpAddr>() else {
+            continue;
+        };
+        let line = record["line"].as_str().unwrap();
+        let event = riposte_ingest::decode_one(Format::Syslog, line.as_bytes(), 0, &ctx)
+            .unwrap_or_else(|e| panic!("{line}: {e}"))
+            .unwrap();
+        checked += 1;
+        if let Some(got) = event.get_str("source.ip") {
+            assert_eq!(got, want.to_canonical().to_string(), "{line}");
+            named += 1;
+        } else {
+            eprintln!("UNNAMED {line}");
+        }
+    }
+    assert!(checked >= 100, "only {checked} sample lines found");
+    assert!(
+        named * 100 >= checked * 90,
+        "source.ip named for only {named} of {checked} failure lines"
+    );
+}

@@ -1,0 +1,77 @@
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{AlertId, CaseId, Observable, Severity, Timestamp};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseStatus {
+    Open,
+    Closed,
+}
+
+impl CaseStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseStatus::Open => "open",
+            CaseStatus::Closed => "closed",
+        }
+    }
+}
+
+impl fmt::Display for CaseStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl FromStr for CaseStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "open" => Ok(CaseStatus::Open),
+            "closed" => Ok(CaseStatus::Closed),
+            other => Err(format!("unknown case status {other:?} (valid: open, closed)")),
+        }
+    }
+}
+
+/// A unit of investigation: related alerts grouped under one key (for
+/// example "ssh brute force from 203.0.113.7").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Case {
+    pub id: CaseId,
+    pub title: String,
+    pub status: CaseStatus,
+    /// The highest severity among its alerts.
+    pub severity: Severity,
+    /// Alerts with the same key attach to the same open case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_key: Option<String>,
+    #[serde(default)]
+    pub alerts: Vec<AlertId>,
+    #[serde(default)]
+    pub observables: Vec<Observable>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Case {
+    /// Adds an alert and its observables; returns false if it was already there.
+    pub fn attach(&mut self, alert: &crate::Alert, at: Timestamp) -> bool {
+        if self.alerts.contains(&alert.id) {
+            return false;
+        }
+        self.alerts.push(alert.id);
+        for obs in &alert.observables {
+            if !self.observables.contains(obs) {
+                self.observables.push(obs.clone());
+            }
+        }
+        self.severity = self.severity.max(alert.severity);
+        self.updated_at = at;
+        true
+    }
+}

@@ -1,0 +1,232 @@
+//! Decisions: what Riposte decided to do about an observable, for how long,
+//! and why. Shaped after CrowdSec's decisions so its bouncers can enforce them.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::{AlertId, Confidence, DecisionId, RunId, Timestamp};
+
+/// What a decision applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    Ip,
+    Range,
+    User,
+    Domain,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 4] = [Scope::Ip, Scope::Range, Scope::User, Scope::Domain];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Ip => "ip",
+            Scope::Range => "range",
+            Scope::User => "user",
+            Scope::Domain => "domain",
+        }
+    }
+
+    /// Checks and canonicalizes a value for this scope: `ip` values must be
+    /// addresses, `range` values CIDRs (host bits cleared).
+    pub fn normalize(self, value: &str) -> Result<String, String> {
+        let value = value.trim();
+        match self {
+            Scope::Ip => value
+                .parse::<IpAddr>()
+                .map(|ip| ip.to_string())
+                .map_err(|_| format!("{value:?} is not an IP address")),
+            Scope::Range => value
+                .parse::<IpNet>()
+                .map(|net| net.trunc().to_string())
+                .map_err(|_| format!("{value:?} is not a CIDR range")),
+            Scope::User | Scope::Domain if value.is_empty() => {
+                Err(format!("empty {} value", self.as_str()))
+            }
+            Scope::User => Ok(value.to_owned()),
+            Scope::Domain => Ok(value.to_ascii_lowercase()),
+        }
+    }
+
+    /// The network a decision covers, for scopes that are addresses.
+    pub fn network(self, value: &str) -> Option<IpNet> {
+        match self {
+            Scope::Ip => value.parse::<IpAddr>().ok().map(IpNet::from),
+            Scope::Range => value.parse::<IpNet>().ok(),
+            Scope::User | Scope::Domain => None,
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl FromStr for Scope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Scope::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| format!("unknown scope {s:?} (valid: ip, range, user, domain)"))
+    }
+}
+
+/// What is to be done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionKind {
+    Ban,
+}
+
+impl DecisionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionKind::Ban => "ban",
+        }
+    }
+}
+
+impl fmt::Display for DecisionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl FromStr for DecisionKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ban" => Ok(DecisionKind::Ban),
+            other => Err(format!("unknown decision kind {other:?} (valid: ban)")),
+        }
+    }
+}
+
+/// The life of a decision. Only `Active` decisions reach enforcers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionState {
+    Active,
+    Expired,
+    Revoked,
+    /// Recorded by a playbook in simulate mode; never enforced.
+    Simulated,
+}
+
+impl DecisionState {
+    pub const ALL: [DecisionState; 4] = [
+        DecisionState::Active,
+        DecisionState::Expired,
+        DecisionState::Revoked,
+        DecisionState::Simulated,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionState::Active => "active",
+            DecisionState::Expired => "expired",
+            DecisionState::Revoked => "revoked",
+            DecisionState::Simulated => "simulated",
+        }
+    }
+}
+
+impl fmt::Display for DecisionState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl FromStr for DecisionState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        DecisionState::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown decision state {s:?} (valid: active, expired, revoked, simulated)")
+            })
+    }
+}
+
+/// Where a decision came from, so every block can be traced back to the rule,
+/// the playbook step and the alert — or the person — behind it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Origin {
+    Playbook {
+        playbook: String,
+        step: String,
+        run: RunId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rule: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        alert: Option<AlertId>,
+    },
+    User {
+        name: String,
+    },
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Playbook { playbook, step, .. } => write!(f, "playbook {playbook} step {step}"),
+            Origin::User { name } => write!(f, "user {name}"),
+        }
+    }
+}
+
+/// A decision with its time to live.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub id: DecisionId,
+    pub kind: DecisionKind,
+    pub scope: Scope,
+    /// Canonical value for the scope (see [`Scope::normalize`]).
+    pub value: String,
+    pub origin: Origin,
+    pub reason: String,
+    pub confidence: Confidence,
+    pub created_at: Timestamp,
+    /// `None` only for permanent decisions, which only a person can make.
+    pub expires_at: Option<Timestamp>,
+    pub state: DecisionState,
+    /// When the state last changed (expiry, revocation).
+    pub updated_at: Timestamp,
+}
+
+impl Decision {
+    /// True while the decision should be enforced at `now`.
+    pub fn is_effective(&self, now: Timestamp) -> bool {
+        self.state == DecisionState::Active && self.expires_at.is_none_or(|exp| exp > now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_normalizes_values() {
+        assert_eq!(Scope::Ip.normalize(" 203.0.113.7 ").unwrap(), "203.0.113.7");
+        assert_eq!(Scope::Ip.normalize("2001:DB8::1").unwrap(), "2001:db8::1");
+        assert_eq!(Scope::Range.normalize("198.51.100.77/24").unwrap(), "198.51.100.0/24");
+        assert_eq!(
+            Scope::Ip.normalize("not-an-ip").unwrap_err(),
+            "\"not-an-ip\" is not an IP address"
+        );
+        assert_eq!(
+            Scope::Ip.network("203.0.113.7").unwrap().to_string(),
+            "203.0.113.7/32"
+        );
+    }
+}

@@ -1,0 +1,36 @@
+//! Domain types shared by every part of Riposte.
+//!
+//! Everything here is plain data: it can be stored, sent over the API and
+//! compared in tests. Behaviour lives in the crates that own each stage
+//! (ingest, detect, respond, playbooks); dependencies point toward this crate.
+
+mod alert;
+mod audit;
+mod case;
+mod clock;
+mod dead_letter;
+mod decision;
+mod duration;
+mod event;
+mod ids;
+mod problems;
+mod run;
+mod severity;
+pub mod yaml;
+
+pub use alert::Alert;
+pub use audit::{Actor, AuditEntry};
+pub use case::{Case, CaseStatus};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use dead_letter::DeadLetter;
+pub use decision::{Decision, DecisionKind, DecisionState, Origin, Scope};
+pub use event::{Event, FieldValue, Fields, Observable, ObservableKind, SourcePos};
+pub use duration::{format_duration, parse_duration};
+pub use ids::{AlertId, AuditId, CaseId, DecisionId, EventId, RunId};
+pub use problems::{Problem, Problems};
+pub use run::{PlaybookRun, RunStatus, StepRecord, StepStatus};
+pub use severity::{Confidence, ConfidenceError, Severity, UnknownSeverity};
+
+/// Timestamps are UTC everywhere inside Riposte; local time exists only at the
+/// edges (syslog lines without a zone, CLI display).
+pub type Timestamp = chrono::DateTime<chrono::Utc>;

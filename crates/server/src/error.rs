@@ -1,0 +1,37 @@
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// Every API error, with one mapping to status codes. Internal errors are
+/// logged in full and answered with a generic message: clients never see
+/// database or file system details.
+#[derive(Debug)]
+pub enum ApiError {
+    BadRequest(String),
+    NotFound(String),
+    /// The pipeline is shutting down; the client should retry elsewhere/later.
+    Unavailable(String),
+    Internal(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "internal API error");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error".to_owned())
+            }
+        };
+        (status, Json(json!({"error": message}))).into_response()
+    }
+}
+
+impl From<riposte_store::StoreError> for ApiError {
+    fn from(e: riposte_store::StoreError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}

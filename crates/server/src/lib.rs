@@ -1,0 +1,10 @@
+//! The REST API (`app`) and the long-lived service (`serve`) that runs the
+//! pipeline, the file sources, the expiry sweeper and the API together.
+
+mod api;
+mod error;
+mod service;
+
+pub use api::{AppState, app};
+pub use error::ApiError;
+pub use service::serve;

@@ -1,0 +1,314 @@
+//! The [`Store`](crate::Store) and [`Tx`](crate::Tx) implementations, written
+//! once and stamped out per sqlx database.
+//!
+//! A macro rather than generics: code generic over `sqlx::Database` needs a
+//! dozen higher-ranked bounds, and `async_trait`'s `Send` futures trip over
+//! them. Each expansion is ordinary code for one concrete database, with the
+//! SQL and row mapping taken from [`crate::shared`].
+
+/// Implements `Store` for `$store`, which must have a `pool: sqlx::Pool<$db>`
+/// field and an inherent `async fn begin_tx(&self) -> Result<sqlx::Transaction<'static, $db>>`
+/// (where the backends differ in how they take the write lock).
+macro_rules! sql_backend {
+    ($store:ident, $db:ty) => {
+        mod sql_impl {
+            use async_trait::async_trait;
+            use riposte_model::{
+                Alert, AlertId, AuditEntry, Case, CaseId, DeadLetter, Decision, DecisionId,
+                DecisionState, Event, PlaybookRun, RunId, Scope, Timestamp,
+            };
+            use sqlx::Arguments as _;
+
+            use super::$store;
+            use $crate::shared::{self, BodyRow, Val};
+            use $crate::{Counts, DecisionFilter, Result, Store, Tx};
+
+            type Db = $db;
+            type Args<'q> = <Db as sqlx::Database>::Arguments<'q>;
+            type Conn = <Db as sqlx::Database>::Connection;
+
+            /// Big enough that a batch costs few round trips, small enough to
+            /// stay far below both engines' limits on bind parameters.
+            const EVENTS_PER_STATEMENT: usize = 500;
+
+            fn args<'q>(vals: Vec<Val>) -> Result<Args<'q>> {
+                let mut args: Args<'q> = Args::default();
+                for val in vals {
+                    match val {
+                        Val::Int(v) => args.add(v),
+                        Val::Text(v) => args.add(v),
+                        Val::Blob(v) => args.add(v),
+                    }
+                    .map_err(sqlx::Error::Encode)?;
+                }
+                Ok(args)
+            }
+
+            async fn execute<'e, E>(exec: E, sql: &'e str, vals: Vec<Val>) -> Result<()>
+            where
+                E: sqlx::Executor<'e, Database = Db>,
+            {
+                sqlx::query_with(sql, args(vals)?).execute(exec).await?;
+                Ok(())
+            }
+
+            async fn fetch_all<'e, E, T>(
+                exec: E,
+                what: &'static str,
+                sql: &'e str,
+                vals: Vec<Val>,
+            ) -> Result<Vec<T>>
+            where
+                E: sqlx::Executor<'e, Database = Db>,
+                T: serde::de::DeserializeOwned,
+            {
+                let rows: Vec<BodyRow> = sqlx::query_as_with(sql, args(vals)?)
+                    .fetch_all(exec)
+                    .await?;
+                rows.into_iter()
+                    .map(|row| shared::decode(what, row))
+                    .collect()
+            }
+
+            async fn fetch_one<'e, E, T>(
+                exec: E,
+                what: &'static str,
+                sql: &'e str,
+                vals: Vec<Val>,
+            ) -> Result<Option<T>>
+            where
+                E: sqlx::Executor<'e, Database = Db>,
+                T: serde::de::DeserializeOwned,
+            {
+                let row: Option<BodyRow> = sqlx::query_as_with(sql, args(vals)?)
+                    .fetch_optional(exec)
+                    .await?;
+                row.map(|row| shared::decode(what, row)).transpose()
+            }
+
+            async fn update_decision(conn: &mut Conn, decision: &Decision) -> Result<()> {
+                execute(
+                    conn,
+                    shared::UPDATE_DECISION,
+                    shared::decision_row(decision)?,
+                )
+                .await
+            }
+
+            #[async_trait]
+            impl Store for $store {
+                async fn begin(&self) -> Result<Box<dyn Tx>> {
+                    Ok(Box::new(SqlTx(self.begin_tx().await?)))
+                }
+
+                async fn list_alerts(&self, limit: u32) -> Result<Vec<Alert>> {
+                    let vals = vec![shared::limit(limit)];
+                    fetch_all(&self.pool, "alert", shared::LIST_ALERTS, vals).await
+                }
+
+                async fn get_alert(&self, id: AlertId) -> Result<Option<Alert>> {
+                    let vals = vec![Val::text(id)];
+                    fetch_one(&self.pool, "alert", shared::GET_ALERT, vals).await
+                }
+
+                async fn list_cases(&self, limit: u32) -> Result<Vec<Case>> {
+                    let vals = vec![shared::limit(limit)];
+                    fetch_all(&self.pool, "case", shared::LIST_CASES, vals).await
+                }
+
+                async fn get_case(&self, id: CaseId) -> Result<Option<Case>> {
+                    let vals = vec![Val::text(id)];
+                    fetch_one(&self.pool, "case", shared::GET_CASE, vals).await
+                }
+
+                async fn list_decisions(&self, filter: &DecisionFilter) -> Result<Vec<Decision>> {
+                    let vals = vec![
+                        Val::Text(filter.state.map(|s| s.as_str().to_owned())),
+                        Val::Text(filter.value.clone()),
+                        Val::Int(Some(filter.limit.map_or(i64::MAX, i64::from))),
+                    ];
+                    fetch_all(&self.pool, "decision", shared::LIST_DECISIONS, vals).await
+                }
+
+                async fn get_decision(&self, id: DecisionId) -> Result<Option<Decision>> {
+                    let vals = vec![Val::text(id)];
+                    fetch_one(&self.pool, "decision", shared::GET_DECISION, vals).await
+                }
+
+                async fn effective_decisions(&self, now: Timestamp) -> Result<Vec<Decision>> {
+                    let vals = vec![Val::time(now)];
+                    fetch_all(&self.pool, "decision", shared::EFFECTIVE_DECISIONS, vals).await
+                }
+
+                async fn list_runs(&self, limit: u32) -> Result<Vec<PlaybookRun>> {
+                    let vals = vec![shared::limit(limit)];
+                    fetch_all(&self.pool, "playbook run", shared::LIST_RUNS, vals).await
+                }
+
+                async fn get_run(&self, id: RunId) -> Result<Option<PlaybookRun>> {
+                    let vals = vec![Val::text(id)];
+                    fetch_one(&self.pool, "playbook run", shared::GET_RUN, vals).await
+                }
+
+                async fn list_audit(&self, limit: u32) -> Result<Vec<AuditEntry>> {
+                    let vals = vec![shared::limit(limit)];
+                    fetch_all(&self.pool, "audit entry", shared::LIST_AUDIT, vals).await
+                }
+
+                async fn list_dead_letters(&self, limit: u32) -> Result<Vec<DeadLetter>> {
+                    let rows: Vec<(i32, String, Vec<u8>)> = sqlx::query_as_with(
+                        shared::LIST_DEAD_LETTERS,
+                        args(vec![shared::limit(limit)])?,
+                    )
+                    .fetch_all(&self.pool)
+                    .await?;
+                    rows.into_iter().map(shared::decode_dead_letter).collect()
+                }
+
+                async fn list_events_by_source(
+                    &self,
+                    source: &str,
+                    limit: u32,
+                ) -> Result<Vec<Event>> {
+                    let vals = vec![Val::text(source), shared::limit(limit)];
+                    fetch_all(&self.pool, "event", shared::LIST_EVENTS_BY_SOURCE, vals).await
+                }
+
+                async fn checkpoint(&self, source: &str) -> Result<Option<u64>> {
+                    let vals = vec![Val::text(source)];
+                    let offset: Option<i64> =
+                        sqlx::query_scalar_with(shared::GET_CHECKPOINT, args(vals)?)
+                            .fetch_optional(&self.pool)
+                            .await?;
+                    offset.map(shared::to_u64).transpose()
+                }
+
+                async fn counts(&self) -> Result<Counts> {
+                    let row: shared::CountsRow =
+                        sqlx::query_as(shared::COUNTS).fetch_one(&self.pool).await?;
+                    shared::counts(row)
+                }
+            }
+
+            /// Dropping it drops the sqlx transaction, which rolls back.
+            struct SqlTx(sqlx::Transaction<'static, Db>);
+
+            #[async_trait]
+            impl Tx for SqlTx {
+                async fn insert_events(&mut self, events: &[Event]) -> Result<()> {
+                    for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+                        let mut vals = Vec::with_capacity(chunk.len() * shared::EVENT_COLUMNS);
+                        for event in chunk {
+                            vals.extend(shared::event_row(event)?);
+                        }
+                        let values = shared::values_clause(chunk.len(), shared::EVENT_COLUMNS);
+                        let sql = format!("{}{values}", shared::INSERT_EVENTS);
+                        // Batch sizes vary; do not fill the statement cache with each.
+                        sqlx::query_with(&sql, args(vals)?)
+                            .persistent(false)
+                            .execute(&mut *self.0)
+                            .await?;
+                    }
+                    Ok(())
+                }
+
+                async fn insert_dead_letters(&mut self, letters: &[DeadLetter]) -> Result<()> {
+                    for letter in letters {
+                        let vals = shared::dead_letter_row(letter)?;
+                        execute(&mut *self.0, shared::INSERT_DEAD_LETTER, vals).await?;
+                    }
+                    Ok(())
+                }
+
+                async fn insert_alert(&mut self, alert: &Alert) -> Result<()> {
+                    execute(
+                        &mut *self.0,
+                        shared::INSERT_ALERT,
+                        shared::alert_row(alert)?,
+                    )
+                    .await
+                }
+
+                async fn open_case_by_key(&mut self, key: &str) -> Result<Option<Case>> {
+                    let vals = vec![Val::text(key)];
+                    fetch_one(&mut *self.0, "case", shared::OPEN_CASE_BY_KEY, vals).await
+                }
+
+                async fn upsert_case(&mut self, case: &Case) -> Result<()> {
+                    execute(&mut *self.0, shared::UPSERT_CASE, shared::case_row(case)?).await
+                }
+
+                async fn effective_decision(
+                    &mut self,
+                    scope: Scope,
+                    value: &str,
+                    now: Timestamp,
+                ) -> Result<Option<Decision>> {
+                    let vals = vec![Val::text(scope), Val::text(value), Val::time(now)];
+                    fetch_one(&mut *self.0, "decision", shared::EFFECTIVE_DECISION, vals).await
+                }
+
+                async fn insert_decision(&mut self, decision: &Decision) -> Result<()> {
+                    let vals = shared::decision_row(decision)?;
+                    execute(&mut *self.0, shared::INSERT_DECISION, vals).await
+                }
+
+                async fn end_decision(
+                    &mut self,
+                    id: DecisionId,
+                    state: DecisionState,
+                    at: Timestamp,
+                ) -> Result<Option<Decision>> {
+                    let vals = vec![Val::text(id)];
+                    let active: Option<Decision> =
+                        fetch_one(&mut *self.0, "decision", shared::GET_ACTIVE_DECISION, vals)
+                            .await?;
+                    let Some(active) = active else {
+                        return Ok(None);
+                    };
+                    let ended = shared::end(active, state, at);
+                    update_decision(&mut self.0, &ended).await?;
+                    Ok(Some(ended))
+                }
+
+                async fn expire_decisions(&mut self, now: Timestamp) -> Result<Vec<Decision>> {
+                    let vals = vec![Val::time(now)];
+                    let due: Vec<Decision> =
+                        fetch_all(&mut *self.0, "decision", shared::DUE_DECISIONS, vals).await?;
+                    let mut expired = Vec::with_capacity(due.len());
+                    for decision in due {
+                        let decision = shared::end(decision, DecisionState::Expired, now);
+                        update_decision(&mut self.0, &decision).await?;
+                        expired.push(decision);
+                    }
+                    Ok(expired)
+                }
+
+                async fn insert_run(&mut self, run: &PlaybookRun) -> Result<()> {
+                    execute(&mut *self.0, shared::INSERT_RUN, shared::run_row(run)?).await
+                }
+
+                async fn audit(&mut self, entry: &AuditEntry) -> Result<()> {
+                    execute(
+                        &mut *self.0,
+                        shared::INSERT_AUDIT,
+                        shared::audit_row(entry)?,
+                    )
+                    .await
+                }
+
+                async fn set_checkpoint(&mut self, source: &str, offset: u64) -> Result<()> {
+                    let vals = shared::checkpoint_row(source, offset)?;
+                    execute(&mut *self.0, shared::SET_CHECKPOINT, vals).await
+                }
+
+                async fn commit(self: Box<Self>) -> Result<()> {
+                    self.0.commit().await?;
+                    Ok(())
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use sql_backend;

@@ -1,0 +1,146 @@
+//! One storage interface, two backends: SQLite (embedded, the default) and
+//! PostgreSQL (production). Both pass the same conformance suite
+//! (`tests/conformance.rs`), and their SQL lives in versioned migrations under
+//! `migrations/<backend>/`.
+//!
+//! Writes go through a [`Tx`]: a pipeline batch writes its events, dead
+//! letters, alerts, cases, decisions, audit entries *and its source
+//! checkpoint* in one transaction, which is what makes file ingestion
+//! exactly-once across crashes.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use riposte_model::{
+    Alert, AlertId, AuditEntry, Case, CaseId, DeadLetter, Decision, DecisionId, DecisionState,
+    Event, PlaybookRun, RunId, Scope, Timestamp,
+};
+use serde::Serialize;
+
+mod backend;
+mod postgres;
+mod shared;
+mod sqlite;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored {what} is unreadable: {source}")]
+    Corrupt {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(
+        "unsupported store URL {0:?} (expected sqlite://PATH, sqlite::memory:, or postgres://…)"
+    )]
+    BadUrl(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which decisions to list.
+#[derive(Clone, Debug, Default)]
+pub struct DecisionFilter {
+    /// Only decisions in this state.
+    pub state: Option<DecisionState>,
+    /// Only decisions on this value (exact match on the canonical value).
+    pub value: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// Row counts, for health and the demo summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub events: u64,
+    pub dead_letters: u64,
+    pub alerts: u64,
+    pub cases: u64,
+    pub decisions_active: u64,
+    pub decisions_total: u64,
+    pub runs: u64,
+    pub audit: u64,
+}
+
+/// Read side of the store, plus the entry point for writes.
+///
+/// Lists are newest first and bounded by `limit`.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Starts a write transaction. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`), so read-then-write inside it cannot fail on a
+    /// stale snapshot.
+    async fn begin(&self) -> Result<Box<dyn Tx>>;
+
+    async fn list_alerts(&self, limit: u32) -> Result<Vec<Alert>>;
+    async fn get_alert(&self, id: AlertId) -> Result<Option<Alert>>;
+    async fn list_cases(&self, limit: u32) -> Result<Vec<Case>>;
+    async fn get_case(&self, id: CaseId) -> Result<Option<Case>>;
+    async fn list_decisions(&self, filter: &DecisionFilter) -> Result<Vec<Decision>>;
+    async fn get_decision(&self, id: DecisionId) -> Result<Option<Decision>>;
+    /// Decisions in state `active` whose expiry is after `now` (or never):
+    /// exactly what enforcers must apply.
+    async fn effective_decisions(&self, now: Timestamp) -> Result<Vec<Decision>>;
+    async fn list_runs(&self, limit: u32) -> Result<Vec<PlaybookRun>>;
+    async fn get_run(&self, id: RunId) -> Result<Option<PlaybookRun>>;
+    async fn list_audit(&self, limit: u32) -> Result<Vec<AuditEntry>>;
+    async fn list_dead_letters(&self, limit: u32) -> Result<Vec<DeadLetter>>;
+    /// Events whose origin is `source`, oldest offset first (replays, tests).
+    async fn list_events_by_source(&self, source: &str, limit: u32) -> Result<Vec<Event>>;
+    /// The byte offset up to which `source` has been committed.
+    async fn checkpoint(&self, source: &str) -> Result<Option<u64>>;
+    async fn counts(&self) -> Result<Counts>;
+}
+
+/// A write transaction. Dropping it without [`Tx::commit`] rolls back.
+#[async_trait]
+pub trait Tx: Send {
+    async fn insert_events(&mut self, events: &[Event]) -> Result<()>;
+    async fn insert_dead_letters(&mut self, letters: &[DeadLetter]) -> Result<()>;
+    async fn insert_alert(&mut self, alert: &Alert) -> Result<()>;
+    /// The open case with this group key, if any (newest if several).
+    async fn open_case_by_key(&mut self, key: &str) -> Result<Option<Case>>;
+    /// Inserts the case or replaces the stored one with the same id.
+    async fn upsert_case(&mut self, case: &Case) -> Result<()>;
+    /// An active, unexpired decision on exactly this scope and value.
+    async fn effective_decision(
+        &mut self,
+        scope: Scope,
+        value: &str,
+        now: Timestamp,
+    ) -> Result<Option<Decision>>;
+    async fn insert_decision(&mut self, decision: &Decision) -> Result<()>;
+    /// Moves an `active` decision to `state`; returns the updated decision, or
+    /// `None` if no active decision has this id.
+    async fn end_decision(
+        &mut self,
+        id: DecisionId,
+        state: DecisionState,
+        at: Timestamp,
+    ) -> Result<Option<Decision>>;
+    /// Marks every active decision with `expires_at <= now` as expired and
+    /// returns them.
+    async fn expire_decisions(&mut self, now: Timestamp) -> Result<Vec<Decision>>;
+    async fn insert_run(&mut self, run: &PlaybookRun) -> Result<()>;
+    async fn audit(&mut self, entry: &AuditEntry) -> Result<()>;
+    async fn set_checkpoint(&mut self, source: &str, offset: u64) -> Result<()>;
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// Opens (and migrates) the store a URL names: `sqlite://PATH` (created if
+/// missing), `sqlite::memory:`, or `postgres://…`/`postgresql://…`.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::open(url).await?))
+    } else {
+        Err(StoreError::BadUrl(url.to_owned()))
+    }
+}

@@ -1,0 +1,57 @@
+//! The embedded backend: one file, nothing to run beside Riposte.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::Result;
+use crate::backend::sql_backend;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// The default store: SQLite in WAL mode, so the API reads while the pipeline
+/// writes.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens `sqlite://PATH` (creating the file if missing) or
+    /// `sqlite::memory:`, and brings its schema up to date.
+    pub async fn open(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = if url.starts_with("sqlite::memory:") || url.contains("mode=memory") {
+            // An in-memory database lives as long as a connection to it, so
+            // keep exactly one open for the life of the pool.
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            SqlitePoolOptions::new()
+        }
+        .connect_with(options)
+        .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// `BEGIN IMMEDIATE` takes the write lock up front: a transaction that
+    /// reads and then writes would otherwise fail with `SQLITE_BUSY` when
+    /// another writer got in between, instead of waiting its turn.
+    async fn begin_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+sql_backend!(SqliteStore, sqlx::Sqlite);

@@ -1,0 +1,811 @@
+//! The one conformance suite every backend passes. Each check is written once
+//! as an `async fn(Arc<dyn Store>)` and run against SQLite (a file, and
+//! `sqlite::memory:`) and PostgreSQL (a fresh database per test, so tests run
+//! in parallel). PostgreSQL runs when `RIPOSTE_TEST_POSTGRES_URL` is set; set
+//! `RIPOSTE_REQUIRE_POSTGRES=1` to make its absence a failure (CI).
+//!
+//! Time is a fixed base plus milliseconds: nothing here sleeps.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono::{TimeDelta, TimeZone, Utc};
+use riposte_model::{
+    Actor, Alert, AlertId, AuditEntry, Case, CaseId, CaseStatus, Confidence, DeadLetter, Decision,
+    DecisionId, DecisionKind, DecisionState, Event, EventId, FieldValue, Observable,
+    ObservableKind, Origin, PlaybookRun, RunId, RunStatus, Scope, Severity, SourcePos, StepRecord,
+    StepStatus, Timestamp,
+};
+use riposte_store::{Counts, DecisionFilter, Store, StoreError};
+use sqlx::{ConnectOptions, Connection, Executor};
+use uuid::Uuid;
+
+// ---------------------------------------------------------------- harness
+
+/// `conformance!([backends…]: tests…)` makes a module per test with one
+/// `#[tokio::test]` per backend, named after the runner functions below.
+macro_rules! conformance {
+    ($backends:tt: $($test:ident),* $(,)?) => {
+        $(conformance!(@one $test $backends);)*
+    };
+    (@one $test:ident [$($backend:ident),*]) => {
+        mod $test {
+            $(
+                #[tokio::test]
+                async fn $backend() {
+                    super::$backend(super::$test).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!([sqlite_file, sqlite_memory, postgres]:
+    events_round_trip_oldest_offset_first,
+    large_event_batches_round_trip,
+    alerts_round_trip_newest_first,
+    upsert_case_replaces_the_stored_case,
+    open_case_by_key_ignores_closed_cases,
+    decisions_round_trip_and_filter,
+    effective_decisions_exclude_expiry_at_now,
+    expire_decisions_ends_exactly_the_due_ones,
+    end_decision_moves_only_active_decisions,
+    runs_round_trip_newest_first,
+    audit_round_trip_newest_first,
+    dead_letters_keep_exact_raw_bytes,
+    checkpoints_set_get_overwrite,
+    dropped_tx_rolls_back_everything,
+    commit_makes_the_whole_batch_visible,
+);
+
+// An in-memory SQLite store has a single connection, so a read there waits
+// for an open transaction instead of reading beside it.
+conformance!([sqlite_file, postgres]: uncommitted_writes_are_invisible_to_readers);
+
+async fn sqlite_file<F: Future<Output = ()>>(test: impl FnOnce(Arc<dyn Store>) -> F) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("riposte.db").display());
+    test(riposte_store::open(&url).await.unwrap()).await;
+}
+
+async fn sqlite_memory<F: Future<Output = ()>>(test: impl FnOnce(Arc<dyn Store>) -> F) {
+    test(riposte_store::open("sqlite::memory:").await.unwrap()).await;
+}
+
+/// Runs `test` on a database of its own, dropped afterwards even if the test
+/// panics (it runs as a task so the panic can be caught and re-raised).
+async fn postgres<F>(test: impl FnOnce(Arc<dyn Store>) -> F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let Ok(base) = std::env::var("RIPOSTE_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("RIPOSTE_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "RIPOSTE_REQUIRE_POSTGRES=1 but RIPOSTE_TEST_POSTGRES_URL is not set \
+             (e.g. postgres://postgres@127.0.0.1:5432/test)"
+        );
+        eprintln!("skipping PostgreSQL conformance: RIPOSTE_TEST_POSTGRES_URL not set");
+        return;
+    };
+    let name = format!("riposte_test_{}", Uuid::now_v7().simple());
+    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let url = sqlx::postgres::PgConnectOptions::from_str(&base)
+        .unwrap()
+        .database(&name)
+        .to_url_lossy()
+        .to_string();
+    let store = riposte_store::open(&url).await.unwrap();
+    let outcome = tokio::spawn(test(store)).await;
+    let dropped = admin
+        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+        .await;
+    if let Err(error) = dropped {
+        eprintln!("could not drop test database {name}: {error}");
+    }
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
+// ---------------------------------------------------------------- fixtures
+
+/// Millisecond offsets from a fixed instant.
+fn t(ms: i64) -> Timestamp {
+    Utc.with_ymd_and_hms(2026, 3, 14, 9, 0, 0).unwrap() + TimeDelta::milliseconds(ms)
+}
+
+const IP: &str = "203.0.113.7";
+
+fn ip_observable() -> Observable {
+    Observable::new(ObservableKind::Ip, IP, Some("source.ip"))
+}
+
+fn event(source: &str, offset: u64) -> Event {
+    // Sub-millisecond precision: the body keeps what the index column cannot.
+    let mut event = Event::new(t(offset as i64) + TimeDelta::nanoseconds(123_456), "sshd");
+    event.set("source.ip", IP);
+    event.set("source.port", 52211i64);
+    event.set("event.success", false);
+    event
+        .fields
+        .insert("event.risk_score".into(), FieldValue::Float(0.25));
+    event.add_observable(ObservableKind::Ip, IP, "source.ip");
+    event.original = Some(format!("Failed password for root from {IP} ({offset})"));
+    event.origin = Some(SourcePos {
+        source: source.to_owned(),
+        offset,
+    });
+    event
+}
+
+fn alert(created_ms: i64) -> Alert {
+    Alert {
+        id: AlertId::new(),
+        rule_id: "ssh-brute-force".into(),
+        rule_title: "SSH brute force".into(),
+        severity: Severity::High,
+        confidence: Confidence::new(80).unwrap(),
+        created_at: t(created_ms),
+        first_seen: t(created_ms - 60_000),
+        last_seen: t(created_ms - 1),
+        group: BTreeMap::from([("source.ip".to_owned(), IP.to_owned())]),
+        summary: format!("6 sshd failures from {IP} in 60s"),
+        count: 6,
+        observables: vec![ip_observable()],
+        evidence: vec![EventId::new(), EventId::new()],
+    }
+}
+
+fn case(key: Option<&str>, status: CaseStatus, created_ms: i64) -> Case {
+    Case {
+        id: CaseId::new(),
+        title: format!("SSH brute force from {IP}"),
+        status,
+        severity: Severity::Medium,
+        group_key: key.map(str::to_owned),
+        alerts: vec![AlertId::new()],
+        observables: vec![ip_observable()],
+        created_at: t(created_ms),
+        updated_at: t(created_ms),
+    }
+}
+
+fn decision(
+    value: &str,
+    state: DecisionState,
+    created_ms: i64,
+    expires_at: Option<Timestamp>,
+) -> Decision {
+    Decision {
+        id: DecisionId::new(),
+        kind: DecisionKind::Ban,
+        scope: Scope::Ip,
+        value: value.to_owned(),
+        origin: Origin::Playbook {
+            playbook: "ssh-ban".into(),
+            step: "ban".into(),
+            run: RunId::new(),
+            rule: Some("ssh-brute-force".into()),
+            alert: Some(AlertId::new()),
+        },
+        reason: "6 sshd failures in 60s".into(),
+        confidence: Confidence::new(90).unwrap(),
+        created_at: t(created_ms),
+        expires_at,
+        state,
+        updated_at: t(created_ms),
+    }
+}
+
+fn run(started_ms: i64) -> PlaybookRun {
+    PlaybookRun {
+        id: RunId::new(),
+        playbook: "ssh-ban".into(),
+        playbook_version: 3,
+        alert: Some(AlertId::new()),
+        status: RunStatus::Succeeded,
+        started_at: t(started_ms),
+        finished_at: t(started_ms + 40),
+        steps: vec![StepRecord {
+            step: "ban".into(),
+            action: "decision.ban".into(),
+            status: StepStatus::Skipped,
+            started_at: t(started_ms),
+            finished_at: t(started_ms + 40),
+            input: serde_json::json!({"ip": IP, "ttl": "4h"}),
+            output: serde_json::Value::Null,
+            message: Some("allowlisted".into()),
+        }],
+    }
+}
+
+fn audit_entry(at_ms: i64) -> AuditEntry {
+    AuditEntry::new(
+        t(at_ms),
+        Actor::Playbook {
+            playbook: "ssh-ban".into(),
+            step: "ban".into(),
+        },
+        "decision.create",
+        format!("decision:{}", DecisionId::new()),
+        "6 sshd failures in 60s",
+    )
+    .with_details(serde_json::json!({"ttl_seconds": 14400, "value": IP}))
+}
+
+fn dead_letter(received_ms: i64, offset: Option<u64>, raw: &[u8]) -> DeadLetter {
+    DeadLetter::new(
+        t(received_ms),
+        "/var/log/auth.log",
+        offset,
+        "syslog",
+        "no timestamp",
+        raw,
+        raw.len() as u64 + 100,
+    )
+}
+
+/// The order every list promises: newest first, the later id first on ties.
+fn newest_first<T: Clone>(items: &[&T], key: impl Fn(&T) -> (Timestamp, Uuid)) -> Vec<T> {
+    let mut sorted: Vec<T> = items.iter().map(|item| (*item).clone()).collect();
+    sorted.sort_by_key(|item| std::cmp::Reverse(key(item)));
+    sorted
+}
+
+// ---------------------------------------------------------------- tests
+
+async fn events_round_trip_oldest_offset_first(store: Arc<dyn Store>) {
+    let auth = "/var/log/auth.log";
+    let (e300, e100, e200) = (event(auth, 300), event(auth, 100), event(auth, 200));
+    let other = event("/var/log/other.log", 50);
+    let mut no_origin = event("", 0);
+    no_origin.origin = None;
+    // No uniqueness on (source, offset): a duplicate is stored, so the
+    // exactly-once tests can see and count it.
+    let (dup_a, dup_b) = (event("dup", 7), event("dup", 7));
+
+    let mut tx = store.begin().await.unwrap();
+    let batch = [&e300, &e100, &other, &e200, &no_origin, &dup_a, &dup_b];
+    tx.insert_events(&batch.map(Clone::clone)).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let listed = store.list_events_by_source(auth, 10).await.unwrap();
+    assert_eq!(listed, [e100.clone(), e200.clone(), e300]);
+    assert_eq!(
+        store.list_events_by_source(auth, 2).await.unwrap(),
+        [e100, e200]
+    );
+    assert_eq!(
+        store
+            .list_events_by_source("/var/log/other.log", 10)
+            .await
+            .unwrap(),
+        [other]
+    );
+    let mut dups = vec![dup_a, dup_b];
+    dups.sort_by_key(|e| e.id);
+    assert_eq!(store.list_events_by_source("dup", 10).await.unwrap(), dups);
+    assert_eq!(
+        store.list_events_by_source("nowhere", 10).await.unwrap(),
+        []
+    );
+    assert_eq!(store.counts().await.unwrap().events, 7);
+}
+
+async fn large_event_batches_round_trip(store: Arc<dyn Store>) {
+    // More than one statement's worth, in a single call.
+    let events: Vec<Event> = (0..1_203).map(|offset| event("big", offset)).collect();
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_events(&events).await.unwrap();
+    tx.commit().await.unwrap();
+
+    assert_eq!(
+        store.list_events_by_source("big", 5_000).await.unwrap(),
+        events
+    );
+    assert_eq!(store.counts().await.unwrap().events, 1_203);
+}
+
+async fn alerts_round_trip_newest_first(store: Arc<dyn Store>) {
+    let (a0, a2, a1) = (alert(0), alert(2_000), alert(1_000));
+    let (tie_x, tie_y) = (alert(3_000), alert(3_000));
+    let mut tx = store.begin().await.unwrap();
+    for a in [&a0, &a2, &tie_y, &a1, &tie_x] {
+        tx.insert_alert(a).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let expected = newest_first(&[&a0, &a2, &a1, &tie_x, &tie_y], |a| (a.created_at, a.id.0));
+    assert_eq!(expected[2], a2);
+    assert_eq!(store.list_alerts(10).await.unwrap(), expected);
+    assert_eq!(store.list_alerts(3).await.unwrap(), expected[..3]);
+    assert_eq!(store.get_alert(a1.id).await.unwrap(), Some(a1));
+    assert_eq!(store.get_alert(AlertId::new()).await.unwrap(), None);
+}
+
+async fn upsert_case_replaces_the_stored_case(store: Arc<dyn Store>) {
+    let original = case(Some("ssh:203.0.113.7"), CaseStatus::Open, 0);
+    let mut tx = store.begin().await.unwrap();
+    tx.upsert_case(&original).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store.get_case(original.id).await.unwrap(),
+        Some(original.clone())
+    );
+
+    let mut changed = original.clone();
+    let mut newer = alert(5_000);
+    newer.severity = Severity::Critical;
+    newer.observables.push(Observable::new(
+        ObservableKind::User,
+        "root",
+        Some("user.name"),
+    ));
+    assert!(changed.attach(&newer, t(5_000)));
+    changed.status = CaseStatus::Closed;
+    changed.title = "Closed: SSH brute force".into();
+    let mut tx = store.begin().await.unwrap();
+    tx.upsert_case(&changed).await.unwrap();
+    assert_eq!(tx.open_case_by_key("ssh:203.0.113.7").await.unwrap(), None);
+    tx.commit().await.unwrap();
+
+    assert_eq!(
+        store.get_case(original.id).await.unwrap(),
+        Some(changed.clone())
+    );
+    assert_eq!(store.list_cases(10).await.unwrap(), [changed]);
+    assert_eq!(store.counts().await.unwrap().cases, 1);
+}
+
+async fn open_case_by_key_ignores_closed_cases(store: Arc<dyn Store>) {
+    let key = "ssh:203.0.113.7";
+    let closed_newest = case(Some(key), CaseStatus::Closed, 9_000);
+    let open_old = case(Some(key), CaseStatus::Open, 500);
+    let open_new = case(Some(key), CaseStatus::Open, 1_000);
+    let other_key = case(Some("ssh:198.51.100.1"), CaseStatus::Open, 2_000);
+    let keyless = case(None, CaseStatus::Open, 3_000);
+
+    let mut tx = store.begin().await.unwrap();
+    tx.upsert_case(&closed_newest).await.unwrap();
+    assert_eq!(tx.open_case_by_key(key).await.unwrap(), None);
+    for c in [&open_old, &open_new, &other_key, &keyless] {
+        tx.upsert_case(c).await.unwrap();
+    }
+    assert_eq!(
+        tx.open_case_by_key(key).await.unwrap(),
+        Some(open_new.clone())
+    );
+    assert_eq!(
+        tx.open_case_by_key("ssh:198.51.100.1").await.unwrap(),
+        Some(other_key.clone())
+    );
+    assert_eq!(tx.open_case_by_key("ssh:192.0.2.1").await.unwrap(), None);
+    tx.commit().await.unwrap();
+
+    assert_eq!(
+        store.list_cases(10).await.unwrap(),
+        [
+            closed_newest.clone(),
+            keyless.clone(),
+            other_key,
+            open_new,
+            open_old
+        ]
+    );
+    assert_eq!(store.list_cases(2).await.unwrap(), [closed_newest, keyless]);
+}
+
+async fn decisions_round_trip_and_filter(store: Arc<dyn Store>) {
+    let active_a = decision("192.0.2.1", DecisionState::Active, 0, Some(t(3_600_000)));
+    let revoked_a = decision("192.0.2.1", DecisionState::Revoked, 1_000, None);
+    let mut active_b = decision("198.51.100.0/24", DecisionState::Active, 2_000, None);
+    active_b.scope = Scope::Range;
+    active_b.origin = Origin::User {
+        name: "alice".into(),
+    };
+    let simulated_b = decision("198.51.100.0/24", DecisionState::Simulated, 3_000, None);
+
+    let mut tx = store.begin().await.unwrap();
+    for d in [&revoked_a, &active_b, &active_a, &simulated_b] {
+        tx.insert_decision(d).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let list = |state, value: Option<&str>, limit| {
+        let filter = DecisionFilter {
+            state,
+            value: value.map(str::to_owned),
+            limit,
+        };
+        let store = store.clone();
+        async move { store.list_decisions(&filter).await.unwrap() }
+    };
+    let all = [
+        simulated_b.clone(),
+        active_b.clone(),
+        revoked_a.clone(),
+        active_a.clone(),
+    ];
+    assert_eq!(list(None, None, None).await, all);
+    assert_eq!(list(None, None, Some(2)).await, all[..2]);
+    let active = Some(DecisionState::Active);
+    assert_eq!(
+        list(active, None, None).await,
+        [active_b.clone(), active_a.clone()]
+    );
+    assert_eq!(
+        list(None, Some("192.0.2.1"), None).await,
+        [revoked_a.clone(), active_a]
+    );
+    assert_eq!(
+        list(active, Some("198.51.100.0/24"), None).await,
+        [active_b]
+    );
+    assert_eq!(list(Some(DecisionState::Expired), None, None).await, []);
+    assert_eq!(
+        store.get_decision(revoked_a.id).await.unwrap(),
+        Some(revoked_a)
+    );
+    assert_eq!(store.get_decision(DecisionId::new()).await.unwrap(), None);
+}
+
+async fn effective_decisions_exclude_expiry_at_now(store: Arc<dyn Store>) {
+    let now = t(10_000);
+    let at_now = decision("192.0.2.1", DecisionState::Active, 0, Some(now));
+    let plus_1ms = decision(
+        "192.0.2.2",
+        DecisionState::Active,
+        1_000,
+        Some(now + TimeDelta::milliseconds(1)),
+    );
+    let permanent = decision("192.0.2.3", DecisionState::Active, 2_000, None);
+    let lapsed = decision("192.0.2.4", DecisionState::Active, 3_000, Some(t(9_000)));
+    let hour = Some(now + TimeDelta::hours(1));
+    let revoked = decision("192.0.2.5", DecisionState::Revoked, 4_000, hour);
+    let simulated = decision("192.0.2.6", DecisionState::Simulated, 5_000, hour);
+
+    let mut tx = store.begin().await.unwrap();
+    for d in [
+        &at_now, &plus_1ms, &permanent, &lapsed, &revoked, &simulated,
+    ] {
+        tx.insert_decision(d).await.unwrap();
+    }
+    let cases = [
+        (Scope::Ip, &at_now, None),
+        (Scope::Ip, &plus_1ms, Some(&plus_1ms)),
+        (Scope::Range, &plus_1ms, None),
+        (Scope::Ip, &permanent, Some(&permanent)),
+        (Scope::Ip, &lapsed, None),
+        (Scope::Ip, &revoked, None),
+        (Scope::Ip, &simulated, None),
+    ];
+    for (scope, d, expected) in cases {
+        let found = tx.effective_decision(scope, &d.value, now).await.unwrap();
+        assert_eq!(found.as_ref(), expected, "{scope} {}", d.value);
+    }
+    tx.commit().await.unwrap();
+
+    assert_eq!(
+        store.effective_decisions(now).await.unwrap(),
+        [permanent.clone(), plus_1ms]
+    );
+    assert_eq!(
+        store
+            .effective_decisions(now + TimeDelta::milliseconds(1))
+            .await
+            .unwrap(),
+        [permanent]
+    );
+}
+
+async fn expire_decisions_ends_exactly_the_due_ones(store: Arc<dyn Store>) {
+    let now = t(10_000);
+    let due_now = decision("192.0.2.1", DecisionState::Active, 0, Some(now));
+    let due_past = decision("192.0.2.2", DecisionState::Active, 1_000, Some(t(5_000)));
+    let future = decision(
+        "192.0.2.3",
+        DecisionState::Active,
+        2_000,
+        Some(now + TimeDelta::milliseconds(1)),
+    );
+    let permanent = decision("192.0.2.4", DecisionState::Active, 3_000, None);
+    let revoked_past = decision("192.0.2.5", DecisionState::Revoked, 4_000, Some(t(5_000)));
+
+    let mut tx = store.begin().await.unwrap();
+    for d in [&due_now, &due_past, &future, &permanent, &revoked_past] {
+        tx.insert_decision(d).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin().await.unwrap();
+    let expired = tx.expire_decisions(now).await.unwrap();
+    tx.commit().await.unwrap();
+    let ended = |d: &Decision| Decision {
+        state: DecisionState::Expired,
+        updated_at: now,
+        ..d.clone()
+    };
+    // Earliest expiry first.
+    assert_eq!(expired, [ended(&due_past), ended(&due_now)]);
+
+    assert_eq!(
+        store.get_decision(due_now.id).await.unwrap(),
+        Some(ended(&due_now))
+    );
+    assert_eq!(
+        store.get_decision(future.id).await.unwrap(),
+        Some(future.clone())
+    );
+    assert_eq!(
+        store.get_decision(revoked_past.id).await.unwrap(),
+        Some(revoked_past)
+    );
+    let expired_filter = DecisionFilter {
+        state: Some(DecisionState::Expired),
+        ..DecisionFilter::default()
+    };
+    assert_eq!(
+        store.list_decisions(&expired_filter).await.unwrap(),
+        [ended(&due_past), ended(&due_now)]
+    );
+    assert_eq!(
+        store.effective_decisions(now).await.unwrap(),
+        [permanent, future]
+    );
+    let counts = store.counts().await.unwrap();
+    assert_eq!((counts.decisions_active, counts.decisions_total), (2, 5));
+
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.expire_decisions(now).await.unwrap(), []);
+}
+
+async fn end_decision_moves_only_active_decisions(store: Arc<dyn Store>) {
+    let active = decision("192.0.2.1", DecisionState::Active, 0, Some(t(3_600_000)));
+    let simulated = decision("192.0.2.2", DecisionState::Simulated, 1_000, None);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_decision(&active).await.unwrap();
+    tx.insert_decision(&simulated).await.unwrap();
+
+    let revoked = Decision {
+        state: DecisionState::Revoked,
+        updated_at: t(5_000),
+        ..active.clone()
+    };
+    let ended = tx.end_decision(active.id, DecisionState::Revoked, t(5_000));
+    assert_eq!(ended.await.unwrap(), Some(revoked.clone()));
+    let again = tx.end_decision(active.id, DecisionState::Expired, t(6_000));
+    assert_eq!(again.await.unwrap(), None);
+    let not_active = tx.end_decision(simulated.id, DecisionState::Revoked, t(6_000));
+    assert_eq!(not_active.await.unwrap(), None);
+    let unknown = tx.end_decision(DecisionId::new(), DecisionState::Revoked, t(6_000));
+    assert_eq!(unknown.await.unwrap(), None);
+    tx.commit().await.unwrap();
+
+    assert_eq!(store.get_decision(active.id).await.unwrap(), Some(revoked));
+    assert_eq!(
+        store.get_decision(simulated.id).await.unwrap(),
+        Some(simulated)
+    );
+    assert_eq!(store.counts().await.unwrap().decisions_active, 0);
+}
+
+async fn runs_round_trip_newest_first(store: Arc<dyn Store>) {
+    let (r0, r2, r1) = (run(0), run(2_000), run(1_000));
+    let mut failed = run(3_000);
+    failed.status = RunStatus::Failed;
+    failed.alert = None;
+    failed.steps.clear();
+    let mut tx = store.begin().await.unwrap();
+    for r in [&r1, &failed, &r0, &r2] {
+        tx.insert_run(r).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let all = [failed.clone(), r2.clone(), r1.clone(), r0];
+    assert_eq!(store.list_runs(10).await.unwrap(), all);
+    assert_eq!(store.list_runs(2).await.unwrap(), all[..2]);
+    assert_eq!(store.get_run(failed.id).await.unwrap(), Some(failed));
+    assert_eq!(store.get_run(RunId::new()).await.unwrap(), None);
+    assert_eq!(store.counts().await.unwrap().runs, 4);
+}
+
+async fn audit_round_trip_newest_first(store: Arc<dyn Store>) {
+    let (a0, a2, a1) = (audit_entry(0), audit_entry(2_000), audit_entry(1_000));
+    let by_user = AuditEntry::new(
+        t(2_000),
+        Actor::User {
+            name: "alice".into(),
+        },
+        "decision.revoke",
+        "decision:x",
+        "false positive",
+    );
+    let mut tx = store.begin().await.unwrap();
+    for e in [&a2, &a0, &by_user, &a1] {
+        tx.audit(e).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let expected = newest_first(&[&a0, &a2, &a1, &by_user], |e| (e.at, e.id.0));
+    assert_eq!(store.list_audit(10).await.unwrap(), expected);
+    assert_eq!(store.list_audit(1).await.unwrap(), expected[..1]);
+    assert_eq!(store.counts().await.unwrap().audit, 4);
+}
+
+async fn dead_letters_keep_exact_raw_bytes(store: Arc<dyn Store>) {
+    let invalid_utf8 = dead_letter(0, Some(4_096), b"\xff\xfe<14>Mar 14 \x80\xc3 bad\r\n");
+    let every_byte: Vec<u8> = (0..=255).collect();
+    let all_bytes = dead_letter(2_000, None, &every_byte);
+    let empty = dead_letter(1_000, Some(0), b"");
+
+    let mut tx = store.begin().await.unwrap();
+    let letters = [invalid_utf8.clone(), all_bytes.clone(), empty.clone()];
+    tx.insert_dead_letters(&letters).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let listed = store.list_dead_letters(10).await.unwrap();
+    assert_eq!(listed, [all_bytes.clone(), empty, invalid_utf8]);
+    assert_eq!(listed[2].raw, b"\xff\xfe<14>Mar 14 \x80\xc3 bad\r\n");
+    assert_eq!(store.list_dead_letters(1).await.unwrap(), [all_bytes]);
+    assert_eq!(store.counts().await.unwrap().dead_letters, 3);
+}
+
+async fn checkpoints_set_get_overwrite(store: Arc<dyn Store>) {
+    let auth = "/var/log/auth.log";
+    assert_eq!(store.checkpoint(auth).await.unwrap(), None);
+
+    let mut tx = store.begin().await.unwrap();
+    tx.set_checkpoint(auth, 10).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.checkpoint(auth).await.unwrap(), Some(10));
+
+    let mut tx = store.begin().await.unwrap();
+    tx.set_checkpoint(auth, 42).await.unwrap();
+    tx.set_checkpoint("/var/log/syslog", i64::MAX as u64)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.checkpoint(auth).await.unwrap(), Some(42));
+    let max = store.checkpoint("/var/log/syslog").await.unwrap();
+    assert_eq!(max, Some(i64::MAX as u64));
+    assert_eq!(store.checkpoint("/var/log/none").await.unwrap(), None);
+}
+
+/// One of everything a pipeline batch writes.
+async fn write_batch(tx: &mut dyn riposte_store::Tx) {
+    tx.insert_events(&[
+        event("/var/log/auth.log", 0),
+        event("/var/log/auth.log", 80),
+    ])
+    .await
+    .unwrap();
+    tx.insert_dead_letters(&[dead_letter(0, Some(160), b"\xff")])
+        .await
+        .unwrap();
+    tx.insert_alert(&alert(0)).await.unwrap();
+    tx.upsert_case(&case(Some("k"), CaseStatus::Open, 0))
+        .await
+        .unwrap();
+    tx.insert_decision(&decision("192.0.2.1", DecisionState::Active, 0, None))
+        .await
+        .unwrap();
+    tx.insert_decision(&decision("192.0.2.2", DecisionState::Simulated, 0, None))
+        .await
+        .unwrap();
+    tx.insert_run(&run(0)).await.unwrap();
+    tx.audit(&audit_entry(0)).await.unwrap();
+    tx.set_checkpoint("/var/log/auth.log", 170).await.unwrap();
+}
+
+const BATCH_COUNTS: Counts = Counts {
+    events: 2,
+    dead_letters: 1,
+    alerts: 1,
+    cases: 1,
+    decisions_active: 1,
+    decisions_total: 2,
+    runs: 1,
+    audit: 1,
+};
+
+async fn dropped_tx_rolls_back_everything(store: Arc<dyn Store>) {
+    let mut tx = store.begin().await.unwrap();
+    write_batch(&mut *tx).await;
+    drop(tx);
+
+    assert_eq!(store.counts().await.unwrap(), Counts::default());
+    assert_eq!(store.checkpoint("/var/log/auth.log").await.unwrap(), None);
+    assert_eq!(store.list_alerts(10).await.unwrap(), []);
+
+    // The rollback released the write lock: the next writer gets in.
+    let mut tx = store.begin().await.unwrap();
+    write_batch(&mut *tx).await;
+    tx.commit().await.unwrap();
+    assert_eq!(store.counts().await.unwrap(), BATCH_COUNTS);
+}
+
+async fn commit_makes_the_whole_batch_visible(store: Arc<dyn Store>) {
+    assert_eq!(store.counts().await.unwrap(), Counts::default());
+    let mut tx = store.begin().await.unwrap();
+    write_batch(&mut *tx).await;
+    tx.commit().await.unwrap();
+
+    assert_eq!(store.counts().await.unwrap(), BATCH_COUNTS);
+    assert_eq!(
+        store.checkpoint("/var/log/auth.log").await.unwrap(),
+        Some(170)
+    );
+}
+
+async fn uncommitted_writes_are_invisible_to_readers(store: Arc<dyn Store>) {
+    let mut tx = store.begin().await.unwrap();
+    write_batch(&mut *tx).await;
+
+    assert_eq!(store.counts().await.unwrap(), Counts::default());
+    assert_eq!(store.checkpoint("/var/log/auth.log").await.unwrap(), None);
+
+    tx.commit().await.unwrap();
+    assert_eq!(store.counts().await.unwrap(), BATCH_COUNTS);
+    assert_eq!(
+        store.checkpoint("/var/log/auth.log").await.unwrap(),
+        Some(170)
+    );
+}
+
+// ---------------------------------------------------------------- per backend
+
+#[tokio::test]
+async fn sqlite_file_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("riposte.db").display());
+    let first = riposte_store::open(&url).await.unwrap();
+    let mut tx = first.begin().await.unwrap();
+    write_batch(&mut *tx).await;
+    tx.commit().await.unwrap();
+    drop(first);
+
+    // Migrations already applied are skipped, and the data is still there.
+    let second = riposte_store::open(&url).await.unwrap();
+    assert_eq!(second.counts().await.unwrap(), BATCH_COUNTS);
+}
+
+#[tokio::test]
+async fn unknown_body_format_is_reported_as_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("riposte.db").display());
+    let store = riposte_store::open(&url).await.unwrap();
+    let stored = alert(0);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_alert(&stored).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    conn.execute("UPDATE alerts SET format_version = 99")
+        .await
+        .unwrap();
+    let error = store.get_alert(stored.id).await.unwrap_err();
+    assert!(
+        matches!(error, StoreError::Corrupt { what: "alert", .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "stored alert is unreadable: unknown format_version 99"
+    );
+}
+
+#[tokio::test]
+async fn open_rejects_unknown_urls() {
+    let error = riposte_store::open("mysql://localhost/riposte")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::BadUrl(ref url) if url == "mysql://localhost/riposte"));
+}
