@@ -7,8 +7,8 @@ use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
 use riposte_engine::{Config, Engine, load_logic};
 use riposte_model::{
-    Clock, Confidence, Decision, DecisionId, DecisionState, Origin, Scope, SystemClock, format_duration,
-    parse_duration,
+    Clock, Confidence, Decision, DecisionId, DecisionState, Origin, Scope, SystemClock,
+    format_duration, parse_duration,
 };
 use riposte_respond::{BanOutcome, BanRequest, Responder, ResponderConfig};
 use riposte_store::{DecisionFilter, Store};
@@ -47,12 +47,21 @@ impl StoreArgs {
             (None, Some(c)) => c.store_url.clone(),
             (None, None) => unreachable!("checked above"),
         };
-        let store = riposte_store::open(&url).await.with_context(|| format!("opening store {url}"))?;
+        let store = riposte_store::open(&url)
+            .await
+            .with_context(|| format!("opening store {url}"))?;
         let responder = match &config {
-            Some(c) => Responder::new(c.respond.clone(), c.enforcers.iter().map(|e| e.build(&c.base_dir)).collect()),
+            Some(c) => Responder::new(
+                c.respond.clone(),
+                c.enforcers.iter().map(|e| e.build(&c.base_dir)).collect(),
+            ),
             None => Responder::new(ResponderConfig::default(), Vec::new()),
         };
-        Ok(Ctx { store, responder, clock: SystemClock })
+        Ok(Ctx {
+            store,
+            responder,
+            clock: SystemClock,
+        })
     }
 }
 
@@ -107,7 +116,12 @@ pub fn check(config_path: &Path) -> anyhow::Result<()> {
 pub fn validate_playbooks(files: &[PathBuf]) -> anyhow::Result<()> {
     let playbooks = riposte_playbooks::load_playbooks(files, None).map_err(|p| anyhow!("{p}"))?;
     for pb in &playbooks {
-        println!("{}: ok (playbook {}, {} steps)", pb.file, pb.id, pb.steps.len());
+        println!(
+            "{}: ok (playbook {}, {} steps)",
+            pb.file,
+            pb.id,
+            pb.steps.len()
+        );
     }
     Ok(())
 }
@@ -202,7 +216,10 @@ pub fn decision_line(d: &Decision) -> String {
         Some(t) => format!("until {}", t.format("%Y-%m-%dT%H:%M:%SZ")),
         None => "permanent".to_owned(),
     };
-    let duration = d.expires_at.map(|t| format_duration(t - d.created_at)).unwrap_or_else(|| "∞".into());
+    let duration = d
+        .expires_at
+        .map(|t| format_duration(t - d.created_at))
+        .unwrap_or_else(|| "∞".into());
     format!(
         "{}  {} {} {:<15} {:<9} {:<5} {}  {} — {}, {}",
         d.id, d.kind, d.scope, d.value, d.state, duration, until, d.confidence, d.reason, d.origin
@@ -211,13 +228,25 @@ pub fn decision_line(d: &Decision) -> String {
 
 pub async fn decisions(cmd: DecisionsCommand) -> anyhow::Result<()> {
     match cmd {
-        DecisionsCommand::List { store, state, limit, json } => {
+        DecisionsCommand::List {
+            store,
+            state,
+            limit,
+            json,
+        } => {
             let ctx = store.open().await?;
             let state = match state.as_str() {
                 "all" => None,
                 s => Some(s.parse::<DecisionState>().map_err(|e| anyhow!(e))?),
             };
-            let list = ctx.store.list_decisions(&DecisionFilter { state, value: None, limit: Some(limit) }).await?;
+            let list = ctx
+                .store
+                .list_decisions(&DecisionFilter {
+                    state,
+                    value: None,
+                    limit: Some(limit),
+                })
+                .await?;
             if json {
                 return print_json(&list);
             }
@@ -229,14 +258,25 @@ pub async fn decisions(cmd: DecisionsCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        DecisionsCommand::Add { store, ip, range, duration, reason, user } => {
+        DecisionsCommand::Add {
+            store,
+            ip,
+            range,
+            duration,
+            reason,
+            user,
+        } => {
             let ctx = store.open().await?;
             let (scope, value) = match (ip, range) {
                 (Some(ip), _) => (Scope::Ip, ip),
                 (None, Some(r)) => (Scope::Range, r),
                 (None, None) => bail!("give --ip or --range"),
             };
-            let duration = duration.as_deref().map(parse_duration).transpose().map_err(|e| anyhow!(e))?;
+            let duration = duration
+                .as_deref()
+                .map(parse_duration)
+                .transpose()
+                .map_err(|e| anyhow!(e))?;
             let now = ctx.clock.now();
             let req = BanRequest {
                 scope,
@@ -260,10 +300,21 @@ pub async fn decisions(cmd: DecisionsCommand) -> anyhow::Result<()> {
                 BanOutcome::Refused { value, reason } => bail!("refused ban of {value}: {reason}"),
             }
         }
-        DecisionsCommand::Delete { store, id, reason, user } => {
+        DecisionsCommand::Delete {
+            store,
+            id,
+            reason,
+            user,
+        } => {
             let ctx = store.open().await?;
-            let id: DecisionId = id.parse().map_err(|_| anyhow!("{id:?} is not a decision id"))?;
-            match ctx.responder.revoke(ctx.store.as_ref(), id, &user, &reason, ctx.clock.now()).await? {
+            let id: DecisionId = id
+                .parse()
+                .map_err(|_| anyhow!("{id:?} is not a decision id"))?;
+            match ctx
+                .responder
+                .revoke(ctx.store.as_ref(), id, &user, &reason, ctx.clock.now())
+                .await?
+            {
                 Some(d) => {
                     println!("{}", decision_line(&d));
                     Ok(())
@@ -309,30 +360,59 @@ pub async fn cases(cmd: CasesCommand) -> anyhow::Result<()> {
                 println!("no cases");
             }
             for c in &list {
-                println!("{}  {:<8} {:<6} {} ({} alerts)", c.id, c.severity, c.status, c.title, c.alerts.len());
+                println!(
+                    "{}  {:<8} {:<6} {} ({} alerts)",
+                    c.id,
+                    c.severity,
+                    c.status,
+                    c.title,
+                    c.alerts.len()
+                );
             }
             Ok(())
         }
         CasesCommand::Show { store, id, json } => {
             let ctx = store.open().await?;
             let id = id.parse().map_err(|_| anyhow!("{id:?} is not a case id"))?;
-            let case = ctx.store.get_case(id).await?.ok_or_else(|| anyhow!("no case {id}"))?;
+            let case = ctx
+                .store
+                .get_case(id)
+                .await?
+                .ok_or_else(|| anyhow!("no case {id}"))?;
             if json {
                 return print_json(&case);
             }
-            println!("case {}\n  title:    {}\n  status:   {}\n  severity: {}", case.id, case.title, case.status, case.severity);
-            println!("  opened:   {}\n  updated:  {}", case.created_at.to_rfc3339(), case.updated_at.to_rfc3339());
+            println!(
+                "case {}\n  title:    {}\n  status:   {}\n  severity: {}",
+                case.id, case.title, case.status, case.severity
+            );
+            println!(
+                "  opened:   {}\n  updated:  {}",
+                case.created_at.to_rfc3339(),
+                case.updated_at.to_rfc3339()
+            );
             if let Some(k) = &case.group_key {
                 println!("  key:      {k}");
             }
             println!("  observables:");
             for o in &case.observables {
-                println!("    {} {}{}", o.kind, o.value, o.field.as_deref().map(|f| format!(" ({f})")).unwrap_or_default());
+                println!(
+                    "    {} {}{}",
+                    o.kind,
+                    o.value,
+                    o.field
+                        .as_deref()
+                        .map(|f| format!(" ({f})"))
+                        .unwrap_or_default()
+                );
             }
             println!("  alerts:");
             for aid in &case.alerts {
                 match ctx.store.get_alert(*aid).await? {
-                    Some(a) => println!("    {}  {:<8} {}  {}", a.id, a.severity, a.rule_id, a.summary),
+                    Some(a) => println!(
+                        "    {}  {:<8} {}  {}",
+                        a.id, a.severity, a.rule_id, a.summary
+                    ),
                     None => println!("    {aid} (missing)"),
                 }
             }

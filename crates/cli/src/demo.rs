@@ -15,23 +15,40 @@ use riposte_model::{Clock, ManualClock, Timestamp, format_duration};
 
 /// The bundled files, written into the demo directory.
 const FILES: [(&str, &str); 6] = [
-    ("riposte.yaml", include_str!("../../../examples/demo/riposte.yaml")),
-    ("rules.yaml", include_str!("../../../examples/demo/rules.yaml")),
-    ("playbooks/ssh-bruteforce.yaml", include_str!("../../../examples/demo/playbooks/ssh-bruteforce.yaml")),
-    ("playbooks/suricata-high.yaml", include_str!("../../../examples/demo/playbooks/suricata-high.yaml")),
+    (
+        "riposte.yaml",
+        include_str!("../../../examples/demo/riposte.yaml"),
+    ),
+    (
+        "rules.yaml",
+        include_str!("../../../examples/demo/rules.yaml"),
+    ),
+    (
+        "playbooks/ssh-bruteforce.yaml",
+        include_str!("../../../examples/demo/playbooks/ssh-bruteforce.yaml"),
+    ),
+    (
+        "playbooks/suricata-high.yaml",
+        include_str!("../../../examples/demo/playbooks/suricata-high.yaml"),
+    ),
     ("auth.log", include_str!("../../../examples/demo/auth.log")),
     ("eve.json", include_str!("../../../examples/demo/eve.json")),
 ];
 
 /// The sample's clock starts shortly before its first line.
 fn sample_start() -> Timestamp {
-    Utc.with_ymd_and_hms(2026, 3, 14, 9, 20, 0).single().unwrap_or_default()
+    Utc.with_ymd_and_hms(2026, 3, 14, 9, 20, 0)
+        .single()
+        .unwrap_or_default()
 }
 
 pub async fn run(dir: Option<PathBuf>) -> anyhow::Result<()> {
     let dir = match dir {
         Some(d) => d,
-        None => tempfile::Builder::new().prefix("riposte-demo-").tempdir()?.keep(),
+        None => tempfile::Builder::new()
+            .prefix("riposte-demo-")
+            .tempdir()?
+            .keep(),
     };
     for (name, content) in FILES {
         let path = dir.join(name);
@@ -41,21 +58,36 @@ pub async fn run(dir: Option<PathBuf>) -> anyhow::Result<()> {
         std::fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
     }
     let config_path = dir.join("riposte.yaml");
-    let config = Config::load(&config_path).map_err(|p| anyhow!("bundled configuration is invalid, {p}"))?;
+    let config =
+        Config::load(&config_path).map_err(|p| anyhow!("bundled configuration is invalid, {p}"))?;
     let clock = Arc::new(ManualClock::new(sample_start()));
-    let mut engine = Engine::from_config(&config, clock.clone()).await?.follow_event_time(clock.clone());
+    let mut engine = Engine::from_config(&config, clock.clone())
+        .await?
+        .follow_event_time(clock.clone());
 
-    println!("Riposte demo: embedded SQLite store in {}", config.data_dir.display());
-    println!("Replaying the bundled sample on its own clock, from {}.", fmt_ts(sample_start()));
+    println!(
+        "Riposte demo: embedded SQLite store in {}",
+        config.data_dir.display()
+    );
+    println!(
+        "Replaying the bundled sample on its own clock, from {}.",
+        fmt_ts(sample_start())
+    );
     println!();
     println!("Ingested");
     let mut all = DecodedBatch::default();
     for source in &config.sources {
         let SourceConfig::File { name, path, format } = source;
         let lines = read_lines(path, config.ingest.max_line_bytes)?;
-        let ctx = DecodeCtx { source: name, now: clock.now() };
+        let ctx = DecodeCtx {
+            source: name,
+            now: clock.now(),
+        };
         let decoded = decode_batch(*format, &lines, &ctx);
-        let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let file = path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let mut parts = vec![format!("{} events", decoded.events.len())];
         if decoded.ignored > 0 {
             parts.push(format!("{} ignored", decoded.ignored));
@@ -63,7 +95,13 @@ pub async fn run(dir: Option<PathBuf>) -> anyhow::Result<()> {
         if !decoded.dead_letters.is_empty() {
             parts.push(format!("{} dead-lettered", decoded.dead_letters.len()));
         }
-        println!("  {:<9} {:<13} {:>3} lines: {}", file, format.as_str(), lines.len(), parts.join(", "));
+        println!(
+            "  {:<9} {:<13} {:>3} lines: {}",
+            file,
+            format.as_str(),
+            lines.len(),
+            parts.join(", ")
+        );
         all.events.extend(decoded.events);
         all.dead_letters.extend(decoded.dead_letters);
         all.ignored += decoded.ignored;
@@ -78,7 +116,8 @@ pub async fn run(dir: Option<PathBuf>) -> anyhow::Result<()> {
 /// Reads a whole (complete) file as lines, through the same bounded reader
 /// the file source uses.
 fn read_lines(path: &Path, max: usize) -> anyhow::Result<Vec<Line>> {
-    let mut tail = FileTail::open(path, 0).with_context(|| format!("opening {}", path.display()))?;
+    let mut tail =
+        FileTail::open(path, 0).with_context(|| format!("opening {}", path.display()))?;
     let mut lines = Vec::new();
     loop {
         let batch = tail.read_batch_flush(10_000, max)?;
@@ -97,16 +136,34 @@ fn print_report(report: &BatchReport, config: &Config) {
     if !report.dead_letters.is_empty() {
         println!("\nDead letters (kept in the store with the reason)");
         for d in &report.dead_letters {
-            println!("  {} offset {}: {}", d.source, d.offset.unwrap_or(0), d.reason);
+            println!(
+                "  {} offset {}: {}",
+                d.source,
+                d.offset.unwrap_or(0),
+                d.reason
+            );
         }
     }
     println!("\nAlerts ({})", report.alerts.len());
     for a in &report.alerts {
-        println!("  {}  {:<6} {:<15} {}", fmt_ts(a.last_seen), a.severity, a.rule_id, a.summary);
+        println!(
+            "  {}  {:<6} {:<15} {}",
+            fmt_ts(a.last_seen),
+            a.severity,
+            a.rule_id,
+            a.summary
+        );
     }
     println!("\nCases ({})", report.cases.len());
     for (c, _) in &report.cases {
-        println!("  {}  {:<6} {}  ({} alert{})", c.id, c.severity, c.title, c.alerts.len(), if c.alerts.len() == 1 { "" } else { "s" });
+        println!(
+            "  {}  {:<6} {}  ({} alert{})",
+            c.id,
+            c.severity,
+            c.title,
+            c.alerts.len(),
+            if c.alerts.len() == 1 { "" } else { "s" }
+        );
     }
     println!("\nDecisions ({})", report.decisions.len());
     for d in &report.decisions {
@@ -114,10 +171,16 @@ fn print_report(report: &BatchReport, config: &Config) {
             Some(t) => (format_duration(t - d.created_at), fmt_ts(t)),
             None => ("ever".to_owned(), "-".to_owned()),
         };
-        println!("  ban {} for {duration}, until {until} — {}, {}", d.value, d.reason, d.origin);
+        println!(
+            "  ban {} for {duration}, until {until} — {}, {}",
+            d.value, d.reason, d.origin
+        );
     }
     for r in &report.refusals {
-        println!("  refused ban {} — {} (playbook {} step {})", r.value, r.reason, r.playbook, r.step);
+        println!(
+            "  refused ban {} — {} (playbook {} step {})",
+            r.value, r.reason, r.playbook, r.step
+        );
     }
     for e in config.enforcers.iter().map(|e| e.build(&config.base_dir)) {
         let riposte_respond::Enforcer::File(f) = &e;
@@ -128,5 +191,8 @@ fn print_report(report: &BatchReport, config: &Config) {
             Err(err) => println!("  (unreadable: {err})"),
         }
     }
-    println!("\nInspect the store: riposte decisions list --config {}", config.base_dir.join("riposte.yaml").display());
+    println!(
+        "\nInspect the store: riposte decisions list --config {}",
+        config.base_dir.join("riposte.yaml").display()
+    );
 }

@@ -10,7 +10,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "riposte", version, about = "Security automation and response: events in, alerts, cases and expiring decisions out.")]
+#[command(
+    name = "riposte",
+    version,
+    about = "Security automation and response: events in, alerts, cases and expiring decisions out."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -63,11 +67,11 @@ enum PlaybookCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The demo reports refusals in its own output; its log would repeat them.
+    // One-shot commands report refusals and problems in their own output or
+    // error; a log line would only repeat them. The service logs its work.
     let default_level = match cli.command {
-        Command::Demo { .. } => "error",
         Command::Serve { .. } => "info",
-        _ => "warn",
+        _ => "error",
     };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -76,7 +80,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -88,7 +95,9 @@ fn main() -> ExitCode {
             Command::Demo { dir } => demo::run(dir).await,
             Command::Serve { config } => commands::serve(&config).await,
             Command::Check { config } => commands::check(&config),
-            Command::Playbook(PlaybookCommand::Validate { files }) => commands::validate_playbooks(&files),
+            Command::Playbook(PlaybookCommand::Validate { files }) => {
+                commands::validate_playbooks(&files)
+            }
             Command::Decisions(cmd) => commands::decisions(cmd).await,
             Command::Alerts(cmd) => commands::alerts(cmd).await,
             Command::Cases(cmd) => commands::cases(cmd).await,

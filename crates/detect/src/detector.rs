@@ -4,7 +4,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::TimeDelta;
-use riposte_model::{Alert, AlertId, Event, EventId, Observable, ObservableKind, Timestamp, format_duration};
+use riposte_model::{
+    Alert, AlertId, Event, EventId, Observable, ObservableKind, Timestamp, format_duration,
+};
 use serde_json::json;
 
 use crate::{Rule, RuleKind, RuleSet};
@@ -95,7 +97,9 @@ impl Detector {
     }
 
     fn single_event_alert(&mut self, rule: &Rule, event: &Event, now: Timestamp) -> Alert {
-        let group = group_values(rule, event).map(|v| zip_group(rule, v)).unwrap_or_default();
+        let group = group_values(rule, event)
+            .map(|v| zip_group(rule, v))
+            .unwrap_or_default();
         let mut alert = new_alert(rule, now, event.timestamp, event.timestamp, group, 1);
         alert.evidence = vec![event.id];
         alert.observables = event.observables.clone();
@@ -125,19 +129,30 @@ impl Detector {
         while bucket.hits.front().is_some_and(|(ts, _, _)| *ts <= horizon) {
             bucket.hits.pop_front();
         }
-        bucket.hits.push_back((event.timestamp, event.id, event.observables.clone()));
+        bucket
+            .hits
+            .push_back((event.timestamp, event.id, event.observables.clone()));
         if bucket.hits.len() < count as usize {
             return None;
         }
         let hits = std::mem::take(&mut bucket.hits);
         buckets.remove(&key);
         let first = hits.front().map_or(event.timestamp, |h| h.0);
-        let mut alert = new_alert(rule, now, first, event.timestamp, zip_group(rule, key), hits.len() as u64);
+        let mut alert = new_alert(
+            rule,
+            now,
+            first,
+            event.timestamp,
+            zip_group(rule, key),
+            hits.len() as u64,
+        );
         alert.severity = severity_for(rule, event);
         for (_, id, observables) in &hits {
             alert.evidence.push(*id);
             for obs in observables {
-                if alert.observables.len() < MAX_ALERT_OBSERVABLES && !alert.observables.contains(obs) {
+                if alert.observables.len() < MAX_ALERT_OBSERVABLES
+                    && !alert.observables.contains(obs)
+                {
                     alert.observables.push(obs.clone());
                 }
             }
@@ -154,7 +169,13 @@ impl Detector {
         Some(alert)
     }
 
-    fn summarize(&mut self, rule: &Rule, alert: &mut Alert, event: &Event, window: Option<TimeDelta>) {
+    fn summarize(
+        &mut self,
+        rule: &Rule,
+        alert: &mut Alert,
+        event: &Event,
+        window: Option<TimeDelta>,
+    ) {
         let ctx = json!({
             "rule": {"id": rule.id, "title": rule.title},
             "count": alert.count,
@@ -203,7 +224,11 @@ fn zip_group(rule: &Rule, values: Vec<String>) -> BTreeMap<String, String> {
 fn severity_for(rule: &Rule, event: &Event) -> riposte_model::Severity {
     rule.severity_from
         .as_ref()
-        .and_then(|sf| event.get(&sf.field).and_then(|v| sf.map.get(&v.to_string()).copied()))
+        .and_then(|sf| {
+            event
+                .get(&sf.field)
+                .and_then(|v| sf.map.get(&v.to_string()).copied())
+        })
         .unwrap_or(rule.severity)
 }
 
@@ -281,7 +306,10 @@ rules:
     fn threshold_fires_at_count_within_window_per_key() {
         let mut d = detector(100);
         let mut fired = Vec::new();
-        for (i, ip) in ["203.0.113.7", "198.51.100.9", "203.0.113.7", "203.0.113.7"].iter().enumerate() {
+        for (i, ip) in ["203.0.113.7", "198.51.100.9", "203.0.113.7", "203.0.113.7"]
+            .iter()
+            .enumerate()
+        {
             fired.extend(d.process(&failure(ip, t(i as u32 * 10)), t(100)));
         }
         assert_eq!(fired.len(), 1);
@@ -292,7 +320,10 @@ rules:
         assert_eq!(a.evidence.len(), 3);
         assert_eq!((a.first_seen, a.last_seen), (t(0), t(30)));
         assert_eq!(a.severity, Severity::High);
-        assert_eq!(a.summary, "SSH brute force: 3 events from 203.0.113.7 within 1m");
+        assert_eq!(
+            a.summary,
+            "SSH brute force: 3 events from 203.0.113.7 within 1m"
+        );
         assert_eq!(d.stats().keys, 1, "the fired key is reset, the other kept");
     }
 
@@ -305,7 +336,10 @@ rules:
         }
         assert_eq!(n, 0, "never 3 within 60s");
         n += d.process(&failure("203.0.113.7", t(160)), t(160)).len();
-        assert_eq!(n, 1, "105, 155, 160 are within 60s (the far edge is exclusive)");
+        assert_eq!(
+            n, 1,
+            "105, 155, 160 are within 60s (the far edge is exclusive)"
+        );
     }
 
     #[test]

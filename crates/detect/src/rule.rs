@@ -129,7 +129,11 @@ pub fn load_rules(paths: &[impl AsRef<Path>]) -> Result<RuleSet, Problems> {
     let mut seen = HashSet::new();
     for rule in &set.rules {
         if !seen.insert(rule.id.clone()) {
-            problems.push(&rule.file, format!("rules[{}]", rule.id), "duplicate rule id");
+            problems.push(
+                &rule.file,
+                format!("rules[{}]", rule.id),
+                "duplicate rule id",
+            );
         }
     }
     problems.into_result(set)
@@ -162,11 +166,19 @@ pub fn parse_rules(file: &str, text: &str) -> Result<RuleSet, Problems> {
 
 fn compile(raw: RawRule, file: &str, loc: &str, problems: &mut Problems) -> Option<Rule> {
     let before = problems.len();
-    if raw.id.is_empty() || !raw.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+    if raw.id.is_empty()
+        || !raw
+            .id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
         problems.push(
             file,
             format!("{loc}.id"),
-            format!("{:?} must be non-empty and use only letters, digits, '-', '_' and '.'", raw.id),
+            format!(
+                "{:?} must be non-empty and use only letters, digits, '-', '_' and '.'",
+                raw.id
+            ),
         );
     }
     let severity = raw.severity.parse::<Severity>().map_err(|e| {
@@ -191,7 +203,11 @@ fn compile(raw: RawRule, file: &str, loc: &str, problems: &mut Problems) -> Opti
 
     let mut conditions = Vec::new();
     if raw.match_.is_empty() {
-        problems.push(file, format!("{loc}.match"), "missing; a rule needs at least one field condition");
+        problems.push(
+            file,
+            format!("{loc}.match"),
+            "missing; a rule needs at least one field condition",
+        );
     }
     for (field, value) in raw.match_ {
         let accepted = match &value {
@@ -203,16 +219,26 @@ fn compile(raw: RawRule, file: &str, loc: &str, problems: &mut Problems) -> Opti
             _ => problems.push(
                 file,
                 format!("{loc}.match.{field}"),
-                format!("{} is not a value or a list of values", display_value(&value)),
+                format!(
+                    "{} is not a value or a list of values",
+                    display_value(&value)
+                ),
             ),
         }
     }
 
     let kind = match raw.kind.as_str() {
         "match" => {
-            for (key, present) in [("count", raw.count.is_some()), ("window", raw.window.is_some())] {
+            for (key, present) in [
+                ("count", raw.count.is_some()),
+                ("window", raw.window.is_some()),
+            ] {
                 if present {
-                    problems.push(file, format!("{loc}.{key}"), "only threshold rules take this key");
+                    problems.push(
+                        file,
+                        format!("{loc}.{key}"),
+                        "only threshold rules take this key",
+                    );
                 }
             }
             Some(RuleKind::Match)
@@ -225,7 +251,11 @@ fn compile(raw: RawRule, file: &str, loc: &str, problems: &mut Problems) -> Opti
                 }
                 Some(n) => Some(n),
                 None => {
-                    problems.push(file, format!("{loc}.count"), "missing; threshold rules need a count");
+                    problems.push(
+                        file,
+                        format!("{loc}.count"),
+                        "missing; threshold rules need a count",
+                    );
                     None
                 }
             };
@@ -236,14 +266,24 @@ fn compile(raw: RawRule, file: &str, loc: &str, problems: &mut Problems) -> Opti
                     None
                 }
                 None => {
-                    problems.push(file, format!("{loc}.window"), "missing; threshold rules need a window");
+                    problems.push(
+                        file,
+                        format!("{loc}.window"),
+                        "missing; threshold rules need a window",
+                    );
                     None
                 }
             };
             if raw.group_by.is_empty() {
-                problems.push(file, format!("{loc}.group_by"), "missing; threshold rules count per key");
+                problems.push(
+                    file,
+                    format!("{loc}.group_by"),
+                    "missing; threshold rules count per key",
+                );
             }
-            count.zip(window).map(|(count, window)| RuleKind::Threshold { count, window })
+            count
+                .zip(window)
+                .map(|(count, window)| RuleKind::Threshold { count, window })
         }
         other => {
             problems.push(
@@ -255,7 +295,9 @@ fn compile(raw: RawRule, file: &str, loc: &str, problems: &mut Problems) -> Opti
         }
     };
 
-    let summary_src = raw.summary.unwrap_or_else(|| default_summary(&kind, &raw.group_by));
+    let summary_src = raw
+        .summary
+        .unwrap_or_else(|| default_summary(&kind, &raw.group_by));
     let summary = Template::new(&summary_src)
         .map_err(|e| problems.push(file, format!("{loc}.summary"), e.to_string()));
 
@@ -286,7 +328,9 @@ fn default_summary(kind: &Option<RuleKind>, group_by: &[String]) -> String {
         .join(" ");
     match kind {
         Some(RuleKind::Threshold { .. }) => {
-            format!("{{{{ rule.title }}}}: {{{{ count }}}} events from {key} within {{{{ window }}}}")
+            format!(
+                "{{{{ rule.title }}}}: {{{{ count }}}} events from {key} within {{{{ window }}}}"
+            )
         }
         _ => "{{ rule.title }}".to_owned(),
     }

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use riposte_ingest::Format;
-use riposte_model::yaml::{check_keys, parse_document, scalar_text, take};
+use riposte_model::yaml::{check_keys, display_value, parse_document, scalar_text, take};
 use riposte_model::{Problems, parse_duration};
 use riposte_respond::{Allowlist, EnforcerConfig, ResponderConfig};
 use serde::Deserialize;
@@ -35,7 +35,11 @@ use serde_yaml_ng::{Mapping, Value};
 #[derive(Clone, Debug, PartialEq)]
 pub enum SourceConfig {
     /// Follows a file from its last committed offset.
-    File { name: String, path: PathBuf, format: Format },
+    File {
+        name: String,
+        path: PathBuf,
+        format: Format,
+    },
 }
 
 impl SourceConfig {
@@ -86,7 +90,16 @@ pub struct Config {
 }
 
 const TOP_KEYS: [&str; 10] = [
-    "version", "data_dir", "store", "api", "rules", "playbooks", "sources", "respond", "enforcers", "ingest",
+    "version",
+    "data_dir",
+    "store",
+    "api",
+    "rules",
+    "playbooks",
+    "sources",
+    "respond",
+    "enforcers",
+    "ingest",
 ];
 
 #[derive(Deserialize)]
@@ -109,7 +122,10 @@ impl Config {
             p.push(&file, "", format!("cannot read: {e}"));
             p
         })?;
-        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         Self::parse(&file, &text, base)
     }
 
@@ -120,17 +136,37 @@ impl Config {
             return Err(p);
         };
         check_keys(&doc, &TOP_KEYS, file, "", &mut p);
-        let resolve = |s: &Path| if s.is_absolute() { s.to_path_buf() } else { base.join(s) };
+        let resolve = |s: &Path| {
+            if s.is_absolute() {
+                s.to_path_buf()
+            } else {
+                base.join(s)
+            }
+        };
 
-        let data_dir = resolve(&string_at(&doc, "data_dir", file, &mut p).map_or_else(|| PathBuf::from("riposte-data"), PathBuf::from));
+        let data_dir = resolve(
+            &string_at(&doc, "data_dir", file, &mut p)
+                .map_or_else(|| PathBuf::from("riposte-data"), PathBuf::from),
+        );
         let store_url = string_at(&doc, "store", file, &mut p)
             .map(|s| match s.strip_prefix("sqlite://") {
-                Some(rel) if !Path::new(rel).is_absolute() => format!("sqlite://{}", base.join(rel).display()),
+                Some(rel) if !Path::new(rel).is_absolute() => {
+                    format!("sqlite://{}", base.join(rel).display())
+                }
                 _ => s,
             })
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("riposte.db").display()));
-        if !(store_url.starts_with("sqlite:") || store_url.starts_with("postgres://") || store_url.starts_with("postgresql://")) {
-            p.push(file, "store", format!("unsupported store URL {store_url:?} (expected sqlite://PATH or postgres://…)"));
+        if !(store_url.starts_with("sqlite:")
+            || store_url.starts_with("postgres://")
+            || store_url.starts_with("postgresql://"))
+        {
+            p.push(
+                file,
+                "store",
+                format!(
+                    "unsupported store URL {store_url:?} (expected sqlite://PATH or postgres://…)"
+                ),
+            );
         }
 
         let api = section(&doc, "api", &["listen"], file, &mut p);
@@ -138,12 +174,24 @@ impl Config {
             None => Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
             Some(v) => scalar_text(v)
                 .parse::<SocketAddr>()
-                .map_err(|e| p.push(file, "api.listen", format!("{} is not an address:port ({e})", scalar_text(v))))
+                .map_err(|e| {
+                    p.push(
+                        file,
+                        "api.listen",
+                        format!("{:?} is not an address:port ({e})", scalar_text(v)),
+                    )
+                })
                 .ok(),
         };
 
-        let rules = paths_at(&doc, "rules", file, &mut p).into_iter().map(|x| resolve(&x)).collect();
-        let playbooks = paths_at(&doc, "playbooks", file, &mut p).into_iter().map(|x| resolve(&x)).collect();
+        let rules = paths_at(&doc, "rules", file, &mut p)
+            .into_iter()
+            .map(|x| resolve(&x))
+            .collect();
+        let playbooks = paths_at(&doc, "playbooks", file, &mut p)
+            .into_iter()
+            .map(|x| resolve(&x))
+            .collect();
 
         let mut sources = Vec::new();
         match doc.get("sources") {
@@ -153,13 +201,20 @@ impl Config {
                     let loc = format!("sources[{i}]");
                     match item.get("type").map(scalar_text).as_deref() {
                         Some("file") => {
-                            if let Some(raw) = take::<RawFileSource>(item.clone(), file, &loc, &mut p) {
+                            if let Some(raw) =
+                                take::<RawFileSource>(item.clone(), file, &loc, &mut p)
+                            {
                                 match raw.format.parse::<Format>() {
                                     Ok(format) => {
                                         let path = resolve(&raw.path);
-                                        let name = raw.name.unwrap_or_else(|| path.display().to_string());
+                                        let name =
+                                            raw.name.unwrap_or_else(|| path.display().to_string());
                                         if sources.iter().any(|s: &SourceConfig| s.name() == name) {
-                                            p.push(file, &loc, format!("duplicate source name {name:?}"));
+                                            p.push(
+                                                file,
+                                                &loc,
+                                                format!("duplicate source name {name:?}"),
+                                            );
                                         }
                                         sources.push(SourceConfig::File { name, path, format });
                                     }
@@ -167,7 +222,11 @@ impl Config {
                                 }
                             }
                         }
-                        Some(other) => p.push(file, format!("{loc}.type"), format!("unknown source type {other:?} (valid: file)")),
+                        Some(other) => p.push(
+                            file,
+                            format!("{loc}.type"),
+                            format!("unknown source type {other:?} (valid: file)"),
+                        ),
                         None => p.push(file, format!("{loc}.type"), "missing (valid: file)"),
                     }
                 }
@@ -175,7 +234,13 @@ impl Config {
             Some(_) => p.push(file, "sources", "must be a list"),
         }
 
-        let respond = section(&doc, "respond", &["allowlist", "max_duration", "sweep_interval"], file, &mut p);
+        let respond = section(
+            &doc,
+            "respond",
+            &["allowlist", "max_duration", "sweep_interval"],
+            file,
+            &mut p,
+        );
         let mut allow = Vec::new();
         match respond.get("allowlist") {
             None => {}
@@ -187,15 +252,25 @@ impl Config {
                         .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from));
                     match parsed {
                         Ok(net) => allow.push(net),
-                        Err(_) => p.push(file, format!("respond.allowlist[{i}]"), format!("{text:?} is not an IP address or CIDR")),
+                        Err(_) => p.push(
+                            file,
+                            format!("respond.allowlist[{i}]"),
+                            format!("{text:?} is not an IP address or CIDR"),
+                        ),
                     }
                 }
             }
-            Some(_) => p.push(file, "respond.allowlist", "must be a list of addresses or CIDRs"),
+            Some(_) => p.push(
+                file,
+                "respond.allowlist",
+                "must be a list of addresses or CIDRs",
+            ),
         }
         let mut duration_at = |key: &str, default: chrono::TimeDelta| match respond.get(key) {
             None => Some(default),
-            Some(v) => parse_duration(&scalar_text(v)).map_err(|e| p.push(file, format!("respond.{key}"), e)).ok(),
+            Some(v) => parse_duration(&scalar_text(v))
+                .map_err(|e| p.push(file, format!("respond.{key}"), e))
+                .ok(),
         };
         let max_duration = duration_at("max_duration", chrono::TimeDelta::days(7));
         let sweep_interval = duration_at("sweep_interval", chrono::TimeDelta::seconds(30));
@@ -205,9 +280,13 @@ impl Config {
             Some(Value::Sequence(items)) => items
                 .iter()
                 .enumerate()
-                .filter_map(|(i, item)| take::<EnforcerConfig>(item.clone(), file, &format!("enforcers[{i}]"), &mut p))
+                .filter_map(|(i, item)| {
+                    take::<EnforcerConfig>(item.clone(), file, &format!("enforcers[{i}]"), &mut p)
+                })
                 .map(|e| match e {
-                    EnforcerConfig::File { path } => EnforcerConfig::File { path: resolve(&path) },
+                    EnforcerConfig::File { path } => EnforcerConfig::File {
+                        path: resolve(&path),
+                    },
                 })
                 .collect(),
             Some(_) => {
@@ -216,14 +295,24 @@ impl Config {
             }
         };
 
-        let ingest_map = section(&doc, "ingest", &["max_line_bytes", "batch_lines", "poll_interval"], file, &mut p);
+        let ingest_map = section(
+            &doc,
+            "ingest",
+            &["max_line_bytes", "batch_lines", "poll_interval"],
+            file,
+            &mut p,
+        );
         let defaults = IngestLimits::default();
         let mut positive = |key: &str, default: usize| match ingest_map.get(key) {
             None => default,
             Some(v) => match v.as_u64() {
                 Some(n) if n > 0 => n as usize,
                 _ => {
-                    p.push(file, format!("ingest.{key}"), format!("{} must be a positive integer", scalar_text(v)));
+                    p.push(
+                        file,
+                        format!("ingest.{key}"),
+                        format!("{} must be a positive integer", display_value(v)),
+                    );
                     default
                 }
             },
@@ -242,7 +331,11 @@ impl Config {
         if !p.is_empty() {
             return Err(p);
         }
-        match (api_listen, max_duration, sweep_interval.and_then(|d| d.to_std().ok())) {
+        match (
+            api_listen,
+            max_duration,
+            sweep_interval.and_then(|d| d.to_std().ok()),
+        ) {
             (Some(api_listen), Some(max_duration), Some(sweep_interval)) => Ok(Config {
                 data_dir,
                 store_url,
@@ -256,7 +349,11 @@ impl Config {
                 },
                 sweep_interval,
                 enforcers,
-                ingest: IngestLimits { max_line_bytes, batch_lines, poll_interval },
+                ingest: IngestLimits {
+                    max_line_bytes,
+                    batch_lines,
+                    poll_interval,
+                },
                 base_dir: base.to_path_buf(),
             }),
             _ => Err(p),
@@ -279,7 +376,10 @@ fn paths_at(doc: &Mapping, key: &str, file: &str, p: &mut Problems) -> Vec<PathB
     match doc.get(key) {
         None => Vec::new(),
         Some(Value::String(s)) => vec![PathBuf::from(s)],
-        Some(Value::Sequence(items)) => items.iter().map(|v| PathBuf::from(scalar_text(v))).collect(),
+        Some(Value::Sequence(items)) => items
+            .iter()
+            .map(|v| PathBuf::from(scalar_text(v)))
+            .collect(),
         Some(_) => {
             p.push(file, key, "must be a path or a list of paths");
             Vec::new()
@@ -295,7 +395,11 @@ fn section(doc: &Mapping, key: &str, allowed: &[&str], file: &str, p: &mut Probl
             m.clone()
         }
         Some(_) => {
-            p.push(file, key, format!("must be a mapping (keys: {})", allowed.join(", ")));
+            p.push(
+                file,
+                key,
+                format!("must be a mapping (keys: {})", allowed.join(", ")),
+            );
             Mapping::new()
         }
     }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use riposte_detect::{Detector, DetectorStats, RuleSet};
 use riposte_ingest::DecodedBatch;
 use riposte_model::{
-    Actor, Alert, AuditEntry, Case, Clock, DeadLetter, Decision, DecisionState, ManualClock, PlaybookRun,
-    StepStatus,
+    Actor, Alert, AuditEntry, Case, Clock, DeadLetter, Decision, DecisionState, ManualClock,
+    PlaybookRun, StepStatus,
 };
 use riposte_playbooks::Playbook;
 use riposte_respond::{RespondError, Responder};
@@ -15,10 +15,17 @@ use riposte_store::{Store, StoreError};
 use crate::host::TxHost;
 
 /// Loads and cross-checks the rules and playbooks a configuration names.
-pub fn load_logic(config: &crate::Config) -> Result<(RuleSet, Vec<Playbook>), riposte_model::Problems> {
+pub fn load_logic(
+    config: &crate::Config,
+) -> Result<(RuleSet, Vec<Playbook>), riposte_model::Problems> {
     let mut problems = riposte_model::Problems::new();
-    let rules = riposte_detect::load_rules(&config.rules).map_err(|p| problems.extend(p)).ok();
-    let ids: Vec<&str> = rules.as_ref().map(|r| r.ids().collect()).unwrap_or_default();
+    let rules = riposte_detect::load_rules(&config.rules)
+        .map_err(|p| problems.extend(p))
+        .ok();
+    let ids: Vec<&str> = rules
+        .as_ref()
+        .map(|r| r.ids().collect())
+        .unwrap_or_default();
     let known = rules.as_ref().map(|_| ids.as_slice());
     let playbooks = riposte_playbooks::load_playbooks(&config.playbooks, known)
         .map_err(|p| problems.extend(p))
@@ -27,10 +34,6 @@ pub fn load_logic(config: &crate::Config) -> Result<(RuleSet, Vec<Playbook>), ri
         (Some(r), Some(p)) if problems.is_empty() => Ok((r, p)),
         _ => Err(problems),
     }
-}
-
-fn sqlx_io(e: std::io::Error) -> sqlx::Error {
-    sqlx::Error::Io(e)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,15 +131,25 @@ impl Engine {
 
     /// Loads rules and playbooks (all problems reported together), opens
     /// the store and builds the enforcers a configuration names.
-    pub async fn from_config(config: &crate::Config, clock: Arc<dyn Clock>) -> Result<Self, BuildError> {
+    pub async fn from_config(
+        config: &crate::Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, BuildError> {
         let (rules, playbooks) = load_logic(config).map_err(BuildError::Invalid)?;
-        if let Some(dir) = config.store_url.strip_prefix("sqlite://").and_then(|p| std::path::Path::new(p).parent()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx_io(e)))?;
-        }
         let store = riposte_store::open(&config.store_url).await?;
-        let enforcers = config.enforcers.iter().map(|e| e.build(&config.base_dir)).collect();
+        let enforcers = config
+            .enforcers
+            .iter()
+            .map(|e| e.build(&config.base_dir))
+            .collect();
         let responder = Arc::new(Responder::new(config.respond.clone(), enforcers));
-        Ok(Self::new(store, Arc::new(rules), playbooks, responder, clock))
+        Ok(Self::new(
+            store,
+            Arc::new(rules),
+            playbooks,
+            responder,
+            clock,
+        ))
     }
 
     /// Runs on recorded time: the clock is moved to each event's timestamp
@@ -188,7 +201,11 @@ impl Engine {
             let now = self.clock.now();
             for alert in self.detector.process(event, now) {
                 tx.insert_alert(&alert).await?;
-                for pb in self.playbooks.iter().filter(|pb| pb.trigger.matches(&alert)) {
+                for pb in self
+                    .playbooks
+                    .iter()
+                    .filter(|pb| pb.trigger.matches(&alert))
+                {
                     let run = {
                         let mut host = TxHost {
                             tx: &mut *tx,
@@ -198,7 +215,10 @@ impl Engine {
                         pb.run(&alert, &mut host, now).await
                     };
                     for step in &run.steps {
-                        let actor = Actor::Playbook { playbook: pb.id.clone(), step: step.step.clone() };
+                        let actor = Actor::Playbook {
+                            playbook: pb.id.clone(),
+                            step: step.step.clone(),
+                        };
                         let status = match step.status {
                             StepStatus::Succeeded => "succeeded",
                             StepStatus::Skipped => "skipped",
@@ -208,8 +228,14 @@ impl Engine {
                             Some(m) => format!("{} {status}: {m}", step.action),
                             None => format!("{} {status}", step.action),
                         };
-                        tx.audit(&AuditEntry::new(now, actor, "playbook.step", format!("run:{}", run.id), reason))
-                            .await?;
+                        tx.audit(&AuditEntry::new(
+                            now,
+                            actor,
+                            "playbook.step",
+                            format!("run:{}", run.id),
+                            reason,
+                        ))
+                        .await?;
                     }
                     tx.insert_run(&run).await?;
                     report.runs.push(run);
@@ -221,14 +247,23 @@ impl Engine {
             tx.set_checkpoint(source, offset).await?;
         }
         tx.commit().await?;
-        if report.decisions.iter().any(|d| d.state == DecisionState::Active) {
-            self.responder.reconcile(self.store.as_ref(), self.clock.now()).await?;
+        if report
+            .decisions
+            .iter()
+            .any(|d| d.state == DecisionState::Active)
+        {
+            self.responder
+                .reconcile(self.store.as_ref(), self.clock.now())
+                .await?;
         }
         Ok(report)
     }
 
     /// Expires due decisions and reconciles enforcers at the engine's "now".
     pub async fn sweep(&self) -> Result<Vec<Decision>, EngineError> {
-        Ok(self.responder.sweep(self.store.as_ref(), self.clock.now()).await?)
+        Ok(self
+            .responder
+            .sweep(self.store.as_ref(), self.clock.now())
+            .await?)
     }
 }

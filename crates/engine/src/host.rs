@@ -49,18 +49,35 @@ impl ActionHost for TxHost<'_> {
                 case.attach(ctx.alert, ctx.now);
                 self.tx.upsert_case(&case).await.map_err(err)?;
                 let (action, reason) = if created {
-                    ("case.create", format!("opened for alert {} ({})", ctx.alert.id, ctx.alert.rule_id))
+                    (
+                        "case.create",
+                        format!("opened for alert {} ({})", ctx.alert.id, ctx.alert.rule_id),
+                    )
                 } else {
-                    ("case.attach", format!("alert {} ({}) attached", ctx.alert.id, ctx.alert.rule_id))
+                    (
+                        "case.attach",
+                        format!("alert {} ({}) attached", ctx.alert.id, ctx.alert.rule_id),
+                    )
                 };
-                let entry = AuditEntry::new(ctx.now, actor, action, format!("case:{}", case.id), reason);
+                let entry =
+                    AuditEntry::new(ctx.now, actor, action, format!("case:{}", case.id), reason);
                 self.tx.audit(&entry).await.map_err(err)?;
-                let output = json!({"case_id": case.id, "created": created, "alerts": case.alerts.len()});
+                let output =
+                    json!({"case_id": case.id, "created": created, "alerts": case.alerts.len()});
                 self.report.cases.retain(|(c, _)| c.id != case.id);
                 self.report.cases.push((case, created));
-                Ok(ActionResult { done: true, output, message: None })
+                Ok(ActionResult {
+                    done: true,
+                    output,
+                    message: None,
+                })
             }
-            ActionCall::DecisionBan { scope, value, duration, reason } => {
+            ActionCall::DecisionBan {
+                scope,
+                value,
+                duration,
+                reason,
+            } => {
                 let req = BanRequest {
                     scope,
                     value,
@@ -76,14 +93,23 @@ impl ActionHost for TxHost<'_> {
                     },
                     simulate: ctx.mode == Mode::Simulate,
                 };
-                match self.responder.ban(&mut *self.tx, req, ctx.now).await.map_err(err)? {
+                match self
+                    .responder
+                    .ban(&mut *self.tx, req, ctx.now)
+                    .await
+                    .map_err(err)?
+                {
                     BanOutcome::Created(d) => {
                         let output = json!({
                             "decision_id": d.id, "value": d.value, "state": d.state,
                             "expires_at": d.expires_at,
                         });
                         self.report.decisions.push(d);
-                        Ok(ActionResult { done: true, output, message: None })
+                        Ok(ActionResult {
+                            done: true,
+                            output,
+                            message: None,
+                        })
                     }
                     BanOutcome::AlreadyActive(d) => Ok(ActionResult {
                         done: false,
@@ -91,7 +117,8 @@ impl ActionHost for TxHost<'_> {
                         message: Some(format!(
                             "{} already banned until {}",
                             d.value,
-                            d.expires_at.map_or_else(|| "forever".to_owned(), |t| t.to_rfc3339())
+                            d.expires_at
+                                .map_or_else(|| "forever".to_owned(), |t| t.to_rfc3339())
                         )),
                     }),
                     BanOutcome::Refused { value, reason } => {

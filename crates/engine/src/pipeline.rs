@@ -75,34 +75,56 @@ impl PipelineHandle {
     ) -> Result<BatchSummary, PipelineError> {
         let (ack, done) = oneshot::channel();
         self.tx
-            .send(Command::Batch { batch, checkpoint, ack })
+            .send(Command::Batch {
+                batch,
+                checkpoint,
+                ack,
+            })
             .await
             .map_err(|_| PipelineError::Stopped)?;
-        done.await.map_err(|_| PipelineError::Stopped)?.map_err(PipelineError::Failed)
+        done.await
+            .map_err(|_| PipelineError::Stopped)?
+            .map_err(PipelineError::Failed)
     }
 
     /// Expires due decisions and reconciles enforcers; returns how many expired.
     pub async fn sweep(&self) -> Result<usize, PipelineError> {
         let (ack, done) = oneshot::channel();
-        self.tx.send(Command::Sweep { ack }).await.map_err(|_| PipelineError::Stopped)?;
-        done.await.map_err(|_| PipelineError::Stopped)?.map_err(PipelineError::Failed)
+        self.tx
+            .send(Command::Sweep { ack })
+            .await
+            .map_err(|_| PipelineError::Stopped)?;
+        done.await
+            .map_err(|_| PipelineError::Stopped)?
+            .map_err(PipelineError::Failed)
     }
 }
 
 /// Starts the pipeline task. It runs until every handle is dropped, finishing
 /// the batches already queued, and then returns the engine.
-pub fn spawn(mut engine: Engine, capacity: usize) -> (PipelineHandle, tokio::task::JoinHandle<Engine>) {
+pub fn spawn(
+    mut engine: Engine,
+    capacity: usize,
+) -> (PipelineHandle, tokio::task::JoinHandle<Engine>) {
     let (tx, mut rx) = mpsc::channel::<Command>(capacity.max(1));
     let task = tokio::spawn(async move {
         while let Some(cmd) = rx.recv().await {
             match cmd {
-                Command::Batch { batch, checkpoint, ack } => {
+                Command::Batch {
+                    batch,
+                    checkpoint,
+                    ack,
+                } => {
                     let cp = checkpoint.as_ref().map(|(s, o)| (s.as_str(), *o));
                     let result = engine.commit_batch(batch, cp).await;
                     if let Err(e) = &result {
                         tracing::error!(error = %e, "batch commit failed");
                     }
-                    let _ = ack.send(result.map(|r| BatchSummary::from(&r)).map_err(|e| e.to_string()));
+                    let _ = ack.send(
+                        result
+                            .map(|r| BatchSummary::from(&r))
+                            .map_err(|e| e.to_string()),
+                    );
                 }
                 Command::Sweep { ack } => {
                     let result = engine.sweep().await;

@@ -26,7 +26,11 @@ pub async fn run_file_source(
     pipeline: PipelineHandle,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), SourceError> {
-    let start = store.checkpoint(&name).await.map_err(|e| SourceError::Store(e.to_string()))?.unwrap_or(0);
+    let start = store
+        .checkpoint(&name)
+        .await
+        .map_err(|e| SourceError::Store(e.to_string()))?
+        .unwrap_or(0);
     let mut tail = loop {
         let p = path.clone();
         match tokio::task::spawn_blocking(move || FileTail::open(&p, start)).await {
@@ -48,10 +52,19 @@ pub async fn run_file_source(
         let source = name.clone();
         let now = clock.now();
         let (returned, read) = tokio::task::spawn_blocking(move || {
-            let read = tail.read_batch(limits.batch_lines, limits.max_line_bytes).map(|b| {
-                let ctx = DecodeCtx { source: &source, now };
-                (decode_batch(format, &b.lines, &ctx), b.lines.len(), b.end_offset)
-            });
+            let read = tail
+                .read_batch(limits.batch_lines, limits.max_line_bytes)
+                .map(|b| {
+                    let ctx = DecodeCtx {
+                        source: &source,
+                        now,
+                    };
+                    (
+                        decode_batch(format, &b.lines, &ctx),
+                        b.lines.len(),
+                        b.end_offset,
+                    )
+                });
             (tail, read)
         })
         .await
@@ -63,16 +76,18 @@ pub async fn run_file_source(
                     return Ok(());
                 }
             }
-            Ok((decoded, _, end)) => match pipeline.submit(decoded, Some((name.clone(), end))).await {
-                Ok(_) => {}
-                Err(PipelineError::Stopped) => return Ok(()),
-                Err(e) => {
-                    // The batch was not committed; its checkpoint did not move,
-                    // so a restart re-reads it. Stop this source rather than
-                    // skip data.
-                    return Err(SourceError::Pipeline(e.to_string()));
+            Ok((decoded, _, end)) => {
+                match pipeline.submit(decoded, Some((name.clone(), end))).await {
+                    Ok(_) => {}
+                    Err(PipelineError::Stopped) => return Ok(()),
+                    Err(e) => {
+                        // The batch was not committed; its checkpoint did not move,
+                        // so a restart re-reads it. Stop this source rather than
+                        // skip data.
+                        return Err(SourceError::Pipeline(e.to_string()));
+                    }
                 }
-            },
+            }
             Err(e) => {
                 tracing::warn!(source = %name, error = %e, "read failed; retrying");
                 if wait_or_shutdown(&mut shutdown, limits.poll_interval).await {

@@ -144,7 +144,15 @@ Jan  1 00:03:00 bastion sshd-session[930]: Received disconnect from 198.51.100.4
         "not a syslog line: expected \"<PRI>\" or a timestamp at the start, found \"this is not syslog\""
     );
 
-    let summary: Vec<(&str, Option<&str>, Option<&str>, Option<&str>, Option<&str>)> = out
+    /// dataset, event.action, event.outcome, user.name, source.ip
+    type Summary<'a> = (
+        &'a str,
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<&'a str>,
+    );
+    let summary: Vec<Summary<'_>> = out
         .events
         .iter()
         .map(|e| {
@@ -234,7 +242,8 @@ Jan  1 00:03:00 bastion sshd-session[930]: Received disconnect from 198.51.100.4
 /// for every line where fail2ban expects a failure from an IP address, the
 /// decoder must either name that same address or none — never another one,
 /// since a wrong address becomes a ban on an innocent host — and must name
-/// it for most lines.
+/// it for nearly all lines that contain it. Where fail2ban names the user,
+/// `user.name` must agree.
 #[test]
 fn fail2ban_sshd_samples_never_name_the_wrong_address() {
     let corpus = std::env::var_os("RIPOSTE_CORPORA")
@@ -263,20 +272,32 @@ fn fail2ban_sshd_samples_never_name_the_wrong_address() {
             continue;
         };
         let line = record["line"].as_str().unwrap();
+        // fail2ban takes some addresses from earlier lines of the same
+        // connection; a single-line decoder can only name those it sees.
+        if !line.contains(host) {
+            continue;
+        }
         let event = riposte_ingest::decode_one(Format::Syslog, line.as_bytes(), 0, &ctx)
             .unwrap_or_else(|e| panic!("{line}: {e}"))
             .unwrap();
         checked += 1;
+        if let (Some(want), Some(got)) = (
+            record["expected"]["user"].as_str(),
+            event.get_str("user.name"),
+        ) {
+            assert_eq!(got, want, "{line}");
+        }
         if let Some(got) = event.get_str("source.ip") {
             assert_eq!(got, want.to_canonical().to_string(), "{line}");
             named += 1;
         } else {
-            eprintln!("UNNAMED {line}");
+            eprintln!("no source.ip: {line}");
         }
     }
-    assert!(checked >= 100, "only {checked} sample lines found");
+    eprintln!("source.ip named for {named} of {checked} lines");
+    assert!(checked >= 90, "only {checked} sample lines found");
     assert!(
-        named * 100 >= checked * 90,
+        named * 100 >= checked * 95,
         "source.ip named for only {named} of {checked} failure lines"
     );
 }

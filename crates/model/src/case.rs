@@ -33,7 +33,9 @@ impl FromStr for CaseStatus {
         match s {
             "open" => Ok(CaseStatus::Open),
             "closed" => Ok(CaseStatus::Closed),
-            other => Err(format!("unknown case status {other:?} (valid: open, closed)")),
+            other => Err(format!(
+                "unknown case status {other:?} (valid: open, closed)"
+            )),
         }
     }
 }

@@ -51,7 +51,9 @@ impl ManualClock {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Timestamp> {
         // A poisoned clock still holds a valid timestamp.
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

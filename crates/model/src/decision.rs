@@ -219,7 +219,10 @@ mod tests {
     fn scope_normalizes_values() {
         assert_eq!(Scope::Ip.normalize(" 203.0.113.7 ").unwrap(), "203.0.113.7");
         assert_eq!(Scope::Ip.normalize("2001:DB8::1").unwrap(), "2001:db8::1");
-        assert_eq!(Scope::Range.normalize("198.51.100.77/24").unwrap(), "198.51.100.0/24");
+        assert_eq!(
+            Scope::Range.normalize("198.51.100.77/24").unwrap(),
+            "198.51.100.0/24"
+        );
         assert_eq!(
             Scope::Ip.normalize("not-an-ip").unwrap_err(),
             "\"not-an-ip\" is not an IP address"

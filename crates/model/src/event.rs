@@ -216,7 +216,10 @@ impl Event {
     pub fn to_nested_json(&self) -> serde_json::Value {
         use serde_json::{Map, Value};
         let mut root = Map::new();
-        root.insert("@timestamp".into(), Value::String(self.timestamp.to_rfc3339()));
+        root.insert(
+            "@timestamp".into(),
+            Value::String(self.timestamp.to_rfc3339()),
+        );
         let dataset = ("event.dataset", FieldValue::Str(self.dataset.clone()));
         for (name, value) in self
             .fields
@@ -259,7 +262,10 @@ mod tests {
 
     #[test]
     fn event_roundtrips_through_json_with_ecs_names() {
-        let mut e = Event::new(Utc.with_ymd_and_hms(2026, 3, 14, 9, 26, 53).unwrap(), "sshd");
+        let mut e = Event::new(
+            Utc.with_ymd_and_hms(2026, 3, 14, 9, 26, 53).unwrap(),
+            "sshd",
+        );
         e.set("source.ip", "203.0.113.7");
         e.set("source.port", 52211i64);
         e.add_observable(ObservableKind::Ip, "203.0.113.7", "source.ip");

@@ -36,7 +36,11 @@ pub fn parse_document(
                 display_value(other)
             ),
         ),
-        None => problems.push(file, "version", format!("missing; {what} files start with `version: 1`")),
+        None => problems.push(
+            file,
+            "version",
+            format!("missing; {what} files start with `version: 1`"),
+        ),
     }
     Some(map)
 }
@@ -73,7 +77,10 @@ pub fn display_value(v: &Value) -> String {
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
         Value::Null => "null".to_owned(),
-        _ => serde_yaml_ng::to_string(v).unwrap_or_default().trim().to_owned(),
+        _ => serde_yaml_ng::to_string(v)
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
     }
 }
 
@@ -137,7 +144,11 @@ pub fn yaml_files(
                     files.sort();
                     out.extend(files);
                 }
-                Err(e) => problems.push(&path.display().to_string(), "", format!("cannot read directory: {e}")),
+                Err(e) => problems.push(
+                    &path.display().to_string(),
+                    "",
+                    format!("cannot read directory: {e}"),
+                ),
             }
         } else {
             out.push(path.to_path_buf());

@@ -32,7 +32,10 @@ pub enum Action {
 /// An action with its inputs rendered, as handed to the host.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ActionCall {
-    CaseAttach { key: String, title: String },
+    CaseAttach {
+        key: String,
+        title: String,
+    },
     DecisionBan {
         scope: Scope,
         value: String,
@@ -45,8 +48,15 @@ impl ActionCall {
     /// The rendered inputs, as recorded in the run.
     pub fn input_json(&self) -> Value {
         match self {
-            ActionCall::CaseAttach { key, title } => serde_json::json!({"key": key, "title": title}),
-            ActionCall::DecisionBan { scope, value, duration, reason } => serde_json::json!({
+            ActionCall::CaseAttach { key, title } => {
+                serde_json::json!({"key": key, "title": title})
+            }
+            ActionCall::DecisionBan {
+                scope,
+                value,
+                duration,
+                reason,
+            } => serde_json::json!({
                 "scope": scope, "value": value,
                 "duration": riposte_model::format_duration(*duration), "reason": reason,
             }),
@@ -114,13 +124,19 @@ impl Action {
             let t = Template::new(src)
                 .map_err(|e| problems.push(file, &at, e.to_string()))
                 .ok()?;
-            let undefined: Vec<String> =
-                t.variables().into_iter().filter(|v| !TEMPLATE_VARS.contains(&v.as_str())).collect();
+            let undefined: Vec<String> = t
+                .variables()
+                .into_iter()
+                .filter(|v| !TEMPLATE_VARS.contains(&v.as_str()))
+                .collect();
             for var in &undefined {
                 problems.push(
                     file,
                     &at,
-                    format!("undefined variable {var:?} (available: {})", TEMPLATE_VARS.join(", ")),
+                    format!(
+                        "undefined variable {var:?} (available: {})",
+                        TEMPLATE_VARS.join(", ")
+                    ),
                 );
             }
             undefined.is_empty().then_some(t)
@@ -132,14 +148,20 @@ impl Action {
                     .ok()?;
                 let key = template("key", &inputs.key, problems);
                 let title = template("title", &inputs.title, problems);
-                Some(Action::CaseAttach { key: key?, title: title? })
+                Some(Action::CaseAttach {
+                    key: key?,
+                    title: title?,
+                })
             }
             "decision.ban" => {
                 let inputs: DecisionBanInputs = serde_yaml_ng::from_value(with)
                     .map_err(|e| problems.push(file, &with_loc, e.to_string()))
                     .ok()?;
                 let value = template("value", &inputs.value, problems);
-                let reason = inputs.reason.as_deref().map(|r| template("reason", r, problems));
+                let reason = inputs
+                    .reason
+                    .as_deref()
+                    .map(|r| template("reason", r, problems));
                 let scope = match inputs.scope.parse::<Scope>() {
                     Ok(s @ (Scope::Ip | Scope::Range)) => Some(s),
                     Ok(other) => {
@@ -194,13 +216,21 @@ impl Action {
                 key: r("key", key)?,
                 title: r("title", title)?,
             },
-            Action::DecisionBan { scope, value, duration, reason } => ActionCall::DecisionBan {
+            Action::DecisionBan {
+                scope,
+                value,
+                duration,
+                reason,
+            } => ActionCall::DecisionBan {
                 scope: *scope,
                 value: r("value", value)?,
                 duration: *duration,
                 reason: match reason {
                     Some(t) => r("reason", t)?,
-                    None => ctx["alert"]["summary"].as_str().unwrap_or_default().to_owned(),
+                    None => ctx["alert"]["summary"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
                 },
             },
         })

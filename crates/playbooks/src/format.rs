@@ -84,7 +84,16 @@ struct RawStep {
     with: Value,
 }
 
-const TOP_KEYS: [&str; 8] = ["version", "id", "name", "description", "revision", "mode", "trigger", "steps"];
+const TOP_KEYS: [&str; 8] = [
+    "version",
+    "id",
+    "name",
+    "description",
+    "revision",
+    "mode",
+    "trigger",
+    "steps",
+];
 
 /// Reads playbook files (or directories of them), reporting every problem.
 /// With `known_rules`, triggers naming an unknown rule are errors too.
@@ -145,7 +154,10 @@ pub fn parse_playbook(file: &str, text: &str) -> Result<Playbook, Problems> {
     };
     let id = required_str("id");
     let name = required_str("name");
-    let description = doc.get("description").and_then(Value::as_str).map(str::to_owned);
+    let description = doc
+        .get("description")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     let revision = match doc.get("revision") {
         None => Some(1),
         Some(v) => take::<u32>(v.clone(), file, "revision", &mut problems),
@@ -158,7 +170,11 @@ pub fn parse_playbook(file: &str, text: &str) -> Result<Playbook, Problems> {
         Some(v) => take::<RawTrigger>(v.clone(), file, "trigger", &mut problems)
             .and_then(|t| compile_trigger(t.alert, file, &mut problems)),
         None => {
-            problems.push(file, "trigger", "missing; a playbook needs a trigger (trigger: { alert: … })");
+            problems.push(
+                file,
+                "trigger",
+                "missing; a playbook needs a trigger (trigger: { alert: … })",
+            );
             None
         }
     };
@@ -174,7 +190,9 @@ pub fn parse_playbook(file: &str, text: &str) -> Result<Playbook, Problems> {
                 if !seen.insert(raw.id.clone()) {
                     problems.push(file, &loc, format!("duplicate step id {:?}", raw.id));
                 }
-                if let Some(action) = Action::parse(&raw.action, raw.with, file, &loc, &mut problems) {
+                if let Some(action) =
+                    Action::parse(&raw.action, raw.with, file, &loc, &mut problems)
+                {
                     steps.push(Step { id: raw.id, action });
                 }
             }
@@ -200,7 +218,11 @@ pub fn parse_playbook(file: &str, text: &str) -> Result<Playbook, Problems> {
     }
 }
 
-fn compile_trigger(raw: RawAlertTrigger, file: &str, problems: &mut Problems) -> Option<AlertTrigger> {
+fn compile_trigger(
+    raw: RawAlertTrigger,
+    file: &str,
+    problems: &mut Problems,
+) -> Option<AlertTrigger> {
     let before = problems.len();
     let min_severity = raw.min_severity.and_then(|s| {
         s.parse::<Severity>()

@@ -24,6 +24,6 @@ mod action;
 mod format;
 mod runner;
 
-pub use action::{Action, ActionCall, ActionError, ActionHost, ActionResult, ACTIONS};
+pub use action::{ACTIONS, Action, ActionCall, ActionError, ActionHost, ActionResult};
 pub use format::{AlertTrigger, Mode, Playbook, Step, load_playbooks, parse_playbook};
 pub use runner::RunContext;

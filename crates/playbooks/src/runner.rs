@@ -19,7 +19,12 @@ impl Playbook {
     /// Runs every step in order for `alert`. A failing step fails the run and
     /// stops it; a skipped step (a refused ban) does not. Every step is
     /// recorded with its rendered inputs and outputs.
-    pub async fn run(&self, alert: &Alert, host: &mut dyn ActionHost, now: Timestamp) -> PlaybookRun {
+    pub async fn run(
+        &self,
+        alert: &Alert,
+        host: &mut dyn ActionHost,
+        now: Timestamp,
+    ) -> PlaybookRun {
         let ctx = RunContext {
             run: RunId::new(),
             playbook: self,
@@ -53,7 +58,11 @@ impl Playbook {
                     record.input = call.input_json();
                     match host.perform(&ctx, &step.id, call).await {
                         Ok(result) => {
-                            record.status = if result.done { StepStatus::Succeeded } else { StepStatus::Skipped };
+                            record.status = if result.done {
+                                StepStatus::Succeeded
+                            } else {
+                                StepStatus::Skipped
+                            };
                             record.output = result.output;
                             record.message = result.message;
                         }

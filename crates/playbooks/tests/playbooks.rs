@@ -1,9 +1,12 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{TimeDelta, TimeZone, Utc};
 use riposte_model::{Alert, AlertId, Confidence, RunStatus, Scope, Severity, StepStatus};
-use riposte_playbooks::{ActionCall, ActionError, ActionHost, ActionResult, Mode, RunContext, parse_playbook};
+use riposte_playbooks::{
+    ActionCall, ActionError, ActionHost, ActionResult, Mode, RunContext, parse_playbook,
+};
 use serde_json::json;
 
 const GOOD: &str = r#"
@@ -55,15 +58,30 @@ struct Recorder {
 
 #[async_trait]
 impl ActionHost for Recorder {
-    async fn perform(&mut self, ctx: &RunContext<'_>, step: &str, call: ActionCall) -> Result<ActionResult, ActionError> {
+    async fn perform(
+        &mut self,
+        ctx: &RunContext<'_>,
+        step: &str,
+        call: ActionCall,
+    ) -> Result<ActionResult, ActionError> {
         assert_eq!(ctx.playbook.id, "ssh-bruteforce");
         self.calls.push((step.to_owned(), call.clone()));
         Ok(match call {
-            ActionCall::CaseAttach { .. } => ActionResult { done: true, output: json!({"case_id": "c-1"}), message: None },
-            ActionCall::DecisionBan { .. } if self.refuse_bans => {
-                ActionResult { done: false, output: json!({}), message: Some("allowlisted".into()) }
-            }
-            ActionCall::DecisionBan { .. } => ActionResult { done: true, output: json!({"decision_id": "d-1"}), message: None },
+            ActionCall::CaseAttach { .. } => ActionResult {
+                done: true,
+                output: json!({"case_id": "c-1"}),
+                message: None,
+            },
+            ActionCall::DecisionBan { .. } if self.refuse_bans => ActionResult {
+                done: false,
+                output: json!({}),
+                message: Some("allowlisted".into()),
+            },
+            ActionCall::DecisionBan { .. } => ActionResult {
+                done: true,
+                output: json!({"decision_id": "d-1"}),
+                message: None,
+            },
         })
     }
 }
@@ -81,7 +99,13 @@ async fn runs_steps_in_order_with_rendered_inputs_and_previous_outputs() {
     assert_eq!(
         host.calls,
         vec![
-            ("case".to_owned(), ActionCall::CaseAttach { key: "ssh:203.0.113.7".into(), title: "SSH brute force from 203.0.113.7".into() }),
+            (
+                "case".to_owned(),
+                ActionCall::CaseAttach {
+                    key: "ssh:203.0.113.7".into(),
+                    title: "SSH brute force from 203.0.113.7".into()
+                }
+            ),
             (
                 "block".to_owned(),
                 ActionCall::DecisionBan {
@@ -101,7 +125,10 @@ async fn runs_steps_in_order_with_rendered_inputs_and_previous_outputs() {
 async fn refused_action_is_skipped_not_failed() {
     let pb = parse_playbook("pb.yaml", GOOD).unwrap();
     let a = alert(Severity::High, 85);
-    let mut host = Recorder { refuse_bans: true, ..Default::default() };
+    let mut host = Recorder {
+        refuse_bans: true,
+        ..Default::default()
+    };
     let run = pb.run(&a, &mut host, a.created_at).await;
     assert_eq!(run.status, RunStatus::Succeeded);
     assert_eq!(run.steps[1].status, StepStatus::Skipped);
@@ -128,7 +155,13 @@ async fn a_render_error_fails_the_run_at_that_step() {
     assert_eq!(run.status, RunStatus::Failed);
     assert_eq!(run.steps.len(), 2);
     assert_eq!(run.steps[1].status, StepStatus::Failed);
-    assert!(run.steps[1].message.as_deref().unwrap().starts_with("input reason: undefined value"));
+    assert!(
+        run.steps[1]
+            .message
+            .as_deref()
+            .unwrap()
+            .starts_with("input reason: undefined value")
+    );
     assert_eq!(host.calls.len(), 1, "the ban was never attempted");
 }
 
@@ -168,7 +201,10 @@ steps:
     ];
     assert_eq!(lines.len(), expected_prefixes.len(), "{lines:#?}");
     for (line, prefix) in lines.iter().zip(expected_prefixes) {
-        assert!(line.starts_with(prefix), "{line:?} does not start with {prefix:?}");
+        assert!(
+            line.starts_with(prefix),
+            "{line:?} does not start with {prefix:?}"
+        );
     }
 }
 

@@ -41,9 +41,9 @@ impl Allowlist {
             }
         }
         match net.addr() {
-            IpAddr::V4(v4) if v4.is_multicast() || v4.is_broadcast() => {
-                Some(format!("{net} is a multicast or broadcast address; never banned"))
-            }
+            IpAddr::V4(v4) if v4.is_multicast() || v4.is_broadcast() => Some(format!(
+                "{net} is a multicast or broadcast address; never banned"
+            )),
             IpAddr::V6(v6) if v6.is_multicast() => {
                 Some(format!("{net} is a multicast address; never banned"))
             }
@@ -76,7 +76,15 @@ mod tests {
             a.refusal(net("127.0.0.1/32")).unwrap(),
             "127.0.0.1/32 is a loopback address (127.0.0.0/8); never banned"
         );
-        assert!(a.refusal(net("fe80::1/128")).unwrap().contains("link-local"));
-        assert!(a.refusal(net("224.0.0.1/32")).unwrap().contains("multicast"));
+        assert!(
+            a.refusal(net("fe80::1/128"))
+                .unwrap()
+                .contains("link-local")
+        );
+        assert!(
+            a.refusal(net("224.0.0.1/32"))
+                .unwrap()
+                .contains("multicast")
+        );
     }
 }

@@ -2,8 +2,8 @@
 
 use chrono::TimeDelta;
 use riposte_model::{
-    Actor, AuditEntry, Confidence, Decision, DecisionId, DecisionKind, DecisionState, Origin, Scope,
-    Timestamp, format_duration,
+    Actor, AuditEntry, Confidence, Decision, DecisionId, DecisionKind, DecisionState, Origin,
+    Scope, Timestamp, format_duration,
 };
 use riposte_store::{Store, StoreError, Tx};
 
@@ -62,7 +62,10 @@ pub enum BanOutcome {
     /// An effective ban on the same value exists; nothing new was written.
     AlreadyActive(Decision),
     /// A safety rail refused it; the refusal is in the audit log.
-    Refused { value: String, reason: String },
+    Refused {
+        value: String,
+        reason: String,
+    },
 }
 
 /// Applies the safety rails and writes decisions; owns the enforcers.
@@ -90,7 +93,10 @@ impl Responder {
         now: Timestamp,
     ) -> Result<BanOutcome, RespondError> {
         let actor = actor_of(&req.origin);
-        let value = req.scope.normalize(&req.value).map_err(RespondError::Invalid)?;
+        let value = req
+            .scope
+            .normalize(&req.value)
+            .map_err(RespondError::Invalid)?;
         let automated = !matches!(req.origin, Origin::User { .. });
         let refusal = match req.scope.network(&value) {
             Some(net) => self.config.allowlist.refusal(net),
@@ -102,8 +108,14 @@ impl Responder {
         });
         if let Some(reason) = refusal {
             tracing::warn!(%value, %reason, %actor, "ban refused");
-            let entry = AuditEntry::new(now, actor, "decision.refuse", format!("{}:{value}", req.scope), &reason)
-                .with_details(serde_json::json!({"requested_reason": req.reason}));
+            let entry = AuditEntry::new(
+                now,
+                actor,
+                "decision.refuse",
+                format!("{}:{value}", req.scope),
+                &reason,
+            )
+            .with_details(serde_json::json!({"requested_reason": req.reason}));
             tx.audit(&entry).await?;
             return Ok(BanOutcome::Refused { value, reason });
         }
@@ -134,13 +146,27 @@ impl Responder {
             confidence: req.confidence,
             created_at: now,
             expires_at: duration.map(|d| now + d),
-            state: if req.simulate { DecisionState::Simulated } else { DecisionState::Active },
+            state: if req.simulate {
+                DecisionState::Simulated
+            } else {
+                DecisionState::Active
+            },
             updated_at: now,
         };
         tx.insert_decision(&decision).await?;
-        let action = if req.simulate { "decision.simulate" } else { "decision.create" };
-        tx.audit(&AuditEntry::new(now, actor, action, format!("decision:{}", decision.id), &decision.reason))
-            .await?;
+        let action = if req.simulate {
+            "decision.simulate"
+        } else {
+            "decision.create"
+        };
+        tx.audit(&AuditEntry::new(
+            now,
+            actor,
+            action,
+            format!("decision:{}", decision.id),
+            &decision.reason,
+        ))
+        .await?;
         Ok(BanOutcome::Created(decision))
     }
 
@@ -156,9 +182,17 @@ impl Responder {
         let mut tx = store.begin().await?;
         let ended = tx.end_decision(id, DecisionState::Revoked, now).await?;
         if ended.is_some() {
-            let actor = Actor::User { name: user.to_owned() };
-            tx.audit(&AuditEntry::new(now, actor, "decision.revoke", format!("decision:{id}"), reason))
-                .await?;
+            let actor = Actor::User {
+                name: user.to_owned(),
+            };
+            tx.audit(&AuditEntry::new(
+                now,
+                actor,
+                "decision.revoke",
+                format!("decision:{id}"),
+                reason,
+            ))
+            .await?;
         }
         tx.commit().await?;
         if ended.is_some() {
@@ -169,14 +203,29 @@ impl Responder {
 
     /// Expires what is due, audits each expiry, then reconciles enforcers.
     /// Run periodically by the service; returns the decisions that expired.
-    pub async fn sweep(&self, store: &dyn Store, now: Timestamp) -> Result<Vec<Decision>, RespondError> {
+    pub async fn sweep(
+        &self,
+        store: &dyn Store,
+        now: Timestamp,
+    ) -> Result<Vec<Decision>, RespondError> {
         let mut tx = store.begin().await?;
         let expired = tx.expire_decisions(now).await?;
         for d in &expired {
-            let actor = Actor::System { component: "sweeper".to_owned() };
-            let reason = format!("expired at {}", d.expires_at.map(|t| t.to_rfc3339()).unwrap_or_default());
-            tx.audit(&AuditEntry::new(now, actor, "decision.expire", format!("decision:{}", d.id), reason))
-                .await?;
+            let actor = Actor::System {
+                component: "sweeper".to_owned(),
+            };
+            let reason = format!(
+                "expired at {}",
+                d.expires_at.map(|t| t.to_rfc3339()).unwrap_or_default()
+            );
+            tx.audit(&AuditEntry::new(
+                now,
+                actor,
+                "decision.expire",
+                format!("decision:{}", d.id),
+                reason,
+            ))
+            .await?;
         }
         tx.commit().await?;
         self.reconcile(store, now).await?;
@@ -190,10 +239,12 @@ impl Responder {
         }
         let effective = store.effective_decisions(now).await?;
         for enforcer in &self.enforcers {
-            enforcer.apply(&effective).map_err(|source| RespondError::Enforcer {
-                name: enforcer.name(),
-                source,
-            })?;
+            enforcer
+                .apply(&effective)
+                .map_err(|source| RespondError::Enforcer {
+                    name: enforcer.name(),
+                    source,
+                })?;
         }
         Ok(())
     }

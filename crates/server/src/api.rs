@@ -55,19 +55,29 @@ impl ListQuery {
 
 async fn health(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
     let counts = s.store.counts().await?;
-    Ok(Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "counts": counts})))
+    Ok(Json(
+        json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "counts": counts}),
+    ))
 }
 
-async fn alerts(State(s): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Vec<Alert>>, ApiError> {
+async fn alerts(
+    State(s): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<Alert>>, ApiError> {
     Ok(Json(s.store.list_alerts(q.limit()).await?))
 }
 
-async fn cases(State(s): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Vec<Case>>, ApiError> {
+async fn cases(
+    State(s): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<Case>>, ApiError> {
     Ok(Json(s.store.list_cases(q.limit()).await?))
 }
 
 async fn case(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Case>, ApiError> {
-    let id: CaseId = id.parse().map_err(|_| ApiError::BadRequest(format!("{id:?} is not a case id")))?;
+    let id: CaseId = id
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("{id:?} is not a case id")))?;
     s.store
         .get_case(id)
         .await?
@@ -75,14 +85,21 @@ async fn case(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<
         .ok_or_else(|| ApiError::NotFound(format!("no case {id}")))
 }
 
-async fn decisions(State(s): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Vec<Decision>>, ApiError> {
+async fn decisions(
+    State(s): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<Decision>>, ApiError> {
     let state = q
         .state
         .as_deref()
         .map(str::parse::<DecisionState>)
         .transpose()
         .map_err(ApiError::BadRequest)?;
-    let filter = DecisionFilter { state, value: None, limit: Some(q.limit()) };
+    let filter = DecisionFilter {
+        state,
+        value: None,
+        limit: Some(q.limit()),
+    };
     Ok(Json(s.store.list_decisions(&filter).await?))
 }
 
@@ -102,7 +119,9 @@ async fn events(
 ) -> Result<Json<BatchSummary>, ApiError> {
     let format = match q.format.as_deref() {
         None => Format::SuricataEve,
-        Some(f) => f.parse::<Format>().map_err(|e| ApiError::BadRequest(e.to_string()))?,
+        Some(f) => f
+            .parse::<Format>()
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?,
     };
     let records = match body.0 {
         Value::Array(items) => items,

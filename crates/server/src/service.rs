@@ -16,7 +16,11 @@ const PIPELINE_CAPACITY: usize = 16;
 /// Runs until `shutdown` resolves, then: stops accepting requests and
 /// finishes those in flight, stops sources after their current batch, lets
 /// the pipeline commit what it was given, and returns.
-pub async fn serve(config: Config, engine: Engine, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn serve(
+    config: Config,
+    engine: Engine,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let store = engine.store().clone();
     let clock = engine.clock().clone();
     engine
@@ -73,7 +77,11 @@ pub async fn serve(config: Config, engine: Engine, shutdown: impl Future<Output 
         .await
         .with_context(|| format!("binding the API to {}", config.api_listen))?;
     tracing::info!(listen = %listener.local_addr()?, "API listening");
-    let state = AppState { store, pipeline: handle, clock };
+    let state = AppState {
+        store,
+        pipeline: handle,
+        clock,
+    };
     let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("shutting down");

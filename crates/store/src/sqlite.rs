@@ -29,7 +29,18 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        let pool = if url.starts_with("sqlite::memory:") || url.contains("mode=memory") {
+        let in_memory = url.starts_with("sqlite::memory:") || url.contains("mode=memory");
+        if !in_memory {
+            // The embedded store is created on first run, directory included.
+            if let Some(dir) = options
+                .get_filename()
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
+            }
+        }
+        let pool = if in_memory {
             // An in-memory database lives as long as a connection to it, so
             // keep exactly one open for the life of the pool.
             SqlitePoolOptions::new()

@@ -1,0 +1,227 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn riposte(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_riposte"))
+        .args(args)
+        .env("USER", "alice")
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn write_config(dir: &Path) -> String {
+    let config = dir.join("riposte.yaml");
+    std::fs::write(
+        &config,
+        "version: 1\nrespond: { allowlist: [10.0.0.0/8] }\nenforcers: [{ type: file, path: blocklist.txt }]\n",
+    )
+    .unwrap();
+    config.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn decisions_add_list_delete_keep_the_blocklist_in_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let blocklist = dir.path().join("blocklist.txt");
+
+    let out = riposte(&[
+        "decisions",
+        "add",
+        "--config",
+        &config,
+        "--ip",
+        "203.0.113.7",
+        "--duration",
+        "4h",
+        "--reason",
+        "seen scanning",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let added = text(&out.stdout);
+    assert!(
+        added.contains(" ban ip 203.0.113.7     active    4h    until "),
+        "{added}"
+    );
+    assert!(
+        added.ends_with("100 — seen scanning, user alice\n"),
+        "{added}"
+    );
+    let id = added.split_whitespace().next().unwrap().to_owned();
+    assert_eq!(
+        std::fs::read_to_string(&blocklist).unwrap(),
+        "203.0.113.7\n"
+    );
+
+    let out = riposte(&[
+        "decisions",
+        "add",
+        "--config",
+        &config,
+        "--range",
+        "198.51.100.0/24",
+        "--reason",
+        "hostile net",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("permanent"));
+    assert_eq!(
+        std::fs::read_to_string(&blocklist).unwrap(),
+        "198.51.100.0/24\n203.0.113.7\n"
+    );
+
+    let out = riposte(&[
+        "decisions",
+        "add",
+        "--config",
+        &config,
+        "--ip",
+        "10.1.2.3",
+        "--duration",
+        "1h",
+        "--reason",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "error: refused ban of 10.1.2.3: 10.1.2.3/32 is covered by allowlisted 10.0.0.0/8\n"
+    );
+
+    let out = riposte(&["decisions", "list", "--config", &config, "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+
+    let out = riposte(&[
+        "decisions",
+        "delete",
+        "--config",
+        &config,
+        &id,
+        "--reason",
+        "false positive",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(" revoked "));
+    assert_eq!(
+        std::fs::read_to_string(&blocklist).unwrap(),
+        "198.51.100.0/24\n"
+    );
+
+    let out = riposte(&[
+        "decisions",
+        "list",
+        "--config",
+        &config,
+        "--state",
+        "revoked",
+        "--json",
+    ]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["value"], "203.0.113.7");
+    assert_eq!(list[0]["state"], "revoked");
+
+    let out = riposte(&["decisions", "delete", "--config", &config, &id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!("error: no active decision {id}\n")
+    );
+}
+
+#[test]
+fn check_lists_every_problem_in_config_rules_and_playbooks() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.yaml"),
+        "version: 1\nrules:\n  - { id: r1, title: t, kind: threshold, match: { a: b }, group_by: [source.ip], count: 3, window: 1x, severity: high }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("pb.yaml"),
+        "version: 1\nid: p\nname: P\ntrigger: { alert: { rules: [nope] } }\nsteps:\n  - { id: s, action: decision.ban, with: { scope: ip, value: x, duration: 1h, colour: red } }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("riposte.yaml"),
+        "version: 1\nrules: [rules.yaml]\nplaybooks: [pb.yaml]\n",
+    )
+    .unwrap();
+    let config = dir.path().join("riposte.yaml");
+    let out = riposte(&["check", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    let rules = dir.path().join("rules.yaml").display().to_string();
+    let pb = dir.path().join("pb.yaml").display().to_string();
+    assert!(stderr.starts_with("error: 2 problems:\n"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "  {rules}: rules[r1].window: invalid duration \"1x\""
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("  {pb}: steps[s].with: unknown field `colour`")),
+        "{stderr}"
+    );
+
+    // Fixing the rule exposes the playbook's reference to an unknown rule too.
+    std::fs::write(
+        dir.path().join("rules.yaml"),
+        "version: 1\nrules:\n  - { id: r1, title: t, kind: threshold, match: { a: b }, group_by: [source.ip], count: 3, window: 1m, severity: high }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("pb.yaml"),
+        "version: 1\nid: p\nname: P\ntrigger: { alert: { rules: [nope] } }\nsteps:\n  - { id: s, action: decision.ban, with: { scope: ip, value: x, duration: 1h } }\n",
+    )
+    .unwrap();
+    let out = riposte(&["check", "--config", config.to_str().unwrap()]);
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "error: 1 problem:\n  {pb}: trigger.alert.rules: unknown rule \"nope\" (loaded rules: r1)\n"
+        )
+    );
+
+    std::fs::write(
+        dir.path().join("pb.yaml"),
+        "version: 1\nid: p\nname: P\ntrigger: { alert: { rules: [r1] } }\nsteps:\n  - { id: s, action: decision.ban, with: { scope: ip, value: x, duration: 1h } }\n",
+    )
+    .unwrap();
+    let out = riposte(&["check", "--config", config.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "{}: ok (1 rules, 1 playbooks, 0 sources, 0 enforcers)\n",
+            config.display()
+        )
+    );
+}
+
+#[test]
+fn playbook_validate_accepts_the_examples_and_rejects_mistakes() {
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/demo/playbooks");
+    let out = riposte(&["playbook", "validate", examples]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), 2);
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "version: 1\nid: p\nname: P\ntrigger: { alert: {} }\nsteps:\n  - { id: a, action: ticket.create }\n  - { id: b, action: case.attach, with: { key: k } }\n").unwrap();
+    let out = riposte(&["playbook", "validate", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    let f = bad.display();
+    assert!(stderr.contains(&format!("{f}: steps[a].action: unknown action \"ticket.create\" (valid: case.attach, decision.ban)")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{f}: steps[b].with: missing field `title`")),
+        "{stderr}"
+    );
+}

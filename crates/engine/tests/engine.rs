@@ -1,0 +1,229 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use riposte_engine::{Config, Engine};
+use riposte_ingest::{DecodeCtx, Format, Line, decode_batch};
+use riposte_model::{Clock, ManualClock};
+
+fn demo_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/demo"))
+}
+
+/// The README shows examples/demo/riposte.yaml; it must load as documented.
+#[test]
+fn the_documented_config_loads_with_every_key_applied() {
+    let config = Config::load(&demo_dir().join("riposte.yaml")).unwrap();
+    let base = demo_dir();
+    assert_eq!(config.data_dir, base.join("riposte-data"));
+    assert_eq!(
+        config.store_url,
+        format!(
+            "sqlite://{}",
+            base.join("riposte-data/riposte.db").display()
+        )
+    );
+    assert_eq!(config.api_listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.rules, vec![base.join("rules.yaml")]);
+    assert_eq!(config.playbooks, vec![base.join("playbooks/")]);
+    assert_eq!(config.sources.len(), 2);
+    assert_eq!(config.sources[0].name(), "auth");
+    assert_eq!(config.respond.max_duration, chrono::TimeDelta::days(7));
+    assert!(
+        config
+            .respond
+            .allowlist
+            .refusal("10.9.9.9/32".parse().unwrap())
+            .is_some()
+    );
+    assert!(
+        config
+            .respond
+            .allowlist
+            .refusal("192.0.2.10/32".parse().unwrap())
+            .is_some()
+    );
+    assert!(
+        config
+            .respond
+            .allowlist
+            .refusal("192.0.2.11/32".parse().unwrap())
+            .is_none()
+    );
+    assert_eq!(config.sweep_interval, std::time::Duration::from_secs(10));
+    assert_eq!(config.ingest.max_line_bytes, 1_048_576);
+    assert_eq!(config.ingest.batch_lines, 1000);
+    assert_eq!(
+        config.ingest.poll_interval,
+        std::time::Duration::from_millis(250)
+    );
+    let (rules, playbooks) = riposte_engine::load_logic(&config).unwrap();
+    assert_eq!(
+        rules.ids().collect::<Vec<_>>(),
+        ["ssh-bruteforce", "suricata-alert"]
+    );
+    assert_eq!(
+        playbooks.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        ["ssh-bruteforce", "suricata-high"]
+    );
+}
+
+#[test]
+fn a_config_with_several_mistakes_lists_them_all() {
+    let text = r#"
+version: 1
+stor: sqlite://x.db
+api: { listen: "localhost" }
+sources:
+  - { type: file, path: a.log, format: evtx }
+  - { type: kafka }
+respond:
+  allowlist: [10.0.0.0/33]
+  max_duration: forever
+enforcers:
+  - { type: nftables }
+ingest: { batch_lines: 0 }
+"#;
+    let errs = Config::parse("riposte.yaml", text, Path::new("/etc/riposte")).unwrap_err();
+    let lines: Vec<String> = errs.0.iter().map(ToString::to_string).collect();
+    let expected = [
+        "riposte.yaml: stor: unknown key (valid: version, data_dir, store, api, rules, playbooks, sources, respond, enforcers, ingest)",
+        "riposte.yaml: api.listen: \"localhost\" is not an address:port",
+        "riposte.yaml: sources[0].format: unknown format \"evtx\"",
+        "riposte.yaml: sources[1].type: unknown source type \"kafka\" (valid: file)",
+        "riposte.yaml: respond.allowlist[0]: \"10.0.0.0/33\" is not an IP address or CIDR",
+        "riposte.yaml: respond.max_duration: invalid duration \"forever\"",
+        "riposte.yaml: enforcers[0]: unknown variant `nftables`, expected `file`",
+        "riposte.yaml: ingest.batch_lines: 0 must be a positive integer",
+    ];
+    assert_eq!(lines.len(), expected.len(), "{lines:#?}");
+    for (line, prefix) in lines.iter().zip(expected) {
+        assert!(
+            line.starts_with(prefix),
+            "{line:?} should start with {prefix:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_decision_case_change_and_step_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["rules.yaml", "playbooks/ssh-bruteforce.yaml"] {
+        std::fs::create_dir_all(dir.path().join(f).parent().unwrap()).unwrap();
+        std::fs::copy(demo_dir().join(f), dir.path().join(f)).unwrap();
+    }
+    let config_text = "version: 1\nrules: [rules.yaml]\nplaybooks: [playbooks/]\nrespond: { allowlist: [10.0.0.0/8] }\n";
+    let config = Config::parse("riposte.yaml", config_text, dir.path()).unwrap();
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 14, 9, 0, 0).unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let mut engine = Engine::from_config(&config, clock.clone())
+        .await
+        .unwrap()
+        .follow_event_time(clock.clone());
+
+    let mut text = String::new();
+    for ip in ["203.0.113.7", "10.0.0.5"] {
+        for s in 0..6 {
+            text.push_str(&format!(
+                "Mar 14 09:00:{s:02} h sshd[1]: Failed password for root from {ip} port 4{s} ssh2\n"
+            ));
+        }
+    }
+    let lines: Vec<Line> = text
+        .lines()
+        .scan(0u64, |off, l| {
+            let line = Line {
+                offset: *off,
+                bytes: l.as_bytes().to_vec(),
+                truncated_from: None,
+            };
+            *off += l.len() as u64 + 1;
+            Some(line)
+        })
+        .collect();
+    let batch = decode_batch(
+        Format::Syslog,
+        &lines,
+        &DecodeCtx {
+            source: "auth",
+            now: clock.now(),
+        },
+    );
+    let report = engine
+        .commit_batch(batch, Some(("auth", text.len() as u64)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            report.events,
+            report.alerts.len(),
+            report.decisions.len(),
+            report.refusals.len()
+        ),
+        (12, 2, 1, 1)
+    );
+
+    let store = engine.store();
+    assert_eq!(
+        store.checkpoint("auth").await.unwrap(),
+        Some(text.len() as u64)
+    );
+    let mut audit: Vec<(String, String, String)> = store
+        .list_audit(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.actor.to_string(), a.action, a.reason))
+        .collect();
+    audit.sort();
+    let decision = &report.decisions[0];
+    let expected = vec![
+        (
+            "playbook:ssh-bruteforce/block".to_owned(),
+            "decision.create".to_owned(),
+            "ssh brute force, 6 failures in 60 s".to_owned(),
+        ),
+        (
+            "playbook:ssh-bruteforce/block".to_owned(),
+            "decision.refuse".to_owned(),
+            "10.0.0.5/32 is covered by allowlisted 10.0.0.0/8".to_owned(),
+        ),
+        (
+            "playbook:ssh-bruteforce/block".to_owned(),
+            "playbook.step".to_owned(),
+            "decision.ban skipped: refused: 10.0.0.5/32 is covered by allowlisted 10.0.0.0/8"
+                .to_owned(),
+        ),
+        (
+            "playbook:ssh-bruteforce/block".to_owned(),
+            "playbook.step".to_owned(),
+            "decision.ban succeeded".to_owned(),
+        ),
+        (
+            "playbook:ssh-bruteforce/case".to_owned(),
+            "case.create".to_owned(),
+            format!("opened for alert {} (ssh-bruteforce)", report.alerts[0].id),
+        ),
+        (
+            "playbook:ssh-bruteforce/case".to_owned(),
+            "case.create".to_owned(),
+            format!("opened for alert {} (ssh-bruteforce)", report.alerts[1].id),
+        ),
+        (
+            "playbook:ssh-bruteforce/case".to_owned(),
+            "playbook.step".to_owned(),
+            "case.attach succeeded".to_owned(),
+        ),
+        (
+            "playbook:ssh-bruteforce/case".to_owned(),
+            "playbook.step".to_owned(),
+            "case.attach succeeded".to_owned(),
+        ),
+    ];
+    let mut expected = expected;
+    expected.sort();
+    assert_eq!(audit, expected);
+    assert_eq!(decision.value, "203.0.113.7");
+    assert_eq!(store.list_runs(10).await.unwrap().len(), 2);
+}
