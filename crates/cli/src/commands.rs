@@ -70,6 +70,9 @@ fn load_config(path: &Path) -> anyhow::Result<Config> {
 }
 
 pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
+    // Listen for SIGTERM before anything else, so a stop during start-up
+    // (store migration, enforcer reconciliation) is also a clean stop.
+    let shutdown = shutdown_signal()?;
     let config = load_config(config_path)?;
     let engine = Engine::from_config(&config, Arc::new(SystemClock)).await?;
     eprintln!(
@@ -78,25 +81,21 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
         config.api_listen,
         config.sources.len()
     );
-    riposte_server::serve(config, engine, shutdown_signal()).await
+    riposte_server::serve(config, engine, shutdown).await
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Resolves on SIGTERM or Ctrl-C; the handlers are installed when this is
+/// called, not when the future is first polled.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
+    })
 }
 
 pub fn check(config_path: &Path) -> anyhow::Result<()> {

@@ -10,7 +10,7 @@
 /// field and an inherent `async fn begin_tx(&self) -> Result<sqlx::Transaction<'static, $db>>`
 /// (where the backends differ in how they take the write lock).
 macro_rules! sql_backend {
-    ($store:ident, $db:ty) => {
+    ($store:ident, $db:ty, $events_per_statement:expr, $positional:expr) => {
         mod sql_impl {
             use async_trait::async_trait;
             use riposte_model::{
@@ -27,9 +27,8 @@ macro_rules! sql_backend {
             type Args<'q> = <Db as sqlx::Database>::Arguments<'q>;
             type Conn = <Db as sqlx::Database>::Connection;
 
-            /// Big enough that a batch costs few round trips, small enough to
-            /// stay far below both engines' limits on bind parameters.
-            const EVENTS_PER_STATEMENT: usize = 500;
+            /// Rows per event INSERT, chosen per backend: see the call sites.
+            const EVENTS_PER_STATEMENT: usize = $events_per_statement;
 
             fn args<'q>(vals: Vec<Val>) -> Result<Args<'q>> {
                 let mut args: Args<'q> = Args::default();
@@ -201,11 +200,13 @@ macro_rules! sql_backend {
                         for event in chunk {
                             vals.extend(shared::event_row(event)?);
                         }
-                        let values = shared::values_clause(chunk.len(), shared::EVENT_COLUMNS);
+                        let values =
+                            shared::values_clause(chunk.len(), shared::EVENT_COLUMNS, $positional);
                         let sql = format!("{}{values}", shared::INSERT_EVENTS);
-                        // Batch sizes vary; do not fill the statement cache with each.
+                        // Full-size statements repeat and are prepared once;
+                        // a batch's odd-sized tail is not worth caching.
                         sqlx::query_with(&sql, args(vals)?)
-                            .persistent(false)
+                            .persistent(chunk.len() == EVENTS_PER_STATEMENT)
                             .execute(&mut *self.0)
                             .await?;
                     }

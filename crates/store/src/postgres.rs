@@ -39,4 +39,6 @@ impl PostgresStore {
     }
 }
 
-sql_backend!(PostgresStore, sqlx::Postgres);
+// Many rows per statement: each statement is a round trip to the server.
+// 500 rows × 7 columns stays far below PostgreSQL's 65,535 bind parameters.
+sql_backend!(PostgresStore, sqlx::Postgres, 500, false);

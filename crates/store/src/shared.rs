@@ -98,12 +98,19 @@ pub(crate) const INSERT_EVENTS: &str =
     "INSERT INTO events (id, ts, dataset, source, source_offset, format_version, body) VALUES ";
 
 /// Events are written many to a statement; this adds the `($1, …), (…)`
-/// groups for `rows` rows.
-pub(crate) fn values_clause(rows: usize, columns: usize) -> String {
+/// groups for `rows` rows, or `(?, …)` groups when `positional` (SQLite
+/// binds those by position; `$N` names it looks up one by one).
+pub(crate) fn values_clause(rows: usize, columns: usize, positional: bool) -> String {
     let groups: Vec<String> = (0..rows)
         .map(|row| {
             let params: Vec<String> = (1..=columns)
-                .map(|col| format!("${}", row * columns + col))
+                .map(|col| {
+                    if positional {
+                        "?".to_owned()
+                    } else {
+                        format!("${}", row * columns + col)
+                    }
+                })
                 .collect();
             format!("({})", params.join(", "))
         })

@@ -65,4 +65,8 @@ impl SqliteStore {
     }
 }
 
-sql_backend!(SqliteStore, sqlx::Sqlite);
+// 100 rows per statement with positional `?` parameters: each statement is a
+// hop to sqlx's SQLite worker thread, so rows are grouped; and `$N` names
+// would be looked up one by one (quadratic: 76% of the pipeline's
+// instructions at 500 `$N` rows, measured with callgrind).
+sql_backend!(SqliteStore, sqlx::Sqlite, 100, true);

@@ -5,14 +5,20 @@
 //! text; every sink that needs escaping (JSON bodies, HTML) escapes itself,
 //! and no template output ever reaches a shell.
 
+use std::sync::Arc;
+
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
-/// A template checked at load time, rendered many times.
+/// A template compiled once at load time and rendered many times: each
+/// carries its own environment holding just itself, parsed.
 #[derive(Debug, Clone)]
 pub struct Template {
     source: String,
+    env: Arc<Environment<'static>>,
 }
+
+const NAME: &str = "t";
 
 /// A template error with minijinja's explanation (line, what is undefined).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,11 +54,12 @@ fn describe(err: &minijinja::Error) -> String {
 impl Template {
     /// Parses `source`; syntax errors are reported here, at load time.
     pub fn new(source: &str) -> Result<Self, TemplateError> {
-        environment()
-            .template_from_str(source)
+        let mut env = environment();
+        env.add_template_owned(NAME, source.to_owned())
             .map_err(|e| TemplateError(describe(&e)))?;
         Ok(Self {
             source: source.to_owned(),
+            env: Arc::new(env),
         })
     }
 
@@ -68,23 +75,24 @@ impl Template {
     /// The top-level variable names the template reads, for validation
     /// against what a trigger provides.
     pub fn variables(&self) -> Vec<String> {
-        let env = environment();
-        match env.template_from_str(&self.source) {
-            Ok(t) => {
-                let mut v: Vec<String> = t.undeclared_variables(false).into_iter().collect();
-                v.sort();
-                v
-            }
-            Err(_) => Vec::new(),
-        }
+        let mut v: Vec<String> = self
+            .compiled()
+            .map(|t| t.undeclared_variables(false).into_iter().collect())
+            .unwrap_or_default();
+        v.sort();
+        v
     }
 
     pub fn render<C: Serialize>(&self, ctx: C) -> Result<String, TemplateError> {
-        let env = environment();
-        let tmpl = env
-            .template_from_str(&self.source)
-            .map_err(|e| TemplateError(describe(&e)))?;
-        tmpl.render(ctx).map_err(|e| TemplateError(describe(&e)))
+        self.compiled()?
+            .render(ctx)
+            .map_err(|e| TemplateError(describe(&e)))
+    }
+
+    fn compiled(&self) -> Result<minijinja::Template<'_, '_>, TemplateError> {
+        self.env
+            .get_template(NAME)
+            .map_err(|e| TemplateError(describe(&e)))
     }
 }
 

@@ -1,0 +1,671 @@
+//! `riposte serve` as a process: crash recovery of file sources, clean
+//! shutdown, the REST API end to end, and configuration errors.
+//!
+//! Every wait is a bounded poll (a fixed number of attempts with short
+//! sleeps) that fails with a message naming what it waited for; no assertion
+//! depends on how fast the machine is.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_riposte");
+const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/demo");
+
+/// Total bound of every wait: attempts × sleep = 60 s.
+const POLL_SLEEP: Duration = Duration::from_millis(20);
+const POLL_ATTEMPTS: u32 = 3_000;
+
+/// A threshold rule on sshd failures (the demo's ssh-bruteforce rule).
+const SSH_RULES: &str = r#"version: 1
+rules:
+  - id: ssh-bruteforce
+    title: SSH brute force
+    kind: threshold
+    match:
+      event.dataset: sshd
+      event.action: ssh_login
+      event.outcome: failure
+    group_by: [source.ip]
+    count: 6
+    window: 60s
+    severity: high
+    confidence: 85
+    summary: "{{ count }} failed SSH logins from {{ group['source.ip'] }}"
+"#;
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("binding an ephemeral port");
+    l.local_addr().unwrap().port()
+}
+
+/// An HTTP client whose requests cannot hang a test: each is bounded too.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+fn sqlite_url(dir: &Path) -> String {
+    format!("sqlite://{}", dir.join("riposte.db").display())
+}
+
+/// A running `riposte serve`; killed (SIGKILL) on drop if still running, so
+/// a failing test leaves no process behind.
+struct Serve {
+    child: Child,
+    port: u16,
+    stderr_path: PathBuf,
+}
+
+impl Serve {
+    fn start(config: &Path, port: u16, label: &str) -> Serve {
+        let dir = config.parent().unwrap();
+        let stderr_path = dir.join(format!("{label}.stderr"));
+        let stderr = std::fs::File::create(&stderr_path).unwrap();
+        let child = Command::new(BIN)
+            .arg("serve")
+            .arg("--config")
+            .arg(config)
+            .env("RIPOSTE_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawning riposte serve");
+        Serve {
+            child,
+            port,
+            stderr_path,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// Panics (with the server's log) if the process has exited.
+    fn assert_running(&mut self, waiting_for: &str) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!(
+                "riposte serve exited ({status}) while waiting for {waiting_for}; its stderr:\n{}",
+                self.stderr()
+            );
+        }
+    }
+
+    /// Polls `/api/v1/health` until `done(counts)` holds; returns those counts.
+    async fn wait_health(
+        &mut self,
+        client: &reqwest::Client,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let mut last = None;
+        for _ in 0..POLL_ATTEMPTS {
+            self.assert_running(what);
+            if let Ok(resp) = client.get(self.url("/api/v1/health")).send().await
+                && resp.status() == reqwest::StatusCode::OK
+            {
+                let body: Value = resp.json().await.expect("health body is JSON");
+                assert_eq!(body["status"], "ok", "{body}");
+                let counts = body["counts"].clone();
+                if done(&counts) {
+                    return counts;
+                }
+                last = Some(counts);
+            }
+            tokio::time::sleep(POLL_SLEEP).await;
+        }
+        panic!(
+            "gave up after {:?} waiting for {what}; last health counts: {last:?}; stderr:\n{}",
+            POLL_SLEEP * POLL_ATTEMPTS,
+            self.stderr()
+        );
+    }
+
+    async fn wait_up(&mut self, client: &reqwest::Client) {
+        self.wait_health(client, "the API to answer", |_| true)
+            .await;
+    }
+
+    fn sigterm(&self) {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -TERM failed: {status}");
+    }
+
+    fn sigkill(&mut self) -> ExitStatus {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().unwrap()
+    }
+
+    /// Waits for the process to exit by itself.
+    async fn wait_exit(&mut self, what: &str) -> ExitStatus {
+        for _ in 0..POLL_ATTEMPTS {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            tokio::time::sleep(POLL_SLEEP).await;
+        }
+        panic!(
+            "riposte serve did not exit within {:?} after {what}; stderr:\n{}",
+            POLL_SLEEP * POLL_ATTEMPTS,
+            self.stderr()
+        );
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn counts_sum(c: &Value) -> u64 {
+    c["events"].as_u64().unwrap() + c["dead_letters"].as_u64().unwrap()
+}
+
+/// The generated auth.log: its bytes, and the line-start offsets of the lines
+/// that decode (events) and of those that do not (dead letters).
+struct AuthLog {
+    bytes: Vec<u8>,
+    good: Vec<u64>,
+    garbage: Vec<u64>,
+}
+
+fn auth_log(lines: usize) -> AuthLog {
+    let mut log = AuthLog {
+        bytes: Vec::new(),
+        good: Vec::new(),
+        garbage: Vec::new(),
+    };
+    for i in 0..lines {
+        let offset = log.bytes.len() as u64;
+        let t = 9 * 3600 + i / 4;
+        let ts = format!("Mar 14 {:02}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60);
+        let pid = 1000 + i % 5000;
+        let line: Vec<u8> = if i % 997 == 500 {
+            format!("garbage line {i}: not a syslog record").into_bytes()
+        } else if i % 4999 == 42 {
+            // Not UTF-8: a dead letter too.
+            let mut v = format!("{ts} bastion sshd[{pid}]: Latin-1 caf").into_bytes();
+            v.push(0xe9);
+            v
+        } else if i % 10 == 0 {
+            format!("{ts} bastion sshd[{pid}]: Accepted publickey for alice from 198.51.100.4 port {} ssh2", 40000 + i % 20000)
+                .into_bytes()
+        } else if i % 10 == 5 {
+            format!("{ts} bastion CRON[{pid}]: pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)")
+                .into_bytes()
+        } else {
+            format!(
+                "{ts} bastion sshd[{pid}]: Failed password for root from 203.0.113.{} port {} ssh2",
+                i % 250 + 1,
+                1024 + i % 60000
+            )
+            .into_bytes()
+        };
+        if line.starts_with(b"garbage") || std::str::from_utf8(&line).is_err() {
+            log.garbage.push(offset);
+        } else {
+            log.good.push(offset);
+        }
+        log.bytes.extend_from_slice(&line);
+        log.bytes.push(b'\n');
+    }
+    log
+}
+
+fn write_file_source_config(dir: &Path, port: u16) -> PathBuf {
+    let config = dir.join("riposte.yaml");
+    let text = format!(
+        "version: 1\n\
+         store: {store}\n\
+         api: {{ listen: 127.0.0.1:{port} }}\n\
+         rules: [rules.yaml]\n\
+         playbooks: []\n\
+         sources:\n  - {{ name: auth, type: file, path: auth.log, format: syslog }}\n\
+         ingest: {{ batch_lines: 50, poll_interval: 50ms }}\n",
+        store = sqlite_url(dir)
+    );
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_file_then_restart_processes_every_line_exactly_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("rules.yaml"), SSH_RULES).unwrap();
+    let log = auth_log(20_000);
+    let total = (log.good.len() + log.garbage.len()) as u64;
+    assert_eq!(total, 20_000);
+    assert!(
+        log.garbage.len() >= 20,
+        "the file should hold a few dead letters"
+    );
+    std::fs::write(dir.join("auth.log"), &log.bytes).unwrap();
+    let client = client();
+
+    // First run: killed as soon as it has committed something.
+    let port = free_port();
+    let config = write_file_source_config(dir, port);
+    let mut first = Serve::start(&config, port, "first");
+    let seen = first
+        .wait_health(&client, "the first batches to be committed", |c| {
+            counts_sum(c) > 0
+        })
+        .await;
+    first.sigkill();
+    assert!(
+        counts_sum(&seen) < total,
+        "health already counted every line before the kill ({seen}); make the file larger"
+    );
+    // What the killed process had committed, read from the store itself.
+    let store = riposte_store::open(&sqlite_url(dir)).await.unwrap();
+    let at_kill = store.counts().await.unwrap();
+    let committed = at_kill.events + at_kill.dead_letters;
+    assert!(
+        committed > 0 && committed < total,
+        "the kill should land mid-file: {committed} of {total} lines committed"
+    );
+    eprintln!(
+        "killed after committing {committed} of {total} lines (health had counted {})",
+        counts_sum(&seen)
+    );
+    let cp = store
+        .checkpoint("auth")
+        .await
+        .unwrap()
+        .expect("a checkpoint after the first batches");
+    assert!(
+        cp < log.bytes.len() as u64,
+        "checkpoint {cp} already at the end of the file"
+    );
+    drop(store);
+
+    // Second run: resumes from the checkpoint and finishes the file.
+    let port = free_port();
+    let config = write_file_source_config(dir, port);
+    let mut second = Serve::start(&config, port, "second");
+    second
+        .wait_health(
+            &client,
+            "every line to be committed after the restart",
+            |c| counts_sum(c) >= total,
+        )
+        .await;
+    second.sigterm();
+    let status = second.wait_exit("SIGTERM").await;
+    assert!(
+        status.success(),
+        "serve exited with {status}; stderr:\n{}",
+        second.stderr()
+    );
+
+    let store = riposte_store::open(&sqlite_url(dir)).await.unwrap();
+    let events = store.list_events_by_source("auth", 100_000).await.unwrap();
+    assert_eq!(events.len(), log.good.len(), "one event per good line");
+    let offsets: Vec<u64> = events
+        .iter()
+        .map(|e| {
+            e.origin
+                .as_ref()
+                .expect("file events carry their origin")
+                .offset
+        })
+        .collect();
+    for pair in offsets.windows(2) {
+        assert!(
+            pair[0] < pair[1],
+            "offsets not strictly increasing (duplicate or disorder): {pair:?}"
+        );
+    }
+    assert_eq!(
+        offsets, log.good,
+        "event offsets are exactly the good lines' offsets"
+    );
+    for e in &events {
+        let origin = e.origin.as_ref().unwrap();
+        assert_eq!(origin.source, "auth");
+        let start = origin.offset as usize;
+        let end = start + log.bytes[start..].iter().position(|&b| b == b'\n').unwrap();
+        assert_eq!(
+            e.original.as_deref().map(str::as_bytes),
+            Some(&log.bytes[start..end])
+        );
+    }
+
+    let counts = store.counts().await.unwrap();
+    assert_eq!(counts.events, log.good.len() as u64);
+    assert_eq!(counts.dead_letters, log.garbage.len() as u64);
+    let dead = store.list_dead_letters(100_000).await.unwrap();
+    let dead_offsets: BTreeSet<u64> = dead
+        .iter()
+        .map(|d| d.offset.expect("file dead letters have offsets"))
+        .collect();
+    assert_eq!(
+        dead_offsets.len(),
+        dead.len(),
+        "a dead letter was stored twice"
+    );
+    assert_eq!(
+        dead_offsets,
+        log.garbage.iter().copied().collect::<BTreeSet<_>>()
+    );
+    assert!(
+        dead.iter()
+            .all(|d| d.source == "auth" && d.format == "syslog")
+    );
+    assert_eq!(
+        store.checkpoint("auth").await.unwrap(),
+        Some(log.bytes.len() as u64)
+    );
+}
+
+fn syslog_lines(n: usize, ip: &str, first_pid: usize) -> Vec<String> {
+    let start = Utc::now() - TimeDelta::seconds(20);
+    (0..n)
+        .map(|i| {
+            let ts = (start + TimeDelta::seconds(i as i64 * 2)).format("%b %e %H:%M:%S");
+            format!(
+                "{ts} bastion sshd[{}]: Failed password for root from {ip} port {} ssh2",
+                first_pid + i,
+                40000 + i
+            )
+        })
+        .collect()
+}
+
+async fn post_syslog(client: &reqwest::Client, serve: &Serve, lines: &[String]) -> Value {
+    let resp = client
+        .post(serve.url("/api/v1/events?format=syslog"))
+        .json(&lines)
+        .send()
+        .await
+        .expect("POST /api/v1/events");
+    let status = resp.status();
+    let body: Value = resp.json().await.expect("events answer is JSON");
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_cleanly_and_keeps_acknowledged_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("rules.yaml"), SSH_RULES).unwrap();
+    std::fs::write(dir.join("empty.log"), "").unwrap();
+    let port = free_port();
+    let config = dir.join("riposte.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 1\n\
+             store: {store}\n\
+             api: {{ listen: 127.0.0.1:{port} }}\n\
+             rules: [rules.yaml]\n\
+             sources:\n  - {{ name: empty, type: file, path: empty.log, format: syslog }}\n\
+             ingest: {{ poll_interval: 50ms }}\n",
+            store = sqlite_url(dir)
+        ),
+    )
+    .unwrap();
+    let client = client();
+    let mut serve = Serve::start(&config, port, "serve");
+    serve.wait_up(&client).await;
+
+    let mut sent = 0;
+    for (n, ip) in [
+        (3, "198.51.100.1"),
+        (4, "198.51.100.2"),
+        (5, "198.51.100.3"),
+    ] {
+        let body = post_syslog(&client, &serve, &syslog_lines(n, ip, 100)).await;
+        assert_eq!(body["events"], n, "{body}");
+        assert_eq!(body["dead_letters"], 0, "{body}");
+        sent += n as u64;
+    }
+
+    serve.sigterm();
+    let status = serve.wait_exit("SIGTERM").await;
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "serve exited with {status}; stderr:\n{}",
+        serve.stderr()
+    );
+    assert!(
+        serve.stderr().contains("stopped cleanly"),
+        "stderr:\n{}",
+        serve.stderr()
+    );
+
+    let store = riposte_store::open(&sqlite_url(dir)).await.unwrap();
+    assert_eq!(store.counts().await.unwrap().events, sent);
+    let stored = store.list_events_by_source("api", 1_000).await.unwrap();
+    assert_eq!(
+        stored.len() as u64,
+        sent,
+        "every acknowledged event is stored"
+    );
+    assert_eq!(
+        store.checkpoint("empty").await.unwrap(),
+        None,
+        "nothing was read from the empty file"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_lists_alerts_cases_and_decisions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::copy(format!("{DEMO}/rules.yaml"), dir.join("rules.yaml")).unwrap();
+    std::fs::create_dir(dir.join("playbooks")).unwrap();
+    for pb in ["ssh-bruteforce.yaml", "suricata-high.yaml"] {
+        std::fs::copy(
+            format!("{DEMO}/playbooks/{pb}"),
+            dir.join("playbooks").join(pb),
+        )
+        .unwrap();
+    }
+    let port = free_port();
+    let config = dir.join("riposte.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 1\n\
+             store: {store}\n\
+             api: {{ listen: 127.0.0.1:{port} }}\n\
+             rules: [rules.yaml]\n\
+             playbooks: [playbooks/]\n\
+             respond: {{ allowlist: [10.0.0.0/8] }}\n\
+             enforcers: [{{ type: file, path: blocklist.txt }}]\n",
+            store = sqlite_url(dir)
+        ),
+    )
+    .unwrap();
+    let client = client();
+    let mut serve = Serve::start(&config, port, "serve");
+    serve.wait_up(&client).await;
+
+    let body = post_syslog(&client, &serve, &syslog_lines(6, "203.0.113.7", 200)).await;
+    assert_eq!(
+        body,
+        json!({"events": 6, "dead_letters": 0, "ignored": 0, "alerts": 1, "decisions": 1})
+    );
+    // 10.0.0.5 is allowlisted: an alert and a case, but the ban is refused.
+    let body = post_syslog(&client, &serve, &syslog_lines(6, "10.0.0.5", 300)).await;
+    assert_eq!(
+        body,
+        json!({"events": 6, "dead_letters": 0, "ignored": 0, "alerts": 1, "decisions": 0})
+    );
+
+    let get = |path: &str| {
+        let url = serve.url(path);
+        let client = client.clone();
+        async move {
+            let resp = client.get(&url).send().await.unwrap();
+            assert_eq!(resp.status(), reqwest::StatusCode::OK, "GET {url}");
+            resp.json::<Value>().await.unwrap()
+        }
+    };
+
+    let alerts = get("/api/v1/alerts").await;
+    let alerts = alerts.as_array().unwrap();
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    assert!(
+        alerts.iter().all(|a| a["rule_id"] == "ssh-bruteforce"),
+        "{alerts:?}"
+    );
+    let alerted: BTreeSet<&str> = alerts
+        .iter()
+        .map(|a| a["group"]["source.ip"].as_str().unwrap())
+        .collect();
+    assert_eq!(alerted, BTreeSet::from(["10.0.0.5", "203.0.113.7"]));
+
+    let cases = get("/api/v1/cases").await;
+    let cases = cases.as_array().unwrap();
+    assert_eq!(cases.len(), 2, "{cases:?}");
+    let titles: BTreeSet<&str> = cases.iter().map(|c| c["title"].as_str().unwrap()).collect();
+    assert_eq!(
+        titles,
+        BTreeSet::from([
+            "SSH brute force from 10.0.0.5",
+            "SSH brute force from 203.0.113.7"
+        ])
+    );
+
+    let decisions = get("/api/v1/decisions").await;
+    let decisions = decisions.as_array().unwrap();
+    assert_eq!(decisions.len(), 1, "{decisions:?}");
+    let d = &decisions[0];
+    assert_eq!(d["value"], "203.0.113.7");
+    assert_eq!(d["kind"], "ban");
+    assert_eq!(d["scope"], "ip");
+    assert_eq!(d["state"], "active");
+    let time = |key: &str| serde_json::from_value::<DateTime<Utc>>(d[key].clone()).unwrap();
+    assert_eq!(time("expires_at") - time("created_at"), TimeDelta::hours(4));
+    let active = get("/api/v1/decisions?state=active").await;
+    assert_eq!(active.as_array().unwrap().len(), 1, "{active}");
+
+    assert_eq!(
+        std::fs::read_to_string(dir.join("blocklist.txt")).unwrap(),
+        "203.0.113.7\n"
+    );
+
+    // Bad requests are refused and change nothing.
+    let resp = client
+        .post(serve.url("/api/v1/events?format=syslog"))
+        .header("content-type", "application/json")
+        .body("this is not JSON")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.status().is_client_error(),
+        "malformed body answered {}",
+        resp.status()
+    );
+    let resp = client
+        .post(serve.url("/api/v1/events?format=nope"))
+        .json(&json!(["Mar 14 09:26:53 bastion sshd[1]: hello"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), reqwest::StatusCode::BAD_REQUEST);
+    let body: Value = resp.json().await.unwrap();
+    let error = body["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("nope") && error.contains("suricata-eve") && error.contains("syslog"),
+        "the error should name the bad format and list valid ones: {body}"
+    );
+    let health = get("/api/v1/health").await;
+    assert_eq!(health["counts"]["events"], 12, "{health}");
+    assert_eq!(health["counts"]["dead_letters"], 0, "{health}");
+
+    serve.sigterm();
+    let status = serve.wait_exit("SIGTERM").await;
+    assert!(
+        status.success(),
+        "serve exited with {status}; stderr:\n{}",
+        serve.stderr()
+    );
+}
+
+#[test]
+fn serve_rejects_a_bad_config_listing_every_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("rules.yaml"), SSH_RULES).unwrap();
+    let config = dir.join("riposte.yaml");
+    let port = free_port();
+    std::fs::write(
+        &config,
+        format!(
+            "version: 1\n\
+             store: {store}\n\
+             api: {{ listen: 127.0.0.1:{port} }}\n\
+             rules: [rules.yaml]\n\
+             colour: blue\n\
+             sources:\n  - {{ name: auth, type: file, path: auth.log, format: sylog }}\n\
+             respond: {{ allowlist: [10.0.0.0/8, 10.0.0.300] }}\n",
+            store = sqlite_url(dir)
+        ),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running riposte serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a bad config must fail; stderr:\n{stderr}"
+    );
+    let file = config.display().to_string();
+    let mut missing = String::new();
+    for want in [
+        format!("{file}: colour: unknown key"),
+        format!("{file}: respond.allowlist[1]: \"10.0.0.300\" is not an IP address or CIDR"),
+        format!(
+            "{file}: sources[0].format: unknown format \"sylog\" (valid: suricata-eve, syslog)"
+        ),
+        "3 problems".to_owned(),
+    ] {
+        if !stderr.contains(&want) {
+            writeln!(missing, "  {want}").unwrap();
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "stderr lacks:\n{missing}stderr was:\n{stderr}"
+    );
+    assert!(
+        !dir.join("riposte.db").exists(),
+        "nothing is opened when the config is invalid"
+    );
+}

@@ -1,0 +1,53 @@
+//! Decode throughput per format, one core: `cargo bench -p riposte-ingest`.
+//! Criterion reports both elements/s (events) and bytes/s.
+
+use std::hint::black_box;
+
+use chrono::{TimeZone, Utc};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use riposte_ingest::{DecodeCtx, Format, Line, decode_batch};
+
+const EVE_ALERT: &str = r#"{"timestamp":"2026-03-14T09:25:31.007412+0000","flow_id":1457705212870443,"in_iface":"eth0","event_type":"alert","src_ip":"198.51.100.23","src_port":38740,"dest_ip":"192.0.2.80","dest_port":80,"proto":"TCP","app_proto":"http","alert":{"action":"allowed","gid":1,"signature_id":2034647,"rev":2,"signature":"ET EXPLOIT Apache log4j RCE Attempt (http uri) (CVE-2021-44228)","category":"Attempted Administrator Privilege Gain","severity":1}}"#;
+const SSHD: &str = "Mar 14 09:27:01 bastion sshd[2303]: Failed password for invalid user admin from 203.0.113.7 port 52230 ssh2";
+
+fn batch(line: &str, n: usize) -> Vec<Line> {
+    (0..n)
+        .map(|i| Line {
+            offset: (i * (line.len() + 1)) as u64,
+            bytes: line.as_bytes().to_vec(),
+            truncated_from: None,
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let now = Utc
+        .with_ymd_and_hms(2026, 3, 14, 10, 0, 0)
+        .single()
+        .unwrap_or_default();
+    let ctx = DecodeCtx {
+        source: "bench",
+        now,
+    };
+    let mut group = c.benchmark_group("decode");
+    for (name, format, line) in [
+        ("suricata-eve alert", Format::SuricataEve, EVE_ALERT),
+        ("syslog sshd", Format::Syslog, SSHD),
+    ] {
+        let lines = batch(line, 1000);
+        group.throughput(Throughput::Elements(lines.len() as u64));
+        group.bench_function(format!("{name} (events)"), |b| {
+            b.iter(|| black_box(decode_batch(format, black_box(&lines), &ctx)))
+        });
+        group.throughput(Throughput::Bytes(
+            lines.iter().map(|l| l.bytes.len() as u64 + 1).sum(),
+        ));
+        group.bench_function(format!("{name} (bytes)"), |b| {
+            b.iter(|| black_box(decode_batch(format, black_box(&lines), &ctx)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
