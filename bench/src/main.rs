@@ -101,7 +101,7 @@ fn bench_detect(lines: &[Line]) {
         now: start(),
     };
     let events = decode_batch(Format::Syslog, lines, &ctx).events;
-    let rules = Arc::new(parse_rules("rules.yaml", RULES).unwrap_or_default());
+    let rules = Arc::new(parse_rules("rules.yaml", RULES).unwrap_or_else(|p| panic!("{p}")));
     let mut detector = Detector::new(rules);
     let t = Instant::now();
     let mut alerts = 0;
@@ -122,7 +122,7 @@ async fn bench_pipeline(lines: &[Line]) {
     let store = riposte_store::open(&url)
         .await
         .unwrap_or_else(|e| panic!("store: {e}"));
-    let rules = Arc::new(parse_rules("rules.yaml", RULES).unwrap_or_default());
+    let rules = Arc::new(parse_rules("rules.yaml", RULES).unwrap_or_else(|p| panic!("{p}")));
     let clock = Arc::new(ManualClock::new(start()));
     let responder = Arc::new(Responder::new(ResponderConfig::default(), Vec::new()));
     let mut engine = Engine::new(store, rules, Vec::new(), responder, clock.clone())

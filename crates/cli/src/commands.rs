@@ -31,6 +31,18 @@ struct Ctx {
 }
 
 impl StoreArgs {
+    /// For commands that change decisions: the configuration is required,
+    /// because its allowlist must apply and its enforcers must be updated.
+    async fn open_for_decisions(&self) -> anyhow::Result<Ctx> {
+        if !self.config.exists() {
+            bail!(
+                "no configuration at {}; changing decisions needs --config FILE, whose allowlist applies and whose enforcers are updated",
+                self.config.display()
+            );
+        }
+        self.open().await
+    }
+
     async fn open(&self) -> anyhow::Result<Ctx> {
         let config = if self.config.exists() {
             Some(load_config(&self.config)?)
@@ -184,6 +196,20 @@ pub enum AlertsCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum DeadLettersCommand {
+    /// List input that could not be decoded, newest first, with the reason
+    /// and where it came from.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum CasesCommand {
     /// List cases, newest first.
     List {
@@ -265,7 +291,7 @@ pub async fn decisions(cmd: DecisionsCommand) -> anyhow::Result<()> {
             reason,
             user,
         } => {
-            let ctx = store.open().await?;
+            let ctx = store.open_for_decisions().await?;
             let (scope, value) = match (ip, range) {
                 (Some(ip), _) => (Scope::Ip, ip),
                 (None, Some(r)) => (Scope::Range, r),
@@ -305,7 +331,7 @@ pub async fn decisions(cmd: DecisionsCommand) -> anyhow::Result<()> {
             reason,
             user,
         } => {
-            let ctx = store.open().await?;
+            let ctx = store.open_for_decisions().await?;
             let id: DecisionId = id
                 .parse()
                 .map_err(|_| anyhow!("{id:?} is not a decision id"))?;
@@ -342,6 +368,30 @@ pub async fn alerts(cmd: AlertsCommand) -> anyhow::Result<()> {
             a.severity,
             a.rule_id,
             a.summary
+        );
+    }
+    Ok(())
+}
+
+pub async fn dead_letters(cmd: DeadLettersCommand) -> anyhow::Result<()> {
+    let DeadLettersCommand::List { store, limit, json } = cmd;
+    let ctx = store.open().await?;
+    let list = ctx.store.list_dead_letters(limit).await?;
+    if json {
+        return print_json(&list);
+    }
+    if list.is_empty() {
+        println!("no dead letters");
+    }
+    for d in &list {
+        let at = d.offset.map(|o| format!(" offset {o}")).unwrap_or_default();
+        println!(
+            "{}  {}{at} ({}, {} bytes): {}",
+            d.received_at.format("%Y-%m-%dT%H:%M:%SZ"),
+            d.source,
+            d.format,
+            d.raw_len,
+            d.reason
         );
     }
     Ok(())

@@ -54,6 +54,9 @@ enum Command {
     /// List and show cases.
     #[command(subcommand)]
     Cases(commands::CasesCommand),
+    /// List input that could not be decoded.
+    #[command(subcommand, name = "dead-letters")]
+    DeadLetters(commands::DeadLettersCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -101,6 +104,7 @@ fn main() -> ExitCode {
             Command::Decisions(cmd) => commands::decisions(cmd).await,
             Command::Alerts(cmd) => commands::alerts(cmd).await,
             Command::Cases(cmd) => commands::cases(cmd).await,
+            Command::DeadLetters(cmd) => commands::dead_letters(cmd).await,
         }
     });
     match result {

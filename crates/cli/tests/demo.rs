@@ -80,6 +80,52 @@ fn demo_bans_exactly_the_attackers_with_their_expiry_and_never_the_allowlisted()
     assert_eq!(ssh["origin"]["step"], "block");
     assert_eq!(ssh["origin"]["rule"], "ssh-bruteforce");
 
+    // The two undecodable lines are kept with their reason and offset.
+    let out = riposte(&[
+        "dead-letters",
+        "list",
+        "--config",
+        config.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let letters: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut letters: Vec<(String, u64, String)> = letters
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["source"].as_str().unwrap().to_owned(),
+                d["offset"].as_u64().unwrap(),
+                d["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    letters.sort();
+    assert_eq!(letters.len(), 2);
+    assert_eq!(
+        letters[0],
+        (
+            "auth".to_owned(),
+            2043,
+            "not a syslog line: expected \"<PRI>\" or a timestamp at the start, found \"--- logrotate marker: this line is not syslog ---\"".to_owned()
+        )
+    );
+    assert_eq!(letters[1].0, "eve");
+    assert_eq!(letters[1].1, 2619);
+    assert!(
+        letters[1]
+            .2
+            .starts_with("truncated JSON: EOF while parsing an object"),
+        "{}",
+        letters[1].2
+    );
+
     // Each case groups its alerts; the brute force case holds the ssh alert.
     let out = riposte(&[
         "cases",

@@ -65,6 +65,14 @@ impl Detector {
         &self.rules
     }
 
+    pub fn rules_arc(&self) -> &Arc<RuleSet> {
+        &self.rules
+    }
+
+    pub fn max_keys(&self) -> usize {
+        self.max_keys
+    }
+
     pub fn stats(&self) -> DetectorStats {
         DetectorStats {
             keys: self.state.values().map(|m| m.len() as u64).sum(),
@@ -192,21 +200,37 @@ impl Detector {
 }
 
 /// Drops buckets whose newest hit is at or before `horizon`; if none are
-/// stale, drops the bucket with the oldest newest hit. Returns how many went.
+/// stale, drops the least recently seen tenth, so that a flood of new keys
+/// (an attacker rotating addresses) costs one scan per tenth of the table,
+/// not one per key. Returns how many went.
 fn evict(buckets: &mut HashMap<Vec<String>, Bucket>, horizon: Timestamp) -> u64 {
     let before = buckets.len();
     buckets.retain(|_, b| b.hits.back().is_some_and(|(ts, _, _)| *ts > horizon));
     if buckets.len() == before {
-        let oldest = buckets
-            .iter()
-            .min_by_key(|(_, b)| b.hits.back().map(|h| h.0))
-            .map(|(k, _)| k.clone());
-        if let Some(k) = oldest {
-            buckets.remove(&k);
+        let mut last_seen: Vec<Timestamp> = buckets
+            .values()
+            .filter_map(|b| b.hits.back().map(|h| h.0))
+            .collect();
+        let n = (before / 10).max(1).min(last_seen.len());
+        if n > 0 {
+            let (_, cutoff, _) = last_seen.select_nth_unstable(n - 1);
+            let cutoff = *cutoff;
+            let mut left = n;
+            buckets.retain(|_, b| {
+                let old = left > 0 && b.hits.back().is_none_or(|h| h.0 <= cutoff);
+                if old {
+                    left -= 1;
+                }
+                !old
+            });
         }
     }
     let evicted = (before - buckets.len()) as u64;
-    tracing::warn!(evicted, "threshold state full; evicted keys");
+    tracing::warn!(
+        evicted,
+        kept = buckets.len(),
+        "threshold state full; evicted keys"
+    );
     evicted
 }
 
@@ -350,6 +374,30 @@ rules:
         }
         let stats = d.stats();
         assert_eq!((stats.keys, stats.evicted_keys), (2, 1));
+    }
+
+    #[test]
+    fn a_full_table_drops_the_least_recently_seen_tenth_at_once() {
+        let mut d = detector(20);
+        for i in 0..20u32 {
+            d.process(&failure(&format!("192.0.2.{i}"), t(i)), t(20));
+        }
+        // All 20 keys are inside the window: nothing is stale, so the two
+        // least recently seen go to make room for the 21st.
+        d.process(&failure("198.51.100.1", t(20)), t(20));
+        assert_eq!((d.stats().keys, d.stats().evicted_keys), (19, 2));
+        let buckets = d.state.values().next().unwrap();
+        for gone in ["192.0.2.0", "192.0.2.1"] {
+            assert!(
+                !buckets.contains_key(&vec![gone.to_owned()]),
+                "{gone} should be evicted"
+            );
+        }
+        assert!(buckets.contains_key(&vec!["192.0.2.2".to_owned()]));
+        assert!(buckets.contains_key(&vec!["198.51.100.1".to_owned()]));
+        // The next new key fits without another scan.
+        d.process(&failure("198.51.100.2", t(21)), t(21));
+        assert_eq!((d.stats().keys, d.stats().evicted_keys), (20, 2));
     }
 
     #[test]

@@ -122,11 +122,14 @@ impl Config {
             p.push(&file, "", format!("cannot read: {e}"));
             p
         })?;
+        // Canonical, so that source names derived from paths (the checkpoint
+        // keys) do not depend on how --config was written.
         let base = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        Self::parse(&file, &text, base)
+        let base = base.canonicalize().unwrap_or_else(|_| base.to_path_buf());
+        Self::parse(&file, &text, &base)
     }
 
     /// Validates config text; relative paths resolve against `base`.
@@ -172,16 +175,30 @@ impl Config {
         let api = section(&doc, "api", &["listen"], file, &mut p);
         let api_listen = match api.get("listen") {
             None => Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
-            Some(v) => scalar_text(v)
-                .parse::<SocketAddr>()
-                .map_err(|e| {
+            Some(v) => match scalar_text(v).parse::<SocketAddr>() {
+                // Anyone who can reach the API can submit events and so
+                // cause bans; until it has authentication it stays on
+                // loopback.
+                Ok(addr) if !addr.ip().is_loopback() => {
+                    p.push(
+                        file,
+                        "api.listen",
+                        format!(
+                            "{addr} is not a loopback address; the API has no authentication yet, so it only listens on 127.0.0.1 or ::1"
+                        ),
+                    );
+                    None
+                }
+                Ok(addr) => Some(addr),
+                Err(e) => {
                     p.push(
                         file,
                         "api.listen",
                         format!("{:?} is not an address:port ({e})", scalar_text(v)),
-                    )
-                })
-                .ok(),
+                    );
+                    None
+                }
+            },
         };
 
         let rules = paths_at(&doc, "rules", file, &mut p)

@@ -185,6 +185,46 @@ impl Engine {
         batch: DecodedBatch,
         checkpoint: Option<(&str, u64)>,
     ) -> Result<BatchReport, EngineError> {
+        let result = self.detect_and_commit(batch, checkpoint).await;
+        match result {
+            Ok(report) => {
+                if report
+                    .decisions
+                    .iter()
+                    .any(|d| d.state == DecisionState::Active)
+                {
+                    // The batch is stored; an enforcer failure must not make it
+                    // look failed (the caller would retry and store it twice).
+                    // The sweeper reconciles again on its next tick.
+                    if let Err(e) = self
+                        .responder
+                        .reconcile(self.store.as_ref(), self.clock.now())
+                        .await
+                    {
+                        tracing::error!(error = %e, "enforcer update failed; retried at the next sweep");
+                    }
+                }
+                Ok(report)
+            }
+            Err(e) => {
+                // Detection state already counted this batch; since the batch
+                // was not stored and will be resubmitted, forget it rather
+                // than count its events twice (partial counts are lost, as
+                // on restart).
+                self.detector = Detector::with_max_keys(
+                    Arc::clone(self.detector.rules_arc()),
+                    self.detector.max_keys(),
+                );
+                Err(e)
+            }
+        }
+    }
+
+    async fn detect_and_commit(
+        &mut self,
+        batch: DecodedBatch,
+        checkpoint: Option<(&str, u64)>,
+    ) -> Result<BatchReport, EngineError> {
         let mut report = BatchReport {
             events: batch.events.len() as u64,
             ignored: batch.ignored,
@@ -247,15 +287,6 @@ impl Engine {
             tx.set_checkpoint(source, offset).await?;
         }
         tx.commit().await?;
-        if report
-            .decisions
-            .iter()
-            .any(|d| d.state == DecisionState::Active)
-        {
-            self.responder
-                .reconcile(self.store.as_ref(), self.clock.now())
-                .await?;
-        }
         Ok(report)
     }
 

@@ -15,7 +15,7 @@ fn demo_dir() -> &'static Path {
 #[test]
 fn the_documented_config_loads_with_every_key_applied() {
     let config = Config::load(&demo_dir().join("riposte.yaml")).unwrap();
-    let base = demo_dir();
+    let base = &demo_dir().canonicalize().unwrap();
     assert_eq!(config.data_dir, base.join("riposte-data"));
     assert_eq!(
         config.store_url,
@@ -226,4 +226,86 @@ async fn every_decision_case_change_and_step_is_audited() {
     assert_eq!(audit, expected);
     assert_eq!(decision.value, "203.0.113.7");
     assert_eq!(store.list_runs(10).await.unwrap().len(), 2);
+}
+
+/// A broken enforcer (here: its directory is a file) must not turn a stored
+/// batch into a failed one — the caller would resubmit it and store it twice.
+#[tokio::test]
+async fn an_enforcer_failure_after_commit_does_not_fail_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["rules.yaml", "playbooks/ssh-bruteforce.yaml"] {
+        std::fs::create_dir_all(dir.path().join(f).parent().unwrap()).unwrap();
+        std::fs::copy(demo_dir().join(f), dir.path().join(f)).unwrap();
+    }
+    std::fs::write(dir.path().join("not-a-dir"), "").unwrap();
+    let config_text = "version: 1\nrules: [rules.yaml]\nplaybooks: [playbooks/]\nenforcers: [{ type: file, path: not-a-dir/blocklist.txt }]\n";
+    let config = Config::parse("riposte.yaml", config_text, dir.path()).unwrap();
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 3, 14, 9, 0, 0).unwrap(),
+    ));
+    let mut engine = Engine::from_config(&config, clock.clone())
+        .await
+        .unwrap()
+        .follow_event_time(clock.clone());
+    let lines: Vec<Line> = (0..6u64)
+        .map(|s| Line {
+            offset: s * 100,
+            bytes: format!("Mar 14 09:00:0{s} h sshd[1]: Failed password for root from 203.0.113.7 port 4{s} ssh2").into_bytes(),
+            truncated_from: None,
+        })
+        .collect();
+    let batch = decode_batch(
+        Format::Syslog,
+        &lines,
+        &DecodeCtx {
+            source: "auth",
+            now: clock.now(),
+        },
+    );
+    let report = engine
+        .commit_batch(batch, Some(("auth", 600)))
+        .await
+        .expect("stored batch reported as stored");
+    assert_eq!(report.decisions.len(), 1);
+    assert_eq!(engine.store().checkpoint("auth").await.unwrap(), Some(600));
+    assert_eq!(engine.store().counts().await.unwrap().decisions_active, 1);
+}
+
+#[test]
+fn the_api_only_listens_on_loopback() {
+    let errs = Config::parse(
+        "r.yaml",
+        "version: 1\napi: { listen: 0.0.0.0:8080 }\n",
+        Path::new("/"),
+    )
+    .unwrap_err();
+    assert_eq!(
+        errs.to_string(),
+        "1 problem:\n  r.yaml: api.listen: 0.0.0.0:8080 is not a loopback address; the API has no authentication yet, so it only listens on 127.0.0.1 or ::1"
+    );
+    let ok = Config::parse(
+        "r.yaml",
+        "version: 1\napi: { listen: \"[::1]:9000\" }\n",
+        Path::new("/"),
+    )
+    .unwrap();
+    assert_eq!(ok.api_listen.to_string(), "[::1]:9000");
+}
+
+/// The default source name is the checkpoint key; it must not change with
+/// how --config was written, or a restart would re-read the file.
+#[test]
+fn source_names_do_not_depend_on_how_the_config_path_was_written() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(
+        dir.path().join("riposte.yaml"),
+        "version: 1\nsources: [{ type: file, path: auth.log, format: syslog }]\n",
+    )
+    .unwrap();
+    let direct = Config::load(&dir.path().join("riposte.yaml")).unwrap();
+    let roundabout = Config::load(&dir.path().join("sub/../riposte.yaml")).unwrap();
+    let canonical = dir.path().canonicalize().unwrap().join("auth.log");
+    assert_eq!(direct.sources[0].name(), canonical.to_str().unwrap());
+    assert_eq!(roundabout.sources[0].name(), direct.sources[0].name());
 }

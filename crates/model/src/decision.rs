@@ -37,13 +37,15 @@ impl Scope {
     pub fn normalize(self, value: &str) -> Result<String, String> {
         let value = value.trim();
         match self {
+            // IPv4-mapped IPv6 (::ffff:10.0.0.5) is written as the IPv4
+            // address it is, so allowlists and lists compare like with like.
             Scope::Ip => value
                 .parse::<IpAddr>()
-                .map(|ip| ip.to_string())
+                .map(|ip| ip.to_canonical().to_string())
                 .map_err(|_| format!("{value:?} is not an IP address")),
             Scope::Range => value
                 .parse::<IpNet>()
-                .map(|net| net.trunc().to_string())
+                .map(|net| canonical_net(net).trunc().to_string())
                 .map_err(|_| format!("{value:?} is not a CIDR range")),
             Scope::User | Scope::Domain if value.is_empty() => {
                 Err(format!("empty {} value", self.as_str()))
@@ -76,6 +78,20 @@ impl FromStr for Scope {
             .into_iter()
             .find(|v| v.as_str() == s)
             .ok_or_else(|| format!("unknown scope {s:?} (valid: ip, range, user, domain)"))
+    }
+}
+
+/// An IPv6 range inside ::ffff:0:0/96 as the IPv4 range it maps; other
+/// networks unchanged.
+pub fn canonical_net(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.network().to_ipv4_mapped() {
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+                .map(IpNet::V4)
+                .unwrap_or(net),
+            None => net,
+        },
+        other => other,
     }
 }
 
@@ -230,6 +246,11 @@ mod tests {
         assert_eq!(
             Scope::Ip.network("203.0.113.7").unwrap().to_string(),
             "203.0.113.7/32"
+        );
+        assert_eq!(Scope::Ip.normalize("::ffff:10.0.0.5").unwrap(), "10.0.0.5");
+        assert_eq!(
+            Scope::Range.normalize("::ffff:10.0.0.0/104").unwrap(),
+            "10.0.0.0/8"
         );
     }
 }

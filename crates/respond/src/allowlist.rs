@@ -29,6 +29,18 @@ impl Allowlist {
     /// Why `net` may not be banned, or `None` if it may. A range is refused
     /// if it overlaps an allowlisted network in either direction.
     pub fn refusal(&self, net: IpNet) -> Option<String> {
+        let net = riposte_model::canonical_net(net);
+        // A range that contains the whole IPv4-mapped space covers every
+        // IPv4 address; treat it as 0.0.0.0/0 for the checks below.
+        let mapped_space: IpNet = IpNet::V6(
+            ipnet::Ipv6Net::new(std::net::Ipv4Addr::UNSPECIFIED.to_ipv6_mapped(), 96)
+                .unwrap_or_default(),
+        );
+        if net.contains(&mapped_space) {
+            return Some(format!(
+                "{net} covers the whole IPv4-mapped range {mapped_space}; never banned"
+            ));
+        }
         let overlaps = |a: &IpNet| a.contains(&net) || net.contains(a);
         if let Some(a) = self.nets.iter().find(|a| overlaps(a)) {
             return Some(format!("{net} is covered by allowlisted {a}"));

@@ -136,6 +136,12 @@ impl Responder {
             }
             other => other,
         };
+        let expires_at = match duration {
+            Some(d) => Some(now.checked_add_signed(d).ok_or_else(|| {
+                RespondError::Invalid(format!("duration {} is too long", format_duration(d)))
+            })?),
+            None => None,
+        };
         let decision = Decision {
             id: DecisionId::new(),
             kind: DecisionKind::Ban,
@@ -145,7 +151,7 @@ impl Responder {
             reason,
             confidence: req.confidence,
             created_at: now,
-            expires_at: duration.map(|d| now + d),
+            expires_at,
             state: if req.simulate {
                 DecisionState::Simulated
             } else {

@@ -201,6 +201,25 @@ async fn automation_cannot_ban_forever_and_is_capped_at_max_duration() {
         "ssh brute force (duration 30d cut to the maximum 1d)"
     );
 
+    // A duration past the calendar's end is an error, not a panic.
+    let huge = BanRequest {
+        origin: Origin::User {
+            name: "alice".into(),
+        },
+        ..automated("203.0.113.11", Some(TimeDelta::MAX))
+    };
+    let mut tx = f.store.begin().await.unwrap();
+    let err = f
+        .responder
+        .ban(&mut *tx, huge, f.clock.now())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with("invalid decision: duration "),
+        "{err}"
+    );
+    drop(tx);
+
     // A person may ban permanently; it never expires.
     let manual = BanRequest {
         origin: Origin::User {

@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use riposte_engine::{BatchSummary, PipelineError, PipelineHandle};
-use riposte_ingest::{DecodeCtx, DecodedBatch, Format, decode_one};
+use riposte_ingest::{DecodeCtx, Format, Line, decode_batch};
 use riposte_model::{Alert, Case, CaseId, Clock, DeadLetter, Decision, DecisionState};
 use riposte_store::{DecisionFilter, Store};
 use serde::Deserialize;
@@ -20,12 +21,18 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub pipeline: PipelineHandle,
     pub clock: Arc<dyn Clock>,
+    /// Records posted to the API are cut to this like file lines
+    /// (`ingest.max_line_bytes`); longer ones are dead-lettered.
+    pub max_line_bytes: usize,
 }
 
 /// Request bodies larger than this are refused (413) before being read.
 pub const MAX_BODY_BYTES: usize = 10 << 20;
 /// Records per `POST /api/v1/events` request.
 pub const MAX_EVENTS_PER_REQUEST: usize = 10_000;
+/// Requests handled at once; more wait. Bounds memory (each may hold a
+/// 10 MiB body) and keeps a flood of posts from starving file sources.
+pub const MAX_CONCURRENT_REQUESTS: usize = 32;
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 10_000;
 
@@ -36,8 +43,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/cases", get(cases))
         .route("/api/v1/cases/{id}", get(case))
         .route("/api/v1/decisions", get(decisions))
+        .route("/api/v1/dead-letters", get(dead_letters))
         .route("/api/v1/events", post(events))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower::limit::ConcurrencyLimitLayer::new(
+            MAX_CONCURRENT_REQUESTS,
+        ))
         .with_state(state)
 }
 
@@ -60,17 +71,16 @@ async fn health(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
     ))
 }
 
-async fn alerts(
-    State(s): State<AppState>,
-    Query(q): Query<ListQuery>,
-) -> Result<Json<Vec<Alert>>, ApiError> {
+/// List endpoints answer a bad `limit` or `state` in the API's error shape.
+type ListParams = Result<Query<ListQuery>, QueryRejection>;
+
+async fn alerts(State(s): State<AppState>, q: ListParams) -> Result<Json<Vec<Alert>>, ApiError> {
+    let Query(q) = q?;
     Ok(Json(s.store.list_alerts(q.limit()).await?))
 }
 
-async fn cases(
-    State(s): State<AppState>,
-    Query(q): Query<ListQuery>,
-) -> Result<Json<Vec<Case>>, ApiError> {
+async fn cases(State(s): State<AppState>, q: ListParams) -> Result<Json<Vec<Case>>, ApiError> {
+    let Query(q) = q?;
     Ok(Json(s.store.list_cases(q.limit()).await?))
 }
 
@@ -87,8 +97,9 @@ async fn case(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<
 
 async fn decisions(
     State(s): State<AppState>,
-    Query(q): Query<ListQuery>,
+    q: ListParams,
 ) -> Result<Json<Vec<Decision>>, ApiError> {
+    let Query(q) = q?;
     let state = q
         .state
         .as_deref()
@@ -103,6 +114,14 @@ async fn decisions(
     Ok(Json(s.store.list_decisions(&filter).await?))
 }
 
+async fn dead_letters(
+    State(s): State<AppState>,
+    q: ListParams,
+) -> Result<Json<Vec<DeadLetter>>, ApiError> {
+    let Query(q) = q?;
+    Ok(Json(s.store.list_dead_letters(q.limit()).await?))
+}
+
 #[derive(Deserialize)]
 struct EventsQuery {
     format: Option<String>,
@@ -114,16 +133,18 @@ struct EventsQuery {
 /// means stored; undecodable records are dead-lettered and counted.
 async fn events(
     State(s): State<AppState>,
-    Query(q): Query<EventsQuery>,
-    body: Json<Value>,
+    q: Result<Query<EventsQuery>, QueryRejection>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<BatchSummary>, ApiError> {
+    let Query(q) = q?;
+    let Json(body) = body?;
     let format = match q.format.as_deref() {
         None => Format::SuricataEve,
         Some(f) => f
             .parse::<Format>()
             .map_err(|e| ApiError::BadRequest(e.to_string()))?,
     };
-    let records = match body.0 {
+    let records = match body {
         Value::Array(items) => items,
         other => vec![other],
     };
@@ -134,27 +155,30 @@ async fn events(
         )));
     }
     let now = s.clock.now();
-    let ctx = DecodeCtx { source: "api", now };
-    let mut batch = DecodedBatch::default();
-    for (i, record) in records.into_iter().enumerate() {
-        let bytes = match record {
-            Value::String(line) => line.into_bytes(),
-            other => serde_json::to_vec(&other).map_err(|e| ApiError::Internal(e.to_string()))?,
-        };
-        match decode_one(format, &bytes, i as u64, &ctx) {
-            Ok(Some(event)) => batch.events.push(event),
-            Ok(None) => batch.ignored += 1,
-            Err(e) => batch.dead_letters.push(DeadLetter::new(
-                now,
-                "api",
-                Some(i as u64),
-                format.as_str(),
-                e.to_string(),
-                &bytes,
-                bytes.len() as u64,
-            )),
-        }
-    }
+    let max = s.max_line_bytes;
+    // Decoding is CPU work: keep it off the async executor.
+    let batch = tokio::task::spawn_blocking(move || {
+        let lines: Vec<Line> = records
+            .into_iter()
+            .enumerate()
+            .map(|(i, record)| {
+                let mut bytes = match record {
+                    Value::String(line) => line.into_bytes(),
+                    other => other.to_string().into_bytes(),
+                };
+                let truncated_from = (bytes.len() > max).then_some(bytes.len() as u64);
+                bytes.truncate(max);
+                Line {
+                    offset: i as u64,
+                    bytes,
+                    truncated_from,
+                }
+            })
+            .collect();
+        decode_batch(format, &lines, &DecodeCtx { source: "api", now })
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
     match s.pipeline.submit(batch, None).await {
         Ok(summary) => Ok(Json(summary)),
         Err(PipelineError::Stopped) => Err(ApiError::Unavailable("shutting down".into())),

@@ -38,3 +38,17 @@ impl From<riposte_store::StoreError> for ApiError {
         ApiError::Internal(e.to_string())
     }
 }
+
+/// Malformed request bodies and query strings answer in the API's own error
+/// shape, not axum's plain text.
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(e: axum::extract::rejection::JsonRejection) -> Self {
+        ApiError::BadRequest(e.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(e: axum::extract::rejection::QueryRejection) -> Self {
+        ApiError::BadRequest(e.body_text())
+    }
+}

@@ -81,6 +81,7 @@ pub async fn serve(
         store,
         pipeline: handle,
         clock,
+        max_line_bytes: config.ingest.max_line_bytes,
     };
     let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
         shutdown.await;

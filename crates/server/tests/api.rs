@@ -1,0 +1,170 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+//! The router in-process (`oneshot`), against a real in-memory SQLite store
+//! and a real pipeline task.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::{TimeZone, Utc};
+use http_body_util::BodyExt;
+use riposte_detect::RuleSet;
+use riposte_engine::{Engine, pipeline};
+use riposte_model::ManualClock;
+use riposte_respond::{Responder, ResponderConfig};
+use riposte_server::{AppState, app};
+use serde_json::Value;
+use tower::ServiceExt;
+
+async fn state() -> AppState {
+    let store = riposte_store::open("sqlite::memory:").await.unwrap();
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 3, 14, 10, 0, 0).unwrap(),
+    ));
+    let responder = Arc::new(Responder::new(ResponderConfig::default(), Vec::new()));
+    let engine = Engine::new(
+        store.clone(),
+        Arc::new(RuleSet::default()),
+        Vec::new(),
+        responder,
+        clock.clone(),
+    );
+    let (handle, _task) = pipeline::spawn(engine, 4);
+    AppState {
+        store,
+        pipeline: handle,
+        clock,
+        max_line_bytes: 200,
+    }
+}
+
+async fn call(state: &AppState, req: Request<Body>) -> (StatusCode, Value) {
+    let resp = app(state.clone()).oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn post(uri: &str, body: &str) -> Request<Body> {
+    Request::post(uri)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_owned()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn malformed_requests_get_json_errors() {
+    let s = state().await;
+    let (status, body) = call(&s, post("/api/v1/events?format=syslog", "[\"unterminated")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Failed to parse the request body as JSON"),
+        "{body}"
+    );
+
+    let (status, body) = call(
+        &s,
+        Request::get("/api/v1/alerts?limit=many")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().contains("limit"), "{body}");
+
+    let (status, body) = call(
+        &s,
+        Request::get("/api/v1/decisions?state=pending")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["error"],
+        "unknown decision state \"pending\" (valid: active, expired, revoked, simulated)"
+    );
+
+    let (status, body) = call(
+        &s,
+        Request::get("/api/v1/cases/123")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("\"123\" is not a case id"))
+    );
+}
+
+#[tokio::test]
+async fn posted_records_are_bounded_like_file_lines() {
+    let s = state().await;
+    let ok = "Mar 14 09:27:01 bastion sshd[2303]: Failed password for root from 203.0.113.7 port 52230 ssh2";
+    let long = format!("Mar 14 09:27:01 bastion sshd[2303]: {}", "x".repeat(500));
+    let body = serde_json::to_string(&[ok, &long, "not syslog"]).unwrap();
+    let (status, summary) = call(&s, post("/api/v1/events?format=syslog", &body)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        summary,
+        serde_json::json!({"events": 1, "dead_letters": 2, "ignored": 0, "alerts": 0, "decisions": 0})
+    );
+
+    let (_, letters) = call(
+        &s,
+        Request::get("/api/v1/dead-letters")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let mut reasons: Vec<(u64, String, u64)> = letters
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["offset"].as_u64().unwrap(),
+                d["reason"].as_str().unwrap().to_owned(),
+                d["raw_len"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    reasons.sort();
+    let n = long.len() as u64;
+    assert_eq!(n, 536);
+    assert_eq!(
+        reasons[0],
+        (
+            1,
+            format!("line of {n} bytes exceeds the limit of 200 bytes"),
+            n
+        )
+    );
+    assert_eq!(reasons[1].0, 2);
+    assert!(
+        reasons[1].1.starts_with("not a syslog line"),
+        "{}",
+        reasons[1].1
+    );
+
+    let (_, health) = call(
+        &s,
+        Request::get("/api/v1/health").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(health["status"], "ok");
+    assert_eq!(
+        (
+            health["counts"]["events"].as_u64(),
+            health["counts"]["dead_letters"].as_u64()
+        ),
+        (Some(1), Some(2))
+    );
+}
