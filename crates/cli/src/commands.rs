@@ -235,6 +235,40 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints a list as JSON or one line per item. Table lines carry text from
+/// logs (user names, signatures), so control characters are escaped: a
+/// crafted log line must not drive the analyst's terminal.
+fn print_list<T: serde::Serialize>(
+    list: &[T],
+    json: bool,
+    what: &str,
+    line: impl Fn(&T) -> String,
+) -> anyhow::Result<()> {
+    if json {
+        return print_json(&list);
+    }
+    if list.is_empty() {
+        println!("no {what}");
+    }
+    for item in list {
+        println!("{}", terminal_safe(&line(item)));
+    }
+    Ok(())
+}
+
+/// Escapes control characters (ESC, CR, BEL, …) for display.
+pub(crate) fn terminal_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// One line per decision, in the style of `cscli decisions list`.
 pub fn decision_line(d: &Decision) -> String {
     let until = match d.expires_at {
@@ -272,16 +306,7 @@ pub async fn decisions(cmd: DecisionsCommand) -> anyhow::Result<()> {
                     limit: Some(limit),
                 })
                 .await?;
-            if json {
-                return print_json(&list);
-            }
-            if list.is_empty() {
-                println!("no decisions");
-            }
-            for d in &list {
-                println!("{}", decision_line(d));
-            }
-            Ok(())
+            print_list(&list, json, "decisions", decision_line)
         }
         DecisionsCommand::Add {
             store,
@@ -318,7 +343,7 @@ pub async fn decisions(cmd: DecisionsCommand) -> anyhow::Result<()> {
             match outcome {
                 BanOutcome::Created(d) => {
                     ctx.responder.reconcile(ctx.store.as_ref(), now).await?;
-                    println!("{}", decision_line(&d));
+                    println!("{}", terminal_safe(&decision_line(&d)));
                     Ok(())
                 }
                 BanOutcome::AlreadyActive(d) => bail!("already decided: {}", decision_line(&d)),
@@ -341,7 +366,7 @@ pub async fn decisions(cmd: DecisionsCommand) -> anyhow::Result<()> {
                 .await?
             {
                 Some(d) => {
-                    println!("{}", decision_line(&d));
+                    println!("{}", terminal_safe(&decision_line(&d)));
                     Ok(())
                 }
                 None => bail!("no active decision {id}"),
@@ -354,47 +379,33 @@ pub async fn alerts(cmd: AlertsCommand) -> anyhow::Result<()> {
     let AlertsCommand::List { store, limit, json } = cmd;
     let ctx = store.open().await?;
     let list = ctx.store.list_alerts(limit).await?;
-    if json {
-        return print_json(&list);
-    }
-    if list.is_empty() {
-        println!("no alerts");
-    }
-    for a in &list {
-        println!(
+    print_list(&list, json, "alerts", |a| {
+        format!(
             "{}  {}  {:<8} {:<16} {}",
             a.id,
             a.last_seen.format("%Y-%m-%dT%H:%M:%SZ"),
             a.severity,
             a.rule_id,
             a.summary
-        );
-    }
-    Ok(())
+        )
+    })
 }
 
 pub async fn dead_letters(cmd: DeadLettersCommand) -> anyhow::Result<()> {
     let DeadLettersCommand::List { store, limit, json } = cmd;
     let ctx = store.open().await?;
     let list = ctx.store.list_dead_letters(limit).await?;
-    if json {
-        return print_json(&list);
-    }
-    if list.is_empty() {
-        println!("no dead letters");
-    }
-    for d in &list {
+    print_list(&list, json, "dead letters", |d| {
         let at = d.offset.map(|o| format!(" offset {o}")).unwrap_or_default();
-        println!(
+        format!(
             "{}  {}{at} ({}, {} bytes): {}",
             d.received_at.format("%Y-%m-%dT%H:%M:%SZ"),
             d.source,
             d.format,
             d.raw_len,
             d.reason
-        );
-    }
-    Ok(())
+        )
+    })
 }
 
 pub async fn cases(cmd: CasesCommand) -> anyhow::Result<()> {
@@ -402,23 +413,16 @@ pub async fn cases(cmd: CasesCommand) -> anyhow::Result<()> {
         CasesCommand::List { store, limit, json } => {
             let ctx = store.open().await?;
             let list = ctx.store.list_cases(limit).await?;
-            if json {
-                return print_json(&list);
-            }
-            if list.is_empty() {
-                println!("no cases");
-            }
-            for c in &list {
-                println!(
+            print_list(&list, json, "cases", |c| {
+                format!(
                     "{}  {:<8} {:<6} {} ({} alerts)",
                     c.id,
                     c.severity,
                     c.status,
                     c.title,
                     c.alerts.len()
-                );
-            }
-            Ok(())
+                )
+            })
         }
         CasesCommand::Show { store, id, json } => {
             let ctx = store.open().await?;
@@ -431,21 +435,19 @@ pub async fn cases(cmd: CasesCommand) -> anyhow::Result<()> {
             if json {
                 return print_json(&case);
             }
-            println!(
-                "case {}\n  title:    {}\n  status:   {}\n  severity: {}",
-                case.id, case.title, case.status, case.severity
-            );
-            println!(
-                "  opened:   {}\n  updated:  {}",
-                case.created_at.to_rfc3339(),
-                case.updated_at.to_rfc3339()
-            );
+            let mut out = Vec::new();
+            out.push(format!("case {}", case.id));
+            out.push(format!("  title:    {}", case.title));
+            out.push(format!("  status:   {}", case.status));
+            out.push(format!("  severity: {}", case.severity));
+            out.push(format!("  opened:   {}", case.created_at.to_rfc3339()));
+            out.push(format!("  updated:  {}", case.updated_at.to_rfc3339()));
             if let Some(k) = &case.group_key {
-                println!("  key:      {k}");
+                out.push(format!("  key:      {k}"));
             }
-            println!("  observables:");
+            out.push("  observables:".to_owned());
             for o in &case.observables {
-                println!(
+                out.push(format!(
                     "    {} {}{}",
                     o.kind,
                     o.value,
@@ -453,17 +455,20 @@ pub async fn cases(cmd: CasesCommand) -> anyhow::Result<()> {
                         .as_deref()
                         .map(|f| format!(" ({f})"))
                         .unwrap_or_default()
-                );
+                ));
             }
-            println!("  alerts:");
+            out.push("  alerts:".to_owned());
             for aid in &case.alerts {
                 match ctx.store.get_alert(*aid).await? {
-                    Some(a) => println!(
+                    Some(a) => out.push(format!(
                         "    {}  {:<8} {}  {}",
                         a.id, a.severity, a.rule_id, a.summary
-                    ),
-                    None => println!("    {aid} (missing)"),
+                    )),
+                    None => out.push(format!("    {aid} (missing)")),
                 }
+            }
+            for line in &out {
+                println!("{}", terminal_safe(line));
             }
             Ok(())
         }

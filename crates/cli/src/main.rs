@@ -110,9 +110,22 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Messages can quote input (a reason, a log line): escape it.
+            // Multi-line messages (a list of problems) keep their lines.
+            let message = e.to_string();
+            let mut lines = message.lines();
+            eprintln!(
+                "error: {}",
+                commands::terminal_safe(lines.next().unwrap_or_default())
+            );
+            for line in lines {
+                eprintln!("{}", commands::terminal_safe(line));
+            }
             for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                eprintln!(
+                    "  caused by: {}",
+                    commands::terminal_safe(&cause.to_string())
+                );
             }
             ExitCode::FAILURE
         }

@@ -225,3 +225,35 @@ fn playbook_validate_accepts_the_examples_and_rejects_mistakes() {
         "{stderr}"
     );
 }
+
+/// Text from logs reaches tables (user names, signatures, reasons); a crafted
+/// escape sequence must be shown, not executed by the analyst's terminal.
+#[test]
+fn tables_escape_control_characters_json_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let reason = "evil\u{1b}[2J\u{7}\rspoof";
+    let out = riposte(&[
+        "decisions",
+        "add",
+        "--config",
+        &config,
+        "--ip",
+        "203.0.113.9",
+        "--duration",
+        "1h",
+        "--reason",
+        reason,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = riposte(&["decisions", "list", "--config", &config]);
+    let table = text(&out.stdout);
+    assert!(
+        !table.contains('\u{1b}') && !table.contains('\r') && !table.contains('\u{7}'),
+        "{table:?}"
+    );
+    assert!(table.contains("evil\\u{1b}[2J\\u{7}\\rspoof"), "{table:?}");
+    let out = riposte(&["decisions", "list", "--config", &config, "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["reason"], reason);
+}
