@@ -1,42 +1,12 @@
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
 use crate::{AlertId, CaseId, Observable, Severity, Timestamp};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CaseStatus {
-    Open,
-    Closed,
-}
-
-impl CaseStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaseStatus::Open => "open",
-            CaseStatus::Closed => "closed",
-        }
-    }
-}
-
-impl fmt::Display for CaseStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-impl FromStr for CaseStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "open" => Ok(CaseStatus::Open),
-            "closed" => Ok(CaseStatus::Closed),
-            other => Err(format!(
-                "unknown case status {other:?} (valid: open, closed)"
-            )),
-        }
+crate::string_enum::string_enum! {
+    /// Whether a case is being worked on.
+    CaseStatus("case status") {
+        Open = "open",
+        Closed = "closed",
     }
 }
 

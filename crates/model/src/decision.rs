@@ -3,35 +3,23 @@
 
 use std::fmt;
 use std::net::IpAddr;
-use std::str::FromStr;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::{AlertId, Confidence, DecisionId, RunId, Timestamp};
 
-/// What a decision applies to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Scope {
-    Ip,
-    Range,
-    User,
-    Domain,
+crate::string_enum::string_enum! {
+    /// What a decision applies to.
+    Scope("scope") {
+        Ip = "ip",
+        Range = "range",
+        User = "user",
+        Domain = "domain",
+    }
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [Scope::Ip, Scope::Range, Scope::User, Scope::Domain];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Ip => "ip",
-            Scope::Range => "range",
-            Scope::User => "user",
-            Scope::Domain => "domain",
-        }
-    }
-
     /// Checks and canonicalizes a value for this scope: `ip` values must be
     /// addresses, `range` values CIDRs (host bits cleared).
     pub fn normalize(self, value: &str) -> Result<String, String> {
@@ -65,22 +53,6 @@ impl Scope {
     }
 }
 
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-impl FromStr for Scope {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Scope::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| format!("unknown scope {s:?} (valid: ip, range, user, domain)"))
-    }
-}
-
 /// An IPv6 range inside ::ffff:0:0/96 as the IPv4 range it maps; other
 /// networks unchanged.
 pub fn canonical_net(net: IpNet) -> IpNet {
@@ -95,81 +67,21 @@ pub fn canonical_net(net: IpNet) -> IpNet {
     }
 }
 
-/// What is to be done.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DecisionKind {
-    Ban,
-}
-
-impl DecisionKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DecisionKind::Ban => "ban",
-        }
+crate::string_enum::string_enum! {
+    /// What is to be done.
+    DecisionKind("decision kind") {
+        Ban = "ban",
     }
 }
 
-impl fmt::Display for DecisionKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-impl FromStr for DecisionKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "ban" => Ok(DecisionKind::Ban),
-            other => Err(format!("unknown decision kind {other:?} (valid: ban)")),
-        }
-    }
-}
-
-/// The life of a decision. Only `Active` decisions reach enforcers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DecisionState {
-    Active,
-    Expired,
-    Revoked,
-    /// Recorded by a playbook in simulate mode; never enforced.
-    Simulated,
-}
-
-impl DecisionState {
-    pub const ALL: [DecisionState; 4] = [
-        DecisionState::Active,
-        DecisionState::Expired,
-        DecisionState::Revoked,
-        DecisionState::Simulated,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DecisionState::Active => "active",
-            DecisionState::Expired => "expired",
-            DecisionState::Revoked => "revoked",
-            DecisionState::Simulated => "simulated",
-        }
-    }
-}
-
-impl fmt::Display for DecisionState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-impl FromStr for DecisionState {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        DecisionState::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown decision state {s:?} (valid: active, expired, revoked, simulated)")
-            })
+crate::string_enum::string_enum! {
+    /// The life of a decision. Only `Active` decisions reach enforcers.
+    DecisionState("decision state") {
+        Active = "active",
+        Expired = "expired",
+        Revoked = "revoked",
+        /// Recorded by a playbook in simulate mode; never enforced.
+        Simulated = "simulated",
     }
 }
 

@@ -92,42 +92,20 @@ pub struct SourcePos {
     pub offset: u64,
 }
 
-/// What kind of thing an observable names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ObservableKind {
-    Ip,
-    Domain,
-    Url,
-    Md5,
-    Sha1,
-    Sha256,
-    User,
-    Host,
-    Process,
-    Email,
-}
-
-impl ObservableKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ObservableKind::Ip => "ip",
-            ObservableKind::Domain => "domain",
-            ObservableKind::Url => "url",
-            ObservableKind::Md5 => "md5",
-            ObservableKind::Sha1 => "sha1",
-            ObservableKind::Sha256 => "sha256",
-            ObservableKind::User => "user",
-            ObservableKind::Host => "host",
-            ObservableKind::Process => "process",
-            ObservableKind::Email => "email",
-        }
-    }
-}
-
-impl fmt::Display for ObservableKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
+crate::string_enum::string_enum! {
+    /// What kind of thing an observable names.
+    #[derive(PartialOrd, Ord)]
+    ObservableKind("observable kind") {
+        Ip = "ip",
+        Domain = "domain",
+        Url = "url",
+        Md5 = "md5",
+        Sha1 = "sha1",
+        Sha256 = "sha256",
+        User = "user",
+        Host = "host",
+        Process = "process",
+        Email = "email",
     }
 }
 

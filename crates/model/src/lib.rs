@@ -16,6 +16,7 @@ mod ids;
 mod problems;
 mod run;
 mod severity;
+mod string_enum;
 pub mod yaml;
 
 pub use alert::Alert;
@@ -29,7 +30,8 @@ pub use event::{Event, FieldValue, Fields, Observable, ObservableKind, SourcePos
 pub use ids::{AlertId, AuditId, CaseId, DecisionId, EventId, RunId};
 pub use problems::{Problem, Problems};
 pub use run::{PlaybookRun, RunStatus, StepRecord, StepStatus};
-pub use severity::{Confidence, ConfidenceError, Severity, UnknownSeverity};
+pub use severity::{Confidence, ConfidenceError, Severity};
+pub use string_enum::UnknownName;
 
 /// Timestamps are UTC everywhere inside Riposte; local time exists only at the
 /// edges (syslog lines without a zone, CLI display).

@@ -173,7 +173,7 @@ impl Action {
                         None
                     }
                     Err(e) => {
-                        problems.push(file, format!("{with_loc}.scope"), e);
+                        problems.push(file, format!("{with_loc}.scope"), e.to_string());
                         None
                     }
                 };

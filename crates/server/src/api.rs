@@ -105,7 +105,7 @@ async fn decisions(
         .as_deref()
         .map(str::parse::<DecisionState>)
         .transpose()
-        .map_err(ApiError::BadRequest)?;
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let filter = DecisionFilter {
         state,
         value: None,
