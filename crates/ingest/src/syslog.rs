@@ -226,17 +226,7 @@ fn parse_bsd_timestamp(s: &str, now: Timestamp) -> Result<(Timestamp, &str), Dec
     i += 8;
     let mut nanos = 0u32;
     if b.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        let mut scale = 100_000_000u32;
-        while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
-            nanos += u32::from(c - b'0') * scale;
-            scale /= 10;
-            i += 1;
-        }
-        if i == start {
-            return Err(not_a_line());
-        }
+        (nanos, i) = crate::time::parse_fraction(b, i + 1).ok_or_else(not_a_line)?;
     }
     if i < b.len() && b[i] != b' ' {
         return Err(not_a_line());

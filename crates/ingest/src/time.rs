@@ -37,17 +37,7 @@ pub(crate) fn parse(s: &str) -> Option<Timestamp> {
     let mut i = 19;
     let mut nanos = 0u32;
     if matches!(b.get(i), Some(b'.' | b',')) {
-        i += 1;
-        let start = i;
-        let mut scale = 100_000_000u32;
-        while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
-            nanos += u32::from(c - b'0') * scale;
-            scale /= 10;
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
+        (nanos, i) = parse_fraction(b, i + 1)?;
     }
 
     let offset_secs: i64 = match b.get(i) {
@@ -93,6 +83,22 @@ pub(crate) fn parse(s: &str) -> Option<Timestamp> {
     Some(Utc.from_utc_datetime(&utc))
 }
 
+/// The digits of a fraction of a second starting at `start` (just after its
+/// `.`): the nanoseconds they stand for and the index after the last digit.
+/// Digits beyond nanoseconds are consumed and ignored. `None` when there is
+/// no digit at `start`.
+pub(crate) fn parse_fraction(b: &[u8], start: usize) -> Option<(u32, usize)> {
+    let mut i = start;
+    let mut nanos = 0u32;
+    let mut scale = 100_000_000u32;
+    while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+        nanos += u32::from(c - b'0') * scale;
+        scale /= 10;
+        i += 1;
+    }
+    (i > start).then_some((nanos, i))
+}
+
 /// `len` ASCII digits at `at`, as a number.
 fn digits(b: &[u8], at: usize, len: usize) -> Option<u32> {
     let slice = b.get(at..at + len)?;
@@ -133,6 +139,15 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(parse(input), Some(utc(want)), "{input}");
         }
+    }
+
+    #[test]
+    fn parse_fraction_reads_digits_up_to_nanoseconds() {
+        assert_eq!(parse_fraction(b"12.5x", 3), Some((500_000_000, 4)));
+        assert_eq!(parse_fraction(b"003", 0), Some((3_000_000, 3)));
+        assert_eq!(parse_fraction(b"1234567891", 0), Some((123_456_789, 10)));
+        assert_eq!(parse_fraction(b"x", 0), None);
+        assert_eq!(parse_fraction(b"1.", 2), None);
     }
 
     #[test]

@@ -238,11 +238,29 @@ Jan  1 00:03:00 bastion sshd-session[930]: Received disconnect from 198.51.100.4
     );
 }
 
+/// Lines whose fail2ban reading we deliberately do not share, by message
+/// text, with the address we name instead.
+///
+/// fail2ban reads `test from 127.0.0.1 port 58946 ssh2: from 10.10.1.2 port
+/// 55555 ssh2` as user `test` from 127.0.0.1 plus an injected auth-info
+/// suffix. OpenSSH appends `: INFO` only after publickey, hostbased and
+/// gssapi logins, never after a password, so that `ssh2:` is part of the
+/// username the client sent and sshd's own address is the last one. Naming
+/// 127.0.0.1 would let any client choose the address that gets banned (see
+/// `sshd::tests::username_injection_does_not_move_the_address`).
+const DIFFERENT_READING: &[(&str, &str)] = &[(
+    "Failed password for invalid user test from 127.0.0.1 port 58946 ssh2: from 10.10.1.2 port 55555 ssh2",
+    "10.10.1.2",
+)];
+
 /// fail2ban's sshd samples (`../shared/corpora/fail2ban`, GPL, read in place):
 /// for every line where fail2ban expects a failure from an IP address, the
 /// decoder must either name that same address or none — never another one,
-/// since a wrong address becomes a ban on an innocent host — and must name
-/// it for nearly all lines that contain it. Where fail2ban names the user,
+/// since a wrong address becomes a ban on an innocent host — except for the
+/// lines in [`DIFFERENT_READING`]. It must name it for nearly all lines that
+/// contain it; the samples fail2ban marks as injection attempts may come out
+/// without an address (the decoder gives none when a line is ambiguous) and
+/// do not count towards that ratio. Where fail2ban names the user,
 /// `user.name` must agree.
 #[test]
 fn fail2ban_sshd_samples_never_name_the_wrong_address() {
@@ -259,7 +277,7 @@ fn fail2ban_sshd_samples_never_name_the_wrong_address() {
         // The harness's clock, 2005-08-14T10:00:00Z.
         now: Utc.timestamp_opt(1_124_013_600, 0).unwrap(),
     };
-    let (mut checked, mut named) = (0, 0);
+    let (mut checked, mut named, mut injections_unnamed, mut different) = (0, 0, 0, 0);
     for record in text.lines() {
         let record: serde_json::Value = serde_json::from_str(record).unwrap();
         if record["file"] != "sshd" || record["expected"]["match"] != true {
@@ -280,6 +298,11 @@ fn fail2ban_sshd_samples_never_name_the_wrong_address() {
         let event = riposte_ingest::decode_one(Format::Syslog, line.as_bytes(), 0, &ctx)
             .unwrap_or_else(|e| panic!("{line}: {e}"))
             .unwrap();
+        if let Some((_, ours)) = DIFFERENT_READING.iter().find(|(m, _)| line.ends_with(m)) {
+            assert_eq!(event.get_str("source.ip"), Some(*ours), "{line}");
+            different += 1;
+            continue;
+        }
         checked += 1;
         if let (Some(want), Some(got)) = (
             record["expected"]["user"].as_str(),
@@ -287,17 +310,32 @@ fn fail2ban_sshd_samples_never_name_the_wrong_address() {
         ) {
             assert_eq!(got, want, "{line}");
         }
+        let injection = record["expected"]["desc"]
+            .as_str()
+            .is_some_and(|d| d.to_ascii_lowercase().contains("inject"));
         if let Some(got) = event.get_str("source.ip") {
             assert_eq!(got, want.to_canonical().to_string(), "{line}");
             named += 1;
+        } else if injection {
+            eprintln!("no source.ip (injection sample): {line}");
+            injections_unnamed += 1;
         } else {
             eprintln!("no source.ip: {line}");
         }
     }
-    eprintln!("source.ip named for {named} of {checked} lines");
+    eprintln!(
+        "source.ip named for {named} of {checked} lines, \
+         {injections_unnamed} injection samples without one, {different} read differently"
+    );
+    assert_eq!(
+        different,
+        DIFFERENT_READING.len(),
+        "a deviation went unused"
+    );
     assert!(checked >= 90, "only {checked} sample lines found");
+    let counted = checked - injections_unnamed;
     assert!(
-        named * 100 >= checked * 95,
-        "source.ip named for only {named} of {checked} failure lines"
+        named * 100 >= counted * 95,
+        "source.ip named for only {named} of {counted} failure lines"
     );
 }
