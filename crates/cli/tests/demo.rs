@@ -145,4 +145,50 @@ fn demo_bans_exactly_the_attackers_with_their_expiry_and_never_the_allowlisted()
     assert_eq!(titles.len(), 4);
     assert_eq!(titles[2], "SSH brute force from 10.0.0.5");
     assert_eq!(titles[3], "SSH brute force from 203.0.113.7");
+
+    // `cases show` prints the case with its observables and alerts.
+    let ssh_case = cases
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["title"] == "SSH brute force from 203.0.113.7")
+        .unwrap();
+    let id = ssh_case["id"].as_str().unwrap();
+    let out = riposte(&["cases", "show", "--config", config.to_str().unwrap(), id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(lines[0], format!("case {id}"));
+    assert_eq!(lines[1], "  title:    SSH brute force from 203.0.113.7");
+    assert_eq!(lines[2], "  status:   open");
+    assert_eq!(lines[3], "  severity: high");
+    assert_eq!(lines[4], "  opened:   2026-03-14T09:27:35+00:00");
+    assert_eq!(lines[6], "  key:      ssh-bruteforce:203.0.113.7");
+    assert!(lines.contains(&"    ip 203.0.113.7 (source.ip)"), "{shown}");
+    assert!(lines.contains(&"    user root (user.name)"), "{shown}");
+    let alert_line = lines
+        .iter()
+        .find(|l| l.contains("ssh-bruteforce  "))
+        .unwrap();
+    assert!(
+        alert_line
+            .ends_with("high     ssh-bruteforce  6 failed SSH logins from 203.0.113.7 within 1m"),
+        "{alert_line}"
+    );
+    let out = riposte(&[
+        "cases",
+        "show",
+        "--config",
+        config.to_str().unwrap(),
+        "01a20f80-9c22-73a4-b239-0bd7eb5507c7",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: no case 01a20f80-9c22-73a4-b239-0bd7eb5507c7\n"
+    );
 }
