@@ -63,10 +63,7 @@ impl StoreArgs {
             .await
             .with_context(|| format!("opening store {url}"))?;
         let responder = match &config {
-            Some(c) => Responder::new(
-                c.respond.clone(),
-                c.enforcers.iter().map(|e| e.build(&c.base_dir)).collect(),
-            ),
+            Some(c) => c.responder(),
             None => Responder::new(ResponderConfig::default(), Vec::new()),
         };
         Ok(Ctx {

@@ -182,10 +182,10 @@ fn print_report(report: &BatchReport, config: &Config) {
             r.value, r.reason, r.playbook, r.step
         );
     }
-    for e in config.enforcers.iter().map(|e| e.build(&config.base_dir)) {
-        let riposte_respond::Enforcer::File(f) = &e;
-        println!("\nBlocklist {}", f.path().display());
-        match std::fs::read_to_string(f.path()) {
+    for e in &config.enforcers {
+        let riposte_respond::EnforcerConfig::File { path } = e;
+        println!("\nBlocklist {}", path.display());
+        match std::fs::read_to_string(path) {
             Ok(text) if text.is_empty() => println!("  (empty)"),
             Ok(text) => text.lines().for_each(|l| println!("  {l}")),
             Err(err) => println!("  (unreadable: {err})"),

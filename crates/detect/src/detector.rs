@@ -65,12 +65,11 @@ impl Detector {
         &self.rules
     }
 
-    pub fn rules_arc(&self) -> &Arc<RuleSet> {
-        &self.rules
-    }
-
-    pub fn max_keys(&self) -> usize {
-        self.max_keys
+    /// Forgets all threshold state (partial counts), keeping rules, bound
+    /// and counters: for when events it has seen were not stored and will
+    /// be seen again.
+    pub fn reset(&mut self) {
+        self.state.clear();
     }
 
     pub fn stats(&self) -> DetectorStats {

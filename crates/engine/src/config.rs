@@ -132,6 +132,13 @@ impl Config {
         Self::parse(&file, &text, &base)
     }
 
+    /// The safety rails and enforcers this configuration names: the one
+    /// place a responder is assembled from it (service, CLI, demo).
+    pub fn responder(&self) -> riposte_respond::Responder {
+        let enforcers = self.enforcers.iter().map(EnforcerConfig::build).collect();
+        riposte_respond::Responder::new(self.respond.clone(), enforcers)
+    }
+
     /// Validates config text; relative paths resolve against `base`.
     pub fn parse(file: &str, text: &str, base: &Path) -> Result<Config, Problems> {
         let mut p = Problems::new();

@@ -137,12 +137,7 @@ impl Engine {
     ) -> Result<Self, BuildError> {
         let (rules, playbooks) = load_logic(config).map_err(BuildError::Invalid)?;
         let store = riposte_store::open(&config.store_url).await?;
-        let enforcers = config
-            .enforcers
-            .iter()
-            .map(|e| e.build(&config.base_dir))
-            .collect();
-        let responder = Arc::new(Responder::new(config.respond.clone(), enforcers));
+        let responder = Arc::new(config.responder());
         Ok(Self::new(
             store,
             Arc::new(rules),
@@ -211,10 +206,7 @@ impl Engine {
                 // was not stored and will be resubmitted, forget it rather
                 // than count its events twice (partial counts are lost, as
                 // on restart).
-                self.detector = Detector::with_max_keys(
-                    Arc::clone(self.detector.rules_arc()),
-                    self.detector.max_keys(),
-                );
+                self.detector.reset();
                 Err(e)
             }
         }

@@ -31,7 +31,7 @@ impl Allowlist {
     pub fn refusal(&self, net: IpNet) -> Option<String> {
         let net = riposte_model::canonical_net(net);
         // A range that contains the whole IPv4-mapped space covers every
-        // IPv4 address; treat it as 0.0.0.0/0 for the checks below.
+        // IPv4 address (it is 0.0.0.0/0 in disguise): refuse it outright.
         let mapped_space: IpNet = IpNet::V6(
             ipnet::Ipv6Net::new(std::net::Ipv4Addr::UNSPECIFIED.to_ipv6_mapped(), 96)
                 .unwrap_or_default(),

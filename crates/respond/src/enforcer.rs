@@ -18,10 +18,11 @@ pub enum EnforcerConfig {
 }
 
 impl EnforcerConfig {
-    /// Builds the enforcer; relative paths resolve against `base`.
-    pub fn build(&self, base: &Path) -> Enforcer {
+    /// Builds the enforcer. Paths are used as given: the configuration
+    /// resolves relative ones against its own directory when it is loaded.
+    pub fn build(&self) -> Enforcer {
         match self {
-            EnforcerConfig::File { path } => Enforcer::File(FileEnforcer::new(base.join(path))),
+            EnforcerConfig::File { path } => Enforcer::File(FileEnforcer::new(path.clone())),
         }
     }
 }
