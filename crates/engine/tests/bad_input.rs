@@ -94,7 +94,7 @@ async fn malformed_non_utf8_huge_and_unknown_records_are_dead_lettered() {
         summary[2],
         (
             Some(offsets[3]),
-            "line of 10485791 bytes exceeds the limit of 1048576 bytes",
+            "record of 10485791 bytes exceeds the limit of 1048576 bytes",
             10_485_791,
             DeadLetter::MAX_RAW
         )

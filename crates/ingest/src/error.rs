@@ -43,6 +43,16 @@ pub enum DecodeError {
     },
     #[error("not a syslog line: {0}")]
     NotSyslog(String),
+    /// A JSON format got valid JSON that is not an object.
+    #[error("expected a JSON object, found {0}")]
+    NotObject(&'static str),
+    /// A record of the right syntax that the format's decoder cannot read;
+    /// `format` names the format, `reason` says what is wrong.
+    #[error("not a {format} record: {reason}")]
+    Malformed {
+        format: &'static str,
+        reason: String,
+    },
 }
 
 impl DecodeError {
@@ -59,9 +69,23 @@ impl DecodeError {
 }
 
 /// A format name that is not one of [`crate::Format::ALL`].
-#[derive(Debug, thiserror::Error)]
-#[error("unknown format {0:?} (valid: suricata-eve, syslog)")]
+#[derive(Debug)]
 pub struct UnknownFormat(pub String);
+
+impl std::fmt::Display for UnknownFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown format {:?} (valid: ", self.0)?;
+        for (i, format) in crate::Format::ALL.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(format.as_str())?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl std::error::Error for UnknownFormat {}
 
 /// The longest piece of input quoted in an error message.
 const QUOTE_MAX: usize = 64;

@@ -7,8 +7,11 @@
 //! record: [`decode_batch`] turns every line into an event, a [`DeadLetter`]
 //! with the reason, or an ignored count (STYLE.md §6, §7).
 
+mod decoder;
 mod error;
+mod json;
 mod line;
+mod observe;
 mod sshd;
 mod suricata;
 mod syslog;
@@ -18,11 +21,14 @@ mod time;
 use std::fmt;
 use std::str::FromStr;
 
-use riposte_model::{DeadLetter, Event, SourcePos, Timestamp};
+use riposte_model::{DeadLetter, Event, Timestamp};
 use serde::{Deserialize, Serialize};
 
+pub use decoder::{DecodeOptions, Decoder, RecordDecoder};
 pub use error::{DecodeError, UnknownFormat};
+pub use json::JsonMapping;
 pub use line::{LineRead, read_line_bounded};
+pub use observe::add_ecs_observables;
 pub use tail::{FileTail, TailBatch};
 
 /// The input formats Riposte decodes. A closed enum rather than a registry:
@@ -34,11 +40,13 @@ pub enum Format {
     SuricataEve,
     /// RFC 3164 / RFC 5424 syslog lines; sshd messages are recognised inside.
     Syslog,
+    /// Generic JSON lines, flattened and renamed by the source's mapping.
+    Json,
 }
 
 impl Format {
     /// Every format, in the order error messages list them.
-    pub const ALL: [Format; 2] = [Format::SuricataEve, Format::Syslog];
+    pub const ALL: [Format; 3] = [Format::SuricataEve, Format::Syslog, Format::Json];
 
     /// The name used in configuration, on the command line and in dead
     /// letters' `format`.
@@ -46,6 +54,16 @@ impl Format {
         match self {
             Format::SuricataEve => "suricata-eve",
             Format::Syslog => "syslog",
+            Format::Json => "json",
+        }
+    }
+
+    /// A new record decoder for one stream of this format.
+    fn record_decoder(self, options: &DecodeOptions) -> Box<dyn RecordDecoder> {
+        match self {
+            Format::SuricataEve => Box::new(suricata::EveDecoder),
+            Format::Syslog => Box::new(syslog::SyslogDecoder),
+            Format::Json => Box::new(json::JsonDecoder::new(options.json_mapping.clone())),
         }
     }
 }
@@ -101,80 +119,34 @@ pub struct DecodedBatch {
     pub events: Vec<Event>,
     pub dead_letters: Vec<DeadLetter>,
     /// Records deliberately skipped: Suricata `stats` records (counters, not
-    /// events) and blank lines.
+    /// events), Zeek header lines, and blank lines.
     pub ignored: u64,
 }
 
-/// Decodes a batch of lines. It never fails as a whole: a line that cannot be
-/// decoded becomes a dead letter carrying the reason, so one bad record never
-/// stops the pipeline and nothing is dropped silently.
-pub fn decode_batch(format: Format, lines: &[Line], ctx: &DecodeCtx<'_>) -> DecodedBatch {
-    let mut out = DecodedBatch {
-        events: Vec::with_capacity(lines.len()),
-        ..DecodedBatch::default()
-    };
-    for line in lines {
-        let dead = |reason: String, raw_len: u64| {
-            DeadLetter::new(
-                ctx.now,
-                ctx.source,
-                Some(line.offset),
-                format.as_str(),
-                reason,
-                &line.bytes,
-                raw_len,
-            )
-        };
-        if let Some(full) = line.truncated_from {
-            let reason = format!(
-                "line of {full} bytes exceeds the limit of {} bytes",
-                line.bytes.len()
-            );
-            out.dead_letters.push(dead(reason, full));
-            continue;
-        }
-        match decode_one(format, &line.bytes, line.offset, ctx) {
-            Ok(Some(event)) => out.events.push(event),
-            Ok(None) => out.ignored += 1,
-            Err(e) => out
-                .dead_letters
-                .push(dead(e.to_string(), line.bytes.len() as u64)),
-        }
+impl DecodedBatch {
+    /// Appends another batch's outcome to this one.
+    pub fn extend(&mut self, other: DecodedBatch) {
+        self.events.extend(other.events);
+        self.dead_letters.extend(other.dead_letters);
+        self.ignored += other.ignored;
     }
-    out
 }
 
-/// Decodes one record, for callers that hold a single record rather than a
-/// file (the HTTP API's `POST /api/v1/events`). `Ok(None)` means the record
-/// was deliberately ignored (see [`DecodedBatch::ignored`]).
-///
-/// The event keeps the raw record as `original` (ECS `event.original`) so an
-/// analyst can always see what the decoder saw; its size is already bounded
-/// by the source's line limit.
+/// Decodes a batch of lines of a stateless format with default options; see
+/// [`Decoder::decode_batch`]. Streams of stateful formats (Zeek TSV) need
+/// one [`Decoder`] kept across batches.
+pub fn decode_batch(format: Format, lines: &[Line], ctx: &DecodeCtx<'_>) -> DecodedBatch {
+    Decoder::new(format, &DecodeOptions::default()).decode_batch(lines, ctx)
+}
+
+/// Decodes one record with default options; see [`Decoder::decode`].
 pub fn decode_one(
     format: Format,
     bytes: &[u8],
     offset: u64,
     ctx: &DecodeCtx<'_>,
 ) -> Result<Option<Event>, DecodeError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| DecodeError::InvalidUtf8 {
-        at: e.valid_up_to(),
-    })?;
-    if text.trim().is_empty() {
-        return Ok(None);
-    }
-    let event = match format {
-        Format::SuricataEve => suricata::decode(text)?,
-        Format::Syslog => Some(syslog::decode(text, ctx.now)?),
-    };
-    Ok(event.map(|mut event| {
-        event.original = Some(text.to_owned());
-        event.origin = Some(SourcePos {
-            source: ctx.source.to_owned(),
-            offset,
-        });
-        event
-    }))
+    Decoder::new(format, &DecodeOptions::default()).decode(bytes, offset, ctx)
 }
 
 #[cfg(test)]
@@ -183,6 +155,7 @@ mod tests {
     use std::io::Cursor;
 
     use chrono::{TimeZone, Utc};
+    use riposte_model::SourcePos;
 
     use super::*;
 
@@ -212,7 +185,7 @@ mod tests {
         }
         assert_eq!(
             "eve".parse::<Format>().unwrap_err().to_string(),
-            "unknown format \"eve\" (valid: suricata-eve, syslog)"
+            "unknown format \"eve\" (valid: suricata-eve, syslog, json)"
         );
     }
 
@@ -267,7 +240,7 @@ mod tests {
         assert_eq!(dl.raw.len(), DeadLetter::MAX_RAW);
         assert_eq!(
             dl.reason,
-            "line of 10485760 bytes exceeds the limit of 1048576 bytes"
+            "record of 10485760 bytes exceeds the limit of 1048576 bytes"
         );
         assert_eq!(dl.offset, Some(0));
 

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::error::{DecodeError, clip};
+use crate::{DecodeCtx, RecordDecoder};
 
 /// Event types Suricata 6–8 write to EVE. Any other type is refused (see
 /// [`DecodeError::UnsupportedEventType`]); `stats` is known but ignored.
@@ -115,6 +116,16 @@ struct Alert<'a> {
     category: Option<Scalar<'a>>,
     #[serde(borrow)]
     severity: Option<Scalar<'a>>,
+}
+
+/// The `suricata-eve` format's decoder; stateless.
+#[derive(Debug)]
+pub(crate) struct EveDecoder;
+
+impl RecordDecoder for EveDecoder {
+    fn decode(&mut self, text: &str, _ctx: &DecodeCtx<'_>) -> Result<Option<Event>, DecodeError> {
+        decode(text)
+    }
 }
 
 /// Decodes one EVE record; `Ok(None)` for records that are not events

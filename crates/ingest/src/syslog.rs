@@ -11,6 +11,7 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta};
 use riposte_model::{Event, ObservableKind, Timestamp};
 
 use crate::error::{DecodeError, clip};
+use crate::{DecodeCtx, RecordDecoder};
 
 /// Programs whose messages [`crate::sshd`] understands. `sshd-session` and
 /// `sshd-auth` are the per-connection binaries of OpenSSH 9.8 and later.
@@ -39,6 +40,16 @@ struct SyslogLine<'a> {
     structured_data: StructuredData,
     rfc5424: bool,
     message: &'a str,
+}
+
+/// The `syslog` format's decoder; stateless.
+#[derive(Debug)]
+pub(crate) struct SyslogDecoder;
+
+impl RecordDecoder for SyslogDecoder {
+    fn decode(&mut self, text: &str, ctx: &DecodeCtx<'_>) -> Result<Option<Event>, DecodeError> {
+        decode(text, ctx.now).map(Some)
+    }
 }
 
 /// Decodes one syslog line into an event with dataset `syslog`, or `sshd`

@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{EventId, Timestamp};
 
-/// A scalar field value. Lists are rare in normalized events and kept as
-/// several observables instead.
+/// A field value: a scalar, or a list of scalars for the fields that are
+/// lists in their source (Zeek's `vector[string]`, DNS answers, EVE's
+/// `rcpt_to`). Nested lists are not produced by any decoder.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FieldValue {
@@ -22,6 +23,7 @@ pub enum FieldValue {
     Int(i64),
     Float(f64),
     Str(String),
+    List(Vec<FieldValue>),
 }
 
 impl FieldValue {
@@ -47,6 +49,15 @@ impl fmt::Display for FieldValue {
             FieldValue::Int(i) => i.fmt(f),
             FieldValue::Float(x) => x.fmt(f),
             FieldValue::Str(s) => f.write_str(s),
+            FieldValue::List(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    item.fmt(f)?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -72,6 +83,18 @@ impl From<i64> for FieldValue {
 impl From<u16> for FieldValue {
     fn from(i: u16) -> Self {
         FieldValue::Int(i.into())
+    }
+}
+
+impl From<f64> for FieldValue {
+    fn from(x: f64) -> Self {
+        FieldValue::Float(x)
+    }
+}
+
+impl From<Vec<FieldValue>> for FieldValue {
+    fn from(items: Vec<FieldValue>) -> Self {
+        FieldValue::List(items)
     }
 }
 

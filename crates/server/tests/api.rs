@@ -143,7 +143,7 @@ async fn posted_records_are_bounded_like_file_lines() {
         reasons[0],
         (
             1,
-            format!("line of {n} bytes exceeds the limit of 200 bytes"),
+            format!("record of {n} bytes exceeds the limit of 200 bytes"),
             n
         )
     );
