@@ -2,6 +2,8 @@
 //! `decode_batch` → events, dead letters and ignored counts.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -264,14 +266,10 @@ const DIFFERENT_READING: &[(&str, &str)] = &[(
 /// `user.name` must agree.
 #[test]
 fn fail2ban_sshd_samples_never_name_the_wrong_address() {
-    let corpus = std::env::var_os("RIPOSTE_CORPORA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora"))
-        .join("fail2ban/expected.jsonl");
-    let Ok(text) = std::fs::read_to_string(&corpus) else {
-        eprintln!("skipped: {} not found", corpus.display());
+    let Some(corpus) = common::corpus("fail2ban/expected.jsonl") else {
         return;
     };
+    let text = std::fs::read_to_string(&corpus).unwrap();
     let ctx = DecodeCtx {
         source: "fail2ban/logs/sshd",
         // The harness's clock, 2005-08-14T10:00:00Z.
