@@ -142,7 +142,7 @@ async fn bench_pipeline(lines: &[Line]) {
             .last()
             .map_or(0, |l| l.offset + l.bytes.len() as u64 + 1);
         events += engine
-            .commit_batch(batch, Some(("bench", last)))
+            .commit_batch(batch, Some(("bench", &last.into())))
             .await
             .unwrap_or_else(|e| panic!("commit: {e}"))
             .events;

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use chrono::{TimeZone, Utc};
-use riposte_engine::{BatchReport, Config, Engine, SourceConfig};
-use riposte_ingest::{DecodeCtx, DecodedBatch, FileTail, Line, decode_batch};
+use riposte_engine::{BatchReport, Config, Engine, SourceKind};
+use riposte_ingest::{DecodeCtx, DecodedBatch, Decoder, FileTail, Line};
 use riposte_model::{Clock, ManualClock, Timestamp, format_duration};
 
 /// The bundled files, written into the demo directory.
@@ -77,13 +77,16 @@ pub async fn run(dir: Option<PathBuf>) -> anyhow::Result<()> {
     println!("Ingested");
     let mut all = DecodedBatch::default();
     for source in &config.sources {
-        let SourceConfig::File { name, path, format } = source;
+        let SourceKind::File { path } = &source.kind else {
+            anyhow::bail!("the demo reads files only");
+        };
+        let format = source.format;
         let lines = read_lines(path, config.ingest.max_line_bytes)?;
         let ctx = DecodeCtx {
-            source: name,
+            source: &source.name,
             now: clock.now(),
         };
-        let decoded = decode_batch(*format, &lines, &ctx);
+        let decoded = Decoder::new(format, &source.decode).decode_batch(&lines, &ctx);
         let file = path
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
@@ -102,9 +105,7 @@ pub async fn run(dir: Option<PathBuf>) -> anyhow::Result<()> {
             lines.len(),
             parts.join(", ")
         );
-        all.events.extend(decoded.events);
-        all.dead_letters.extend(decoded.dead_letters);
-        all.ignored += decoded.ignored;
+        all.extend(decoded);
     }
     // Sources interleave in time; detection must see them in event order.
     all.events.sort_by_key(|e| e.timestamp);

@@ -10,7 +10,7 @@ use riposte_model::{
 };
 use riposte_playbooks::Playbook;
 use riposte_respond::{RespondError, Responder};
-use riposte_store::{Store, StoreError};
+use riposte_store::{Checkpoint, Store, StoreError};
 
 use crate::host::TxHost;
 
@@ -178,7 +178,7 @@ impl Engine {
     pub async fn commit_batch(
         &mut self,
         batch: DecodedBatch,
-        checkpoint: Option<(&str, u64)>,
+        checkpoint: Option<(&str, &Checkpoint)>,
     ) -> Result<BatchReport, EngineError> {
         let result = self.detect_and_commit(batch, checkpoint).await;
         match result {
@@ -215,7 +215,7 @@ impl Engine {
     async fn detect_and_commit(
         &mut self,
         batch: DecodedBatch,
-        checkpoint: Option<(&str, u64)>,
+        checkpoint: Option<(&str, &Checkpoint)>,
     ) -> Result<BatchReport, EngineError> {
         let mut report = BatchReport {
             events: batch.events.len() as u64,
@@ -275,8 +275,8 @@ impl Engine {
                 report.alerts.push(alert);
             }
         }
-        if let Some((source, offset)) = checkpoint {
-            tx.set_checkpoint(source, offset).await?;
+        if let Some((source, position)) = checkpoint {
+            tx.set_checkpoint(source, position).await?;
         }
         tx.commit().await?;
         Ok(report)

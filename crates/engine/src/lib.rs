@@ -5,9 +5,11 @@
 mod config;
 mod engine;
 mod host;
+pub mod listener;
 pub mod pipeline;
 pub mod source;
 
-pub use config::{Config, IngestLimits, SourceConfig};
+pub use config::{Config, IngestLimits, SourceConfig, SourceKind};
 pub use engine::{BatchReport, BuildError, Engine, EngineError, Refusal, load_logic};
 pub use pipeline::{BatchSummary, PipelineError, PipelineHandle};
+pub use riposte_store::Checkpoint;

@@ -5,6 +5,7 @@
 //! producers down instead of growing a queue.
 
 use riposte_ingest::DecodedBatch;
+use riposte_store::Checkpoint;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
@@ -43,7 +44,7 @@ pub enum PipelineError {
 enum Command {
     Batch {
         batch: DecodedBatch,
-        checkpoint: Option<(String, u64)>,
+        checkpoint: Option<(String, Checkpoint)>,
         ack: oneshot::Sender<Result<BatchSummary, String>>,
     },
     Sweep {
@@ -71,7 +72,7 @@ impl PipelineHandle {
     pub async fn submit(
         &self,
         batch: DecodedBatch,
-        checkpoint: Option<(String, u64)>,
+        checkpoint: Option<(String, Checkpoint)>,
     ) -> Result<BatchSummary, PipelineError> {
         let (ack, done) = oneshot::channel();
         self.tx
@@ -115,7 +116,7 @@ pub fn spawn(
                     checkpoint,
                     ack,
                 } => {
-                    let cp = checkpoint.as_ref().map(|(s, o)| (s.as_str(), *o));
+                    let cp = checkpoint.as_ref().map(|(s, c)| (s.as_str(), c));
                     let result = engine.commit_batch(batch, cp).await;
                     if let Err(e) = &result {
                         tracing::error!(error = %e, "batch commit failed");

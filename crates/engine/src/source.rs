@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use riposte_ingest::{DecodeCtx, FileTail, Format, decode_batch};
+use riposte_ingest::{DecodeCtx, DecodeOptions, Decoder, FileTail, Format, TailPosition};
 use riposte_model::Clock;
-use riposte_store::Store;
+use riposte_store::{Checkpoint, Store};
 use tokio::sync::watch;
 
 use crate::IngestLimits;
@@ -20,6 +20,7 @@ pub async fn run_file_source(
     name: String,
     path: PathBuf,
     format: Format,
+    options: DecodeOptions,
     limits: IngestLimits,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -30,10 +31,14 @@ pub async fn run_file_source(
         .checkpoint(&name)
         .await
         .map_err(|e| SourceError::Store(e.to_string()))?
-        .unwrap_or(0);
+        .map(|c| TailPosition {
+            offset: c.offset,
+            identity: c.identity,
+        });
     let mut tail = loop {
         let p = path.clone();
-        match tokio::task::spawn_blocking(move || FileTail::open(&p, start)).await {
+        let start = start.clone();
+        match tokio::task::spawn_blocking(move || FileTail::resume(&p, start.as_ref())).await {
             Ok(Ok(t)) => break t,
             Ok(Err(e)) => {
                 tracing::warn!(source = %name, path = %path.display(), error = %e, "cannot open source; retrying");
@@ -44,14 +49,20 @@ pub async fn run_file_source(
             return Ok(());
         }
     };
-    tracing::info!(source = %name, path = %path.display(), offset = start, "following file");
+    let mut decoder = Decoder::new(format, &options);
+    tracing::info!(
+        source = %name,
+        path = %path.display(),
+        offset = start.as_ref().map_or(0, |s| s.offset),
+        "following file"
+    );
     loop {
         if *shutdown.borrow() {
             return Ok(());
         }
         let source = name.clone();
         let now = clock.now();
-        let (returned, read) = tokio::task::spawn_blocking(move || {
+        let (tail_back, decoder_back, read) = tokio::task::spawn_blocking(move || {
             let read = tail
                 .read_batch(limits.batch_lines, limits.max_line_bytes)
                 .map(|b| {
@@ -59,17 +70,22 @@ pub async fn run_file_source(
                         source: &source,
                         now,
                     };
+                    let checkpoint = Checkpoint {
+                        offset: b.end_offset,
+                        identity: b.identity,
+                    };
                     (
-                        decode_batch(format, &b.lines, &ctx),
+                        decoder.decode_batch(&b.lines, &ctx),
                         b.lines.len(),
-                        b.end_offset,
+                        checkpoint,
                     )
                 });
-            (tail, read)
+            (tail, decoder, read)
         })
         .await
         .map_err(|e| SourceError::Io(e.to_string()))?;
-        tail = returned;
+        tail = tail_back;
+        decoder = decoder_back;
         match read {
             Ok((_, 0, _)) => {
                 if wait_or_shutdown(&mut shutdown, limits.poll_interval).await {

@@ -28,7 +28,7 @@ fn the_documented_config_loads_with_every_key_applied() {
     assert_eq!(config.rules, vec![base.join("rules.yaml")]);
     assert_eq!(config.playbooks, vec![base.join("playbooks/")]);
     assert_eq!(config.sources.len(), 2);
-    assert_eq!(config.sources[0].name(), "auth");
+    assert_eq!(config.sources[0].name, "auth");
     assert_eq!(config.respond.max_duration, chrono::TimeDelta::days(7));
     assert!(
         config
@@ -76,8 +76,11 @@ version: 1
 stor: sqlite://x.db
 api: { listen: "localhost" }
 sources:
-  - { type: file, path: a.log, format: evtx }
+  - { type: file, path: a.log, format: evt }
   - { type: kafka }
+  - { type: syslog-udp, listen: nowhere, path: a.log }
+  - { type: nats, url: "nats://127.0.0.1:4222" }
+  - { type: file, path: b.log, format: syslog, mapping: { dataset: x } }
 respond:
   allowlist: [10.0.0.0/33]
   max_duration: forever
@@ -90,8 +93,13 @@ ingest: { batch_lines: 0 }
     let expected = [
         "riposte.yaml: stor: unknown key (valid: version, data_dir, store, api, rules, playbooks, sources, respond, enforcers, ingest)",
         "riposte.yaml: api.listen: \"localhost\" is not an address:port",
-        "riposte.yaml: sources[0].format: unknown format \"evtx\"",
-        "riposte.yaml: sources[1].type: unknown source type \"kafka\" (valid: file)",
+        "riposte.yaml: sources[0].format: unknown format \"evt\"",
+        "riposte.yaml: sources[1].type: unknown source type \"kafka\" (valid: file, syslog-udp, syslog-tcp, nats, evtx-dir)",
+        "riposte.yaml: sources[2].listen: not an address:port: \"nowhere\"",
+        "riposte.yaml: sources[2].path: not a key of type syslog-udp (valid: listen, format, mapping)",
+        "riposte.yaml: sources[3].stream: missing (required for type nats)",
+        "riposte.yaml: sources[3].format: missing (required for type nats)",
+        "riposte.yaml: sources[4].mapping: only a json source takes a mapping",
         "riposte.yaml: respond.allowlist[0]: \"10.0.0.0/33\" is not an IP address or CIDR",
         "riposte.yaml: respond.max_duration: invalid duration \"forever\"",
         "riposte.yaml: enforcers[0]: unknown variant `nftables`, expected `file`",
@@ -151,7 +159,7 @@ async fn every_decision_case_change_and_step_is_audited() {
         },
     );
     let report = engine
-        .commit_batch(batch, Some(("auth", text.len() as u64)))
+        .commit_batch(batch, Some(("auth", &(text.len() as u64).into())))
         .await
         .unwrap();
     assert_eq!(
@@ -166,7 +174,7 @@ async fn every_decision_case_change_and_step_is_audited() {
 
     let store = engine.store();
     assert_eq!(
-        store.checkpoint("auth").await.unwrap(),
+        store.checkpoint("auth").await.unwrap().map(|c| c.offset),
         Some(text.len() as u64)
     );
     let mut audit: Vec<(String, String, String)> = store
@@ -263,11 +271,14 @@ async fn an_enforcer_failure_after_commit_does_not_fail_the_batch() {
         },
     );
     let report = engine
-        .commit_batch(batch, Some(("auth", 600)))
+        .commit_batch(batch, Some(("auth", &600.into())))
         .await
         .expect("stored batch reported as stored");
     assert_eq!(report.decisions.len(), 1);
-    assert_eq!(engine.store().checkpoint("auth").await.unwrap(), Some(600));
+    assert_eq!(
+        engine.store().checkpoint("auth").await.unwrap(),
+        Some(600.into())
+    );
     assert_eq!(engine.store().counts().await.unwrap().decisions_active, 1);
 }
 
@@ -306,6 +317,6 @@ fn source_names_do_not_depend_on_how_the_config_path_was_written() {
     let direct = Config::load(&dir.path().join("riposte.yaml")).unwrap();
     let roundabout = Config::load(&dir.path().join("sub/../riposte.yaml")).unwrap();
     let canonical = dir.path().canonicalize().unwrap().join("auth.log");
-    assert_eq!(direct.sources[0].name(), canonical.to_str().unwrap());
-    assert_eq!(roundabout.sources[0].name(), direct.sources[0].name());
+    assert_eq!(direct.sources[0].name, canonical.to_str().unwrap());
+    assert_eq!(roundabout.sources[0].name, direct.sources[0].name);
 }

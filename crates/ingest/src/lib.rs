@@ -9,6 +9,7 @@
 
 mod decoder;
 mod error;
+pub mod fingerprint;
 mod json;
 mod line;
 mod observe;
@@ -29,7 +30,7 @@ pub use error::{DecodeError, UnknownFormat};
 pub use json::JsonMapping;
 pub use line::{LineRead, read_line_bounded};
 pub use observe::add_ecs_observables;
-pub use tail::{FileTail, TailBatch};
+pub use tail::{FileTail, TailBatch, TailPosition};
 
 /// The input formats Riposte decodes. A closed enum rather than a registry:
 /// adding a format means adding a decoder file and a variant here.

@@ -15,13 +15,22 @@
 //!   to its end (including a last line without `\n`, since nobody will finish
 //!   it) before switching to the new one from offset 0. A writer that keeps
 //!   writing to the old file after the switch loses those lines to us.
+//!
+//! Rotation while Riposte is stopped is recognised on restart through the
+//! checkpoint's [`FileIdentity`]: [`FileTail::resume`] looks for the file the
+//! checkpoint belongs to at the path and among its rotated siblings
+//! (`app.log.1`, `app.log.2.gz`, `app.log-20260314`, …), finishes it from the
+//! checkpointed offset (decompressing a `.gz`), reads the siblings rotated
+//! after it, and then follows the live file from its start.
 
+use std::collections::VecDeque;
 use std::fs::{self, File};
-use std::io::{self, BufReader, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::Line;
+use crate::fingerprint::{self, FileIdentity, HEAD_MAX};
 use crate::line::read_line_bounded;
 
 /// Reader buffer size: large enough that a typical batch costs few syscalls.
@@ -35,6 +44,58 @@ pub struct TailBatch {
     /// The offset just after the last line returned (the current offset when
     /// none was): what to checkpoint once the lines are safely processed.
     pub end_offset: u64,
+    /// The identity of the file the lines came from, to checkpoint with
+    /// `end_offset` (see [`FileTail::resume`]).
+    pub identity: Option<String>,
+}
+
+/// Where a followed file was left: a checkpoint as [`FileTail::resume`]
+/// takes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TailPosition {
+    pub offset: u64,
+    /// A [`FileIdentity`] in its text form; `None` for checkpoints written
+    /// before identities existed, which are applied to the live file.
+    pub identity: Option<String>,
+}
+
+/// A rotated file being read to its end before the live file.
+struct Drain {
+    path: PathBuf,
+    reader: Box<dyn BufRead + Send>,
+    offset: u64,
+    identity: FileIdentity,
+}
+
+impl std::fmt::Debug for Drain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Drain")
+            .field("path", &self.path)
+            .field("offset", &self.offset)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drain {
+    fn open(path: PathBuf, skip: u64) -> io::Result<Drain> {
+        let identity = fingerprint::identify(&path)?;
+        let mut reader = fingerprint::open_content(&path)?;
+        let skipped = io::copy(&mut (&mut reader).take(skip), &mut io::sink())?;
+        if skipped < skip {
+            tracing::warn!(
+                path = %path.display(),
+                checkpoint = skip,
+                len = skipped,
+                "rotated file is shorter than its checkpoint; nothing left to read in it"
+            );
+        }
+        Ok(Drain {
+            path,
+            reader,
+            offset: skipped,
+            identity,
+        })
+    }
 }
 
 /// Which file an open handle is, to notice the path pointing elsewhere.
@@ -64,6 +125,13 @@ pub struct FileTail {
     /// start.
     offset: u64,
     rotated: u64,
+    /// The live file's identity; its head is re-hashed while the file is
+    /// shorter than [`HEAD_MAX`].
+    identity: FileIdentity,
+    /// A rotated file being finished before the live file.
+    draining: Option<Drain>,
+    /// Rotated files to read, oldest first, after `draining`.
+    queued: VecDeque<PathBuf>,
 }
 
 enum Rotation {
@@ -92,6 +160,7 @@ impl FileTail {
         } else {
             start_offset
         };
+        let identity = fingerprint::identify_open(&file)?;
         let mut reader = BufReader::with_capacity(READ_BUFFER, file);
         reader.seek(SeekFrom::Start(offset))?;
         Ok(FileTail {
@@ -100,7 +169,63 @@ impl FileTail {
             id: FileId::of(&meta),
             offset,
             rotated: 0,
+            identity,
+            draining: None,
+            queued: VecDeque::new(),
         })
+    }
+
+    /// Opens `path` where a checkpoint left it, recognising rotation that
+    /// happened meanwhile by the checkpoint's identity:
+    /// - the live file is the checkpointed one: resume at the offset;
+    /// - a rotated sibling is (renamed, copied, or gzipped): finish it from
+    ///   the offset, then read the siblings rotated after it, oldest first,
+    ///   then the live file from its start;
+    /// - none is (rotated away and deleted): the live file from its start,
+    ///   with a warning, since lines may have been lost outside Riposte.
+    pub fn resume(path: &Path, position: Option<&TailPosition>) -> io::Result<FileTail> {
+        let Some(position) = position else {
+            return FileTail::open(path, 0);
+        };
+        let Some(id) = position
+            .identity
+            .as_deref()
+            .and_then(|s| s.parse::<FileIdentity>().ok())
+        else {
+            return FileTail::open(path, position.offset);
+        };
+        let live_len = fs::metadata(path)?.len();
+        if live_len >= position.offset && fingerprint::same_content(path, &id)? {
+            return FileTail::open(path, position.offset);
+        }
+        let mut tail = FileTail::open(path, 0)?;
+        let siblings = rotated_siblings(path)?;
+        let matching = |same_inode: bool| {
+            siblings.iter().position(|s| {
+                let inode_ok = !same_inode
+                    || fs::metadata(s).is_ok_and(|m| m.ino() == id.ino && m.dev() == id.dev);
+                inode_ok && fingerprint::same_content(s, &id).unwrap_or(false)
+            })
+        };
+        match matching(true).or_else(|| matching(false)) {
+            Some(i) => {
+                tracing::info!(
+                    path = %path.display(),
+                    rotated = %siblings[i].display(),
+                    offset = position.offset,
+                    "the checkpointed file was rotated while stopped; finishing it first"
+                );
+                tail.draining = Some(Drain::open(siblings[i].clone(), position.offset)?);
+                tail.queued = siblings[i + 1..].iter().cloned().collect();
+            }
+            None => tracing::warn!(
+                path = %path.display(),
+                checkpoint = position.offset,
+                "the checkpointed file is neither at the path nor among its rotated siblings; \
+                 reading the current file from the start (lines written before may be lost)"
+            ),
+        }
+        Ok(tail)
     }
 
     /// Reads up to `max_lines` complete lines, each cut to `max_line_bytes`
@@ -152,6 +277,9 @@ impl FileTail {
         if max_lines == 0 {
             return Ok(self.batch(lines));
         }
+        if let Some(batch) = self.read_rotated(max_lines, max_line_bytes)? {
+            return Ok(batch);
+        }
         self.read_lines(&mut lines, max_lines, max_line_bytes, flush)?;
         if !lines.is_empty() {
             return Ok(self.batch(lines));
@@ -168,6 +296,7 @@ impl FileTail {
                 self.reader.seek(SeekFrom::Start(0))?;
                 self.offset = 0;
                 self.rotated += 1;
+                self.identity = fingerprint::identify_open(self.reader.get_ref())?;
                 self.read_lines(&mut lines, max_lines, max_line_bytes, flush)?;
             }
             Rotation::Replaced => {
@@ -190,6 +319,7 @@ impl FileTail {
                     new_inode = meta.ino(),
                     "file was replaced (rotated); reading the new file from the start"
                 );
+                self.identity = fingerprint::identify_open(&file)?;
                 self.reader = BufReader::with_capacity(READ_BUFFER, file);
                 self.id = FileId::of(&meta);
                 self.offset = 0;
@@ -200,10 +330,62 @@ impl FileTail {
         Ok(self.batch(lines))
     }
 
-    fn batch(&self, lines: Vec<Line>) -> TailBatch {
+    /// Reads from the rotated files still to finish, moving to the next
+    /// when one ends; `None` once they are all read.
+    fn read_rotated(
+        &mut self,
+        max_lines: usize,
+        max_line_bytes: usize,
+    ) -> io::Result<Option<TailBatch>> {
+        loop {
+            let Some(drain) = &mut self.draining else {
+                match self.queued.pop_front() {
+                    Some(next) => {
+                        self.draining = Some(Drain::open(next, 0)?);
+                        continue;
+                    }
+                    None => return Ok(None),
+                }
+            };
+            let mut lines = Vec::new();
+            while lines.len() < max_lines {
+                let start = drain.offset;
+                let mut bytes = Vec::new();
+                let read = read_line_bounded(&mut drain.reader, &mut bytes, max_line_bytes)?;
+                if read.consumed == 0 {
+                    break;
+                }
+                drain.offset += read.consumed;
+                let truncated_from = (read.len > bytes.len() as u64).then_some(read.len);
+                lines.push(Line {
+                    offset: start,
+                    bytes,
+                    truncated_from,
+                });
+            }
+            if !lines.is_empty() {
+                return Ok(Some(TailBatch {
+                    lines,
+                    end_offset: drain.offset,
+                    identity: Some(drain.identity.to_string()),
+                }));
+            }
+            tracing::info!(path = %drain.path.display(), "finished reading rotated file");
+            self.draining = None;
+            self.rotated += 1;
+        }
+    }
+
+    fn batch(&mut self, lines: Vec<Line>) -> TailBatch {
+        if self.identity.head_len < HEAD_MAX
+            && let Ok(id) = fingerprint::identify_open(self.reader.get_ref())
+        {
+            self.identity = id;
+        }
         TailBatch {
             lines,
             end_offset: self.offset,
+            identity: Some(self.identity.to_string()),
         }
     }
 
@@ -252,6 +434,41 @@ impl FileTail {
             Err(e) => Err(e),
         }
     }
+}
+
+/// The rotated siblings of `path` in its directory (`app.log.1`,
+/// `app.log.2.gz`, `app.log-20260314`, …), oldest first: by modification
+/// time, then by rotation number (higher is older), then by name.
+fn rotated_siblings(path: &Path) -> io::Result<Vec<PathBuf>> {
+    let (Some(dir), Some(base)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return Ok(Vec::new());
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(rest) = name.strip_prefix(base) else {
+            continue;
+        };
+        if !(rest.starts_with('.') || rest.starts_with('-')) || !entry.file_type()?.is_file() {
+            continue;
+        }
+        let mtime = entry.metadata()?.modified()?;
+        let number: u64 = rest
+            .trim_start_matches(['.', '-'])
+            .trim_end_matches(".gz")
+            .parse()
+            .unwrap_or(0);
+        found.push((mtime, std::cmp::Reverse(number), entry.path()));
+    }
+    found.sort();
+    Ok(found.into_iter().map(|(_, _, p)| p).collect())
 }
 
 #[cfg(test)]
@@ -305,7 +522,8 @@ mod tests {
             tail.read_batch(10, 1024).unwrap(),
             TailBatch {
                 lines: vec![],
-                end_offset: 6
+                end_offset: 6,
+                identity: Some(fingerprint::identify(&path).unwrap().to_string()),
             }
         );
 
@@ -440,5 +658,154 @@ mod tests {
         append(&moved, "b\n");
         assert_eq!(drain(&mut tail), ["b"]);
         assert_eq!(tail.rotated_count(), 0);
+    }
+
+    /// Reads one batch of `n` lines and returns where it left off, as a
+    /// checkpoint would record it.
+    fn read_and_checkpoint(path: &Path, n: usize) -> (Vec<String>, TailPosition) {
+        let mut tail = FileTail::open(path, 0).unwrap();
+        let batch = tail.read_batch(n, 1024).unwrap();
+        let pos = TailPosition {
+            offset: batch.end_offset,
+            identity: batch.identity.clone(),
+        };
+        (texts(&batch), pos)
+    }
+
+    fn gzip(from: &Path, to: &Path) {
+        use std::io::Write;
+        let data = fs::read(from).unwrap();
+        let mut enc = flate2::write::GzEncoder::new(
+            File::create(to).unwrap(),
+            flate2::Compression::default(),
+        );
+        enc.write_all(&data).unwrap();
+        enc.finish().unwrap();
+        fs::remove_file(from).unwrap();
+    }
+
+    fn set_age(path: &Path, secs_ago: u64) {
+        let t = std::time::SystemTime::now() - std::time::Duration::from_secs(secs_ago);
+        File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+    }
+
+    #[test]
+    fn resume_in_the_same_file_continues_at_the_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        append(&path, "a\nb\n");
+        let (first, pos) = read_and_checkpoint(&path, 1);
+        assert_eq!(first, ["a"]);
+        append(&path, "c\n");
+        let mut tail = FileTail::resume(&path, Some(&pos)).unwrap();
+        assert_eq!(drain(&mut tail), ["b", "c"]);
+    }
+
+    #[test]
+    fn rotation_while_stopped_finishes_the_gzipped_file_then_newer_ones_then_live() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        let older = dir.path().join("app.log.3.gz");
+        append(&dir.path().join("app.log.3"), "ancient\n");
+        gzip(&dir.path().join("app.log.3"), &older);
+        set_age(&older, 300);
+
+        append(&path, "x1\nx2\nx3\n");
+        let (first, pos) = read_and_checkpoint(&path, 1);
+        assert_eq!(first, ["x1"]);
+
+        // While stopped: rotated twice, the checkpointed file compressed.
+        fs::rename(&path, dir.path().join("app.log.2")).unwrap();
+        gzip(
+            &dir.path().join("app.log.2"),
+            &dir.path().join("app.log.2.gz"),
+        );
+        set_age(&dir.path().join("app.log.2.gz"), 200);
+        append(&dir.path().join("app.log.1"), "y1\n");
+        set_age(&dir.path().join("app.log.1"), 100);
+        append(&path, "z1\n");
+
+        let mut tail = FileTail::resume(&path, Some(&pos)).unwrap();
+        let batch = tail.read_batch(10, 1024).unwrap();
+        assert_eq!(texts(&batch), ["x2", "x3"]);
+        assert_eq!(batch.lines[0].offset, 3);
+        assert_eq!(batch.end_offset, 9);
+        // Same content, now in the compressed file's inode.
+        let head = |id: &Option<String>| {
+            let id: FileIdentity = id.as_deref().unwrap().parse().unwrap();
+            (id.head_len, id.head_hash)
+        };
+        assert_eq!(head(&batch.identity), head(&pos.identity));
+        assert_eq!(drain(&mut tail), ["y1", "z1"]);
+        assert_eq!(tail.rotated_count(), 2);
+    }
+
+    #[test]
+    fn crash_while_finishing_a_rotated_file_resumes_inside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        append(&path, "x1\nx2\nx3\n");
+        let (_, pos) = read_and_checkpoint(&path, 1);
+        fs::rename(&path, dir.path().join("app.log.1")).unwrap();
+        append(&path, "z1\n");
+
+        let mut tail = FileTail::resume(&path, Some(&pos)).unwrap();
+        let batch = tail.read_batch(1, 1024).unwrap();
+        assert_eq!(texts(&batch), ["x2"]);
+        let pos = TailPosition {
+            offset: batch.end_offset,
+            identity: batch.identity,
+        };
+        // Crash here, then logrotate compresses the file we were reading.
+        gzip(
+            &dir.path().join("app.log.1"),
+            &dir.path().join("app.log.1.gz"),
+        );
+        let mut tail = FileTail::resume(&path, Some(&pos)).unwrap();
+        assert_eq!(drain(&mut tail), ["x3", "z1"]);
+    }
+
+    #[test]
+    fn copytruncate_while_stopped_reads_the_rest_from_the_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        append(&path, "a\nb\n");
+        let (_, pos) = read_and_checkpoint(&path, 1);
+        fs::copy(&path, dir.path().join("app.log.1")).unwrap();
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        append(&path, "new\n");
+        let mut tail = FileTail::resume(&path, Some(&pos)).unwrap();
+        assert_eq!(drain(&mut tail), ["b", "new"]);
+    }
+
+    #[test]
+    fn checkpointed_file_gone_reads_the_live_file_from_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        append(&path, "a\nb\n");
+        let (_, pos) = read_and_checkpoint(&path, 1);
+        fs::remove_file(&path).unwrap();
+        append(&path, "fresh1\nfresh2\n");
+        let mut tail = FileTail::resume(&path, Some(&pos)).unwrap();
+        assert_eq!(drain(&mut tail), ["fresh1", "fresh2"]);
+
+        // A checkpoint without identity (older stores) is an offset in the
+        // live file.
+        let legacy = TailPosition {
+            offset: 7,
+            identity: None,
+        };
+        let mut tail = FileTail::resume(&path, Some(&legacy)).unwrap();
+        assert_eq!(drain(&mut tail), ["fresh2"]);
     }
 }

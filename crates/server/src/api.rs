@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use riposte_engine::{BatchSummary, PipelineError, PipelineHandle};
@@ -127,24 +129,125 @@ struct EventsQuery {
     format: Option<String>,
 }
 
-/// Takes one record or a JSON array of records: Suricata EVE objects
-/// (`format=suricata-eve`, the default) or syslog lines as strings
-/// (`format=syslog`). Answers after the records are committed, so a 200
-/// means stored; undecodable records are dead-lettered and counted.
+/// The most a gzip'd body may inflate to; a larger one is refused (413)
+/// rather than decompressed into memory (a zip bomb is a few KiB).
+pub const MAX_INFLATED_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Bulk ingestion. The body is either a JSON value — one record or an array
+/// of records (objects for the JSON formats, strings for line formats) — or,
+/// with `Content-Type: application/x-ndjson` (or `text/plain`), one record
+/// per line. `Content-Encoding: gzip` is accepted. The format is
+/// `?format=` (default `suricata-eve`). Answers after the records are
+/// committed, so a 200 means stored; undecodable records are dead-lettered
+/// and counted.
 async fn events(
     State(s): State<AppState>,
     q: Result<Query<EventsQuery>, QueryRejection>,
-    body: Result<Json<Value>, JsonRejection>,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Result<Json<BatchSummary>, ApiError> {
     let Query(q) = q?;
-    let Json(body) = body?;
     let format = match q.format.as_deref() {
         None => Format::SuricataEve,
         Some(f) => f
             .parse::<Format>()
             .map_err(|e| ApiError::BadRequest(e.to_string()))?,
     };
-    let records = match body {
+    let header = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .unwrap_or_default()
+    };
+    let gzip = match header(header::CONTENT_ENCODING).as_str() {
+        "" | "identity" => false,
+        "gzip" | "x-gzip" => true,
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "unsupported Content-Encoding {other:?} (valid: gzip, identity)"
+            )));
+        }
+    };
+    let content_type = header(header::CONTENT_TYPE);
+    let lines_body = ["application/x-ndjson", "application/jsonl", "text/plain"]
+        .iter()
+        .any(|t| content_type.starts_with(t));
+    let now = s.clock.now();
+    let max = s.max_line_bytes;
+    // Inflating, splitting and decoding are CPU work: keep them off the
+    // async executor.
+    let batch = tokio::task::spawn_blocking(move || {
+        let body = if gzip { inflate(&body)? } else { body.to_vec() };
+        let lines = if lines_body {
+            split_lines(&body, max)
+        } else {
+            json_records(&body, max)?
+        };
+        if lines.len() > MAX_EVENTS_PER_REQUEST {
+            return Err(ApiError::BadRequest(format!(
+                "{} records in one request; the limit is {MAX_EVENTS_PER_REQUEST}",
+                lines.len()
+            )));
+        }
+        Ok(decode_batch(
+            format,
+            &lines,
+            &DecodeCtx { source: "api", now },
+        ))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    match s.pipeline.submit(batch, None).await {
+        Ok(summary) => Ok(Json(summary)),
+        Err(PipelineError::Stopped) => Err(ApiError::Unavailable("shutting down".into())),
+        Err(e @ PipelineError::Failed(_)) => Err(ApiError::Internal(e.to_string())),
+    }
+}
+
+/// Inflates a gzip body, refusing to go past [`MAX_INFLATED_BYTES`].
+fn inflate(body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(body)
+        .take(MAX_INFLATED_BYTES + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| ApiError::BadRequest(format!("invalid gzip body: {e}")))?;
+    if out.len() as u64 > MAX_INFLATED_BYTES {
+        return Err(ApiError::TooLarge(format!(
+            "the body inflates to more than {MAX_INFLATED_BYTES} bytes"
+        )));
+    }
+    Ok(out)
+}
+
+/// One record per line; offsets are byte offsets in the (inflated) body.
+fn split_lines(body: &[u8], max: usize) -> Vec<Line> {
+    let mut lines = Vec::new();
+    let mut offset = 0u64;
+    for raw in body.split(|&b| b == b'\n') {
+        let start = offset;
+        offset += raw.len() as u64 + 1;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        lines.push(Line {
+            offset: start,
+            bytes: raw[..raw.len().min(max)].to_vec(),
+            truncated_from: (raw.len() > max).then_some(raw.len() as u64),
+        });
+    }
+    lines
+}
+
+/// A JSON body: one record, or an array of records; strings are records of
+/// line formats, anything else is a record's JSON text. Offsets number the
+/// records.
+fn json_records(body: &[u8], max: usize) -> Result<Vec<Line>, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+    let records = match value {
         Value::Array(items) => items,
         other => vec![other],
     };
@@ -154,34 +257,21 @@ async fn events(
             records.len()
         )));
     }
-    let now = s.clock.now();
-    let max = s.max_line_bytes;
-    // Decoding is CPU work: keep it off the async executor.
-    let batch = tokio::task::spawn_blocking(move || {
-        let lines: Vec<Line> = records
-            .into_iter()
-            .enumerate()
-            .map(|(i, record)| {
-                let mut bytes = match record {
-                    Value::String(line) => line.into_bytes(),
-                    other => other.to_string().into_bytes(),
-                };
-                let truncated_from = (bytes.len() > max).then_some(bytes.len() as u64);
-                bytes.truncate(max);
-                Line {
-                    offset: i as u64,
-                    bytes,
-                    truncated_from,
-                }
-            })
-            .collect();
-        decode_batch(format, &lines, &DecodeCtx { source: "api", now })
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
-    match s.pipeline.submit(batch, None).await {
-        Ok(summary) => Ok(Json(summary)),
-        Err(PipelineError::Stopped) => Err(ApiError::Unavailable("shutting down".into())),
-        Err(e @ PipelineError::Failed(_)) => Err(ApiError::Internal(e.to_string())),
-    }
+    Ok(records
+        .into_iter()
+        .enumerate()
+        .map(|(i, record)| {
+            let mut bytes = match record {
+                Value::String(line) => line.into_bytes(),
+                other => other.to_string().into_bytes(),
+            };
+            let truncated_from = (bytes.len() > max).then_some(bytes.len() as u64);
+            bytes.truncate(max);
+            Line {
+                offset: i as u64,
+                bytes,
+                truncated_from,
+            }
+        })
+        .collect())
 }

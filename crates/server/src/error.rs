@@ -10,6 +10,8 @@ use serde_json::json;
 pub enum ApiError {
     BadRequest(String),
     NotFound(String),
+    /// A body over a size limit (after decompression too).
+    TooLarge(String),
     /// The pipeline is shutting down; the client should retry elsewhere/later.
     Unavailable(String),
     Internal(String),
@@ -20,6 +22,7 @@ impl IntoResponse for ApiError {
         let (status, message) = match self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
             ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal API error");

@@ -5,6 +5,6 @@ mod api;
 mod error;
 mod service;
 
-pub use api::{AppState, app};
+pub use api::{AppState, MAX_INFLATED_BYTES, app};
 pub use error::ApiError;
 pub use service::serve;

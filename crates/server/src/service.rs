@@ -4,8 +4,16 @@
 use std::future::Future;
 
 use anyhow::Context;
-use riposte_engine::source::run_file_source;
-use riposte_engine::{Config, Engine, SourceConfig, pipeline};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use riposte_engine::listener::{self, NetSource};
+use riposte_engine::source::{SourceError, run_file_source};
+use riposte_engine::{
+    Config, Engine, IngestLimits, PipelineHandle, SourceConfig, SourceKind, pipeline,
+};
+use riposte_model::Clock;
+use riposte_store::Store;
 use tokio::sync::watch;
 
 use crate::{AppState, app};
@@ -33,17 +41,15 @@ pub async fn serve(
 
     let mut tasks = Vec::new();
     for source in &config.sources {
-        let SourceConfig::File { name, path, format } = source.clone();
-        let fut = run_file_source(
-            name.clone(),
-            path,
-            format,
-            config.ingest,
-            store.clone(),
-            clock.clone(),
-            handle.clone(),
-            stop_rx.clone(),
-        );
+        let ctx = SourceCtx {
+            limits: config.ingest,
+            store: store.clone(),
+            clock: clock.clone(),
+            pipeline: handle.clone(),
+            shutdown: stop_rx.clone(),
+        };
+        let name = source.name.clone();
+        let fut = start_source(source.clone(), ctx).await?;
         tasks.push(tokio::spawn(async move {
             if let Err(e) = fut.await {
                 tracing::error!(source = %name, error = %e, "source stopped");
@@ -97,4 +103,77 @@ pub async fn serve(
     let _engine = pipeline_task.await.context("pipeline task")?;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// What every source task needs from the service.
+struct SourceCtx {
+    limits: IngestLimits,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    pipeline: PipelineHandle,
+    shutdown: watch::Receiver<bool>,
+}
+
+type SourceTask = Pin<Box<dyn Future<Output = Result<(), SourceError>> + Send>>;
+
+/// Prepares one source. Listening sockets are bound here, so that a port in
+/// use fails `serve` at start rather than later in a background task.
+async fn start_source(source: SourceConfig, ctx: SourceCtx) -> anyhow::Result<SourceTask> {
+    let SourceConfig {
+        name,
+        format,
+        decode,
+        kind,
+    } = source;
+    let net = NetSource {
+        name: name.clone(),
+        format,
+        decode: decode.clone(),
+        limits: ctx.limits,
+    };
+    Ok(match kind {
+        SourceKind::File { path } => Box::pin(run_file_source(
+            name,
+            path,
+            format,
+            decode,
+            ctx.limits,
+            ctx.store,
+            ctx.clock,
+            ctx.pipeline,
+            ctx.shutdown,
+        )),
+        SourceKind::SyslogUdp { listen } => {
+            let socket = listener::bind_udp(listen)
+                .await
+                .with_context(|| format!("source {name}: binding UDP {listen}"))?;
+            tracing::info!(source = %name, listen = %socket.local_addr()?, "syslog UDP listening");
+            Box::pin(listener::run_udp(
+                net,
+                socket,
+                ctx.clock,
+                ctx.pipeline,
+                ctx.shutdown,
+            ))
+        }
+        SourceKind::SyslogTcp { listen } => {
+            let tcp = listener::bind_tcp(listen)
+                .await
+                .with_context(|| format!("source {name}: binding TCP {listen}"))?;
+            tracing::info!(source = %name, listen = %tcp.local_addr()?, "syslog TCP listening");
+            Box::pin(listener::run_tcp(
+                net,
+                tcp,
+                ctx.clock,
+                ctx.pipeline,
+                ctx.shutdown,
+            ))
+        }
+        SourceKind::Nats { .. } | SourceKind::EvtxDir { .. } => {
+            anyhow::bail!(
+                "source {name}: type {} is not available yet",
+                kind.type_name()
+            )
+        }
+    })
 }

@@ -21,7 +21,7 @@ macro_rules! sql_backend {
 
             use super::$store;
             use $crate::shared::{self, BodyRow, Val};
-            use $crate::{Counts, DecisionFilter, Result, Store, Tx};
+            use $crate::{Checkpoint, Counts, DecisionFilter, Result, Store, Tx};
 
             type Db = $db;
             type Args<'q> = <Db as sqlx::Database>::Arguments<'q>;
@@ -173,13 +173,19 @@ macro_rules! sql_backend {
                     fetch_all(&self.pool, "event", shared::LIST_EVENTS_BY_SOURCE, vals).await
                 }
 
-                async fn checkpoint(&self, source: &str) -> Result<Option<u64>> {
+                async fn checkpoint(&self, source: &str) -> Result<Option<Checkpoint>> {
                     let vals = vec![Val::text(source)];
-                    let offset: Option<i64> =
-                        sqlx::query_scalar_with(shared::GET_CHECKPOINT, args(vals)?)
+                    let row: Option<(i64, Option<String>)> =
+                        sqlx::query_as_with(shared::GET_CHECKPOINT, args(vals)?)
                             .fetch_optional(&self.pool)
                             .await?;
-                    offset.map(shared::to_u64).transpose()
+                    row.map(|(offset, identity)| {
+                        Ok(Checkpoint {
+                            offset: shared::to_u64(offset)?,
+                            identity,
+                        })
+                    })
+                    .transpose()
                 }
 
                 async fn counts(&self) -> Result<Counts> {
@@ -298,8 +304,12 @@ macro_rules! sql_backend {
                     .await
                 }
 
-                async fn set_checkpoint(&mut self, source: &str, offset: u64) -> Result<()> {
-                    let vals = shared::checkpoint_row(source, offset)?;
+                async fn set_checkpoint(
+                    &mut self,
+                    source: &str,
+                    checkpoint: &Checkpoint,
+                ) -> Result<()> {
+                    let vals = shared::checkpoint_row(source, checkpoint)?;
                     execute(&mut *self.0, shared::SET_CHECKPOINT, vals).await
                 }
 

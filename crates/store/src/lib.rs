@@ -93,9 +93,28 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn list_dead_letters(&self, limit: u32) -> Result<Vec<DeadLetter>>;
     /// Events whose origin is `source`, oldest offset first (replays, tests).
     async fn list_events_by_source(&self, source: &str, limit: u32) -> Result<Vec<Event>>;
-    /// The byte offset up to which `source` has been committed.
-    async fn checkpoint(&self, source: &str) -> Result<Option<u64>>;
+    /// How far `source` has been committed.
+    async fn checkpoint(&self, source: &str) -> Result<Option<Checkpoint>>;
     async fn counts(&self) -> Result<Counts>;
+}
+
+/// How far a source has been committed: an offset in the source's own unit
+/// (a byte offset in a file, a stream sequence in NATS), and which stream it
+/// belongs to when the source can change underneath (a file's fingerprint,
+/// see `riposte_ingest::FileTail`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub offset: u64,
+    pub identity: Option<String>,
+}
+
+impl From<u64> for Checkpoint {
+    fn from(offset: u64) -> Self {
+        Self {
+            offset,
+            identity: None,
+        }
+    }
 }
 
 /// A write transaction. Dropping it without [`Tx::commit`] rolls back.
@@ -129,7 +148,7 @@ pub trait Tx: Send {
     async fn expire_decisions(&mut self, now: Timestamp) -> Result<Vec<Decision>>;
     async fn insert_run(&mut self, run: &PlaybookRun) -> Result<()>;
     async fn audit(&mut self, entry: &AuditEntry) -> Result<()>;
-    async fn set_checkpoint(&mut self, source: &str, offset: u64) -> Result<()>;
+    async fn set_checkpoint(&mut self, source: &str, checkpoint: &Checkpoint) -> Result<()>;
     async fn commit(self: Box<Self>) -> Result<()>;
 }
 

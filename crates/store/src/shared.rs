@@ -236,21 +236,24 @@ pub(crate) fn audit_row(entry: &AuditEntry) -> Result<Vec<Val>> {
     ])
 }
 
-pub(crate) const SET_CHECKPOINT: &str = "INSERT INTO checkpoints (source, \"offset\", updated_at) \
-    VALUES ($1, $2, $3) \
-    ON CONFLICT (source) DO UPDATE SET \"offset\" = excluded.\"offset\", updated_at = excluded.updated_at";
+pub(crate) const SET_CHECKPOINT: &str = "INSERT INTO checkpoints (source, \"offset\", updated_at, identity) \
+    VALUES ($1, $2, $3, $4) \
+    ON CONFLICT (source) DO UPDATE SET \"offset\" = excluded.\"offset\", \
+    updated_at = excluded.updated_at, identity = excluded.identity";
 
 /// `updated_at` is the wall clock: it only tells an operator when a source
 /// last moved, and no logic reads it.
-pub(crate) fn checkpoint_row(source: &str, offset: u64) -> Result<Vec<Val>> {
+pub(crate) fn checkpoint_row(source: &str, checkpoint: &crate::Checkpoint) -> Result<Vec<Val>> {
     Ok(vec![
         Val::text(source),
-        Val::Int(Some(to_i64(offset)?)),
+        Val::Int(Some(to_i64(checkpoint.offset)?)),
         Val::time(chrono::Utc::now()),
+        Val::Text(checkpoint.identity.clone()),
     ])
 }
 
-pub(crate) const GET_CHECKPOINT: &str = "SELECT \"offset\" FROM checkpoints WHERE source = $1";
+pub(crate) const GET_CHECKPOINT: &str =
+    "SELECT \"offset\", identity FROM checkpoints WHERE source = $1";
 
 // Reads. Lists are newest first; the UUIDv7 id breaks ties between equal
 // timestamps in creation order.

@@ -20,7 +20,7 @@ use riposte_model::{
     ObservableKind, Origin, PlaybookRun, RunId, RunStatus, Scope, Severity, SourcePos, StepRecord,
     StepStatus, Timestamp,
 };
-use riposte_store::{Counts, DecisionFilter, Store, StoreError};
+use riposte_store::{Checkpoint, Counts, DecisionFilter, Store, StoreError};
 use sqlx::{ConnectOptions, Connection, Executor};
 use uuid::Uuid;
 
@@ -662,20 +662,25 @@ async fn checkpoints_set_get_overwrite(store: Arc<dyn Store>) {
     let auth = "/var/log/auth.log";
     assert_eq!(store.checkpoint(auth).await.unwrap(), None);
 
+    let first = Checkpoint {
+        offset: 10,
+        identity: Some("v1:8:12:10:0123456789abcdef".into()),
+    };
     let mut tx = store.begin().await.unwrap();
-    tx.set_checkpoint(auth, 10).await.unwrap();
+    tx.set_checkpoint(auth, &first).await.unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(store.checkpoint(auth).await.unwrap(), Some(10));
+    assert_eq!(store.checkpoint(auth).await.unwrap(), Some(first));
 
+    // Overwriting also clears an identity the new checkpoint does not have.
     let mut tx = store.begin().await.unwrap();
-    tx.set_checkpoint(auth, 42).await.unwrap();
-    tx.set_checkpoint("/var/log/syslog", i64::MAX as u64)
+    tx.set_checkpoint(auth, &42.into()).await.unwrap();
+    tx.set_checkpoint("/var/log/syslog", &(i64::MAX as u64).into())
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(store.checkpoint(auth).await.unwrap(), Some(42));
+    assert_eq!(store.checkpoint(auth).await.unwrap(), Some(42.into()));
     let max = store.checkpoint("/var/log/syslog").await.unwrap();
-    assert_eq!(max, Some(i64::MAX as u64));
+    assert_eq!(max, Some((i64::MAX as u64).into()));
     assert_eq!(store.checkpoint("/var/log/none").await.unwrap(), None);
 }
 
@@ -702,7 +707,9 @@ async fn write_batch(tx: &mut dyn riposte_store::Tx) {
         .unwrap();
     tx.insert_run(&run(0)).await.unwrap();
     tx.audit(&audit_entry(0)).await.unwrap();
-    tx.set_checkpoint("/var/log/auth.log", 170).await.unwrap();
+    tx.set_checkpoint("/var/log/auth.log", &170.into())
+        .await
+        .unwrap();
 }
 
 const BATCH_COUNTS: Counts = Counts {
@@ -741,7 +748,7 @@ async fn commit_makes_the_whole_batch_visible(store: Arc<dyn Store>) {
     assert_eq!(store.counts().await.unwrap(), BATCH_COUNTS);
     assert_eq!(
         store.checkpoint("/var/log/auth.log").await.unwrap(),
-        Some(170)
+        Some(170.into())
     );
 }
 
@@ -756,7 +763,7 @@ async fn uncommitted_writes_are_invisible_to_readers(store: Arc<dyn Store>) {
     assert_eq!(store.counts().await.unwrap(), BATCH_COUNTS);
     assert_eq!(
         store.checkpoint("/var/log/auth.log").await.unwrap(),
-        Some(170)
+        Some(170.into())
     );
 }
 

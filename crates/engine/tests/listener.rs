@@ -1,0 +1,173 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+
+//! Syslog over UDP and TCP into a real store, through real loopback sockets.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use riposte_detect::RuleSet;
+use riposte_engine::listener::{self, NetSource};
+use riposte_engine::{Engine, IngestLimits, pipeline};
+use riposte_ingest::{DecodeOptions, Format};
+use riposte_model::{Clock, ManualClock};
+use riposte_respond::{Responder, ResponderConfig};
+use riposte_store::Store;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::watch;
+
+fn limits() -> IngestLimits {
+    IngestLimits {
+        max_line_bytes: 300,
+        batch_lines: 50,
+        poll_interval: Duration::from_millis(20),
+    }
+}
+
+async fn engine() -> (Arc<dyn Store>, Arc<dyn Clock>, Engine) {
+    let store = riposte_store::open("sqlite::memory:").await.unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 3, 14, 10, 0, 0).unwrap(),
+    ));
+    let responder = Arc::new(Responder::new(ResponderConfig::default(), Vec::new()));
+    let engine = Engine::new(
+        store.clone(),
+        Arc::new(RuleSet::default()),
+        Vec::new(),
+        responder,
+        clock.clone(),
+    );
+    (store, clock, engine)
+}
+
+fn net(name: &str) -> NetSource {
+    NetSource {
+        name: name.into(),
+        format: Format::Syslog,
+        decode: DecodeOptions::default(),
+        limits: limits(),
+    }
+}
+
+/// Polls the store until `want` events and dead letters are there (the
+/// sockets deliver asynchronously); the deadline only guards against a hang.
+async fn wait_for(store: &Arc<dyn Store>, events: u64, dead: u64) {
+    for _ in 0..500 {
+        let c = store.counts().await.unwrap();
+        if c.events >= events && c.dead_letters >= dead {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn sshd(i: usize) -> String {
+    format!(
+        "<38>Mar 14 09:27:{:02} bastion sshd[2303]: Failed password for root from 203.0.113.{} port 52230 ssh2",
+        i % 60,
+        i % 250 + 1
+    )
+}
+
+#[tokio::test]
+async fn tcp_octet_counted_and_newline_frames_are_all_stored() {
+    let (store, clock, engine) = engine().await;
+    let (handle, task) = pipeline::spawn(engine, 4);
+    let (stop_tx, stop) = watch::channel(false);
+    let tcp = listener::bind_tcp("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let source = tokio::spawn(listener::run_tcp(net("tcp"), tcp, clock, handle, stop));
+
+    // One connection octet-counted, one newline-framed with CRLF, each with
+    // an oversized record and a non-syslog one in the middle.
+    let mut a = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut b = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let big = format!("<38>Mar 14 09:27:01 h app: {}", "x".repeat(1000));
+    let mut framed = Vec::new();
+    let mut lines = Vec::new();
+    for i in 0..200 {
+        let msg = match i {
+            50 => big.clone(),
+            60 => "garbage without a header".to_owned(),
+            _ => sshd(i),
+        };
+        framed.extend(format!("{} {}", msg.len(), msg).into_bytes());
+        lines.extend(format!("{msg}\r\n").into_bytes());
+    }
+    // Written in awkward pieces, so frames straddle reads.
+    for chunk in framed.chunks(777) {
+        a.write_all(chunk).await.unwrap();
+    }
+    for chunk in lines.chunks(333) {
+        b.write_all(chunk).await.unwrap();
+    }
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+    wait_for(&store, 396, 4).await;
+    stop_tx.send(true).unwrap();
+    source.await.unwrap().unwrap();
+    drop(task);
+
+    let counts = store.counts().await.unwrap();
+    assert_eq!((counts.events, counts.dead_letters), (396, 4));
+    let mut reasons: Vec<String> = store
+        .list_dead_letters(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.reason)
+        .collect();
+    reasons.sort();
+    let big_len = big.len();
+    let garbage = "not a syslog line: expected \"<PRI>\" or a timestamp at the start, found \"garbage without a header\"".to_owned();
+    assert_eq!(
+        reasons,
+        [
+            garbage.clone(),
+            garbage,
+            format!("record of {big_len} bytes exceeds the limit of 300 bytes"),
+            format!("record of {big_len} bytes exceeds the limit of 300 bytes"),
+        ]
+    );
+    let events = store.list_events_by_source("tcp", 1000).await.unwrap();
+    assert_eq!(events.len(), 396);
+    assert!(events.iter().all(|e| e.dataset == "sshd"));
+}
+
+#[tokio::test]
+async fn udp_datagrams_are_stored_one_message_each() {
+    let (store, clock, engine) = engine().await;
+    let (handle, task) = pipeline::spawn(engine, 4);
+    let (stop_tx, stop) = watch::channel(false);
+    let socket = listener::bind_udp("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = socket.local_addr().unwrap();
+    let source = tokio::spawn(listener::run_udp(net("udp"), socket, clock, handle, stop));
+
+    let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    for i in 0..100 {
+        client
+            .send_to(format!("{}\n", sshd(i)).as_bytes(), addr)
+            .await
+            .unwrap();
+        // Loopback drops nothing at this pace, but yield so the receiver
+        // keeps up with the socket buffer.
+        if i % 10 == 9 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    client.send_to(b"\xff\xfe not utf-8", addr).await.unwrap();
+    wait_for(&store, 100, 1).await;
+    stop_tx.send(true).unwrap();
+    source.await.unwrap().unwrap();
+    drop(task);
+
+    let counts = store.counts().await.unwrap();
+    assert_eq!((counts.events, counts.dead_letters), (100, 1));
+    let dl = &store.list_dead_letters(1).await.unwrap()[0];
+    assert_eq!(dl.reason, "invalid UTF-8 at byte 0");
+    assert_eq!(dl.offset, Some(100), "the 101st datagram");
+}
