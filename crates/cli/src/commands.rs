@@ -74,7 +74,7 @@ impl StoreArgs {
     }
 }
 
-fn load_config(path: &Path) -> anyhow::Result<Config> {
+pub(crate) fn load_config(path: &Path) -> anyhow::Result<Config> {
     Config::load(path).map_err(|p| anyhow!("invalid configuration, {p}"))
 }
 

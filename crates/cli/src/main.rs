@@ -3,6 +3,7 @@
 
 mod commands;
 mod demo;
+mod ingest;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +44,9 @@ enum Command {
         config: PathBuf,
     },
     /// Playbook tools.
+    /// Reads files (or stdin) once through the decoders and the pipeline;
+    /// with --decode-only, prints the normalized events instead.
+    Ingest(ingest::IngestArgs),
     #[command(subcommand)]
     Playbook(PlaybookCommand),
     /// List, add and delete decisions (like `cscli decisions`).
@@ -98,6 +102,7 @@ fn main() -> ExitCode {
             Command::Demo { dir } => demo::run(dir).await,
             Command::Serve { config } => commands::serve(&config).await,
             Command::Check { config } => commands::check(&config),
+            Command::Ingest(args) => ingest::run(args).await,
             Command::Playbook(PlaybookCommand::Validate { files }) => {
                 commands::validate_playbooks(&files)
             }

@@ -13,6 +13,8 @@ pub mod fingerprint;
 mod json;
 mod line;
 mod observe;
+mod records;
+mod sniff;
 mod sshd;
 mod suricata;
 mod syslog;
@@ -30,6 +32,8 @@ pub use error::{DecodeError, UnknownFormat};
 pub use json::JsonMapping;
 pub use line::{LineRead, read_line_bounded};
 pub use observe::add_ecs_observables;
+pub use records::RecordReader;
+pub use sniff::{SAMPLE_BYTES, sniff};
 pub use tail::{FileTail, TailBatch, TailPosition};
 
 /// The input formats Riposte decodes. A closed enum rather than a registry:

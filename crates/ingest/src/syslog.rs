@@ -97,6 +97,12 @@ fn not_syslog(what: impl Into<String>) -> DecodeError {
     DecodeError::NotSyslog(what.into())
 }
 
+/// Whether `line` has a syslog header (for format detection; the time it
+/// carries is not needed, so any "now" will do).
+pub(crate) fn looks_like_syslog(line: &str) -> bool {
+    parse(line, chrono::DateTime::UNIX_EPOCH).is_ok()
+}
+
 fn parse(text: &str, now: Timestamp) -> Result<SyslogLine<'_>, DecodeError> {
     let (pri, rest) = parse_pri(text)?;
     if pri.is_some()
