@@ -5,6 +5,7 @@
 mod config;
 mod engine;
 mod host;
+pub mod nats;
 pub mod pipeline;
 pub mod source;
 
