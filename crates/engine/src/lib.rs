@@ -6,6 +6,7 @@ mod config;
 mod engine;
 mod host;
 pub mod listener;
+pub mod nats;
 pub mod pipeline;
 pub mod source;
 

@@ -169,7 +169,28 @@ async fn start_source(source: SourceConfig, ctx: SourceCtx) -> anyhow::Result<So
                 ctx.shutdown,
             ))
         }
-        SourceKind::Nats { .. } | SourceKind::EvtxDir { .. } => {
+        SourceKind::Nats {
+            url,
+            stream,
+            subject,
+            consumer,
+        } => Box::pin(riposte_engine::nats::run_nats_source(
+            riposte_engine::nats::NatsSource {
+                name,
+                url,
+                stream,
+                subject,
+                consumer,
+                format,
+                decode,
+            },
+            ctx.limits,
+            ctx.store,
+            ctx.clock,
+            ctx.pipeline,
+            ctx.shutdown,
+        )),
+        SourceKind::EvtxDir { .. } => {
             anyhow::bail!(
                 "source {name}: type {} is not available yet",
                 kind.type_name()
