@@ -60,6 +60,9 @@ impl Decoder {
         offset: u64,
         ctx: &DecodeCtx<'_>,
     ) -> Result<Option<Event>, DecodeError> {
+        if self.format == Format::Evtx {
+            return Err(crate::windows::evtx::not_lines());
+        }
         let text = std::str::from_utf8(bytes).map_err(|e| DecodeError::InvalidUtf8 {
             at: e.valid_up_to(),
         })?;

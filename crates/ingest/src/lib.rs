@@ -6,10 +6,15 @@
 //! from bytes to events. Nothing here fails as a whole because of one bad
 //! record: [`decode_batch`] turns every line into an event, a [`DeadLetter`]
 //! with the reason, or an ignored count (STYLE.md §6, §7).
+//!
+//! Records that are not lines have their own framing: [`JsonValueReader`]
+//! cuts pretty-printed JSON exports into records, and [`EvtxReader`] reads
+//! Windows' binary EVTX files chunk by chunk into decoded batches.
 
 mod decoder;
 mod error;
 pub mod fingerprint;
+mod framing;
 mod json;
 mod line;
 mod observe;
@@ -20,6 +25,7 @@ mod suricata;
 mod syslog;
 mod tail;
 mod time;
+mod windows;
 
 use std::fmt;
 use std::str::FromStr;
@@ -29,12 +35,14 @@ use serde::{Deserialize, Serialize};
 
 pub use decoder::{DecodeOptions, Decoder, RecordDecoder};
 pub use error::{DecodeError, UnknownFormat};
+pub use framing::JsonValueReader;
 pub use json::JsonMapping;
 pub use line::{LineRead, read_line_bounded};
 pub use observe::add_ecs_observables;
 pub use records::RecordReader;
 pub use sniff::{SAMPLE_BYTES, sniff};
 pub use tail::{FileTail, TailBatch, TailPosition};
+pub use windows::evtx::{EvtxReader, read_evtx};
 
 /// The input formats Riposte decodes. A closed enum rather than a registry:
 /// adding a format means adding a decoder file and a variant here.
@@ -47,11 +55,26 @@ pub enum Format {
     Syslog,
     /// Generic JSON lines, flattened and renamed by the source's mapping.
     Json,
+    /// One Windows event as JSON: the `evtx` crate's shape or winlogbeat's.
+    /// Pretty-printed exports are framed with [`JsonValueReader`].
+    WindowsJson,
+    /// One Windows `<Event>` XML element per record.
+    WindowsXml,
+    /// Binary EVTX files, read with [`read_evtx`] or [`EvtxReader`]; as a
+    /// line format every record is a dead letter saying so.
+    Evtx,
 }
 
 impl Format {
     /// Every format, in the order error messages list them.
-    pub const ALL: [Format; 3] = [Format::SuricataEve, Format::Syslog, Format::Json];
+    pub const ALL: [Format; 6] = [
+        Format::SuricataEve,
+        Format::Syslog,
+        Format::Json,
+        Format::WindowsJson,
+        Format::WindowsXml,
+        Format::Evtx,
+    ];
 
     /// The name used in configuration, on the command line and in dead
     /// letters' `format`.
@@ -60,6 +83,9 @@ impl Format {
             Format::SuricataEve => "suricata-eve",
             Format::Syslog => "syslog",
             Format::Json => "json",
+            Format::WindowsJson => "windows-json",
+            Format::WindowsXml => "windows-xml",
+            Format::Evtx => "evtx",
         }
     }
 
@@ -69,6 +95,9 @@ impl Format {
             Format::SuricataEve => Box::new(suricata::EveDecoder),
             Format::Syslog => Box::new(syslog::SyslogDecoder),
             Format::Json => Box::new(json::JsonDecoder::new(options.json_mapping.clone())),
+            Format::WindowsJson => Box::new(windows::WindowsJsonDecoder),
+            Format::WindowsXml => Box::new(windows::xml::WindowsXmlDecoder),
+            Format::Evtx => Box::new(windows::evtx::EvtxLineDecoder),
         }
     }
 }
@@ -190,7 +219,7 @@ mod tests {
         }
         assert_eq!(
             "eve".parse::<Format>().unwrap_err().to_string(),
-            "unknown format \"eve\" (valid: suricata-eve, syslog, json)"
+            "unknown format \"eve\" (valid: suricata-eve, syslog, json, windows-json, windows-xml, evtx)"
         );
     }
 
