@@ -7,6 +7,7 @@
 //! record: [`decode_batch`] turns every line into an event, a [`DeadLetter`]
 //! with the reason, or an ignored count (STYLE.md §6, §7).
 
+mod cef;
 mod decoder;
 mod error;
 mod json;
@@ -17,6 +18,7 @@ mod suricata;
 mod syslog;
 mod tail;
 mod time;
+mod wazuh;
 
 use std::fmt;
 use std::str::FromStr;
@@ -42,11 +44,21 @@ pub enum Format {
     Syslog,
     /// Generic JSON lines, flattened and renamed by the source's mapping.
     Json,
+    /// Wazuh / OSSEC `alerts.json`, one alert per line.
+    Wazuh,
+    /// ArcSight Common Event Format, with or without a syslog header.
+    Cef,
 }
 
 impl Format {
     /// Every format, in the order error messages list them.
-    pub const ALL: [Format; 3] = [Format::SuricataEve, Format::Syslog, Format::Json];
+    pub const ALL: [Format; 5] = [
+        Format::SuricataEve,
+        Format::Syslog,
+        Format::Json,
+        Format::Wazuh,
+        Format::Cef,
+    ];
 
     /// The name used in configuration, on the command line and in dead
     /// letters' `format`.
@@ -55,6 +67,8 @@ impl Format {
             Format::SuricataEve => "suricata-eve",
             Format::Syslog => "syslog",
             Format::Json => "json",
+            Format::Wazuh => "wazuh",
+            Format::Cef => "cef",
         }
     }
 
@@ -64,6 +78,8 @@ impl Format {
             Format::SuricataEve => Box::new(suricata::EveDecoder),
             Format::Syslog => Box::new(syslog::SyslogDecoder),
             Format::Json => Box::new(json::JsonDecoder::new(options.json_mapping.clone())),
+            Format::Wazuh => Box::new(wazuh::WazuhDecoder),
+            Format::Cef => Box::new(cef::CefDecoder),
         }
     }
 }
@@ -185,7 +201,7 @@ mod tests {
         }
         assert_eq!(
             "eve".parse::<Format>().unwrap_err().to_string(),
-            "unknown format \"eve\" (valid: suricata-eve, syslog, json)"
+            "unknown format \"eve\" (valid: suricata-eve, syslog, json, wazuh, cef)"
         );
     }
 
