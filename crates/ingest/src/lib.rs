@@ -11,6 +11,7 @@
 //! cuts pretty-printed JSON exports into records, and [`EvtxReader`] reads
 //! Windows' binary EVTX files chunk by chunk into decoded batches.
 
+mod cef;
 mod decoder;
 mod error;
 pub mod fingerprint;
@@ -26,6 +27,7 @@ mod syslog;
 mod tail;
 mod time;
 mod windows;
+mod wazuh;
 
 use std::fmt;
 use std::str::FromStr;
@@ -63,17 +65,23 @@ pub enum Format {
     /// Binary EVTX files, read with [`read_evtx`] or [`EvtxReader`]; as a
     /// line format every record is a dead letter saying so.
     Evtx,
+    /// Wazuh / OSSEC `alerts.json`, one alert per line.
+    Wazuh,
+    /// ArcSight Common Event Format, with or without a syslog header.
+    Cef,
 }
 
 impl Format {
     /// Every format, in the order error messages list them.
-    pub const ALL: [Format; 6] = [
+    pub const ALL: [Format; 8] = [
         Format::SuricataEve,
         Format::Syslog,
         Format::Json,
         Format::WindowsJson,
         Format::WindowsXml,
         Format::Evtx,
+        Format::Wazuh,
+        Format::Cef,
     ];
 
     /// The name used in configuration, on the command line and in dead
@@ -86,6 +94,8 @@ impl Format {
             Format::WindowsJson => "windows-json",
             Format::WindowsXml => "windows-xml",
             Format::Evtx => "evtx",
+            Format::Wazuh => "wazuh",
+            Format::Cef => "cef",
         }
     }
 
@@ -98,6 +108,8 @@ impl Format {
             Format::WindowsJson => Box::new(windows::WindowsJsonDecoder),
             Format::WindowsXml => Box::new(windows::xml::WindowsXmlDecoder),
             Format::Evtx => Box::new(windows::evtx::EvtxLineDecoder),
+            Format::Wazuh => Box::new(wazuh::WazuhDecoder),
+            Format::Cef => Box::new(cef::CefDecoder),
         }
     }
 }
@@ -219,7 +231,7 @@ mod tests {
         }
         assert_eq!(
             "eve".parse::<Format>().unwrap_err().to_string(),
-            "unknown format \"eve\" (valid: suricata-eve, syslog, json, windows-json, windows-xml, evtx)"
+            "unknown format \"eve\" (valid: suricata-eve, syslog, json, windows-json, windows-xml, evtx, wazuh, cef)"
         );
     }
 

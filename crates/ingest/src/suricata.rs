@@ -3,23 +3,27 @@
 //!
 //! Each line is one JSON object. The common section (timestamp, 5-tuple,
 //! flow id, sensor) is normalized to ECS for every event type; `alert`
-//! records also get the rule and severity. The record is deserialized into a
-//! borrowing struct that names only the fields used, so strings without
-//! escapes are not copied and the rest of the record is skipped, not built.
-//! Field values are read as [`Scalar`]s so that a value of the wrong type
-//! gives an error naming the field, rather than serde's anonymous one.
+//! records also get the rule and severity, and the per-type objects (`http`,
+//! `dns`, `tls`, `flow`, `fileinfo`, `anomaly`, `ssh`, `smtp`, `email`) are
+//! mapped wherever they appear (see [`app`]). The record is deserialized
+//! into a borrowing struct that names only the fields used, so strings
+//! without escapes are not copied and the rest of the record is skipped, not
+//! built. Field values are read as [`Scalar`]s so that a value of the wrong
+//! type gives an error naming the field, rather than serde's anonymous one.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::net::IpAddr;
 
-use riposte_model::{Event, ObservableKind};
+use riposte_model::Event;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::error::{DecodeError, clip};
 use crate::{DecodeCtx, RecordDecoder};
+
+mod app;
 
 /// Event types Suricata 6–8 write to EVE. Any other type is refused (see
 /// [`DecodeError::UnsupportedEventType`]); `stats` is known but ignored.
@@ -95,7 +99,27 @@ struct Record<'a> {
     #[serde(borrow)]
     host: Option<Scalar<'a>>,
     #[serde(borrow)]
+    community_id: Option<Scalar<'a>>,
+    #[serde(borrow)]
     alert: Option<Alert<'a>>,
+    #[serde(borrow)]
+    http: Option<app::Http<'a>>,
+    #[serde(borrow)]
+    dns: Option<app::Dns<'a>>,
+    #[serde(borrow)]
+    tls: Option<app::Tls<'a>>,
+    #[serde(borrow)]
+    flow: Option<app::Flow<'a>>,
+    #[serde(borrow)]
+    fileinfo: Option<app::FileInfo<'a>>,
+    #[serde(borrow)]
+    anomaly: Option<app::Anomaly<'a>>,
+    #[serde(borrow)]
+    ssh: Option<app::Ssh<'a>>,
+    #[serde(borrow)]
+    smtp: Option<app::Smtp<'a>>,
+    #[serde(borrow)]
+    email: Option<app::Email<'a>>,
 }
 
 /// The `alert` object of an `alert` record.
@@ -159,24 +183,19 @@ pub(crate) fn decode(text: &str) -> Result<Option<Event>, DecodeError> {
 
     let mut ev = Event::new(timestamp, format!("suricata.{event_type}"));
     ev.set("event.module", "suricata");
-    ev.set(
-        "event.kind",
-        if event_type == "alert" {
-            "alert"
-        } else {
-            "event"
-        },
-    );
+    if event_type == "alert" {
+        ev.set("event.kind", "alert");
+    } else {
+        // Everything else Suricata writes describes traffic it saw.
+        ev.set("event.kind", "event");
+        ev.set("event.category", "network");
+    }
 
     if let Some(v) = &rec.src_ip {
-        let ip = v.ip("src_ip")?;
-        ev.set("source.ip", ip.clone());
-        ev.add_observable(ObservableKind::Ip, ip, "source.ip");
+        ev.set("source.ip", v.ip("src_ip")?);
     }
     if let Some(v) = &rec.dest_ip {
-        let ip = v.ip("dest_ip")?;
-        ev.set("destination.ip", ip.clone());
-        ev.add_observable(ObservableKind::Ip, ip, "destination.ip");
+        ev.set("destination.ip", v.ip("dest_ip")?);
     }
     if let Some(v) = &rec.src_port {
         ev.set("source.port", v.port("src_port")?);
@@ -211,6 +230,9 @@ pub(crate) fn decode(text: &str) -> Result<Option<Event>, DecodeError> {
     if let Some(v) = &rec.host {
         ev.set("observer.hostname", v.str("host")?);
     }
+    if let Some(v) = &rec.community_id {
+        ev.set("network.community_id", v.str("community_id")?);
+    }
 
     if event_type == "alert" {
         let alert = rec
@@ -219,6 +241,34 @@ pub(crate) fn decode(text: &str) -> Result<Option<Event>, DecodeError> {
             .ok_or(DecodeError::MissingField("alert"))?;
         decode_alert(&mut ev, alert)?;
     }
+    if let Some(o) = &rec.flow {
+        app::apply_flow(&mut ev, o)?;
+    }
+    if let Some(o) = &rec.http {
+        app::apply_http(&mut ev, o)?;
+    }
+    if let Some(o) = &rec.dns {
+        app::apply_dns(&mut ev, o)?;
+    }
+    if let Some(o) = &rec.tls {
+        app::apply_tls(&mut ev, o)?;
+    }
+    if let Some(o) = &rec.fileinfo {
+        app::apply_fileinfo(&mut ev, o)?;
+    }
+    if let Some(o) = &rec.anomaly {
+        app::apply_anomaly(&mut ev, o)?;
+    }
+    if let Some(o) = &rec.ssh {
+        app::apply_ssh(&mut ev, o)?;
+    }
+    if let Some(o) = &rec.smtp {
+        app::apply_smtp(&mut ev, o)?;
+    }
+    if let Some(o) = &rec.email {
+        app::apply_email(&mut ev, o)?;
+    }
+    crate::observe::add_ecs_observables(&mut ev);
     Ok(Some(ev))
 }
 
@@ -402,7 +452,7 @@ impl<'de: 'a, 'a> Visitor<'de> for ScalarVisitor<'a> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use chrono::{TimeZone, Utc};
-    use riposte_model::{FieldValue, Observable};
+    use riposte_model::{FieldValue, Observable, ObservableKind};
 
     use super::*;
 
@@ -437,6 +487,7 @@ mod tests {
             ("event.kind", s("alert")),
             ("event.module", s("suricata")),
             ("event.severity", FieldValue::Int(2)),
+            ("event.start", s("2026-03-14T09:26:53Z")),
             ("network.protocol", s("ssh")),
             ("network.transport", s("tcp")),
             ("observer.hostname", s("sensor-1")),
@@ -445,6 +496,7 @@ mod tests {
             ("rule.id", s("2001219")),
             ("rule.name", s("ET SCAN Potential SSH Scan")),
             ("source.ip", s("203.0.113.7")),
+            ("source.packets", FieldValue::Int(1)),
             ("source.port", FieldValue::Int(52211)),
             ("suricata.eve.alert.gid", FieldValue::Int(1)),
             ("suricata.eve.alert.rev", FieldValue::Int(20)),
@@ -478,7 +530,7 @@ mod tests {
     }
 
     #[test]
-    fn other_event_types_get_common_fields_only() {
+    fn other_event_types_get_common_fields_and_the_network_category() {
         let ev = decode_ok(
             r#"{"timestamp":"2026-03-14T09:26:54.000001+0100","flow_id":42,"event_type":"flow","src_ip":"10.0.0.1","src_port":5353,"dest_ip":"::ffff:10.0.0.2","dest_port":53,"proto":"UDP","app_proto":"dns","flow":{"pkts_toserver":2}}"#,
         );
@@ -489,13 +541,14 @@ mod tests {
                 + chrono::TimeDelta::microseconds(1)
         );
         assert_eq!(ev.get_str("event.kind"), Some("event"));
-        assert_eq!(ev.get("event.category"), None);
+        assert_eq!(ev.get_str("event.category"), Some("network"));
         assert_eq!(ev.get("rule.id"), None);
         assert_eq!(ev.get_str("network.transport"), Some("udp"));
         assert_eq!(ev.get_str("network.protocol"), Some("dns"));
         assert_eq!(ev.get_str("destination.ip"), Some("10.0.0.2"));
         assert_eq!(ev.get("suricata.eve.flow_id"), Some(FieldValue::Int(42)));
-        assert_eq!(ev.fields.len(), 9);
+        assert_eq!(ev.get("source.packets"), Some(FieldValue::Int(2)));
+        assert_eq!(ev.fields.len(), 11);
     }
 
     #[test]

@@ -27,19 +27,20 @@ const MONTHS: [&[u8; 3]; 12] = [
 /// RFC 5424 structured data as (`SD-ID.PARAM-NAME`, value), unescaped.
 type StructuredData = Vec<(String, String)>;
 
-/// A parsed syslog line, borrowing from the input.
+/// A parsed syslog line, borrowing from the input. The CEF decoder reads
+/// the syslog header in front of `CEF:` with the same parser.
 #[derive(Debug, PartialEq)]
-struct SyslogLine<'a> {
-    pri: Option<u8>,
-    timestamp: Timestamp,
-    host: Option<&'a str>,
-    app: Option<&'a str>,
-    pid: Option<&'a str>,
+pub(crate) struct SyslogLine<'a> {
+    pub(crate) pri: Option<u8>,
+    pub(crate) timestamp: Timestamp,
+    pub(crate) host: Option<&'a str>,
+    pub(crate) app: Option<&'a str>,
+    pub(crate) pid: Option<&'a str>,
     /// RFC 5424 only.
-    msgid: Option<&'a str>,
-    structured_data: StructuredData,
-    rfc5424: bool,
-    message: &'a str,
+    pub(crate) msgid: Option<&'a str>,
+    pub(crate) structured_data: StructuredData,
+    pub(crate) rfc5424: bool,
+    pub(crate) message: &'a str,
 }
 
 /// The `syslog` format's decoder; stateless.
@@ -103,7 +104,7 @@ pub(crate) fn looks_like_syslog(line: &str) -> bool {
     parse(line, chrono::DateTime::UNIX_EPOCH).is_ok()
 }
 
-fn parse(text: &str, now: Timestamp) -> Result<SyslogLine<'_>, DecodeError> {
+pub(crate) fn parse(text: &str, now: Timestamp) -> Result<SyslogLine<'_>, DecodeError> {
     let (pri, rest) = parse_pri(text)?;
     if pri.is_some()
         && let Some(rest) = rest.strip_prefix("1 ")
@@ -114,7 +115,7 @@ fn parse(text: &str, now: Timestamp) -> Result<SyslogLine<'_>, DecodeError> {
 }
 
 /// `<PRI>`: 1-3 digits, 0-191 (facility 0-23 × 8 + severity 0-7).
-fn parse_pri(text: &str) -> Result<(Option<u8>, &str), DecodeError> {
+pub(crate) fn parse_pri(text: &str) -> Result<(Option<u8>, &str), DecodeError> {
     let Some(rest) = text.strip_prefix('<') else {
         return Ok((None, text));
     };
@@ -199,7 +200,10 @@ fn parse_tag(s: &str) -> (Option<&str>, Option<&str>, &str) {
 /// The timestamp is taken as UTC: RFC 3164 carries no zone, and the source's
 /// zone is not configurable yet. The year is not in the line either; see
 /// [`infer_year`].
-fn parse_bsd_timestamp(s: &str, now: Timestamp) -> Result<(Timestamp, &str), DecodeError> {
+pub(crate) fn parse_bsd_timestamp(
+    s: &str,
+    now: Timestamp,
+) -> Result<(Timestamp, &str), DecodeError> {
     let b = s.as_bytes();
     let not_a_line = || {
         not_syslog(format!(

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use chrono::{TimeZone, Utc};
-use riposte_ingest::{DecodeCtx, DecodedBatch, FileTail, Format, decode_batch};
+use riposte_ingest::{DecodeCtx, DecodedBatch, FileTail, Format, Line, decode_batch};
 use riposte_model::{FieldValue, Observable, ObservableKind, SourcePos};
 
 const MAX_LINE: usize = 64 * 1024;
@@ -335,5 +335,148 @@ fn fail2ban_sshd_samples_never_name_the_wrong_address() {
     assert!(
         named * 100 >= counted * 95,
         "source.ip named for only {named} of {counted} failure lines"
+    );
+}
+
+/// One CrowdSec assertion `results[stage][parser][N].Evt.<what>[key] == "value"`.
+struct CrowdsecAssertion {
+    line: usize,
+    /// `Parsed`, `Meta` or `Unmarshaled.unifi`.
+    what: &'static str,
+    key: String,
+    value: String,
+}
+
+fn crowdsec_assertions(text: &str) -> Vec<CrowdsecAssertion> {
+    const PARSERS: [(&str, &[(&str, &str)]); 2] = [
+        (
+            "results[\"s00-raw\"][\"crowdsecurity/cef-logs\"][",
+            &[(".Evt.Parsed[\"", "Parsed")],
+        ),
+        (
+            "results[\"s01-parse\"][\"crowdsecurity/unifi-cef\"][",
+            &[
+                (".Evt.Meta[\"", "Meta"),
+                (".Evt.Unmarshaled[\"unifi\"][\"", "Unmarshaled.unifi"),
+            ],
+        ),
+    ];
+    let mut out = Vec::new();
+    for line in text.lines() {
+        for (prefix, kinds) in PARSERS {
+            let Some(rest) = line.strip_prefix(prefix) else {
+                continue;
+            };
+            let (index, rest) = rest.split_once(']').unwrap();
+            for (marker, what) in kinds {
+                if let Some(rest) = rest.strip_prefix(marker) {
+                    let (key, value) = rest.split_once("\"] == ").unwrap();
+                    out.push(CrowdsecAssertion {
+                        line: index.parse().unwrap(),
+                        what,
+                        key: key.to_owned(),
+                        value: value.trim_matches('"').to_owned(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The CEF samples of the CrowdSec hub's `unifi-cef` test
+/// (`../shared/corpora/crowdsec-hub/.tests/unifi-cef`, read in place): every
+/// line must decode, and the header, the extension's key/value pairs and the
+/// ECS fields must agree with CrowdSec's own parser assertions.
+#[test]
+fn crowdsec_unifi_cef_samples_agree_with_crowdsec() {
+    let Some(dir) = common::corpus("crowdsec-hub/.tests/unifi-cef") else {
+        return;
+    };
+    let text = std::fs::read_to_string(dir.join("cef-logs.log")).unwrap();
+    let mut offset = 0u64;
+    let lines: Vec<Line> = text
+        .split_inclusive('\n')
+        .map(|raw| {
+            let line = Line {
+                offset,
+                bytes: raw.trim_end_matches('\n').as_bytes().to_vec(),
+                truncated_from: None,
+            };
+            offset += raw.len() as u64;
+            line
+        })
+        .collect();
+    let now = Utc.with_ymd_and_hms(2025, 11, 1, 0, 0, 0).unwrap();
+    let ctx = DecodeCtx {
+        source: "cef-logs.log",
+        now,
+    };
+    let out = decode_batch(Format::Cef, &lines, &ctx);
+    for dl in &out.dead_letters {
+        eprintln!("dead letter at {:?}: {}", dl.offset, dl.reason);
+    }
+    assert_eq!(
+        (
+            lines.len(),
+            out.events.len(),
+            out.ignored,
+            out.dead_letters.len()
+        ),
+        (3, 3, 0, 0)
+    );
+
+    let mut checked = [0usize; 3];
+    for a in crowdsec_assertions(&std::fs::read_to_string(dir.join("parser.assert")).unwrap()) {
+        let ev = &out.events[a.line];
+        let field = match (a.what, a.key.as_str()) {
+            ("Parsed", "cef_device_vendor") => "cef.device.vendor".to_owned(),
+            ("Parsed", "cef_device_product") => "cef.device.product".to_owned(),
+            ("Parsed", "cef_device_version") => "cef.device.version".to_owned(),
+            ("Parsed", "cef_signature_id") => "cef.device.event_class_id".to_owned(),
+            ("Parsed", "cef_event_name") => "cef.name".to_owned(),
+            ("Parsed", "cef_severity") => "cef.severity".to_owned(),
+            ("Parsed", "cef_version") => "cef.version".to_owned(),
+            ("Parsed", "hostname") => "host.hostname".to_owned(),
+            ("Meta", "source_ip") => "source.ip".to_owned(),
+            ("Meta", "destination_ip") => "destination.ip".to_owned(),
+            ("Meta", "source_port") => "source.port".to_owned(),
+            ("Meta", "destination_port") => "destination.port".to_owned(),
+            ("Meta", "action") => "event.action".to_owned(),
+            ("Meta", "message") => "message".to_owned(),
+            ("Meta", "event_severity") => "event.severity".to_owned(),
+            ("Meta", "event_signature_id") => "rule.id".to_owned(),
+            ("Meta", "vendor") => "observer.vendor".to_owned(),
+            ("Meta", "product") => "observer.product".to_owned(),
+            ("Meta", "device_version") => "observer.version".to_owned(),
+            ("Unmarshaled.unifi", key) => format!("cef.extensions.{key}"),
+            _ => continue,
+        };
+        assert_eq!(
+            ev.get(&field).map(|v| v.to_string()).as_deref(),
+            Some(a.value.as_str()),
+            "line {}: {field} ({} {})",
+            a.line,
+            a.what,
+            a.key
+        );
+        checked[match a.what {
+            "Parsed" => 0,
+            "Meta" => 1,
+            _ => 2,
+        }] += 1;
+    }
+    eprintln!(
+        "checked against CrowdSec: {} header fields, {} ECS fields, {} extension pairs",
+        checked[0], checked[1], checked[2]
+    );
+    assert_eq!(checked, [22, 27, 65]);
+
+    // The syslog-wrapped line takes its time from the header; the others
+    // have neither `rt` nor a header and take the time of reading.
+    assert_eq!(out.events[0].timestamp, now);
+    assert_eq!(
+        out.events[2].timestamp,
+        Utc.with_ymd_and_hms(2025, 10, 26, 20, 1, 31).unwrap()
     );
 }
