@@ -652,7 +652,7 @@ fn serve_rejects_a_bad_config_listing_every_problem() {
         format!("{file}: colour: unknown key"),
         format!("{file}: respond.allowlist[1]: \"10.0.0.300\" is not an IP address or CIDR"),
         format!(
-            "{file}: sources[0].format: unknown format \"sylog\" (valid: suricata-eve, syslog, json)"
+            "{file}: sources[0].format: unknown format \"sylog\" (valid: suricata-eve, syslog, json, zeek)"
         ),
         "3 problems".to_owned(),
     ] {

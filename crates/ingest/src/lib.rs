@@ -17,6 +17,7 @@ mod suricata;
 mod syslog;
 mod tail;
 mod time;
+mod zeek;
 
 use std::fmt;
 use std::str::FromStr;
@@ -42,11 +43,18 @@ pub enum Format {
     Syslog,
     /// Generic JSON lines, flattened and renamed by the source's mapping.
     Json,
+    /// Zeek logs, JSON or TSV (with its `#` header), one stream per log.
+    Zeek,
 }
 
 impl Format {
     /// Every format, in the order error messages list them.
-    pub const ALL: [Format; 3] = [Format::SuricataEve, Format::Syslog, Format::Json];
+    pub const ALL: [Format; 4] = [
+        Format::SuricataEve,
+        Format::Syslog,
+        Format::Json,
+        Format::Zeek,
+    ];
 
     /// The name used in configuration, on the command line and in dead
     /// letters' `format`.
@@ -55,6 +63,7 @@ impl Format {
             Format::SuricataEve => "suricata-eve",
             Format::Syslog => "syslog",
             Format::Json => "json",
+            Format::Zeek => "zeek",
         }
     }
 
@@ -64,6 +73,7 @@ impl Format {
             Format::SuricataEve => Box::new(suricata::EveDecoder),
             Format::Syslog => Box::new(syslog::SyslogDecoder),
             Format::Json => Box::new(json::JsonDecoder::new(options.json_mapping.clone())),
+            Format::Zeek => Box::new(zeek::ZeekDecoder::default()),
         }
     }
 }
@@ -185,7 +195,7 @@ mod tests {
         }
         assert_eq!(
             "eve".parse::<Format>().unwrap_err().to_string(),
-            "unknown format \"eve\" (valid: suricata-eve, syslog, json)"
+            "unknown format \"eve\" (valid: suricata-eve, syslog, json, zeek)"
         );
     }
 
