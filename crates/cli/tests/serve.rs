@@ -653,7 +653,8 @@ fn serve_rejects_a_bad_config_listing_every_problem() {
         format!("{file}: colour: unknown key"),
         format!("{file}: respond.allowlist[1]: \"10.0.0.300\" is not an IP address or CIDR"),
         format!(
-            "{file}: sources[0].format: unknown format \"sylog\" (valid: suricata-eve, syslog, json, wazuh, cef)"
+            "{file}: sources[0].format: {}",
+            riposte_ingest::UnknownFormat("sylog".into())
         ),
         "3 problems".to_owned(),
     ] {

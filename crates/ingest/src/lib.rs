@@ -28,6 +28,7 @@ mod tail;
 mod time;
 mod windows;
 mod wazuh;
+mod zeek;
 
 use std::fmt;
 use std::str::FromStr;
@@ -69,11 +70,13 @@ pub enum Format {
     Wazuh,
     /// ArcSight Common Event Format, with or without a syslog header.
     Cef,
+    /// Zeek logs, JSON or TSV (with its `#` header), one stream per log.
+    Zeek,
 }
 
 impl Format {
     /// Every format, in the order error messages list them.
-    pub const ALL: [Format; 8] = [
+    pub const ALL: [Format; 9] = [
         Format::SuricataEve,
         Format::Syslog,
         Format::Json,
@@ -82,6 +85,7 @@ impl Format {
         Format::Evtx,
         Format::Wazuh,
         Format::Cef,
+        Format::Zeek,
     ];
 
     /// The name used in configuration, on the command line and in dead
@@ -96,6 +100,7 @@ impl Format {
             Format::Evtx => "evtx",
             Format::Wazuh => "wazuh",
             Format::Cef => "cef",
+            Format::Zeek => "zeek",
         }
     }
 
@@ -110,6 +115,7 @@ impl Format {
             Format::Evtx => Box::new(windows::evtx::EvtxLineDecoder),
             Format::Wazuh => Box::new(wazuh::WazuhDecoder),
             Format::Cef => Box::new(cef::CefDecoder),
+            Format::Zeek => Box::new(zeek::ZeekDecoder::default()),
         }
     }
 }
@@ -231,7 +237,7 @@ mod tests {
         }
         assert_eq!(
             "eve".parse::<Format>().unwrap_err().to_string(),
-            "unknown format \"eve\" (valid: suricata-eve, syslog, json, windows-json, windows-xml, evtx, wazuh, cef)"
+            "unknown format \"eve\" (valid: suricata-eve, syslog, json, windows-json, windows-xml, evtx, wazuh, cef, zeek)"
         );
     }
 
