@@ -7,6 +7,7 @@
 //! record: [`decode_batch`] turns every line into an event, a [`DeadLetter`]
 //! with the reason, or an ignored count (STYLE.md §6, §7).
 
+mod apps;
 mod decoder;
 mod error;
 mod json;
@@ -17,6 +18,7 @@ mod suricata;
 mod syslog;
 mod tail;
 mod time;
+mod webserver;
 
 use std::fmt;
 use std::str::FromStr;
@@ -38,15 +40,24 @@ pub use tail::{FileTail, TailBatch};
 pub enum Format {
     /// Suricata's EVE JSON, one object per line.
     SuricataEve,
-    /// RFC 3164 / RFC 5424 syslog lines; sshd messages are recognised inside.
+    /// RFC 3164 / RFC 5424 syslog lines; sshd, sudo, PAM, Postfix and
+    /// Dovecot messages are recognised inside.
     Syslog,
     /// Generic JSON lines, flattened and renamed by the source's mapping.
     Json,
+    /// nginx and Apache httpd access and error logs, plain or behind a
+    /// syslog header; datasets `webserver.access` and `webserver.error`.
+    Webserver,
 }
 
 impl Format {
     /// Every format, in the order error messages list them.
-    pub const ALL: [Format; 3] = [Format::SuricataEve, Format::Syslog, Format::Json];
+    pub const ALL: [Format; 4] = [
+        Format::SuricataEve,
+        Format::Syslog,
+        Format::Json,
+        Format::Webserver,
+    ];
 
     /// The name used in configuration, on the command line and in dead
     /// letters' `format`.
@@ -55,6 +66,7 @@ impl Format {
             Format::SuricataEve => "suricata-eve",
             Format::Syslog => "syslog",
             Format::Json => "json",
+            Format::Webserver => "webserver",
         }
     }
 
@@ -64,6 +76,7 @@ impl Format {
             Format::SuricataEve => Box::new(suricata::EveDecoder),
             Format::Syslog => Box::new(syslog::SyslogDecoder),
             Format::Json => Box::new(json::JsonDecoder::new(options.json_mapping.clone())),
+            Format::Webserver => Box::new(webserver::WebserverDecoder),
         }
     }
 }
@@ -185,7 +198,7 @@ mod tests {
         }
         assert_eq!(
             "eve".parse::<Format>().unwrap_err().to_string(),
-            "unknown format \"eve\" (valid: suricata-eve, syslog, json)"
+            "unknown format \"eve\" (valid: suricata-eve, syslog, json, webserver)"
         );
     }
 
