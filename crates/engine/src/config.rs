@@ -253,7 +253,7 @@ impl RawSource {
                     need("path", path.as_ref().map(|p| p.display().to_string()), p)
                         .and(path.clone())
                         .map(|path| SourceKind::EvtxDir { path }),
-                    "evtx".parse::<Format>().ok(),
+                    Some(Format::Evtx),
                     &["path"],
                 ),
                 other => {

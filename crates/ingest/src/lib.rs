@@ -11,6 +11,7 @@
 //! cuts pretty-printed JSON exports into records, and [`EvtxReader`] reads
 //! Windows' binary EVTX files chunk by chunk into decoded batches.
 
+mod apps;
 mod cef;
 mod decoder;
 mod error;
@@ -26,8 +27,9 @@ mod suricata;
 mod syslog;
 mod tail;
 mod time;
-mod windows;
 mod wazuh;
+mod webserver;
+mod windows;
 mod zeek;
 
 use std::fmt;
@@ -54,7 +56,8 @@ pub use windows::evtx::{EvtxReader, read_evtx};
 pub enum Format {
     /// Suricata's EVE JSON, one object per line.
     SuricataEve,
-    /// RFC 3164 / RFC 5424 syslog lines; sshd messages are recognised inside.
+    /// RFC 3164 / RFC 5424 syslog lines; sshd, sudo, PAM, Postfix and
+    /// Dovecot messages are recognised inside.
     Syslog,
     /// Generic JSON lines, flattened and renamed by the source's mapping.
     Json,
@@ -72,11 +75,14 @@ pub enum Format {
     Cef,
     /// Zeek logs, JSON or TSV (with its `#` header), one stream per log.
     Zeek,
+    /// nginx and Apache httpd access and error logs, plain or behind a
+    /// syslog header; datasets `webserver.access` and `webserver.error`.
+    Webserver,
 }
 
 impl Format {
     /// Every format, in the order error messages list them.
-    pub const ALL: [Format; 9] = [
+    pub const ALL: [Format; 10] = [
         Format::SuricataEve,
         Format::Syslog,
         Format::Json,
@@ -86,6 +92,7 @@ impl Format {
         Format::Wazuh,
         Format::Cef,
         Format::Zeek,
+        Format::Webserver,
     ];
 
     /// The name used in configuration, on the command line and in dead
@@ -101,6 +108,7 @@ impl Format {
             Format::Wazuh => "wazuh",
             Format::Cef => "cef",
             Format::Zeek => "zeek",
+            Format::Webserver => "webserver",
         }
     }
 
@@ -116,6 +124,7 @@ impl Format {
             Format::Wazuh => Box::new(wazuh::WazuhDecoder),
             Format::Cef => Box::new(cef::CefDecoder),
             Format::Zeek => Box::new(zeek::ZeekDecoder::default()),
+            Format::Webserver => Box::new(webserver::WebserverDecoder),
         }
     }
 }
@@ -237,7 +246,7 @@ mod tests {
         }
         assert_eq!(
             "eve".parse::<Format>().unwrap_err().to_string(),
-            "unknown format \"eve\" (valid: suricata-eve, syslog, json, windows-json, windows-xml, evtx, wazuh, cef, zeek)"
+            "unknown format \"eve\" (valid: suricata-eve, syslog, json, windows-json, windows-xml, evtx, wazuh, cef, zeek, webserver)"
         );
     }
 

@@ -15,7 +15,7 @@ pub const SAMPLE_BYTES: usize = 64 * 1024;
 /// The format of a file starting with `sample`, if it can be told.
 pub fn sniff(sample: &[u8]) -> Option<Format> {
     if sample.starts_with(b"ElfFile\0") {
-        return named("evtx");
+        return Some(Format::Evtx);
     }
     let text = match std::str::from_utf8(sample) {
         Ok(t) => t,
@@ -27,22 +27,22 @@ pub fn sniff(sample: &[u8]) -> Option<Format> {
     };
     let text = text.trim_start_matches('\u{feff}').trim_start();
     if text.starts_with("#separator") || text.starts_with("#fields") {
-        return named("zeek");
+        return Some(Format::Zeek);
     }
     if text.starts_with('{') {
         return sniff_json(text);
     }
     if text.starts_with("<?xml") || text.starts_with("<Event") {
-        return named("windows-xml");
+        return Some(Format::WindowsXml);
     }
     let first = text.lines().next().unwrap_or_default();
     if let Some(at) = first.find("CEF:")
         && (at == 0 || first[..at].ends_with(' '))
     {
-        return named("cef");
+        return Some(Format::Cef);
     }
     if is_web_line(first) {
-        return named("webserver");
+        return Some(Format::Webserver);
     }
     if crate::syslog::looks_like_syslog(first) {
         return Some(Format::Syslog);
@@ -67,11 +67,11 @@ fn sniff_json(text: &str) -> Option<Format> {
     if has("event_type") && has("timestamp") {
         Some(Format::SuricataEve)
     } else if has("_path") || (has("uid") && has("id.orig_h")) {
-        named("zeek")
+        Some(Format::Zeek)
     } else if obj.get("Event").is_some_and(|e| e.get("System").is_some()) || has("winlog") {
-        named("windows-json")
+        Some(Format::WindowsJson)
     } else if has("rule") && has("agent") && (has("manager") || has("decoder") || has("full_log")) {
-        named("wazuh")
+        Some(Format::Wazuh)
     } else {
         Some(Format::Json)
     }
@@ -95,12 +95,6 @@ fn is_web_line(line: &str) -> bool {
         f.len() >= 13 && f[0] == b'[' && f[3] == b'/' && f[7] == b'/' && f[12] == b':'
     });
     nginx_error || apache_error || access
-}
-
-/// A format by name, for the formats whose decoders live in their own
-/// modules.
-fn named(name: &str) -> Option<Format> {
-    name.parse().ok()
 }
 
 #[cfg(test)]

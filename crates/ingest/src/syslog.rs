@@ -4,7 +4,8 @@
 //!
 //! The header becomes ECS `host.hostname`, `process.name`, `process.pid`,
 //! `log.syslog.*` and `message`; messages from sshd are further decoded by
-//! [`crate::sshd`]. Parsing is by hand over the bytes: the formats are
+//! [`crate::sshd`], those of sudo, PAM, su, Postfix and Dovecot by
+//! [`crate::apps`]. Parsing is by hand over the bytes: the formats are
 //! positional and a regex per line would cost more than the whole parse.
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta};
@@ -20,7 +21,7 @@ const SSHD_PROGRAMS: [&str; 3] = ["sshd", "sshd-session", "sshd-auth"];
 /// Longest `TAG[PID]:` accepted; longer first words are message text.
 const MAX_TAG: usize = 128;
 
-const MONTHS: [&[u8; 3]; 12] = [
+pub(crate) const MONTHS: [&[u8; 3]; 12] = [
     b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
 ];
 
@@ -53,8 +54,9 @@ impl RecordDecoder for SyslogDecoder {
     }
 }
 
-/// Decodes one syslog line into an event with dataset `syslog`, or `sshd`
-/// when the program is sshd.
+/// Decodes one syslog line into an event with dataset `syslog`, `sshd` when
+/// the program is sshd, or the dataset of an application [`crate::apps`]
+/// recognises (`sudo`, `pam`, `postfix`, `dovecot`).
 pub(crate) fn decode(text: &str, now: Timestamp) -> Result<Event, DecodeError> {
     let line = parse(text, now)?;
     let is_sshd = line.app.is_some_and(|app| SSHD_PROGRAMS.contains(&app));
@@ -90,6 +92,15 @@ pub(crate) fn decode(text: &str, now: Timestamp) -> Result<Event, DecodeError> {
 
     if is_sshd {
         crate::sshd::apply(&mut ev, line.message);
+        if !ev.fields.contains_key("event.action") {
+            // PAM's own lines from inside sshd that sshd.rs leaves alone
+            // (the pre-0.99 `(pam_unix)` form, sessions); failures among
+            // them accompany sshd's own `Failed …` line, so they do not
+            // count as failures again.
+            crate::apps::pam::apply_accompanying(&mut ev, line.message);
+        }
+    } else if let Some(dataset) = crate::apps::apply(&mut ev, line.app, line.message) {
+        ev.dataset = dataset.to_owned();
     }
     Ok(ev)
 }
@@ -140,18 +151,31 @@ pub(crate) fn parse_pri(text: &str) -> Result<(Option<u8>, &str), DecodeError> {
 }
 
 /// RFC 3164: `TIMESTAMP HOSTNAME TAG[PID]: MSG`, the timestamp either BSD
-/// (`Mar 14 09:26:53`) or RFC 3339. A first word that looks like a tag is
+/// (`Mar 14 09:26:53`), RFC 3339 (also with a space for the `T`, as
+/// Dovecot's own log files write it) or daemontools' TAI64N
+/// (`@400000004c91b044077a9e94`). A first word that looks like a tag is
 /// taken as the tag of a line without a hostname (some local loggers).
+///
+/// A line with no timestamp at all is accepted only in the shape
+/// `journalctl -o cat`-style exporters and fail2ban's journal tests write,
+/// `[HOST ]TAG[PID]: MSG` with a numeric PID; it gets `now`, the receiver's
+/// time, as an RFC 5424 line with a nil timestamp does.
 fn parse_3164(pri: Option<u8>, rest: &str, now: Timestamp) -> Result<SyslogLine<'_>, DecodeError> {
-    let (timestamp, rest) = if rest.as_bytes().first().is_some_and(u8::is_ascii_digit) {
-        let (token, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+    let first = rest.as_bytes().first();
+    let (timestamp, rest) = if first == Some(&b'@') {
+        parse_tai64n(rest)?
+    } else if first.is_some_and(u8::is_ascii_digit) {
+        let (token, after) = split_iso_timestamp(rest);
         let ts = crate::time::parse(token).ok_or_else(|| DecodeError::InvalidTimestamp {
             value: clip(token),
             expected: crate::time::EXPECTED,
         })?;
-        (ts, rest)
+        (ts, after)
     } else {
-        parse_bsd_timestamp(rest, now)?
+        match parse_bsd_timestamp(rest, now) {
+            Ok(found) => found,
+            Err(e) => return headerless(pri, rest, now).ok_or(e),
+        }
     };
     let rest = rest.trim_start_matches(' ');
 
@@ -173,6 +197,82 @@ fn parse_3164(pri: Option<u8>, rest: &str, now: Timestamp) -> Result<SyslogLine<
         rfc5424: false,
         message,
     })
+}
+
+/// The RFC 3339 token at the start of `s` and the text after its space;
+/// `2013-08-11 03:56:40` (a space for the `T`) is one token.
+fn split_iso_timestamp(s: &str) -> (&str, &str) {
+    let b = s.as_bytes();
+    if b.len() > 13 && b[10] == b' ' && b[4] == b'-' && b[11].is_ascii_digit() && b[13] == b':' {
+        let end = s[11..].find(' ').map_or(s.len(), |i| i + 11);
+        return (&s[..end], s.get(end + 1..).unwrap_or(""));
+    }
+    s.split_once(' ').unwrap_or((s, ""))
+}
+
+/// The TAI64 label of 1970-01-01 00:00:00 UTC as daemontools writes it:
+/// 2^62 plus the 10 seconds TAI was ahead of UTC then (libtai's
+/// `tai_unix`). Leap seconds since are not counted, as `tai64nlocal` does
+/// not count them either.
+const TAI64_UNIX_EPOCH: u64 = (1 << 62) + 10;
+
+/// daemontools' `@` + 16 hex digits of TAI64 seconds + 8 of nanoseconds,
+/// then a space or the end of the line.
+fn parse_tai64n(s: &str) -> Result<(Timestamp, &str), DecodeError> {
+    let invalid = || DecodeError::InvalidTimestamp {
+        value: clip(s.split(' ').next().unwrap_or(s)),
+        expected: "@ and 24 hex digits (TAI64N)",
+    };
+    let hex = s.get(1..25).ok_or_else(invalid)?;
+    let rest = &s[25..];
+    if !hex.bytes().all(|b| b.is_ascii_hexdigit()) || !(rest.is_empty() || rest.starts_with(' ')) {
+        return Err(invalid());
+    }
+    let label = u64::from_str_radix(&hex[..16], 16).map_err(|_| invalid())?;
+    let nanos = u32::from_str_radix(&hex[16..], 16).map_err(|_| invalid())?;
+    let secs = label
+        .checked_sub(TAI64_UNIX_EPOCH)
+        .and_then(|s| i64::try_from(s).ok())
+        .ok_or_else(invalid)?;
+    let ts = chrono::DateTime::from_timestamp(secs, nanos).ok_or_else(invalid)?;
+    Ok((ts, rest))
+}
+
+/// `[HOST ]TAG[PID]: MSG` without a timestamp (see [`parse_3164`]).
+fn headerless(pri: Option<u8>, s: &str, now: Timestamp) -> Option<SyslogLine<'_>> {
+    let (first, after) = s.split_once(' ')?;
+    let (host, tagged) = if first.ends_with(':') {
+        (None, s)
+    } else {
+        if !is_hostname_like(first) {
+            return None;
+        }
+        (Some(first), after)
+    };
+    let (app, pid, message) = parse_tag(tagged);
+    let pid = pid.filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))?;
+    // A tag is required: without one this is a line of text, not syslog.
+    let app = Some(app?);
+    Some(SyslogLine {
+        pri,
+        timestamp: now,
+        host,
+        app,
+        pid: Some(pid),
+        msgid: None,
+        structured_data: Vec::new(),
+        rfc5424: false,
+        message,
+    })
+}
+
+/// Characters of host names and addresses, as a syslog HOSTNAME field
+/// holds them.
+pub(crate) fn is_hostname_like(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 255
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'%'))
 }
 
 /// `TAG[PID]: MSG` or `TAG: MSG`; anything else is all message.
@@ -583,6 +683,205 @@ mod tests {
         .unwrap();
         assert_eq!(ev.dataset, "sshd");
         assert_eq!(ev.get_str("event.outcome"), Some("failure"));
+    }
+
+    #[test]
+    fn tai64n_iso_with_space_and_headerless_lines() {
+        // daemontools: label 2^62 + 10 + Unix seconds, then nanoseconds.
+        let ev = decode(
+            "@400000004c91b04e077a9e94 imap-login: Info: Aborted login (auth failed, 1 attempts): user=<m>, method=PLAIN, rip=192.0.2.1, lip=192.0.2.2",
+            now(),
+        )
+        .unwrap();
+        assert_eq!(
+            ev.timestamp,
+            utc(2010, 9, 16, 5, 51, 0) + TimeDelta::nanoseconds(0x077a_9e94)
+        );
+        assert_eq!(ev.dataset, "dovecot");
+        assert_eq!(ev.get_str("process.name"), Some("imap-login"));
+        assert_eq!(ev.get_str("source.ip"), Some("192.0.2.1"));
+
+        let ev = decode(
+            "2013-08-11 03:56:40 auth-worker(default): Info: pam(u,192.0.2.3): unknown user",
+            now(),
+        )
+        .unwrap();
+        assert_eq!(ev.timestamp, utc(2013, 8, 11, 3, 56, 40));
+        assert_eq!(ev.get_str("process.name"), Some("auth-worker(default)"));
+        assert_eq!(ev.get_str("event.action"), Some("dovecot_unknown_user"));
+
+        // No timestamp at all: only `[HOST ]TAG[PID]: `, stamped `now`.
+        let ev = decode("srv sshd[13709]: Invalid user ftp from 192.0.2.1", now()).unwrap();
+        assert_eq!(ev.timestamp, now());
+        assert_eq!(ev.get_str("host.hostname"), Some("srv"));
+        assert_eq!(ev.get_str("source.ip"), Some("192.0.2.1"));
+        let ev = decode("sshd[1]: Connection closed by 192.0.2.9 port 22", now()).unwrap();
+        assert_eq!(ev.get("host.hostname"), None);
+        assert_eq!(ev.dataset, "sshd");
+        for not_syslog in [
+            "srv sshd: no pid",
+            "srv sshd[x1]: bad pid",
+            "two words sshd[1]: x",
+            "@4000 short",
+            "@40000000zzzzzzzz077a9e94 x",
+        ] {
+            assert!(decode(not_syslog, now()).is_err(), "{not_syslog}");
+        }
+    }
+
+    /// (dataset, event.action, event.outcome, user.name, source.ip)
+    fn summary(
+        line: &str,
+    ) -> (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    ) {
+        let ev = decode(line, now()).unwrap();
+        let get = |k: &str| ev.get_str(k).map(str::to_owned);
+        (
+            ev.dataset.clone(),
+            get("event.action"),
+            get("event.outcome"),
+            get("user.name"),
+            get("source.ip"),
+        )
+    }
+
+    #[test]
+    fn application_lines_get_their_dataset() {
+        let s = |v: &str| Some(v.to_owned());
+        for (line, want) in [
+            (
+                "Mar 14 09:00:00 h sudo:    alice : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/sh",
+                ("sudo", s("sudo_command"), s("success"), s("alice"), None),
+            ),
+            (
+                "Mar 14 09:00:00 h sudo[77]: pam_unix(sudo:auth): authentication failure; logname=alice uid=1000 euid=0 tty=/dev/pts/0 ruser=alice rhost=  user=alice",
+                (
+                    "sudo",
+                    s("pam_auth_failure"),
+                    s("failure"),
+                    s("alice"),
+                    None,
+                ),
+            ),
+            (
+                "Mar 14 09:00:00 h vsftpd: pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser=bob rhost=192.0.2.5",
+                (
+                    "pam",
+                    s("pam_auth_failure"),
+                    s("failure"),
+                    s("bob"),
+                    s("192.0.2.5"),
+                ),
+            ),
+            (
+                "Mar 14 09:00:00 h su[9]: FAILED SU (to root) alice on pts/0",
+                ("pam", s("su_failure"), s("failure"), s("alice"), None),
+            ),
+            (
+                "Mar 14 09:00:00 h postfix/smtpd[1]: warning: unknown[192.0.2.6]: SASL LOGIN authentication failed: UGFzc3dvcmQ6",
+                (
+                    "postfix",
+                    s("smtp_sasl_auth_failure"),
+                    s("failure"),
+                    None,
+                    s("192.0.2.6"),
+                ),
+            ),
+            (
+                "Mar 14 09:00:00 h postfix/smtpd[1]: something postfix says",
+                ("postfix", None, None, None, None),
+            ),
+            (
+                "Mar 14 09:00:00 h auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=u rhost=192.0.2.7",
+                (
+                    "dovecot",
+                    s("pam_auth_failure"),
+                    s("failure"),
+                    s("u"),
+                    s("192.0.2.7"),
+                ),
+            ),
+            (
+                "Mar 14 09:00:00 h dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<x>, method=PLAIN, rip=192.0.2.8, lip=10.0.0.1",
+                (
+                    "dovecot",
+                    s("imap_auth_failure"),
+                    s("failure"),
+                    s("x"),
+                    s("192.0.2.8"),
+                ),
+            ),
+            (
+                "Mar 14 09:00:00 h auth: something else",
+                ("syslog", None, None, None, None),
+            ),
+            // sshd's pre-0.99 PAM line: read by the PAM decoder, but its
+            // failure accompanies sshd's own and is not counted again.
+            (
+                "Mar 14 09:00:00 h sshd[5]: (pam_unix) authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.9  user=root",
+                (
+                    "sshd",
+                    s("pam_auth_failure"),
+                    s("unknown"),
+                    s("root"),
+                    s("192.0.2.9"),
+                ),
+            ),
+        ] {
+            let want = (want.0.to_owned(), want.1, want.2, want.3, want.4);
+            assert_eq!(summary(line), want, "{line}");
+        }
+        // Observables come from the ECS fields.
+        let ev = decode(
+            "Mar 14 09:00:00 h postfix/smtpd[1]: warning: unknown[192.0.2.6]: SASL LOGIN authentication failed: x, sasl_username=bob",
+            now(),
+        )
+        .unwrap();
+        let mut kinds: Vec<(String, String)> = ev
+            .observables
+            .iter()
+            .map(|o| (o.kind.to_string(), o.value.clone()))
+            .collect();
+        kinds.sort();
+        assert_eq!(
+            kinds,
+            [
+                ("host".to_owned(), "h".to_owned()),
+                ("ip".into(), "192.0.2.6".into()),
+                ("user".into(), "bob".into()),
+            ]
+        );
+    }
+
+    /// User names that imitate the daemons' address fields, through the
+    /// whole syslog decoder: the address is the daemon's or none.
+    #[test]
+    fn hostile_user_names_in_application_lines() {
+        for (line, ip) in [
+            (
+                "Mar 14 09:00:00 h vsftpd: pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser=x from 6.6.6.6 rhost=6.6.6.6 rhost=192.0.2.1",
+                Some("192.0.2.1"),
+            ),
+            (
+                "Mar 14 09:00:00 h dovecot: imap-login: Disconnected (auth failed, 1 attempts): user=<rip=6.6.6.6, x>, method=PLAIN, rip=192.0.2.2, lip=10.0.0.1",
+                Some("192.0.2.2"),
+            ),
+            (
+                "Mar 14 09:00:00 h dovecot: auth: sql(x,6.6.6.6): unknown user,192.0.2.3,<s>): unknown user",
+                None,
+            ),
+            (
+                "Mar 14 09:00:00 h postfix/smtpd[1]: warning: unknown[192.0.2.4]: SASL PLAIN authentication failed: , sasl_username=a from unknown[6.6.6.6]",
+                Some("192.0.2.4"),
+            ),
+        ] {
+            assert_eq!(summary(line).4.as_deref(), ip, "{line}");
+        }
     }
 
     #[test]

@@ -213,8 +213,22 @@ Jan  1 00:03:00 bastion sshd-session[930]: Received disconnect from 198.51.100.4
                 Some("alice"),
                 Some("198.51.100.4")
             ),
-            ("sshd", None, None, None, None),
-            ("syslog", None, None, None, None),
+            // PAM's session lines: inside sshd's dataset when sshd
+            // logged them, dataset `pam` from any other program.
+            (
+                "sshd",
+                Some("pam_session_opened"),
+                Some("success"),
+                Some("alice"),
+                None
+            ),
+            (
+                "pam",
+                Some("pam_session_closed"),
+                Some("success"),
+                Some("root"),
+                None
+            ),
             (
                 "sshd",
                 Some("ssh_disconnect_received"),
