@@ -2,15 +2,15 @@
 //! decoders and pipeline as `serve`, or decode-only to inspect what the
 //! decoders make of an input.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
 use riposte_engine::{BatchReport, Engine};
 use riposte_ingest::{
-    DecodeCtx, DecodeOptions, DecodedBatch, Decoder, Format, RecordReader, SAMPLE_BYTES,
-    fingerprint, sniff,
+    DecodeCtx, DecodeOptions, DecodedBatch, Decoder, EvtxReader, Format, RecordReader,
+    SAMPLE_BYTES, fingerprint, sniff,
 };
 use riposte_model::{Clock, SystemClock};
 
@@ -64,22 +64,20 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
             Some(f) => f,
             None => detect(&mut reader, &name)?,
         };
-        let mut records = RecordReader::new(reader, format);
-        let mut decoder = Decoder::new(format, &DecodeOptions::default());
+        let mut input = Input::new(reader, format, max, &name)?;
         let mut counts = (0u64, 0u64, 0u64, 0u64);
         loop {
-            let lines = records
-                .read_batch(batch, max)
-                .with_context(|| format!("reading {name}"))?;
-            if lines.is_empty() {
-                break;
-            }
-            counts.0 += lines.len() as u64;
             let ctx = DecodeCtx {
                 source: &name,
                 now: clock.now(),
             };
-            let decoded = decoder.decode_batch(&lines, &ctx);
+            let Some((records, decoded)) = input
+                .next_batch(batch, &ctx)
+                .with_context(|| format!("reading {name}"))?
+            else {
+                break;
+            };
+            counts.0 += records;
             counts.1 += decoded.events.len() as u64;
             counts.2 += decoded.dead_letters.len() as u64;
             counts.3 += decoded.ignored;
@@ -106,6 +104,61 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// An input being decoded: records framed as its format frames them, or
+/// EVTX chunks.
+enum Input {
+    Records(RecordReader, Decoder),
+    Evtx(EvtxReader<std::io::Cursor<Vec<u8>>>),
+}
+
+impl Input {
+    fn new(
+        mut reader: Box<dyn BufRead + Send>,
+        format: Format,
+        max: usize,
+        name: &str,
+    ) -> anyhow::Result<Input> {
+        if format == Format::Evtx {
+            // EVTX is read by chunk offsets, which needs the whole file at
+            // hand (stdin and .gz cannot seek).
+            let mut bytes = Vec::new();
+            reader
+                .read_to_end(&mut bytes)
+                .with_context(|| format!("reading {name}"))?;
+            let evtx = EvtxReader::from_bytes(bytes).with_context(|| format!("reading {name}"))?;
+            return Ok(Input::Evtx(evtx));
+        }
+        Ok(Input::Records(
+            RecordReader::new(reader, format, max),
+            Decoder::new(format, &DecodeOptions::default()),
+        ))
+    }
+
+    /// The next batch and how many records it held; `None` at the end.
+    fn next_batch(
+        &mut self,
+        max: usize,
+        ctx: &DecodeCtx<'_>,
+    ) -> std::io::Result<Option<(u64, DecodedBatch)>> {
+        match self {
+            Input::Records(records, decoder) => {
+                let lines = records.read_batch(max)?;
+                if lines.is_empty() {
+                    return Ok(None);
+                }
+                Ok(Some((
+                    lines.len() as u64,
+                    decoder.decode_batch(&lines, ctx),
+                )))
+            }
+            Input::Evtx(evtx) => Ok(evtx.next_batch(max, ctx)?.map(|b| {
+                let n = b.events.len() + b.dead_letters.len();
+                (n as u64 + b.ignored, b)
+            })),
+        }
+    }
 }
 
 /// Opens an input: `-` is stdin, `.gz` is decompressed. The reader's buffer

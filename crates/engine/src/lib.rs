@@ -4,6 +4,7 @@
 
 mod config;
 mod engine;
+pub mod evtx_dir;
 mod host;
 pub mod listener;
 pub mod nats;

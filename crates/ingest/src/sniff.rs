@@ -32,16 +32,24 @@ pub fn sniff(sample: &[u8]) -> Option<Format> {
     if text.starts_with('{') {
         return sniff_json(text);
     }
-    if text.starts_with("<?xml") || text.starts_with("<Event") {
+    // Event Viewer's copy puts "- " before elements that can be collapsed.
+    let xml = text.strip_prefix("- ").unwrap_or(text);
+    if xml.starts_with("<?xml") || xml.starts_with("<Event") {
         return Some(Format::WindowsXml);
     }
-    let first = text.lines().next().unwrap_or_default();
+    // Comment lines (annotated samples) say nothing about the format.
+    let first = text
+        .lines()
+        .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .unwrap_or_default();
     if let Some(at) = first.find("CEF:")
         && (at == 0 || first[..at].ends_with(' '))
     {
         return Some(Format::Cef);
     }
-    if is_web_line(first) {
+    // Web server lines, bare or behind a syslog header (`nginx[1]: …`).
+    let message = first.split_once(": ").map_or("", |(_, m)| m);
+    if is_web_line(first) || (is_web_line(message) && crate::syslog::looks_like_syslog(first)) {
         return Some(Format::Webserver);
     }
     if crate::syslog::looks_like_syslog(first) {

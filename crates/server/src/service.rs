@@ -190,11 +190,14 @@ async fn start_source(source: SourceConfig, ctx: SourceCtx) -> anyhow::Result<So
             ctx.pipeline,
             ctx.shutdown,
         )),
-        SourceKind::EvtxDir { .. } => {
-            anyhow::bail!(
-                "source {name}: type {} is not available yet",
-                kind.type_name()
-            )
-        }
+        SourceKind::EvtxDir { path } => Box::pin(riposte_engine::evtx_dir::run_evtx_dir_source(
+            name,
+            path,
+            ctx.limits,
+            ctx.store,
+            ctx.clock,
+            ctx.pipeline,
+            ctx.shutdown,
+        )),
     })
 }
