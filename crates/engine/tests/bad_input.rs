@@ -12,7 +12,7 @@ use riposte_ingest::{DecodeCtx, FileTail, Format, decode_batch};
 use riposte_model::{Clock, DeadLetter, ManualClock};
 
 #[tokio::test]
-async fn malformed_non_utf8_huge_and_unknown_records_are_dead_lettered() {
+async fn malformed_non_utf8_100mb_and_unknown_records_are_dead_lettered() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::parse("riposte.yaml", "version: 1\n", dir.path()).unwrap();
     let clock = Arc::new(ManualClock::new(
@@ -23,7 +23,7 @@ async fn malformed_non_utf8_huge_and_unknown_records_are_dead_lettered() {
     let good = r#"{"timestamp":"2026-03-14T09:00:00.000000+0000","event_type":"alert","src_ip":"203.0.113.7","src_port":1,"dest_ip":"192.0.2.1","dest_port":2,"proto":"TCP","alert":{"signature_id":1,"signature":"x","category":"c","severity":1,"action":"allowed","gid":1,"rev":1}}"#;
     let huge = format!(
         r#"{{"event_type":"alert","pad":"{}"}}"#,
-        "A".repeat(10 << 20)
+        "A".repeat(100 << 20)
     );
     let records: Vec<Vec<u8>> = vec![
         good.as_bytes().to_vec(),
@@ -97,8 +97,8 @@ async fn malformed_non_utf8_huge_and_unknown_records_are_dead_lettered() {
         summary[2],
         (
             Some(offsets[3]),
-            "record of 10485791 bytes exceeds the limit of 1048576 bytes",
-            10_485_791,
+            "record of 104857631 bytes exceeds the limit of 1048576 bytes",
+            104_857_631,
             DeadLetter::MAX_RAW
         )
     );

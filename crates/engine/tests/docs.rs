@@ -28,14 +28,60 @@ fn yaml_blocks(page: &str) -> Vec<String> {
 fn configuration_examples_load() {
     let blocks = yaml_blocks("configuration.md");
     assert_eq!(blocks.len(), 4);
+    let mut configs = Vec::new();
     for (i, b) in blocks.iter().enumerate() {
-        riposte_engine::Config::parse(
-            &format!("configuration.md block {}", i + 1),
-            b,
-            Path::new("/srv"),
-        )
-        .unwrap_or_else(|p| panic!("{p}"));
+        configs.push(
+            riposte_engine::Config::parse(
+                &format!("configuration.md block {}", i + 1),
+                b,
+                Path::new("/srv"),
+            )
+            .unwrap_or_else(|p| panic!("{p}")),
+        );
     }
+    // The sources example names every source type, and the json mapping is
+    // the one the decoder gets.
+    let sources = &configs[1].sources;
+    let kinds: Vec<&str> = sources.iter().map(|s| s.kind.type_name()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "file",
+            "file",
+            "file",
+            "syslog-udp",
+            "syslog-tcp",
+            "nats",
+            "evtx-dir",
+            "file"
+        ]
+    );
+    let formats: Vec<&str> = sources.iter().map(|s| s.format.as_str()).collect();
+    assert_eq!(
+        formats,
+        [
+            "syslog",
+            "suricata-eve",
+            "webserver",
+            "syslog",
+            "cef",
+            "zeek",
+            "evtx",
+            "json"
+        ]
+    );
+    assert_eq!(sources[3].name, "syslog-udp:0.0.0.0:5514");
+    assert_eq!(sources[5].name, "nats:EVENTS:riposte-zeek");
+    let mapping = sources[7].decode.json_mapping.clone().unwrap();
+    assert_eq!(mapping.dataset, "app.audit");
+    assert_eq!(mapping.timestamp.as_deref(), Some("meta.when"));
+    assert_eq!(
+        mapping.fields,
+        [
+            ("source.ip".to_owned(), "client.addr".to_owned()),
+            ("user.name".to_owned(), "who".to_owned())
+        ]
+    );
 }
 
 #[test]

@@ -52,7 +52,7 @@ fn net(name: &str) -> NetSource {
 /// Polls the store until `want` events and dead letters are there (the
 /// sockets deliver asynchronously); the deadline only guards against a hang.
 async fn wait_for(store: &Arc<dyn Store>, events: u64, dead: u64) {
-    for _ in 0..500 {
+    for _ in 0..3000 {
         let c = store.counts().await.unwrap();
         if c.events >= events && c.dead_letters >= dead {
             return;
@@ -170,4 +170,62 @@ async fn udp_datagrams_are_stored_one_message_each() {
     let dl = &store.list_dead_letters(1).await.unwrap()[0];
     assert_eq!(dl.reason, "invalid UTF-8 at byte 0");
     assert_eq!(dl.offset, Some(100), "the 101st datagram");
+}
+
+/// A flood over four connections at once, with a 100 MB frame in the middle
+/// of one: every message is stored or dead-lettered, memory stays bounded by
+/// the record limit, and the listener keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_flood_with_a_100_mb_frame_loses_nothing() {
+    let (store, clock, engine) = engine().await;
+    let (handle, task) = pipeline::spawn(engine, 4);
+    let (stop_tx, stop) = watch::channel(false);
+    let tcp = listener::bind_tcp("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let source = tokio::spawn(listener::run_tcp(net("flood"), tcp, clock, handle, stop));
+
+    const PER_CONNECTION: usize = 5_000;
+    let mut senders = Vec::new();
+    for c in 0..4 {
+        senders.push(tokio::spawn(async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let mut buf = Vec::new();
+            for i in 0..PER_CONNECTION {
+                buf.extend(sshd(c * PER_CONNECTION + i).into_bytes());
+                buf.push(b'\n');
+                if c == 0 && i == PER_CONNECTION / 2 {
+                    buf.extend(std::iter::repeat_n(b'A', 100 << 20));
+                    buf.push(b'\n');
+                }
+                if buf.len() > 1 << 20 {
+                    s.write_all(&buf).await.unwrap();
+                    buf.clear();
+                }
+            }
+            s.write_all(&buf).await.unwrap();
+            s.shutdown().await.unwrap();
+        }));
+    }
+    for s in senders {
+        s.await.unwrap();
+    }
+    let total = 4 * PER_CONNECTION as u64;
+    wait_for(&store, total, 1).await;
+    stop_tx.send(true).unwrap();
+    source.await.unwrap().unwrap();
+    drop(task);
+
+    let counts = store.counts().await.unwrap();
+    assert_eq!((counts.events, counts.dead_letters), (total, 1));
+    let dl = &store.list_dead_letters(1).await.unwrap()[0];
+    assert_eq!(dl.raw_len, 100 << 20);
+    assert_eq!(
+        dl.reason,
+        format!(
+            "record of {} bytes exceeds the limit of 300 bytes",
+            100 << 20
+        )
+    );
 }
