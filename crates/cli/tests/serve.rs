@@ -671,3 +671,93 @@ fn serve_rejects_a_bad_config_listing_every_problem() {
         "nothing is opened when the config is invalid"
     );
 }
+
+/// `serve` wires every configured source type: syslog over TCP and UDP, a
+/// generic JSON file with a mapping, and an EVTX directory, all into one
+/// store; a port already in use fails the start with the source named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_runs_network_json_and_evtx_dir_sources() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (api, tcp, udp) = (free_port(), free_port(), free_port());
+    std::fs::write(
+        dir.join("app.json"),
+        "{\"when\":\"2026-03-14T09:00:00Z\",\"client\":{\"addr\":\"203.0.113.9\"},\"who\":\"eve\"}\nnot json\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.join("evtx")).unwrap();
+    let config = dir.join("riposte.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 1\n\
+             store: {store}\n\
+             api: {{ listen: 127.0.0.1:{api} }}\n\
+             sources:\n\
+             \x20 - {{ type: syslog-tcp, listen: \"127.0.0.1:{tcp}\" }}\n\
+             \x20 - {{ type: syslog-udp, listen: \"127.0.0.1:{udp}\" }}\n\
+             \x20 - {{ name: app, type: file, path: app.json, format: json, mapping: {{ dataset: app, timestamp: when, fields: {{ source.ip: client.addr, user.name: who }} }} }}\n\
+             \x20 - {{ name: win, type: evtx-dir, path: evtx }}\n\
+             ingest: {{ poll_interval: 20ms }}\n",
+            store = sqlite_url(dir)
+        ),
+    )
+    .unwrap();
+    let client = client();
+    let mut serve = Serve::start(&config, api, "serve");
+    serve.wait_up(&client).await;
+
+    let line = "<38>Mar 14 09:27:01 bastion sshd[2303]: Failed password for root from 203.0.113.7 port 52230 ssh2";
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", tcp)).unwrap();
+    std::io::Write::write_all(&mut stream, format!("{} {line}", line.len()).as_bytes()).unwrap();
+    drop(stream);
+    let udp_socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp_socket
+        .send_to(line.as_bytes(), ("127.0.0.1", udp))
+        .unwrap();
+    serve
+        .wait_health(&client, "tcp, udp and the json file", |c| {
+            c["events"].as_u64() == Some(3) && c["dead_letters"].as_u64() == Some(1)
+        })
+        .await;
+    serve.sigterm();
+    assert_eq!(serve.wait_exit("SIGTERM").await.code(), Some(0));
+
+    let store = riposte_store::open(&sqlite_url(dir)).await.unwrap();
+    let tcp_events = store
+        .list_events_by_source(&format!("syslog-tcp:127.0.0.1:{tcp}"), 10)
+        .await
+        .unwrap();
+    let udp_events = store
+        .list_events_by_source(&format!("syslog-udp:127.0.0.1:{udp}"), 10)
+        .await
+        .unwrap();
+    for events in [&tcp_events, &udp_events] {
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].get_str("source.ip"), Some("203.0.113.7"));
+        assert_eq!(events[0].dataset, "sshd");
+    }
+    let app = store.list_events_by_source("app", 10).await.unwrap();
+    assert_eq!(app.len(), 1);
+    assert_eq!(app[0].dataset, "app");
+    assert_eq!(app[0].get_str("source.ip"), Some("203.0.113.9"));
+    assert_eq!(app[0].get_str("user.name"), Some("eve"));
+    assert_eq!(app[0].timestamp.to_rfc3339(), "2026-03-14T09:00:00+00:00");
+    let dl = &store.list_dead_letters(10).await.unwrap()[0];
+    assert_eq!((dl.source.as_str(), dl.format.as_str()), ("app", "json"));
+
+    // The TCP port is taken now by another listener: start fails, naming it.
+    let _holder = std::net::TcpListener::bind(("127.0.0.1", tcp)).unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "error: source syslog-tcp:127.0.0.1:{tcp}: binding TCP 127.0.0.1:{tcp}"
+        )),
+        "{stderr}"
+    );
+}
