@@ -47,15 +47,8 @@ pub async fn run_udp(
     pipeline: PipelineHandle,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), SourceError> {
-    let (tx, rx) = mpsc::channel::<Line>(src.limits.batch_lines.max(1) * 4);
+    let (tx, batcher) = spawn_batcher(&src, clock, pipeline, &shutdown);
     let seq = AtomicU64::new(0);
-    let batcher = tokio::spawn(batch_records(
-        src.clone(),
-        rx,
-        clock,
-        pipeline,
-        shutdown.clone(),
-    ));
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
         let (n, _peer) = tokio::select! {
@@ -71,6 +64,29 @@ pub async fn run_udp(
     }
     drop(tx);
     batcher.await.map_err(|e| SourceError::Io(e.to_string()))?
+}
+
+/// The channel records go into and the task that batches them into the
+/// pipeline; the channel holds a few batches, so readers block (and TCP
+/// pushes back) when the pipeline falls behind.
+fn spawn_batcher(
+    src: &NetSource,
+    clock: Arc<dyn Clock>,
+    pipeline: PipelineHandle,
+    shutdown: &watch::Receiver<bool>,
+) -> (
+    mpsc::Sender<Line>,
+    tokio::task::JoinHandle<Result<(), SourceError>>,
+) {
+    let (tx, rx) = mpsc::channel::<Line>(src.limits.batch_lines.max(1) * 4);
+    let task = tokio::spawn(batch_records(
+        src.clone(),
+        rx,
+        clock,
+        pipeline,
+        shutdown.clone(),
+    ));
+    (tx, task)
 }
 
 /// A datagram may hold several newline-separated messages (some senders
@@ -107,15 +123,8 @@ pub async fn run_tcp(
     pipeline: PipelineHandle,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), SourceError> {
-    let (tx, rx) = mpsc::channel::<Line>(src.limits.batch_lines.max(1) * 4);
+    let (tx, batcher) = spawn_batcher(&src, clock, pipeline, &shutdown);
     let seq = Arc::new(AtomicU64::new(0));
-    let batcher = tokio::spawn(batch_records(
-        src.clone(),
-        rx,
-        clock,
-        pipeline,
-        shutdown.clone(),
-    ));
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {

@@ -4,37 +4,19 @@
 //! every record once, across restarts, new files picked up, a file that is
 //! not EVTX skipped without stopping the others.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use riposte_detect::RuleSet;
 use riposte_engine::evtx_dir::run_evtx_dir_source;
-use riposte_engine::{Engine, IngestLimits, pipeline};
+use riposte_engine::{IngestLimits, pipeline};
 use riposte_ingest::{DecodeCtx, read_evtx};
 use riposte_model::{Clock, ManualClock};
-use riposte_respond::{Responder, ResponderConfig};
 use riposte_store::Store;
 use tokio::sync::watch;
-
-fn corpus(rel: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("RIPOSTE_CORPORA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora"));
-    let path = root.join(rel);
-    if path.exists() {
-        return Some(path);
-    }
-    assert_ne!(
-        std::env::var("RIPOSTE_REQUIRE_CORPORA").as_deref(),
-        Ok("1"),
-        "corpus {} is missing",
-        path.display()
-    );
-    eprintln!("skipped: corpus {} not found", path.display());
-    None
-}
 
 fn evtx_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
@@ -51,14 +33,7 @@ async fn run_until(store: &Arc<dyn Store>, dir: &Path, events: u64) {
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 4, 21, 0, 0, 0).unwrap(),
     ));
-    let responder = Arc::new(Responder::new(ResponderConfig::default(), Vec::new()));
-    let engine = Engine::new(
-        store.clone(),
-        Arc::new(RuleSet::default()),
-        Vec::new(),
-        responder,
-        clock.clone(),
-    );
+    let engine = common::bare_engine(store.clone(), clock.clone());
     let (handle, task) = pipeline::spawn(engine, 4);
     let (stop_tx, stop) = watch::channel(false);
     let limits = IngestLimits {
@@ -91,7 +66,7 @@ async fn run_until(store: &Arc<dyn Store>, dir: &Path, events: u64) {
 
 #[tokio::test]
 async fn every_record_once_across_restarts_and_new_files() {
-    let Some(data) = corpus("sigma/regression_data") else {
+    let Some(data) = common::corpus("sigma/regression_data") else {
         return;
     };
     let mut all = Vec::new();

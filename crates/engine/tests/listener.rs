@@ -2,16 +2,16 @@
 
 //! Syslog over UDP and TCP into a real store, through real loopback sockets.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use riposte_detect::RuleSet;
 use riposte_engine::listener::{self, NetSource};
 use riposte_engine::{Engine, IngestLimits, pipeline};
 use riposte_ingest::{DecodeOptions, Format};
 use riposte_model::{Clock, ManualClock};
-use riposte_respond::{Responder, ResponderConfig};
 use riposte_store::Store;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
@@ -29,14 +29,7 @@ async fn engine() -> (Arc<dyn Store>, Arc<dyn Clock>, Engine) {
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 3, 14, 10, 0, 0).unwrap(),
     ));
-    let responder = Arc::new(Responder::new(ResponderConfig::default(), Vec::new()));
-    let engine = Engine::new(
-        store.clone(),
-        Arc::new(RuleSet::default()),
-        Vec::new(),
-        responder,
-        clock.clone(),
-    );
+    let engine = common::bare_engine(store.clone(), clock.clone());
     (store, clock, engine)
 }
 
