@@ -77,7 +77,7 @@ pub async fn run(dir: Option<PathBuf>) -> anyhow::Result<()> {
     println!("Ingested");
     let mut all = DecodedBatch::default();
     for source in &config.sources {
-        let SourceKind::File { path } = &source.kind else {
+        let SourceKind::File { path, .. } = &source.kind else {
             anyhow::bail!("the demo reads files only");
         };
         let format = source.format;

@@ -48,8 +48,9 @@ pub struct SourceConfig {
 #[derive(Clone, Debug, PartialEq)]
 pub enum SourceKind {
     /// `file`: follows a file from its last committed offset, across
-    /// rotations.
-    File { path: PathBuf },
+    /// rotations; on its first start, optionally after reading the rotated
+    /// files beside it.
+    File { path: PathBuf, read_rotated: bool },
     /// `syslog-udp`: one message per datagram.
     SyslogUdp { listen: SocketAddr },
     /// `syslog-tcp`: octet-counted or newline-framed messages (RFC 6587),
@@ -159,6 +160,8 @@ struct RawSource {
     consumer: Option<String>,
     #[serde(default)]
     mapping: Option<RawMapping>,
+    #[serde(default)]
+    read_rotated: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -212,9 +215,12 @@ impl RawSource {
                 "file" => (
                     need("path", path.as_ref().map(|p| p.display().to_string()), p)
                         .and(path.clone())
-                        .map(|path| SourceKind::File { path }),
+                        .map(|path| SourceKind::File {
+                            path,
+                            read_rotated: self.read_rotated.unwrap_or(false),
+                        }),
                     None,
-                    &["path", "format", "mapping"],
+                    &["path", "format", "mapping", "read_rotated"],
                 ),
                 "syslog-udp" | "syslog-tcp" => {
                     let addr = need("listen", self.listen.clone(), p);
@@ -274,6 +280,7 @@ impl RawSource {
             ("consumer", self.consumer.is_some()),
             ("mapping", self.mapping.is_some()),
             ("format", self.format.is_some() && self.kind != "evtx-dir"),
+            ("read_rotated", self.read_rotated.is_some()),
         ];
         for (key, is_set) in present {
             if is_set && !used.contains(&key) {
@@ -324,7 +331,7 @@ impl RawSource {
             decode.json_mapping = Some(mapping);
         }
         let name = self.name.or_else(|| match &kind {
-            Some(SourceKind::File { path } | SourceKind::EvtxDir { path }) => {
+            Some(SourceKind::File { path, .. } | SourceKind::EvtxDir { path }) => {
                 Some(path.display().to_string())
             }
             Some(SourceKind::SyslogUdp { listen }) => Some(format!("syslog-udp:{listen}")),

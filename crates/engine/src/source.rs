@@ -21,6 +21,7 @@ pub async fn run_file_source(
     path: PathBuf,
     format: Format,
     options: DecodeOptions,
+    read_rotated: bool,
     limits: IngestLimits,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -38,7 +39,11 @@ pub async fn run_file_source(
     let mut tail = loop {
         let p = path.clone();
         let start = start.clone();
-        match tokio::task::spawn_blocking(move || FileTail::resume(&p, start.as_ref())).await {
+        match tokio::task::spawn_blocking(move || {
+            FileTail::resume(&p, start.as_ref(), read_rotated)
+        })
+        .await
+        {
             Ok(Ok(t)) => break t,
             Ok(Err(e)) => {
                 tracing::warn!(source = %name, path = %path.display(), error = %e, "cannot open source; retrying");

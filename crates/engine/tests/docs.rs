@@ -70,6 +70,13 @@ fn configuration_examples_load() {
             "json"
         ]
     );
+    assert_eq!(
+        sources[0].kind,
+        riposte_engine::SourceKind::File {
+            path: "/var/log/auth.log".into(),
+            read_rotated: true
+        }
+    );
     assert_eq!(sources[3].name, "syslog-udp:0.0.0.0:5514");
     assert_eq!(sources[5].name, "nats:EVENTS:riposte-zeek");
     let mapping = sources[7].decode.json_mapping.clone().unwrap();

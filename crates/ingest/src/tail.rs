@@ -183,9 +183,21 @@ impl FileTail {
     ///   then the live file from its start;
     /// - none is (rotated away and deleted): the live file from its start,
     ///   with a warning, since lines may have been lost outside Riposte.
-    pub fn resume(path: &Path, position: Option<&TailPosition>) -> io::Result<FileTail> {
+    ///
+    /// With no checkpoint (a source's first start), `read_rotated` makes the
+    /// rotated siblings be read first, oldest first and decompressed, so the
+    /// history already on disk is ingested before the live file.
+    pub fn resume(
+        path: &Path,
+        position: Option<&TailPosition>,
+        read_rotated: bool,
+    ) -> io::Result<FileTail> {
         let Some(position) = position else {
-            return FileTail::open(path, 0);
+            let mut tail = FileTail::open(path, 0)?;
+            if read_rotated {
+                tail.queued = rotated_siblings(path)?.into();
+            }
+            return Ok(tail);
         };
         let Some(id) = position
             .identity
@@ -702,7 +714,7 @@ mod tests {
         let (first, pos) = read_and_checkpoint(&path, 1);
         assert_eq!(first, ["a"]);
         append(&path, "c\n");
-        let mut tail = FileTail::resume(&path, Some(&pos)).unwrap();
+        let mut tail = FileTail::resume(&path, Some(&pos), false).unwrap();
         assert_eq!(drain(&mut tail), ["b", "c"]);
     }
 
@@ -730,7 +742,7 @@ mod tests {
         set_age(&dir.path().join("app.log.1"), 100);
         append(&path, "z1\n");
 
-        let mut tail = FileTail::resume(&path, Some(&pos)).unwrap();
+        let mut tail = FileTail::resume(&path, Some(&pos), false).unwrap();
         let batch = tail.read_batch(10, 1024).unwrap();
         assert_eq!(texts(&batch), ["x2", "x3"]);
         assert_eq!(batch.lines[0].offset, 3);
@@ -754,7 +766,7 @@ mod tests {
         fs::rename(&path, dir.path().join("app.log.1")).unwrap();
         append(&path, "z1\n");
 
-        let mut tail = FileTail::resume(&path, Some(&pos)).unwrap();
+        let mut tail = FileTail::resume(&path, Some(&pos), false).unwrap();
         let batch = tail.read_batch(1, 1024).unwrap();
         assert_eq!(texts(&batch), ["x2"]);
         let pos = TailPosition {
@@ -766,7 +778,7 @@ mod tests {
             &dir.path().join("app.log.1"),
             &dir.path().join("app.log.1.gz"),
         );
-        let mut tail = FileTail::resume(&path, Some(&pos)).unwrap();
+        let mut tail = FileTail::resume(&path, Some(&pos), false).unwrap();
         assert_eq!(drain(&mut tail), ["x3", "z1"]);
     }
 
@@ -784,7 +796,7 @@ mod tests {
             .set_len(0)
             .unwrap();
         append(&path, "new\n");
-        let mut tail = FileTail::resume(&path, Some(&pos)).unwrap();
+        let mut tail = FileTail::resume(&path, Some(&pos), false).unwrap();
         assert_eq!(drain(&mut tail), ["b", "new"]);
     }
 
@@ -796,7 +808,7 @@ mod tests {
         let (_, pos) = read_and_checkpoint(&path, 1);
         fs::remove_file(&path).unwrap();
         append(&path, "fresh1\nfresh2\n");
-        let mut tail = FileTail::resume(&path, Some(&pos)).unwrap();
+        let mut tail = FileTail::resume(&path, Some(&pos), false).unwrap();
         assert_eq!(drain(&mut tail), ["fresh1", "fresh2"]);
 
         // A checkpoint without identity (older stores) is an offset in the
@@ -805,7 +817,26 @@ mod tests {
             offset: 7,
             identity: None,
         };
-        let mut tail = FileTail::resume(&path, Some(&legacy)).unwrap();
+        let mut tail = FileTail::resume(&path, Some(&legacy), false).unwrap();
         assert_eq!(drain(&mut tail), ["fresh2"]);
+    }
+
+    #[test]
+    fn first_start_can_read_the_rotated_history_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        append(&dir.path().join("app.log.2"), "oldest\n");
+        gzip(
+            &dir.path().join("app.log.2"),
+            &dir.path().join("app.log.2.gz"),
+        );
+        set_age(&dir.path().join("app.log.2.gz"), 200);
+        append(&dir.path().join("app.log.1"), "older\n");
+        set_age(&dir.path().join("app.log.1"), 100);
+        append(&path, "live\n");
+        let mut tail = FileTail::resume(&path, None, true).unwrap();
+        assert_eq!(drain(&mut tail), ["oldest", "older", "live"]);
+        let mut tail = FileTail::resume(&path, None, false).unwrap();
+        assert_eq!(drain(&mut tail), ["live"]);
     }
 }

@@ -132,11 +132,12 @@ async fn start_source(source: SourceConfig, ctx: SourceCtx) -> anyhow::Result<So
         limits: ctx.limits,
     };
     Ok(match kind {
-        SourceKind::File { path } => Box::pin(run_file_source(
+        SourceKind::File { path, read_rotated } => Box::pin(run_file_source(
             name,
             path,
             format,
             decode,
+            read_rotated,
             ctx.limits,
             ctx.store,
             ctx.clock,
