@@ -483,18 +483,50 @@ fn main() {
          timed by the thread's CPU time (best of 3 for decode), the pipeline by wall time\n"
     );
     let decoders: [(&str, Format, fn(usize) -> Vec<Line>); 15] = [
-        ("decode suricata-eve (alert)", Format::SuricataEve, eve_alert_lines),
-        ("decode suricata-eve (dns)", Format::SuricataEve, eve_dns_lines),
-        ("decode suricata-eve (http)", Format::SuricataEve, eve_http_lines),
-        ("decode suricata-eve (flow)", Format::SuricataEve, eve_flow_lines),
+        (
+            "decode suricata-eve (alert)",
+            Format::SuricataEve,
+            eve_alert_lines,
+        ),
+        (
+            "decode suricata-eve (dns)",
+            Format::SuricataEve,
+            eve_dns_lines,
+        ),
+        (
+            "decode suricata-eve (http)",
+            Format::SuricataEve,
+            eve_http_lines,
+        ),
+        (
+            "decode suricata-eve (flow)",
+            Format::SuricataEve,
+            eve_flow_lines,
+        ),
         ("decode syslog (sshd)", Format::Syslog, sshd_lines),
-        ("decode syslog (plain: cron/kernel)", Format::Syslog, plain_syslog_lines),
+        (
+            "decode syslog (plain: cron/kernel)",
+            Format::Syslog,
+            plain_syslog_lines,
+        ),
         ("decode syslog (sudo)", Format::Syslog, sudo_lines),
-        ("decode webserver (combined)", Format::Webserver, webserver_lines),
+        (
+            "decode webserver (combined)",
+            Format::Webserver,
+            webserver_lines,
+        ),
         ("decode zeek (json dns)", Format::Zeek, zeek_json_lines),
         ("decode zeek (tsv dns)", Format::Zeek, zeek_tsv_lines),
-        ("decode windows-json (sysmon 1)", Format::WindowsJson, windows_json_lines),
-        ("decode windows-xml (4625)", Format::WindowsXml, windows_xml_lines),
+        (
+            "decode windows-json (sysmon 1)",
+            Format::WindowsJson,
+            windows_json_lines,
+        ),
+        (
+            "decode windows-xml (4625)",
+            Format::WindowsXml,
+            windows_xml_lines,
+        ),
         ("decode wazuh (sshd alert)", Format::Wazuh, wazuh_lines),
         ("decode cef (syslog header)", Format::Cef, cef_lines),
         ("decode json (generic)", Format::Json, json_lines),
