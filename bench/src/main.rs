@@ -473,6 +473,9 @@ async fn bench_pipeline(lines: &[Line]) {
     );
 }
 
+/// Makes N lines of one format.
+type Generator = fn(usize) -> Vec<Line>;
+
 fn main() {
     let n: usize = std::env::args()
         .nth(1)
@@ -482,7 +485,7 @@ fn main() {
         "riposte-bench: {n} generated lines per run, one thread; decode and detect \
          timed by the thread's CPU time (best of 3 for decode), the pipeline by wall time\n"
     );
-    let decoders: [(&str, Format, fn(usize) -> Vec<Line>); 15] = [
+    let decoders: [(&str, Format, Generator); 15] = [
         (
             "decode suricata-eve (alert)",
             Format::SuricataEve,
