@@ -7,6 +7,7 @@
 //! its field but not offered to enrichment or response.
 
 use std::net::IpAddr;
+use std::sync::LazyLock;
 
 use riposte_model::{Event, FieldValue, ObservableKind};
 
@@ -51,30 +52,57 @@ const ECS_OBSERVABLES: &[(&str, ObservableKind)] = &[
     ("source.user.email", ObservableKind::Email),
 ];
 
+/// [`ECS_OBSERVABLES`] sorted by field name, each with its position in the
+/// table, so that one ordered walk over an event's fields finds them all.
+static BY_NAME: LazyLock<Vec<(&'static str, ObservableKind, usize)>> = LazyLock::new(|| {
+    let mut v: Vec<_> = ECS_OBSERVABLES
+        .iter()
+        .enumerate()
+        .map(|(rank, &(name, kind))| (name, kind, rank))
+        .collect();
+    v.sort_unstable_by_key(|&(name, _, _)| name);
+    v
+});
+
 /// Adds an observable for every valid value of the ECS fields above that
-/// the event has. Idempotent.
+/// the event has, in the table's order. Idempotent.
+///
+/// Fields and the table are both sorted by name, so they are merged in one
+/// pass rather than looking each of the table's names up in the map.
 pub fn add_ecs_observables(ev: &mut Event) {
     let mut found = Vec::new();
-    for &(field, kind) in ECS_OBSERVABLES {
-        match ev.fields.get(field) {
-            Some(FieldValue::Str(s)) => push_valid(&mut found, kind, s, field),
-            Some(FieldValue::List(items)) => {
+    let mut table = BY_NAME.iter().peekable();
+    for (name, value) in &ev.fields {
+        let name = name.as_str();
+        while table.next_if(|&&(t, _, _)| t < name).is_some() {}
+        let Some(&&(field, kind, rank)) = table.peek() else {
+            break;
+        };
+        if field != name {
+            continue;
+        }
+        match value {
+            FieldValue::Str(s) => push_valid(&mut found, rank, kind, s, field),
+            FieldValue::List(items) => {
                 for item in items {
                     if let FieldValue::Str(s) = item {
-                        push_valid(&mut found, kind, s, field);
+                        push_valid(&mut found, rank, kind, s, field);
                     }
                 }
             }
             _ => {}
         }
     }
-    for (kind, value, field) in found {
+    // Stable: a list's items keep their order.
+    found.sort_by_key(|&(rank, ..)| rank);
+    for (_, kind, value, field) in found {
         ev.add_observable(kind, value, field);
     }
 }
 
 fn push_valid(
-    out: &mut Vec<(ObservableKind, String, &'static str)>,
+    out: &mut Vec<(usize, ObservableKind, String, &'static str)>,
+    rank: usize,
     kind: ObservableKind,
     value: &str,
     field: &'static str,
@@ -82,8 +110,12 @@ fn push_valid(
     let value = value.trim();
     let ok = match kind {
         ObservableKind::Ip => {
-            return if let Ok(ip) = value.parse::<IpAddr>() {
-                out.push((kind, ip.to_string(), field));
+            return match value.parse::<IpAddr>() {
+                // Rust's IPv4 parser accepts only the canonical dotted
+                // quad (no leading zeros), so the text is already canonical.
+                Ok(IpAddr::V4(_)) => out.push((rank, kind, value.to_owned(), field)),
+                Ok(ip) => out.push((rank, kind, ip.to_string(), field)),
+                Err(_) => {}
             };
         }
         ObservableKind::Domain => is_domain(value),
@@ -107,7 +139,7 @@ fn push_valid(
             | ObservableKind::Domain => value.to_ascii_lowercase(),
             _ => value.to_owned(),
         };
-        out.push((kind, value, field));
+        out.push((rank, kind, value, field));
     }
 }
 
@@ -185,5 +217,35 @@ mod tests {
         ];
         want.sort();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn observables_follow_the_table_order_whatever_the_field_names() {
+        let mut ev = Event::new(Utc.with_ymd_and_hms(2026, 3, 14, 9, 0, 0).unwrap(), "t");
+        ev.set("user.name", "alice");
+        ev.set("destination.ip", "192.0.2.9");
+        ev.set("source.ip", "192.0.2.1");
+        ev.set("zzz", "x");
+        ev.set("host.ip", "0192.0.2.1");
+        ev.set(
+            "related.ip",
+            vec![FieldValue::from("192.0.2.3"), FieldValue::from("192.0.2.2")],
+        );
+        add_ecs_observables(&mut ev);
+        let got: Vec<(&str, &str)> = ev
+            .observables
+            .iter()
+            .map(|o| (o.field.as_deref().unwrap(), o.value.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("source.ip", "192.0.2.1"),
+                ("destination.ip", "192.0.2.9"),
+                ("related.ip", "192.0.2.3"),
+                ("related.ip", "192.0.2.2"),
+                ("user.name", "alice"),
+            ]
+        );
     }
 }
