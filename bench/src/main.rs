@@ -6,6 +6,12 @@
 //! 200,000); with FILTER, only the decode benchmarks whose name contains it
 //! run (for profiling one format).
 
+/// mimalloc rather than glibc's malloc: decoding allocates and frees tens of
+/// small objects per event, and glibc trims the heap between batches and
+/// faults it back in (see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -5,6 +5,12 @@ mod commands;
 mod demo;
 mod ingest;
 
+/// mimalloc rather than glibc's malloc: decoding allocates and frees tens of
+/// small objects per event, and glibc trims the heap between batches and
+/// faults it back in (see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
