@@ -14,8 +14,9 @@ pub enum DecodeError {
     #[error("invalid JSON: {0}")]
     InvalidJson(serde_json::Error),
     /// Valid JSON of the wrong shape (an array, a string, an `alert` that is
-    /// not an object, …).
-    #[error("not an EVE record: {0}")]
+    /// not an object, …). serde quotes a string of the wrong type in full,
+    /// so the message is cut in the middle.
+    #[error("not an EVE record: {}", clip_middle(&.0.to_string()))]
     NotEveRecord(serde_json::Error),
     /// A JSON array where an object was expected. Checked before serde,
     /// which would otherwise read an array of the right length positionally.
@@ -103,6 +104,28 @@ pub(crate) fn clip(s: &str) -> String {
     format!("{}…", &s[..end])
 }
 
+/// The longest message of someone else's (serde's) kept whole in a reason.
+const MESSAGE_MAX: usize = 160;
+
+/// Cuts a message that may quote untrusted text at any length, keeping its
+/// start and its end (serde's end says what was expected, and where): the
+/// first [`QUOTE_MAX`] bytes, `…`, and the rest up to [`MESSAGE_MAX`] from
+/// the end, on character boundaries.
+pub(crate) fn clip_middle(s: &str) -> String {
+    if s.len() <= MESSAGE_MAX {
+        return s.to_owned();
+    }
+    let mut head = QUOTE_MAX;
+    while !s.is_char_boundary(head) {
+        head -= 1;
+    }
+    let mut tail = s.len() - (MESSAGE_MAX - QUOTE_MAX);
+    while !s.is_char_boundary(tail) {
+        tail += 1;
+    }
+    format!("{}…{}", &s[..head], &s[tail..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +136,17 @@ mod tests {
         let long = "é".repeat(40); // 80 bytes
         let cut = clip(&long);
         assert_eq!(cut, format!("{}…", "é".repeat(32)));
+    }
+
+    #[test]
+    fn clip_middle_keeps_both_ends_on_char_boundaries() {
+        let short = "x".repeat(MESSAGE_MAX);
+        assert_eq!(clip_middle(&short), short);
+        let long = format!("{}{}{}", "a".repeat(63), "é".repeat(100), "z".repeat(95));
+        assert_eq!(
+            clip_middle(&long),
+            format!("{}…{}", "a".repeat(63), "z".repeat(95))
+        );
     }
 
     #[test]

@@ -627,6 +627,25 @@ mod tests {
     }
 
     #[test]
+    fn a_long_string_of_the_wrong_type_is_quoted_cut_short() {
+        // Found by fuzzing: serde quoted the whole string, so a 1 MiB line
+        // gave a 1 MiB reason.
+        let text = format!(
+            r#"{{"timestamp":"2026-03-14T09:26:53Z","event_type":"alert","alert":"{}"}}"#,
+            "A".repeat(5000)
+        );
+        assert_eq!(
+            err(&text),
+            format!(
+                "not an EVE record: invalid type: string \"{}…{}\", \
+                 expected an EVE alert object at line 1 column 5067",
+                "A".repeat(42),
+                "A".repeat(43)
+            )
+        );
+    }
+
+    #[test]
     fn every_known_type_but_stats_decodes() {
         for t in KNOWN_EVENT_TYPES
             .iter()

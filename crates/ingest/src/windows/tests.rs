@@ -576,3 +576,132 @@ fn rendering_info_message_becomes_message() {
     );
     assert_eq!(ev.dataset, "windows.system");
 }
+
+/// A minimal EVTX file: the file header, then one chunk cut short after its
+/// records, whose BinXML is a plain element tree with inline names (no
+/// templates). `events` are `(EventID, TargetUserName)` pairs.
+fn tiny_evtx(events: &[(&str, &str)]) -> Vec<u8> {
+    fn name(out: &mut Vec<u8>, base: usize, text: &str) {
+        let at = base + out.len() + 4;
+        out.extend((at as u32).to_le_bytes());
+        out.extend([0; 6]); // next name's offset, hash
+        out.extend((text.len() as u16).to_le_bytes());
+        out.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        out.extend([0; 2]);
+    }
+    fn text(out: &mut Vec<u8>, value: &str) {
+        out.extend([0x05, 0x01]);
+        out.extend((value.len() as u16).to_le_bytes());
+        out.extend(value.encode_utf16().flat_map(u16::to_le_bytes));
+    }
+    /// `<tag attr="value">text</tag>`, or without the attribute or text.
+    fn element(
+        out: &mut Vec<u8>,
+        base: usize,
+        tag: &str,
+        attr: Option<(&str, &str)>,
+        body: &dyn Fn(&mut Vec<u8>),
+    ) {
+        out.push(if attr.is_some() { 0x41 } else { 0x01 });
+        out.extend([0; 4]); // data size: not checked
+        name(out, base, tag);
+        if let Some((key, value)) = attr {
+            out.extend([0; 4]); // attribute list size: not checked
+            out.push(0x06);
+            name(out, base, key);
+            text(out, value);
+        }
+        out.push(0x02);
+        body(out);
+        out.push(0x04);
+    }
+
+    let mut chunk = vec![0u8; 512];
+    for (i, (id, user)) in events.iter().enumerate() {
+        let start = chunk.len();
+        let base = start + 24;
+        let mut xml = vec![0x0f, 0x01, 0x01, 0x00];
+        element(&mut xml, base, "Event", None, &|o: &mut Vec<u8>| {
+            element(o, base, "System", None, &|o: &mut Vec<u8>| {
+                element(o, base, "EventID", None, &|o: &mut Vec<u8>| text(o, id));
+                let time = ("SystemTime", "2026-03-14T09:26:53.5Z");
+                element(o, base, "TimeCreated", Some(time), &|_: &mut Vec<u8>| {});
+                element(o, base, "Channel", None, &|o: &mut Vec<u8>| {
+                    text(o, "Security")
+                });
+            });
+            element(o, base, "EventData", None, &|o: &mut Vec<u8>| {
+                let attr = Some(("Name", "TargetUserName"));
+                element(o, base, "Data", attr, &|o: &mut Vec<u8>| text(o, user));
+            });
+        });
+        xml.push(0x00);
+        let size = (24 + xml.len() + 4) as u32;
+        chunk.extend(b"**\0\0");
+        chunk.extend(size.to_le_bytes());
+        chunk.extend((i as u64 + 1).to_le_bytes());
+        chunk.extend(134_179_540_130_000_000u64.to_le_bytes()); // FILETIME
+        chunk.extend(xml);
+        chunk.extend(size.to_le_bytes());
+    }
+    let n = events.len() as u64;
+    chunk[..8].copy_from_slice(b"ElfChnk\0");
+    for (at, v) in [(8, 1), (16, n), (24, 1), (32, n)] {
+        chunk[at..at + 8].copy_from_slice(&v.to_le_bytes());
+    }
+    let free = chunk.len() as u32;
+    chunk[48..52].copy_from_slice(&free.to_le_bytes());
+
+    let mut file = vec![0u8; 4096];
+    file[..8].copy_from_slice(b"ElfFile\0");
+    file[32..34].copy_from_slice(&128u16.to_le_bytes());
+    file[38..40].copy_from_slice(&3u16.to_le_bytes());
+    file.extend(chunk);
+    file
+}
+
+#[test]
+fn evtx_reader_reads_a_file_held_in_memory() {
+    let bytes = tiny_evtx(&[("4625", "alice"), ("oops", "bob")]);
+    let len = bytes.len() as u64;
+    let first_size = u32::from_le_bytes(bytes[4612..4616].try_into().unwrap());
+    let mut reader = crate::EvtxReader::from_bytes(bytes).unwrap();
+    let first = reader.next_batch(1, &ctx()).unwrap().unwrap();
+    assert_eq!(first.dead_letters, vec![]);
+    assert_eq!(first.events.len(), 1);
+    let ev = &first.events[0];
+    assert_eq!(ev.dataset, "windows.security");
+    assert_eq!(ev.get_str("event.code"), Some("4625"));
+    assert_eq!(ev.get_str("user.name"), Some("alice"));
+    assert_eq!(
+        ev.timestamp,
+        Utc.with_ymd_and_hms(2026, 3, 14, 9, 26, 53).unwrap() + chrono::Duration::milliseconds(500)
+    );
+    assert_eq!(ev.origin.as_ref().map(|o| o.offset), Some(4096 + 512));
+
+    let rest = reader.next_batch(10, &ctx()).unwrap().unwrap();
+    assert!(rest.events.is_empty());
+    let reasons: Vec<_> = rest
+        .dead_letters
+        .iter()
+        .map(|d| d.reason.as_str())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            r#"field "EventID" must be an integer, found oops"#,
+            &format!(
+                "the file is cut short: it ends {} bytes into its last chunk (of 65536); \
+                 records past the cut are lost",
+                len - 4096
+            ),
+        ]
+    );
+    let offsets: Vec<_> = rest.dead_letters.iter().map(|d| d.offset).collect();
+    let second = 4096 + 512 + u64::from(first_size);
+    assert_eq!(offsets, [Some(second), Some(4096)]);
+    assert_eq!(reader.next_batch(10, &ctx()).unwrap(), None);
+
+    let err = crate::EvtxReader::from_bytes(PROCESS_JSON.as_bytes().to_vec()).unwrap_err();
+    assert!(err.to_string().starts_with("not an EVTX file: "), "{err}");
+}

@@ -1,0 +1,12 @@
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(
+    init: riposte_fuzz::contain_evtx_panics(),
+    |data: &[u8]| {
+        riposte_fuzz::escalate(|| {
+            riposte_fuzz::read_evtx(data);
+        });
+    }
+);

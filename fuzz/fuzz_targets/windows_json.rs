@@ -1,0 +1,8 @@
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use riposte_ingest::{DecodeOptions, Format};
+
+fuzz_target!(|data: &[u8]| {
+    riposte_fuzz::decode_lines(Format::WindowsJson, &DecodeOptions::default(), data);
+});
