@@ -87,9 +87,11 @@ const SOURCE_TYPES: &str = "file, syslog-udp, syslog-tcp, nats, evtx-dir";
 pub struct IngestLimits {
     /// Longer lines are cut, dead-lettered and skipped.
     pub max_line_bytes: usize,
-    /// Lines per batch (and per transaction).
+    /// Records per batch (and per transaction).
     pub batch_lines: usize,
-    /// How long a file source waits at end of file before looking again.
+    /// How long a file source waits at end of file before looking again;
+    /// also the NATS fetch wait, and how long a network source gathers a
+    /// batch (at most 200 ms).
     pub poll_interval: Duration,
 }
 
