@@ -107,12 +107,7 @@ fn split_datagram(d: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// `max` bytes.
 fn bounded_line(seq: &AtomicU64, bytes: &[u8], full_len: u64, max: usize) -> Line {
     let offset = seq.fetch_add(1, Ordering::Relaxed);
-    let kept = &bytes[..bytes.len().min(max)];
-    Line {
-        offset,
-        bytes: kept.to_vec(),
-        truncated_from: (full_len > kept.len() as u64).then_some(full_len),
-    }
+    Line::new(offset, bytes[..bytes.len().min(max)].to_vec(), full_len)
 }
 
 /// Accepts syslog TCP connections until shutdown.
@@ -196,24 +191,14 @@ async fn read_frames(
                 if rest > 0 {
                     tokio::io::copy(&mut (&mut reader).take(rest), &mut tokio::io::sink()).await?;
                 }
-                let offset = seq.fetch_add(1, Ordering::Relaxed);
-                Line {
-                    offset,
-                    bytes,
-                    truncated_from: (len > keep).then_some(len),
-                }
+                Line::new(seq.fetch_add(1, Ordering::Relaxed), bytes, len)
             }
             None => {
                 let (bytes, full, ended) = read_newline_frame(&mut reader, max).await?;
                 if full == 0 && !ended {
                     return Ok(());
                 }
-                let offset = seq.fetch_add(1, Ordering::Relaxed);
-                Line {
-                    offset,
-                    truncated_from: (full > bytes.len() as u64).then_some(full),
-                    bytes,
-                }
+                Line::new(seq.fetch_add(1, Ordering::Relaxed), bytes, full)
             }
         };
         if line.bytes.is_empty() && line.truncated_from.is_none() {

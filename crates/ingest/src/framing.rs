@@ -176,12 +176,7 @@ impl<R: BufRead> JsonValueReader<R> {
                 break;
             }
         }
-        let truncated_from = (len > bytes.len() as u64).then_some(len);
-        Ok(Line {
-            offset: start,
-            bytes,
-            truncated_from,
-        })
+        Ok(Line::new(start, bytes, len))
     }
 
     /// Bytes that are not an object, up to the end of their line.
@@ -191,12 +186,7 @@ impl<R: BufRead> JsonValueReader<R> {
         let read = read_line_bounded(&mut self.reader, &mut bytes, self.max_record_bytes)?;
         self.offset += read.consumed;
         self.at_line_start = read.terminated;
-        let truncated_from = (read.len > bytes.len() as u64).then_some(read.len);
-        Ok(Line {
-            offset: start,
-            bytes,
-            truncated_from,
-        })
+        Ok(Line::new(start, bytes, read.len))
     }
 }
 

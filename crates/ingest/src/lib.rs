@@ -161,6 +161,27 @@ pub struct Line {
     pub truncated_from: Option<u64>,
 }
 
+impl Line {
+    /// A record of `full_len` bytes of which `bytes` were kept: cut (and
+    /// to be dead-lettered) when `full_len` is longer.
+    pub fn new(offset: u64, bytes: Vec<u8>, full_len: u64) -> Line {
+        Line {
+            offset,
+            truncated_from: (full_len > bytes.len() as u64).then_some(full_len),
+            bytes,
+        }
+    }
+
+    /// A whole record held in memory, keeping at most `max` bytes of it.
+    pub fn cut(offset: u64, record: &[u8], max: usize) -> Line {
+        Line::new(
+            offset,
+            record[..record.len().min(max)].to_vec(),
+            record.len() as u64,
+        )
+    }
+}
+
 /// What a decoder needs besides the bytes.
 #[derive(Clone, Copy, Debug)]
 pub struct DecodeCtx<'a> {

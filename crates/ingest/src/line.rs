@@ -80,6 +80,22 @@ pub fn read_line_bounded<R: BufRead + ?Sized>(
     })
 }
 
+/// The next line of `reader`, which starts at `offset`, as a [`Line`] cut to
+/// `max` bytes, with what [`read_line_bounded`] saw; `None` at the end of
+/// the input.
+pub(crate) fn read_record<R: BufRead + ?Sized>(
+    reader: &mut R,
+    offset: u64,
+    max: usize,
+) -> io::Result<Option<(crate::Line, LineRead)>> {
+    let mut bytes = Vec::new();
+    let read = read_line_bounded(reader, &mut bytes, max)?;
+    if read.consumed == 0 {
+        return Ok(None);
+    }
+    Ok(Some((crate::Line::new(offset, bytes, read.len), read)))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -4,7 +4,7 @@
 use std::io::{self, BufRead};
 
 use crate::framing::JsonValueReader;
-use crate::line::read_line_bounded;
+use crate::line::read_record;
 use crate::{Format, Line};
 
 /// Reads the records of a complete input in batches: `\n`-separated lines
@@ -53,18 +53,11 @@ impl RecordReader {
         };
         let mut lines = Vec::new();
         while lines.len() < max_records {
-            let mut bytes = Vec::new();
-            let read = read_line_bounded(reader, &mut bytes, self.max_bytes)?;
-            if read.consumed == 0 {
+            let Some((line, read)) = read_record(reader, *offset, self.max_bytes)? else {
                 break;
-            }
-            let start = *offset;
+            };
             *offset += read.consumed;
-            lines.push(Line {
-                offset: start,
-                truncated_from: (read.len > bytes.len() as u64).then_some(read.len),
-                bytes,
-            });
+            lines.push(line);
         }
         Ok(lines)
     }

@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 
 use crate::Line;
 use crate::fingerprint::{self, FileIdentity, HEAD_MAX};
-use crate::line::read_line_bounded;
+use crate::line::read_record;
 
 /// Reader buffer size: large enough that a typical batch costs few syscalls.
 const READ_BUFFER: usize = 64 * 1024;
@@ -361,19 +361,13 @@ impl FileTail {
             };
             let mut lines = Vec::new();
             while lines.len() < max_lines {
-                let start = drain.offset;
-                let mut bytes = Vec::new();
-                let read = read_line_bounded(&mut drain.reader, &mut bytes, max_line_bytes)?;
-                if read.consumed == 0 {
+                let Some((line, read)) =
+                    read_record(&mut drain.reader, drain.offset, max_line_bytes)?
+                else {
                     break;
-                }
+                };
                 drain.offset += read.consumed;
-                let truncated_from = (read.len > bytes.len() as u64).then_some(read.len);
-                lines.push(Line {
-                    offset: start,
-                    bytes,
-                    truncated_from,
-                });
+                lines.push(line);
             }
             if !lines.is_empty() {
                 return Ok(Some(TailBatch {
@@ -412,23 +406,16 @@ impl FileTail {
         flush: bool,
     ) -> io::Result<()> {
         while lines.len() < max_lines {
-            let start = self.offset;
-            let mut bytes = Vec::new();
-            let read = read_line_bounded(&mut self.reader, &mut bytes, max_line_bytes)?;
-            if read.consumed == 0 {
+            let Some((line, read)) = read_record(&mut self.reader, self.offset, max_line_bytes)?
+            else {
                 break;
-            }
+            };
             if !read.terminated && !flush {
-                self.reader.seek(SeekFrom::Start(start))?;
+                self.reader.seek(SeekFrom::Start(self.offset))?;
                 break;
             }
             self.offset += read.consumed;
-            let truncated_from = (read.len > bytes.len() as u64).then_some(read.len);
-            lines.push(Line {
-                offset: start,
-                bytes,
-                truncated_from,
-            });
+            lines.push(line);
         }
         Ok(())
     }

@@ -232,11 +232,7 @@ fn split_lines(body: &[u8], max: usize) -> Vec<Line> {
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        lines.push(Line {
-            offset: start,
-            bytes: raw[..raw.len().min(max)].to_vec(),
-            truncated_from: (raw.len() > max).then_some(raw.len() as u64),
-        });
+        lines.push(Line::cut(start, raw, max));
     }
     lines
 }
@@ -265,13 +261,9 @@ fn json_records(body: &[u8], max: usize) -> Result<Vec<Line>, ApiError> {
                 Value::String(line) => line.into_bytes(),
                 other => other.to_string().into_bytes(),
             };
-            let truncated_from = (bytes.len() > max).then_some(bytes.len() as u64);
+            let full = bytes.len() as u64;
             bytes.truncate(max);
-            Line {
-                offset: i as u64,
-                bytes,
-                truncated_from,
-            }
+            Line::new(i as u64, bytes, full)
         })
         .collect())
 }
