@@ -19,18 +19,21 @@ use tokio::sync::watch;
 
 use crate::IngestLimits;
 use crate::pipeline::{PipelineError, PipelineHandle};
-use crate::source::SourceError;
+use crate::source::{SourceCtx, SourceError};
 
 /// Follows `dir` until shutdown.
 pub async fn run_evtx_dir_source(
     name: String,
     dir: PathBuf,
-    limits: IngestLimits,
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    pipeline: PipelineHandle,
-    mut shutdown: watch::Receiver<bool>,
+    ctx: SourceCtx,
 ) -> Result<(), SourceError> {
+    let SourceCtx {
+        limits,
+        store,
+        clock,
+        pipeline,
+        mut shutdown,
+    } = ctx;
     // Size and modification time of each file when it was last read to its
     // end: unchanged files are not reopened on every scan.
     let mut done: HashMap<PathBuf, (u64, std::time::SystemTime)> = HashMap::new();

@@ -21,7 +21,6 @@
 //! processes sharing a consumer would each see gaps in the deliveries and
 //! keep resetting it (the source logs this).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::ErrorCode;
@@ -32,12 +31,11 @@ use async_nats::jetstream::{self, stream::Stream};
 use futures_util::StreamExt;
 use riposte_ingest::{DecodeCtx, DecodeOptions, Decoder, Format, Line};
 use riposte_model::Clock;
-use riposte_store::Store;
 use tokio::sync::watch;
 
 use crate::IngestLimits;
 use crate::pipeline::{PipelineError, PipelineHandle};
-use crate::source::SourceError;
+use crate::source::{SourceCtx, SourceError};
 
 /// One configured JetStream source.
 #[derive(Clone, Debug)]
@@ -68,14 +66,14 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// restart) or the decoder thread failed; every NATS problem — server
 /// unreachable, stream missing, consumer mismatch — is logged and retried
 /// with a growing delay.
-pub async fn run_nats_source(
-    src: NatsSource,
-    limits: IngestLimits,
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    pipeline: PipelineHandle,
-    mut shutdown: watch::Receiver<bool>,
-) -> Result<(), SourceError> {
+pub async fn run_nats_source(src: NatsSource, ctx: SourceCtx) -> Result<(), SourceError> {
+    let SourceCtx {
+        limits,
+        store,
+        clock,
+        pipeline,
+        mut shutdown,
+    } = ctx;
     let checkpoint = store
         .checkpoint(&src.name)
         .await

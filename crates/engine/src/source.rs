@@ -11,23 +11,37 @@ use tokio::sync::watch;
 use crate::IngestLimits;
 use crate::pipeline::{PipelineError, PipelineHandle};
 
+/// What every source task is given: the limits, the store (for its
+/// checkpoints), the clock, the pipeline its batches go to, and the shutdown
+/// signal.
+#[derive(Clone, Debug)]
+pub struct SourceCtx {
+    pub limits: IngestLimits,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub pipeline: PipelineHandle,
+    pub shutdown: watch::Receiver<bool>,
+}
+
 /// Follows one file until `shutdown` turns true: reads a batch on a blocking
 /// thread, decodes it there, submits it with the offset after it, and waits
 /// for the commit before reading on. Restarting resumes at the committed
 /// offset, so every line is processed exactly once across crashes.
-#[allow(clippy::too_many_arguments)]
 pub async fn run_file_source(
     name: String,
     path: PathBuf,
     format: Format,
     options: DecodeOptions,
     read_rotated: bool,
-    limits: IngestLimits,
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    pipeline: PipelineHandle,
-    mut shutdown: watch::Receiver<bool>,
+    ctx: SourceCtx,
 ) -> Result<(), SourceError> {
+    let SourceCtx {
+        limits,
+        store,
+        clock,
+        pipeline,
+        mut shutdown,
+    } = ctx;
     let start = store
         .checkpoint(&name)
         .await

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use riposte_engine::evtx_dir::run_evtx_dir_source;
+use riposte_engine::source::SourceCtx;
 use riposte_engine::{IngestLimits, pipeline};
 use riposte_ingest::{DecodeCtx, read_evtx};
 use riposte_model::{Clock, ManualClock};
@@ -44,11 +45,13 @@ async fn run_until(store: &Arc<dyn Store>, dir: &Path, events: u64) {
     let source = tokio::spawn(run_evtx_dir_source(
         "win".into(),
         dir.to_owned(),
-        limits,
-        store.clone(),
-        clock,
-        handle,
-        stop,
+        SourceCtx {
+            limits,
+            store: store.clone(),
+            clock,
+            pipeline: handle,
+            shutdown: stop,
+        },
     ));
     // Polls until the count is reached; the bound only guards against a hang.
     for _ in 0..1000 {

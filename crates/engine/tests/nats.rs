@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt;
 use riposte_engine::nats::{NatsSource, run_nats_source};
-use riposte_engine::source::SourceError;
+use riposte_engine::source::{SourceCtx, SourceError};
 use riposte_engine::{Config, Engine, IngestLimits, PipelineHandle, pipeline};
 use riposte_ingest::{DecodeCtx, DecodeOptions, Decoder, Format, Line};
 use riposte_model::{Clock, SystemClock};
@@ -208,11 +208,13 @@ impl Riposte {
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(run_nats_source(
             src,
-            limits,
-            self.store.clone(),
-            Arc::new(SystemClock),
-            self.handle.clone(),
-            stop_rx,
+            SourceCtx {
+                limits,
+                store: self.store.clone(),
+                clock: Arc::new(SystemClock),
+                pipeline: self.handle.clone(),
+                shutdown: stop_rx,
+            },
         ));
         (stop, task)
     }

@@ -5,15 +5,10 @@ use std::future::Future;
 
 use anyhow::Context;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use riposte_engine::listener::{self, NetSource};
-use riposte_engine::source::{SourceError, run_file_source};
-use riposte_engine::{
-    Config, Engine, IngestLimits, PipelineHandle, SourceConfig, SourceKind, pipeline,
-};
-use riposte_model::Clock;
-use riposte_store::Store;
+use riposte_engine::source::{SourceCtx, SourceError, run_file_source};
+use riposte_engine::{Config, Engine, SourceConfig, SourceKind, pipeline};
 use tokio::sync::watch;
 
 use crate::{AppState, app};
@@ -105,15 +100,6 @@ pub async fn serve(
     Ok(())
 }
 
-/// What every source task needs from the service.
-struct SourceCtx {
-    limits: IngestLimits,
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    pipeline: PipelineHandle,
-    shutdown: watch::Receiver<bool>,
-}
-
 type SourceTask = Pin<Box<dyn Future<Output = Result<(), SourceError>> + Send>>;
 
 /// Prepares one source. Listening sockets are bound here, so that a port in
@@ -138,11 +124,7 @@ async fn start_source(source: SourceConfig, ctx: SourceCtx) -> anyhow::Result<So
             format,
             decode,
             read_rotated,
-            ctx.limits,
-            ctx.store,
-            ctx.clock,
-            ctx.pipeline,
-            ctx.shutdown,
+            ctx,
         )),
         SourceKind::SyslogUdp { listen } => {
             let socket = listener::bind_udp(listen)
@@ -185,20 +167,10 @@ async fn start_source(source: SourceConfig, ctx: SourceCtx) -> anyhow::Result<So
                 format,
                 decode,
             },
-            ctx.limits,
-            ctx.store,
-            ctx.clock,
-            ctx.pipeline,
-            ctx.shutdown,
+            ctx,
         )),
         SourceKind::EvtxDir { path } => Box::pin(riposte_engine::evtx_dir::run_evtx_dir_source(
-            name,
-            path,
-            ctx.limits,
-            ctx.store,
-            ctx.clock,
-            ctx.pipeline,
-            ctx.shutdown,
+            name, path, ctx,
         )),
     })
 }
