@@ -11,6 +11,7 @@
 //!   `window` raise one alert (fail2ban's maxretry/findtime).
 
 mod detector;
+pub mod fail2ban;
 mod matcher;
 mod rule;
 

@@ -1,0 +1,455 @@
+//! fail2ban filter compatibility: load a `filter.d/*.conf` (with its
+//! includes, `[Init]`, and the jail's `filter = name[opt=value]` options),
+//! translate its regexes, and match log lines the way fail2ban does: the
+//! date is found and cut out of the line, `prefregex` must match and its
+//! `<F-CONTENT>` becomes the text the `failregex`es search, the first
+//! failregex that matches decides, and an `ignoreregex` match drops the line.
+//!
+//! Not supported (reported as warnings by [`Fail2banFilter::load`]):
+//! multi-line failures (`maxlines` > 1, `<SKIPLINES>`, the `F-MLFID` cache
+//! that joins lines of one session) and `journalmatch` (riposte reads the
+//! journal through its own sources). See docs/fail2ban.md.
+
+mod date;
+mod ini;
+mod pyre;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::NaiveDateTime;
+use riposte_model::Problems;
+
+pub use date::Fail2banTime;
+pub use ini::Ini;
+
+use date::DateMatcher;
+use pyre::{Caps, Re};
+
+/// Group names that identify the failing host, in fail2ban's order.
+const FAILURE_ID_GROUPS: [&str; 4] = ["fid", "ip4", "ip6", "dns"];
+/// What a failregex (or the prefregex) must capture for fail2ban to accept
+/// it: a failure id, or the multi-line failure id that finds one later.
+const FAILURE_ID_PRESENTS: [&str; 5] = ["fid", "ip4", "ip6", "dns", "mlfid"];
+
+/// A compiled fail2ban filter.
+#[derive(Clone, Debug)]
+pub struct Fail2banFilter {
+    /// The file it came from, for messages.
+    pub file: String,
+    prefregex: Option<Re>,
+    failregex: Vec<Re>,
+    ignoreregex: Vec<Re>,
+    date: DateMatcher,
+    /// The filter's `maxlines` (only 1 is honoured; see module docs).
+    pub maxlines: u32,
+}
+
+/// What a matching line yields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fail2banMatch {
+    /// The failure id: `<F-ID>`, else the IPv4/IPv6 address or host name
+    /// `<HOST>`/`<ADDR>` captured, exactly as written in the line.
+    pub host: String,
+    /// `<F-USER>`, else `<F-ALT_USER>`.
+    pub user: Option<String>,
+    /// Every other named capture (`<F-NAME>` as `name`, `ip4`, `dns`, …).
+    pub fields: BTreeMap<String, String>,
+    /// The timestamp fail2ban would have read from the line.
+    pub time: Option<Fail2banTime>,
+    /// Which failregex matched (0-based).
+    pub failregex: usize,
+}
+
+/// Counts that tell how a filter was translated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TranslationStats {
+    pub failregexes: usize,
+    /// Failregexes that need `fancy-regex` (lookaround, backreferences,
+    /// conditionals).
+    pub fancy: usize,
+}
+
+impl Fail2banFilter {
+    /// Loads `path` with the jail's filter options (`mode`, `logtype`, …).
+    /// Returns the filter and the warnings about what it ignores; every
+    /// problem that prevents a faithful translation is an error.
+    pub fn load(
+        path: &Path,
+        options: &BTreeMap<String, String>,
+    ) -> Result<(Fail2banFilter, Vec<String>), Problems> {
+        let mut problems = Problems::new();
+        let ini = Ini::load(path, &mut problems);
+        let file = path.display().to_string();
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Self::from_ini(&file, &ini, options)
+    }
+
+    /// Compiles an already-read filter (tests, fuzzing).
+    pub fn from_ini(
+        file: &str,
+        ini: &Ini,
+        options: &BTreeMap<String, String>,
+    ) -> Result<(Fail2banFilter, Vec<String>), Problems> {
+        let mut problems = Problems::new();
+        let mut warnings = Vec::new();
+        if !ini.has_section("Definition") {
+            problems.push(
+                file,
+                "[Definition]",
+                "the filter has no [Definition] section",
+            );
+            return Err(problems);
+        }
+        // [Init] and the jail's options override the file, in `%(x)s` and
+        // `<x>` alike, as fail2ban's FilterReader does.
+        let mut vars = BTreeMap::new();
+        for key in ini.keys("Init") {
+            // Raw: `vars` are interpolated where they are used.
+            if let Some(v) = ini.raw_value("Init", &key) {
+                vars.insert(key, v.to_owned());
+            }
+        }
+        vars.extend(options.iter().map(|(k, v)| (k.clone(), v.clone())));
+
+        let errors: RefCell<Vec<String>> = RefCell::new(Vec::new());
+        let lookup = |tag: &str| -> Option<String> {
+            let (section, name) = match tag.split_once('/') {
+                Some(("known", _)) => ("Definition", tag),
+                Some((s, n)) => (s, n),
+                None => ("Definition", tag),
+            };
+            match ini.get(section, name, &vars) {
+                Ok(v) => v,
+                Err(e) => {
+                    errors.borrow_mut().push(e);
+                    None
+                }
+            }
+        };
+        let mut option = |name: &str| -> Option<String> {
+            let raw = match ini.get("Definition", name, &vars) {
+                Ok(v) => v?,
+                Err(e) => {
+                    problems.push(file, name, e);
+                    return None;
+                }
+            };
+            let value = ini::substitute_tags(&raw, &lookup);
+            for e in errors.borrow_mut().drain(..) {
+                problems.push(file, name, e);
+            }
+            match value {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    problems.push(file, name, e);
+                    None
+                }
+            }
+        };
+        let prefregex = option("prefregex");
+        let failregex = option("failregex");
+        let ignoreregex = option("ignoreregex");
+        let datepattern = option("datepattern");
+        let maxlines = option("maxlines");
+        let journalmatch = option("journalmatch");
+
+        let compile = |what: &str, py: &str, problems: &mut Problems| -> Option<Re> {
+            let expanded = pyre::expand_tags(py);
+            if expanded.contains("(?P<skiplines") || py.contains(r"\n") {
+                problems.push(
+                    file,
+                    what,
+                    "multi-line regex (<SKIPLINES> or \\n) is not supported",
+                );
+                return None;
+            }
+            match Re::new(&expanded) {
+                Ok(re) => Some(re),
+                Err(e) => {
+                    problems.push(file, what, format!("cannot translate {py:?}: {e}"));
+                    None
+                }
+            }
+        };
+        let prefregex = prefregex
+            .filter(|p| !p.trim().is_empty())
+            .and_then(|p| compile("prefregex", p.trim(), &mut problems));
+        let pref_has_id = prefregex.as_ref().is_some_and(|p| {
+            p.names()
+                .iter()
+                .any(|n| FAILURE_ID_PRESENTS.contains(&n.as_str()))
+        });
+        let mut fail = Vec::new();
+        let lines = failregex.unwrap_or_default();
+        for (i, py) in lines
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .enumerate()
+        {
+            let what = format!("failregex[{}]", i + 1);
+            if let Some(re) = compile(&what, py, &mut problems) {
+                if !pref_has_id
+                    && !re
+                        .names()
+                        .iter()
+                        .any(|n| FAILURE_ID_PRESENTS.contains(&n.as_str()))
+                {
+                    problems.push(file, &what, format!("no failure-id group (<HOST>, <ADDR>, <IP4>, <IP6>, <DNS> or <F-ID>) in {py:?}"));
+                    continue;
+                }
+                fail.push(re);
+            }
+        }
+        if fail.is_empty() && problems.is_empty() {
+            problems.push(file, "failregex", "the filter has no failregex");
+        }
+        let mut ignore = Vec::new();
+        for (i, py) in ignoreregex
+            .unwrap_or_default()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .enumerate()
+        {
+            if let Some(re) = compile(&format!("ignoreregex[{}]", i + 1), py, &mut problems) {
+                ignore.push(re);
+            }
+        }
+        let date = match DateMatcher::new(datepattern.as_deref().filter(|d| !d.trim().is_empty())) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                problems.push(file, "datepattern", e);
+                None
+            }
+        };
+        let maxlines = match maxlines.as_deref().map(str::trim) {
+            None | Some("") => 1,
+            Some(m) => m.parse::<u32>().unwrap_or_else(|_| {
+                problems.push(file, "maxlines", format!("expected a number, found {m:?}"));
+                1
+            }),
+        };
+        if maxlines > 1 {
+            warnings.push(format!(
+                "{file}: maxlines = {maxlines}: multi-line failures are not supported; every line is matched on its own"
+            ));
+        }
+        if journalmatch
+            .as_deref()
+            .is_some_and(|j| !j.trim().is_empty())
+        {
+            warnings.push(format!(
+                "{file}: journalmatch is ignored: read the journal with a riposte source and let this rule match its lines"
+            ));
+        }
+        if fail
+            .iter()
+            .chain(&prefregex)
+            .any(|r| r.names().iter().any(|n| n == "mlfid"))
+        {
+            warnings.push(format!(
+                "{file}: <F-MLFID> multi-line failure tracking is not supported: lines that only fail together with an earlier line of the same session (F-NOFAIL, F-MLFFORGET) do not count"
+            ));
+        }
+        match (problems.is_empty(), date) {
+            (true, Some(date)) => Ok((
+                Fail2banFilter {
+                    file: file.to_owned(),
+                    prefregex,
+                    failregex: fail,
+                    ignoreregex: ignore,
+                    date,
+                    maxlines,
+                },
+                warnings,
+            )),
+            _ => Err(problems),
+        }
+    }
+
+    pub fn stats(&self) -> TranslationStats {
+        TranslationStats {
+            failregexes: self.failregex.len(),
+            fancy: self.failregex.iter().filter(|r| r.is_fancy()).count(),
+        }
+    }
+
+    /// Matches one log line, with years missing from the line taken from the
+    /// host's clock.
+    pub fn match_line(&self, line: &str) -> Option<Fail2banMatch> {
+        self.match_line_at(line, chrono::Local::now().naive_local())
+    }
+
+    /// [`match_line`](Self::match_line) with an explicit "now" (tests,
+    /// replaying old logs).
+    pub fn match_line_at(&self, line: &str, now: NaiveDateTime) -> Option<Fail2banMatch> {
+        let found = self.date.find(line, now);
+        let mut buf = String::with_capacity(line.len() + 1);
+        match found {
+            Some(f) => {
+                buf.push_str(&line[..f.start]);
+                buf.push_str(&line[f.end..]);
+            }
+            None => buf.push_str(line),
+        }
+        buf.push('\n');
+        let time = found.and_then(|f| f.time);
+
+        let mut fields: BTreeMap<String, String> = BTreeMap::new();
+        let content;
+        let hay: &str = match &self.prefregex {
+            Some(pre) => {
+                let caps = pre.captures(&buf)?;
+                collect(&caps, &buf, &mut fields);
+                match fields.remove("content") {
+                    Some(c) => {
+                        content = c + "\n";
+                        &content
+                    }
+                    None => &buf,
+                }
+            }
+            None => &buf,
+        };
+        let (index, caps) = self
+            .failregex
+            .iter()
+            .enumerate()
+            .find_map(|(i, re)| Some((i, re.captures(hay)?)))?;
+        if self.ignoreregex.iter().any(|re| re.is_match(hay)) {
+            return None;
+        }
+        collect(&caps, hay, &mut fields);
+        if fields.contains_key("nofail") {
+            return None;
+        }
+        let host = FAILURE_ID_GROUPS
+            .iter()
+            .find_map(|g| fields.get(*g).cloned())?;
+        let user = fields
+            .get("user")
+            .or_else(|| fields.get("alt_user"))
+            .cloned();
+        Some(Fail2banMatch {
+            host,
+            user,
+            fields,
+            time,
+            failregex: index,
+        })
+    }
+}
+
+fn collect(caps: &Caps, hay: &str, fields: &mut BTreeMap<String, String>) {
+    for (name, value) in caps.named(hay) {
+        // Internal helper groups of fail2ban's own regexes start with '_'.
+        if !name.starts_with('_') && !name.starts_with("cond_") {
+            fields.insert(name.to_owned(), value.to_owned());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(
+        text: &str,
+        opts: &[(&str, &str)],
+    ) -> Result<(Fail2banFilter, Vec<String>), Problems> {
+        let mut p = Problems::new();
+        let ini = Ini::from_text("f.conf", text, &mut p);
+        assert!(p.is_empty());
+        let opts = opts
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Fail2banFilter::from_ini("f.conf", &ini, &opts)
+    }
+
+    fn now() -> NaiveDateTime {
+        "2005-08-14T12:00:00".parse().unwrap()
+    }
+
+    const SSHISH: &str = "[Definition]\n\
+        _daemon = sshd\n\
+        prefregex = ^\\s*\\S+ %(_daemon)s\\[\\d+\\]: <F-CONTENT>.+</F-CONTENT>$\n\
+        failregex = ^Failed \\S+ for <F-USER>\\S+</F-USER> from <HOST>\n\
+        \x20           <mdre-<mode>>\n\
+        mdre-normal =\n\
+        mdre-aggressive = ^Did not receive identification string from <HOST>\n\
+        mode = normal\n\
+        ignoreregex = for ignored\n\
+        journalmatch = _COMM=sshd\n";
+
+    #[test]
+    fn matches_extracts_and_removes_the_date() {
+        let (f, warnings) = filter(SSHISH, &[]).unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("journalmatch is ignored"));
+        let m = f
+            .match_line_at(
+                "Aug 14 11:00:01 box sshd[42]: Failed password for root from 192.0.2.7 port 22",
+                now(),
+            )
+            .unwrap();
+        assert_eq!(m.host, "192.0.2.7");
+        assert_eq!(m.user.as_deref(), Some("root"));
+        assert_eq!(m.fields.get("ip4").map(String::as_str), Some("192.0.2.7"));
+        assert_eq!(
+            m.time,
+            Some(Fail2banTime::Local("2005-08-14T11:00:01".parse().unwrap()))
+        );
+        assert_eq!(
+            f.match_line_at(
+                "Aug 14 11:00:01 box sshd[42]: Failed password for ignored from 192.0.2.7",
+                now()
+            ),
+            None
+        );
+        let ddos =
+            "Aug 14 11:00:01 box sshd[42]: Did not receive identification string from 2001:db8::1";
+        assert_eq!(f.match_line_at(ddos, now()), None);
+        let (f, _) = filter(SSHISH, &[("mode", "aggressive")]).unwrap();
+        assert_eq!(f.match_line_at(ddos, now()).unwrap().host, "2001:db8::1");
+    }
+
+    #[test]
+    fn every_problem_is_listed_with_its_item() {
+        let text = "[Definition]\nfailregex = ^ok <HOST>\n  ^no host here\n  ^bad [ <HOST>\n  ^%(missing)s\ndatepattern = %Q\n";
+        let err = filter(text, &[]).unwrap_err();
+        let got: Vec<String> = err
+            .0
+            .iter()
+            .map(|p| format!("{}: {}", p.location, p.message))
+            .collect();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(
+            got[0].starts_with("failregex: %(missing)s refers to an option that does not exist"),
+            "{got:?}"
+        );
+        assert!(got[1].starts_with("datepattern: "), "{got:?}");
+        // failregex could not be interpolated, so no per-item problems; fix it:
+        let text = "[Definition]\nfailregex = ^ok <HOST>\n  ^no host here\n  ^bad [ <HOST>\n";
+        let err = filter(text, &[]).unwrap_err();
+        let got: Vec<String> = err
+            .0
+            .iter()
+            .map(|p| format!("{}: {}", p.location, p.message))
+            .collect();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(
+            got[0].starts_with("failregex[2]: no failure-id group"),
+            "{got:?}"
+        );
+        assert!(
+            got[1].starts_with("failregex[3]: cannot translate"),
+            "{got:?}"
+        );
+    }
+}
