@@ -3,6 +3,7 @@
 
 mod commands;
 mod demo;
+mod import;
 mod ingest;
 
 /// mimalloc rather than glibc's malloc: decoding allocates and frees tens of
@@ -64,6 +65,9 @@ enum Command {
     /// List and show cases.
     #[command(subcommand)]
     Cases(commands::CasesCommand),
+    /// Import rules from other tools (fail2ban filters and jails).
+    #[command(subcommand)]
+    Import(import::ImportCommand),
     /// List input that could not be decoded.
     #[command(subcommand, name = "dead-letters")]
     DeadLetters(commands::DeadLettersCommand),
@@ -116,6 +120,7 @@ fn main() -> ExitCode {
             Command::Alerts(cmd) => commands::alerts(cmd).await,
             Command::Cases(cmd) => commands::cases(cmd).await,
             Command::DeadLetters(cmd) => commands::dead_letters(cmd).await,
+            Command::Import(cmd) => import::run(cmd),
         }
     });
     match result {

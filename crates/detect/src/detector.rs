@@ -86,6 +86,17 @@ impl Detector {
         let mut alerts = Vec::new();
         let rules = Arc::clone(&self.rules);
         for (idx, rule) in rules.rules.iter().enumerate() {
+            let with_fail2ban;
+            let event = match &rule.fail2ban {
+                None => event,
+                Some(filter) => match crate::fail2ban::annotate(filter, event) {
+                    Some(e) => {
+                        with_fail2ban = e;
+                        &with_fail2ban
+                    }
+                    None => continue,
+                },
+            };
             if !rule.matcher.matches(event) {
                 continue;
             }

@@ -16,6 +16,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::TimeDelta;
 use riposte_model::yaml::{check_keys, display_value, item_name, parse_document, take};
@@ -25,6 +26,7 @@ use serde::Deserialize;
 use serde_yaml_ng::Value;
 
 use crate::Matcher;
+use crate::fail2ban::Fail2banFilter;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,6 +53,17 @@ struct RawRule {
     summary: Option<String>,
     #[serde(default)]
     tags: Vec<String>,
+    #[serde(default)]
+    fail2ban: Option<RawFail2ban>,
+}
+
+/// `fail2ban: { filter: path/to/sshd.conf, options: { mode: aggressive } }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFail2ban {
+    filter: String,
+    #[serde(default)]
+    options: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,6 +101,9 @@ pub struct Rule {
     pub confidence: Confidence,
     pub summary: Template,
     pub tags: Vec<String>,
+    /// A fail2ban filter the event's raw line must match (beside `match:`);
+    /// what it extracts becomes readable fields (see `crate::fail2ban`).
+    pub fail2ban: Option<Arc<Fail2banFilter>>,
     /// The file the rule came from, for messages.
     pub file: String,
 }
@@ -201,12 +217,36 @@ fn compile(raw: RawRule, file: &str, loc: &str, problems: &mut Problems) -> Opti
         field: sf.field,
     });
 
+    let gave_fail2ban = raw.fail2ban.is_some();
+    let fail2ban = raw.fail2ban.and_then(|f| {
+        // Relative filter paths are relative to the rule file.
+        let base = Path::new(file).parent().unwrap_or(Path::new(""));
+        let path = base.join(&f.filter);
+        match Fail2banFilter::load(&path, &f.options) {
+            Ok((filter, warnings)) => {
+                for w in warnings {
+                    tracing::warn!(rule = %raw.id, "{w}");
+                }
+                Some(Arc::new(filter))
+            }
+            Err(p) => {
+                for e in p.0 {
+                    problems.push(
+                        file,
+                        format!("{loc}.fail2ban"),
+                        format!("{}: {}: {}", e.file, e.location, e.message),
+                    );
+                }
+                None
+            }
+        }
+    });
     let mut conditions = Vec::new();
-    if raw.match_.is_empty() {
+    if raw.match_.is_empty() && !gave_fail2ban {
         problems.push(
             file,
             format!("{loc}.match"),
-            "missing; a rule needs at least one field condition",
+            "missing; a rule needs at least one field condition (or a fail2ban filter)",
         );
     }
     for (field, value) in raw.match_ {
@@ -316,6 +356,7 @@ fn compile(raw: RawRule, file: &str, loc: &str, problems: &mut Problems) -> Opti
         confidence: confidence.ok()?,
         summary: summary.ok()?,
         tags: raw.tags,
+        fail2ban,
         file: file.to_owned(),
     })
 }

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::NaiveDateTime;
-use riposte_model::Problems;
+use riposte_model::{Event, Problems};
 
 pub use date::Fail2banTime;
 pub use ini::Ini;
@@ -343,6 +343,49 @@ impl Fail2banFilter {
             failregex: index,
         })
     }
+}
+
+/// For a rule that uses `filter`: the event with what the filter extracted
+/// from its raw line (`event.original`, else `message`), or `None` when the
+/// line does not match. The failure id becomes `source.address` and
+/// `source.ip` (or `source.domain` when it is a host name), the user
+/// `user.name`, every other capture `fail2ban.<name>`, so `group_by`,
+/// `match:` and summaries read them like any field.
+pub fn annotate(filter: &Fail2banFilter, event: &Event) -> Option<Event> {
+    let line = event
+        .original
+        .as_deref()
+        .or_else(|| event.get_str("message"))?;
+    let line = strip_syslog_pri(line);
+    // Years missing from the line come from the event's own time.
+    let m = filter.match_line_at(line, event.timestamp.naive_utc())?;
+    let mut out = event.clone();
+    if m.host.parse::<std::net::IpAddr>().is_ok() {
+        out.set("source.ip", m.host.as_str());
+    } else {
+        out.set("source.domain", m.host.as_str());
+    }
+    out.set("source.address", m.host);
+    if let Some(user) = m.user {
+        out.set("user.name", user);
+    }
+    for (name, value) in m.fields {
+        out.set(&format!("fail2ban.{name}"), value);
+    }
+    Some(out)
+}
+
+/// Syslog received over the network starts with `<PRI>`; files never do,
+/// and fail2ban's filters are written for files.
+fn strip_syslog_pri(line: &str) -> &str {
+    if let Some(rest) = line.strip_prefix('<')
+        && let Some(end) = rest.find('>')
+        && (1..=3).contains(&end)
+        && rest[..end].bytes().all(|b| b.is_ascii_digit())
+    {
+        return &rest[end + 1..];
+    }
+    line
 }
 
 fn collect(caps: &Caps, hay: &str, fields: &mut BTreeMap<String, String>) {
