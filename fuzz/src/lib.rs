@@ -304,3 +304,43 @@ pub fn escalate(f: impl FnOnce()) {
         std::process::abort();
     }
 }
+
+/// A fail2ban filter from hostile bytes (up to the first NUL), then the rest
+/// as log lines through it when it compiles. Beyond "never panics or hangs":
+/// problems name the filter file, and a match has a sane failure id.
+pub fn fail2ban_filter(data: &[u8]) {
+    use riposte_detect::fail2ban::{Fail2banFilter, Ini};
+    let (filter, lines) = match data.iter().position(|&b| b == 0) {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &[][..]),
+    };
+    let text = String::from_utf8_lossy(filter);
+    let mut problems = riposte_model::Problems::new();
+    let ini = Ini::from_text("fuzz.conf", &text, &mut problems);
+    assert!(problems.0.iter().all(|p| p.file == "fuzz.conf"));
+    let mut options = std::collections::BTreeMap::new();
+    options.insert("mode".to_owned(), "aggressive".to_owned());
+    let filter = match Fail2banFilter::from_ini("fuzz.conf", &ini, &options) {
+        Ok((f, _warnings)) => f,
+        Err(p) => {
+            assert!(!p.is_empty());
+            assert!(p.0.iter().all(|p| p.file == "fuzz.conf"));
+            return;
+        }
+    };
+    let now = chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .expect("valid date");
+    for line in String::from_utf8_lossy(lines).lines().take(64) {
+        if let Some(m) = filter.match_line_at(line, now) {
+            // The id comes from the line with its date cut out, so it may
+            // straddle the cut; it is never empty, longer than the line or
+            // across the newline fail2ban appends.
+            assert!(
+                !m.host.is_empty() && m.host.len() <= line.len() && !m.host.contains('\n'),
+                "host {:?} from {line:?}",
+                m.host
+            );
+        }
+    }
+}

@@ -216,3 +216,70 @@ fn fail2ban_sample_logs_match_as_fail2ban_says() {
     );
     assert_eq!(skipped, 23);
 }
+
+/// How every filter in filter.d translates with its default options: how
+/// many load, how many failregexes they have, and how many of those need
+/// `fancy-regex` (lookaround, backreferences, conditionals). The numbers are
+/// in docs/fail2ban.md; a change here is a change in what we run.
+#[test]
+fn fail2ban_filter_d_translates() {
+    let Some(root) = common::corpus("fail2ban") else {
+        return;
+    };
+    let mut names: Vec<String> = std::fs::read_dir(root.join("config/filter.d"))
+        .unwrap()
+        .filter_map(|e| {
+            let n = e.unwrap().file_name().into_string().unwrap();
+            n.strip_suffix(".conf").map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    let (mut loaded, mut refused, mut failregexes, mut fancy) = (Vec::new(), Vec::new(), 0, 0);
+    let mut fancy_filters = Vec::new();
+    for name in &names {
+        let path = root.join(format!("config/filter.d/{name}.conf"));
+        match Fail2banFilter::load(&path, &BTreeMap::new()) {
+            Ok((f, _)) => {
+                let s = f.stats();
+                failregexes += s.failregexes;
+                fancy += s.fancy;
+                if s.fancy > 0 {
+                    fancy_filters.push(format!("{name}:{}", s.fancy));
+                }
+                loaded.push(name.clone());
+            }
+            Err(p) => refused.push(format!("{name}: {}", p.0[0].message)),
+        }
+    }
+    eprintln!(
+        "{} filters: {} load, {failregexes} failregexes, {fancy} need fancy-regex ({})\nrefused:\n  {}",
+        names.len(),
+        loaded.len(),
+        fancy_filters.join(" "),
+        refused.join("\n  ")
+    );
+    // 103 files: 97 filters and 6 shared includes (*common), which are not
+    // filters. The 3 multi-line filters are refused.
+    assert_eq!(
+        (names.len(), loaded.len(), failregexes, fancy),
+        (103, 94, 192, 22)
+    );
+    let refused: Vec<&str> = refused
+        .iter()
+        .map(|r| r.split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            "apache-common",
+            "botsearch-common",
+            "common",
+            "ejabberd-auth",
+            "exim-common",
+            "guacamole",
+            "mongodb-auth",
+            "nginx-error-common",
+            "selinux-common"
+        ]
+    );
+}
