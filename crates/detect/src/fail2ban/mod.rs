@@ -40,9 +40,6 @@ pub struct Fail2banFilter {
     pub file: String,
     prefregex: Option<Re>,
     failregex: Vec<Re>,
-    /// One pass over the line tells which `regex`-crate failregexes can
-    /// match; only those (and the fancy ones) are run for captures.
-    std_set: Option<regex::RegexSet>,
     ignoreregex: Vec<Re>,
     date: DateMatcher,
     /// The filter's `maxlines` (only 1 is honoured; see module docs).
@@ -264,7 +261,6 @@ impl Fail2banFilter {
                 Fail2banFilter {
                     file: file.to_owned(),
                     prefregex,
-                    std_set: std_set(&fail),
                     failregex: fail,
                     ignoreregex: ignore,
                     date,
@@ -320,17 +316,13 @@ impl Fail2banFilter {
             }
             None => &buf,
         };
-        let candidates = self.std_set.as_ref().map(|set| set.matches(hay));
-        let mut std_index = 0;
-        let (index, caps) = self.failregex.iter().enumerate().find_map(|(i, re)| {
-            if let (Re::Std(_), Some(c)) = (re, &candidates) {
-                std_index += 1;
-                if !c.matched(std_index - 1) {
-                    return None;
-                }
-            }
-            Some((i, re.captures(hay)?))
-        })?;
+        // A RegexSet pre-pass was measured slower (its PikeVM dominated the
+        // profile): each failregex's own lazy DFA rejects a line faster.
+        let (index, caps) = self
+            .failregex
+            .iter()
+            .enumerate()
+            .find_map(|(i, re)| Some((i, re.captures(hay)?)))?;
         if self.ignoreregex.iter().any(|re| re.is_match(hay)) {
             return None;
         }
@@ -353,22 +345,6 @@ impl Fail2banFilter {
             failregex: index,
         })
     }
-}
-
-fn std_set(fail: &[Re]) -> Option<regex::RegexSet> {
-    let patterns: Vec<&str> = fail
-        .iter()
-        .filter_map(|r| match r {
-            Re::Std(r) => Some(r.as_str()),
-            Re::Fancy(_) => None,
-        })
-        .collect();
-    // Each pattern compiled alone already; together they may exceed the
-    // size limit, and then every regex is simply run in turn.
-    regex::RegexSetBuilder::new(patterns)
-        .size_limit(64 << 20)
-        .build()
-        .ok()
 }
 
 /// For a rule that uses `filter`: the event with what the filter extracted
