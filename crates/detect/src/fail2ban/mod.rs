@@ -41,7 +41,8 @@ pub struct Fail2banFilter {
     prefregex: Option<Re>,
     failregex: Vec<Re>,
     ignoreregex: Vec<Re>,
-    date: DateMatcher,
+    /// `None` for `logtype = journal`: the line has no date to cut.
+    date: Option<DateMatcher>,
     /// The filter's `maxlines` (only 1 is honoured; see module docs).
     pub maxlines: u32,
 }
@@ -156,6 +157,10 @@ impl Fail2banFilter {
         let datepattern = option("datepattern");
         let maxlines = option("maxlines");
         let journalmatch = option("journalmatch");
+        // fail2ban's journal backend takes the time from the journal and
+        // never looks for a date in the message (filters such as exim's
+        // expect it to still be there).
+        let journal = option("logtype").is_some_and(|l| l.trim() == "journal");
 
         let compile = |what: &str, py: &str, problems: &mut Problems| -> Option<Re> {
             let expanded = pyre::expand_tags(py);
@@ -263,7 +268,7 @@ impl Fail2banFilter {
                     prefregex,
                     failregex: fail,
                     ignoreregex: ignore,
-                    date,
+                    date: (!journal).then_some(date),
                     maxlines,
                 },
                 warnings,
@@ -288,7 +293,7 @@ impl Fail2banFilter {
     /// [`match_line`](Self::match_line) with an explicit "now" (tests,
     /// replaying old logs).
     pub fn match_line_at(&self, line: &str, now: NaiveDateTime) -> Option<Fail2banMatch> {
-        let found = self.date.find(line, now);
+        let found = self.date.as_ref().and_then(|d| d.find(line, now));
         let mut buf = String::with_capacity(line.len() + 1);
         match found {
             Some(f) => {
