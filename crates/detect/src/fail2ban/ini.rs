@@ -6,6 +6,7 @@
 //! limit (file size, include depth, interpolation depth, expanded size) is
 //! checked and reported as a problem, never a panic or a hang.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -17,6 +18,11 @@ const MAX_FILE_BYTES: u64 = 1 << 20;
 const MAX_INCLUDE_DEPTH: usize = 8;
 /// Python's ConfigParser stops at 10 levels; fail2ban's tag substitution too.
 const MAX_DEPTH: usize = 10;
+/// More files than this (includes of includes) is a loop or an attack.
+const MAX_FILES: usize = 64;
+/// `%(x)s` references and `<tag>` lookups one value may take: the depth and
+/// size limits alone still allow exponentially many empty expansions.
+const MAX_EXPANSIONS: usize = 10_000;
 /// An expanded value larger than this is refused (exponential expansion).
 const MAX_VALUE_BYTES: usize = 256 * 1024;
 
@@ -29,6 +35,7 @@ type Section = BTreeMap<String, String>;
 pub struct Ini {
     sections: BTreeMap<String, Section>,
     known: BTreeMap<String, Section>,
+    files_read: usize,
 }
 
 impl Ini {
@@ -51,6 +58,14 @@ impl Ini {
 
     fn read_file(&mut self, path: &Path, depth: usize, required: bool, problems: &mut Problems) {
         let file = path.display().to_string();
+        if self.files_read >= MAX_FILES {
+            problems.push(
+                &file,
+                "[INCLUDES]",
+                format!("more than {MAX_FILES} files included"),
+            );
+            return;
+        }
         if depth > MAX_INCLUDE_DEPTH {
             problems.push(
                 &file,
@@ -58,6 +73,9 @@ impl Ini {
                 format!("includes nested deeper than {MAX_INCLUDE_DEPTH} levels"),
             );
             return;
+        }
+        if path.exists() {
+            self.files_read += 1;
         }
         let text = match std::fs::metadata(path) {
             Ok(m) if m.len() > MAX_FILE_BYTES => {
@@ -185,7 +203,8 @@ impl Ini {
                 None => return Ok(None),
             },
         };
-        self.interpolate(section, raw, vars, 0).map(Some)
+        let budget = Cell::new(MAX_EXPANSIONS);
+        self.interpolate(section, raw, vars, 0, &budget).map(Some)
     }
 
     fn interpolate(
@@ -194,6 +213,7 @@ impl Ini {
         raw: &str,
         vars: &Section,
         depth: usize,
+        budget: &Cell<usize>,
     ) -> Result<String, String> {
         if !raw.contains('%') {
             return Ok(raw.to_owned());
@@ -218,6 +238,12 @@ impl Ini {
                     ));
                 };
                 let name = &r[..end];
+                if budget.get() == 0 {
+                    return Err(format!(
+                        "more than {MAX_EXPANSIONS} %(name)s references to expand"
+                    ));
+                }
+                budget.set(budget.get() - 1);
                 rest = &r[end + 2..];
                 let value = self.lookup_interp(section, name, vars)?;
                 let value = match value {
@@ -233,7 +259,7 @@ impl Ini {
                     .split_once('/')
                     .filter(|(s, _)| *s != "known")
                     .map_or(section, |(s, _)| s);
-                out.push_str(&self.interpolate(target, &value, vars, depth + 1)?);
+                out.push_str(&self.interpolate(target, &value, vars, depth + 1, budget)?);
                 if out.len() > MAX_VALUE_BYTES {
                     return Err(format!("value expands beyond {MAX_VALUE_BYTES} bytes"));
                 }
@@ -271,6 +297,7 @@ pub fn substitute_tags(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, String> {
     let mut current = value.to_owned();
+    let mut lookups = 0usize;
     // Each round replaces every innermost tag once; values that contain tags
     // are resolved in later rounds, bounded like fail2ban's recursion.
     for _ in 0..=MAX_DEPTH * 4 {
@@ -284,6 +311,12 @@ pub fn substitute_tags(
             match end {
                 Some(e) if after.as_bytes()[e] == b'>' && e > 0 => {
                     let tag = &after[..e];
+                    lookups += 1;
+                    if lookups > MAX_EXPANSIONS {
+                        return Err(format!(
+                            "more than {MAX_EXPANSIONS} <tag> lookups to expand"
+                        ));
+                    }
                     match lookup(tag) {
                         Some(v) => {
                             out.push_str(&v);
@@ -442,6 +475,44 @@ mod tests {
         let ini = Ini::from_text("t.conf", "[Definition]\na = %(b)s\nb = %(a)s\n", &mut p);
         let err = ini.get("Definition", "a", &vars()).unwrap_err();
         assert!(err.contains("deeper than 10"), "{err}");
+    }
+
+    #[test]
+    fn exponential_empty_expansion_is_refused() {
+        let mut text = String::from("[Definition]\n");
+        for i in 0..10 {
+            text.push_str(&format!(
+                "v{i} = {}\n",
+                format!("%(v{})s", i + 1).repeat(20)
+            ));
+        }
+        text.push_str("v10 =\n");
+        let mut p = Problems::new();
+        let ini = Ini::from_text("t.conf", &text, &mut p);
+        let err = ini.get("Definition", "v0", &vars()).unwrap_err();
+        assert_eq!(err, "more than 10000 %(name)s references to expand");
+    }
+
+    #[test]
+    fn include_loops_stop() {
+        let dir = std::env::temp_dir().join(format!("riposte-f2b-loop-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let a = dir.join("a.conf");
+        std::fs::write(
+            &a,
+            "[INCLUDES]\nbefore = a.conf a.conf a.conf a.conf\n[Definition]\nx = 1\n",
+        )
+        .unwrap();
+        let mut p = Problems::new();
+        let ini = Ini::load(&a, &mut p);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(ini.files_read, 64);
+        assert!(p.0.iter().all(|p| p.location == "[INCLUDES]"), "{p:?}");
+        assert!(
+            p.0.iter()
+                .any(|p| p.message == "more than 64 files included"),
+            "{p:?}"
+        );
     }
 
     #[test]
