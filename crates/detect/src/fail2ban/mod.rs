@@ -332,7 +332,8 @@ impl Fail2banFilter {
             return None;
         }
         collect(&caps, hay, &mut fields);
-        if fields.contains_key("nofail") {
+        // A gained session (sshd's "Accepted …") is no failure either.
+        if fields.contains_key("nofail") || fields.contains_key("mlfgained") {
             return None;
         }
         let host = FAILURE_ID_GROUPS

@@ -199,6 +199,28 @@ pub fn translate(py: &str) -> Result<Translated, String> {
                         i += end + 1;
                         continue;
                     }
+                    if rest.starts_with('(') {
+                        // Python's (?(name)yes|no) / (?(1)yes|no) test a group;
+                        // fancy-regex reads a bare word there as a lookahead
+                        // expression, so name groups as (?(<name>)...).
+                        let close = chars[i + 3..]
+                            .iter()
+                            .position(|&c| c == ')')
+                            .ok_or("unterminated conditional (?(")?;
+                        let cond: String = chars[i + 3..i + 3 + close].iter().collect();
+                        if cond.is_empty() || !cond.chars().all(|c| c.is_alphanumeric() || c == '_')
+                        {
+                            return Err(format!("unsupported conditional (?({cond})"));
+                        }
+                        if cond.chars().all(|c| c.is_ascii_digit()) {
+                            out.push_str(&format!("(?({cond})"));
+                        } else {
+                            out.push_str(&format!("(?(<{cond}>)"));
+                        }
+                        fancy = true;
+                        i += 3 + close + 1;
+                        continue;
+                    }
                     if rest.starts_with('=')
                         || rest.starts_with('!')
                         || rest.starts_with("<=")
@@ -398,7 +420,10 @@ mod tests {
         assert!(regex::Regex::new(&t.pattern).is_ok());
         let t = translate(r"(?P<a>x)(?P=a)(?!y)(?(a)b|c)").unwrap();
         assert!(t.fancy);
-        assert_eq!(t.pattern, r"(?P<a>x)\k<a>(?!y)(?(a)b|c)");
+        assert_eq!(t.pattern, r"(?P<a>x)\k<a>(?!y)(?(<a>)b|c)");
+        // The conditional tests the group, as in Python.
+        let re = Re::new(r"^(?P<a>x)?(?(a)y|z)$").unwrap();
+        assert!(re.is_match("xy") && re.is_match("z") && !re.is_match("xz") && !re.is_match("y"));
         assert!(translate(r"\q").is_err());
         assert!(translate("[abc").is_err());
     }
