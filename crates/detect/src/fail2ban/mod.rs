@@ -471,6 +471,36 @@ mod tests {
     }
 
     #[test]
+    fn annotate_exposes_host_user_and_captures_as_fields() {
+        let (f, _) = filter(SSHISH, &[]).unwrap();
+        let at = chrono::DateTime::parse_from_rfc3339("2005-08-14T12:00:00Z")
+            .unwrap()
+            .to_utc();
+        let mut e = Event::new(at, "syslog");
+        e.original = Some(
+            "<38>Aug 14 11:00:01 box sshd[42]: Failed password for root from bad.example.net"
+                .into(),
+        );
+        let a = annotate(&f, &e).unwrap();
+        assert_eq!(a.get_str("source.domain"), Some("bad.example.net"));
+        assert_eq!(a.get_str("source.address"), Some("bad.example.net"));
+        assert_eq!(a.get_str("source.ip"), None);
+        assert_eq!(a.get_str("user.name"), Some("root"));
+        assert_eq!(a.get_str("fail2ban.dns"), Some("bad.example.net"));
+        // No raw line and no message: nothing to match.
+        e.original = None;
+        assert!(annotate(&f, &e).is_none());
+        e.set(
+            "message",
+            "Aug 14 11:00:01 box sshd[42]: Failed password for x from 192.0.2.9",
+        );
+        assert_eq!(
+            annotate(&f, &e).unwrap().get_str("source.ip"),
+            Some("192.0.2.9")
+        );
+    }
+
+    #[test]
     fn every_problem_is_listed_with_its_item() {
         let text = "[Definition]\nfailregex = ^ok <HOST>\n  ^no host here\n  ^bad [ <HOST>\n  ^%(missing)s\ndatepattern = %Q\n";
         let err = filter(text, &[]).unwrap_err();
