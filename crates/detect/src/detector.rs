@@ -1,14 +1,16 @@
-//! Runs a rule set over events in order and keeps threshold state.
+//! Runs a rule set over events in order and keeps the per-key state of
+//! `threshold` and `leaky` rules.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::TimeDelta;
 use riposte_model::{
-    Alert, AlertId, Event, EventId, Observable, ObservableKind, Timestamp, format_duration,
+    Alert, AlertId, Event, Observable, ObservableKind, Timestamp, format_duration,
 };
 use serde_json::json;
 
+use crate::window::{Expiry, Hit, Key, KeyedTable, Leaky, Window};
 use crate::{Rule, RuleKind, RuleSet};
 
 /// Counters a person reads when tuning: how much state the detector holds and
@@ -25,21 +27,48 @@ pub struct DetectorStats {
     pub summary_errors: u64,
 }
 
-#[derive(Debug, Default)]
-struct Bucket {
-    hits: VecDeque<(Timestamp, EventId, Vec<Observable>)>,
+/// The state of one key of a `threshold` or `leaky` rule.
+#[derive(Debug)]
+struct KeyState {
+    window: Window,
+    bucket: Leaky,
+    /// After an alert with `blackhole`, the key is silent until then.
+    silent_until: Option<Timestamp>,
+    last_seen: Timestamp,
+    expires_at: Timestamp,
 }
 
-/// The most observables carried into one alert; a threshold alert over many
-/// events keeps the first ones seen.
+impl KeyState {
+    fn new(now: Timestamp) -> Self {
+        Self {
+            window: Window::default(),
+            bucket: Leaky::default(),
+            silent_until: None,
+            last_seen: now,
+            expires_at: now,
+        }
+    }
+}
+
+impl Expiry for KeyState {
+    fn expires_at(&self) -> Timestamp {
+        self.expires_at
+    }
+
+    fn last_seen(&self) -> Timestamp {
+        self.last_seen
+    }
+}
+
+/// The most observables carried into one alert.
 const MAX_ALERT_OBSERVABLES: usize = 64;
 
 /// Applies a [`RuleSet`] to a stream of events.
 #[derive(Debug)]
 pub struct Detector {
     rules: Arc<RuleSet>,
-    /// Per threshold rule (by index), its buckets by group key.
-    state: HashMap<usize, HashMap<Vec<String>, Bucket>>,
+    /// Per rule (by index), its keys' state; `None` for `match` rules.
+    state: Vec<Option<KeyedTable<KeyState>>>,
     max_keys: usize,
     stats: DetectorStats,
 }
@@ -53,10 +82,19 @@ impl Detector {
     }
 
     pub fn with_max_keys(rules: Arc<RuleSet>, max_keys: usize) -> Self {
+        let max_keys = max_keys.max(1);
+        let state = rules
+            .rules
+            .iter()
+            .map(|r| match r.kind {
+                RuleKind::Match => None,
+                _ => Some(KeyedTable::new(max_keys)),
+            })
+            .collect();
         Self {
             rules,
-            state: HashMap::new(),
-            max_keys: max_keys.max(1),
+            state,
+            max_keys,
             stats: DetectorStats::default(),
         }
     }
@@ -65,16 +103,23 @@ impl Detector {
         &self.rules
     }
 
-    /// Forgets all threshold state (partial counts), keeping rules, bound
-    /// and counters: for when events it has seen were not stored and will
-    /// be seen again.
+    /// The bound on keys per rule.
+    pub fn max_keys(&self) -> usize {
+        self.max_keys
+    }
+
+    /// Forgets all per-key state (partial counts, blackholes), keeping
+    /// rules, bound and counters: for when events it has seen were not
+    /// stored and will be seen again.
     pub fn reset(&mut self) {
-        self.state.clear();
+        for table in self.state.iter_mut().flatten() {
+            table.clear();
+        }
     }
 
     pub fn stats(&self) -> DetectorStats {
         DetectorStats {
-            keys: self.state.values().map(|m| m.len() as u64).sum(),
+            keys: self.state.iter().flatten().map(|t| t.len() as u64).sum(),
             ..self.stats.clone()
         }
     }
@@ -91,9 +136,7 @@ impl Detector {
             }
             let alert = match rule.kind {
                 RuleKind::Match => Some(self.single_event_alert(rule, event, now)),
-                RuleKind::Threshold { count, window } => {
-                    self.threshold(idx, rule, count, window, event, now)
-                }
+                _ => self.stateful(idx, rule, event, now),
             };
             if let Some(alert) = alert {
                 self.stats.alerts += 1;
@@ -104,8 +147,8 @@ impl Detector {
     }
 
     fn single_event_alert(&mut self, rule: &Rule, event: &Event, now: Timestamp) -> Alert {
-        let group = group_values(rule, event)
-            .map(|v| zip_group(rule, v))
+        let group = Key::of(event, &rule.group_by)
+            .map(|k| zip_group(rule, &k))
             .unwrap_or_default();
         let mut alert = new_alert(rule, now, event.timestamp, event.timestamp, group, 1);
         alert.evidence = vec![event.id];
@@ -115,64 +158,100 @@ impl Detector {
         alert
     }
 
-    fn threshold(
+    /// `threshold` and `leaky`. Allocates nothing for an event of a key
+    /// already tracked that does not alert.
+    fn stateful(
         &mut self,
         idx: usize,
         rule: &Rule,
-        count: u32,
-        window: TimeDelta,
         event: &Event,
         now: Timestamp,
     ) -> Option<Alert> {
-        // Events missing a group-by field cannot be attributed; skip them.
-        let key = group_values(rule, event)?;
-        let max_keys = self.max_keys;
-        let buckets = self.state.entry(idx).or_default();
-        if !buckets.contains_key(&key) && buckets.len() >= max_keys {
-            self.stats.evicted_keys += evict(buckets, event.timestamp - window);
-        }
-        let bucket = buckets.entry(key.clone()).or_default();
-        let horizon = event.timestamp - window;
-        while bucket.hits.front().is_some_and(|(ts, _, _)| *ts <= horizon) {
-            bucket.hits.pop_front();
-        }
-        bucket
-            .hits
-            .push_back((event.timestamp, event.id, event.observables.clone()));
-        if bucket.hits.len() < count as usize {
-            return None;
-        }
-        let hits = std::mem::take(&mut bucket.hits);
-        buckets.remove(&key);
-        let first = hits.front().map_or(event.timestamp, |h| h.0);
-        let mut alert = new_alert(
-            rule,
-            now,
-            first,
-            event.timestamp,
-            zip_group(rule, key),
-            hits.len() as u64,
-        );
-        alert.severity = severity_for(rule, event);
-        for (_, id, observables) in &hits {
-            alert.evidence.push(*id);
-            for obs in observables {
-                if alert.observables.len() < MAX_ALERT_OBSERVABLES
-                    && !alert.observables.contains(obs)
-                {
-                    alert.observables.push(obs.clone());
-                }
+        // Events missing a group-by (or distinct) field cannot be
+        // attributed; skip them.
+        let key = Key::of(event, &rule.group_by)?;
+        let table = self.state.get_mut(idx)?.as_mut()?;
+        let distinct = rule.kind.distinct();
+        let value = match distinct {
+            Some(field) => table.value_hash(&crate::window::field_text(event, field)?),
+            None => 0,
+        };
+        let ts = event.timestamp;
+        let (st, evicted) = table.entry(&key, ts, || KeyState::new(ts));
+        self.stats.evicted_keys += evicted;
+        st.last_seen = st.last_seen.max(ts);
+        if let Some(until) = st.silent_until {
+            if ts < until {
+                return None;
             }
+            st.silent_until = None;
         }
+        let hit = Hit {
+            ts,
+            id: event.id,
+            value,
+        };
+        let (fired, window) = match rule.kind {
+            RuleKind::Match => return None,
+            RuleKind::Threshold { count, window, .. } => {
+                st.window.expire(ts - window);
+                st.window.push(hit, distinct.is_some());
+                st.expires_at = ts + window;
+                let reached = if distinct.is_some() {
+                    st.window.distinct()
+                } else {
+                    st.window.len()
+                };
+                (
+                    (reached >= count as usize).then(|| (st.window.take(), reached)),
+                    Some(window),
+                )
+            }
+            RuleKind::Leaky {
+                capacity,
+                leak_speed,
+                ..
+            } => {
+                let out = st
+                    .bucket
+                    .pour(hit, distinct.is_some(), capacity, leak_speed);
+                st.expires_at = st.bucket.empty_at().unwrap_or(ts);
+                (
+                    out.map(|h| {
+                        let n = h.len();
+                        (h, n)
+                    }),
+                    None,
+                )
+            }
+        };
+        let (hits, count) = fired?;
+        match rule.kind.blackhole() {
+            Some(silence) => {
+                st.silent_until = Some(ts + silence);
+                st.expires_at = st.expires_at.max(ts + silence);
+            }
+            None => table.remove(&key),
+        }
+        let first = hits.first().map_or(ts, |h| h.ts);
+        let mut alert = new_alert(rule, now, first, ts, zip_group(rule, &key), count as u64);
+        alert.severity = severity_for(rule, event);
+        alert.evidence = hits.iter().map(|h| h.id).collect();
         for (field, value) in &alert.group {
             if value.parse::<std::net::IpAddr>().is_ok() {
-                let obs = Observable::new(ObservableKind::Ip, value.clone(), Some(field));
-                if !alert.observables.contains(&obs) {
-                    alert.observables.insert(0, obs);
-                }
+                alert.observables.push(Observable::new(
+                    ObservableKind::Ip,
+                    value.clone(),
+                    Some(field),
+                ));
             }
         }
-        self.summarize(rule, &mut alert, event, Some(window));
+        for obs in &event.observables {
+            if alert.observables.len() < MAX_ALERT_OBSERVABLES && !alert.observables.contains(obs) {
+                alert.observables.push(obs.clone());
+            }
+        }
+        self.summarize(rule, &mut alert, event, window);
         Some(alert)
     }
 
@@ -198,50 +277,12 @@ impl Detector {
     }
 }
 
-/// Drops buckets whose newest hit is at or before `horizon`; if none are
-/// stale, drops the least recently seen tenth, so that a flood of new keys
-/// (an attacker rotating addresses) costs one scan per tenth of the table,
-/// not one per key. Returns how many went.
-fn evict(buckets: &mut HashMap<Vec<String>, Bucket>, horizon: Timestamp) -> u64 {
-    let before = buckets.len();
-    buckets.retain(|_, b| b.hits.back().is_some_and(|(ts, _, _)| *ts > horizon));
-    if buckets.len() == before {
-        let mut last_seen: Vec<Timestamp> = buckets
-            .values()
-            .filter_map(|b| b.hits.back().map(|h| h.0))
-            .collect();
-        let n = (before / 10).max(1).min(last_seen.len());
-        if n > 0 {
-            let (_, cutoff, _) = last_seen.select_nth_unstable(n - 1);
-            let cutoff = *cutoff;
-            let mut left = n;
-            buckets.retain(|_, b| {
-                let old = left > 0 && b.hits.back().is_none_or(|h| h.0 <= cutoff);
-                if old {
-                    left -= 1;
-                }
-                !old
-            });
-        }
-    }
-    let evicted = (before - buckets.len()) as u64;
-    tracing::warn!(
-        evicted,
-        kept = buckets.len(),
-        "threshold state full; evicted keys"
-    );
-    evicted
-}
-
-fn group_values(rule: &Rule, event: &Event) -> Option<Vec<String>> {
+fn zip_group(rule: &Rule, key: &Key<'_>) -> BTreeMap<String, String> {
     rule.group_by
         .iter()
-        .map(|f| event.get(f).map(|v| v.to_string()))
+        .cloned()
+        .zip(key.parts().iter().map(|p| p.clone().into_owned()))
         .collect()
-}
-
-fn zip_group(rule: &Rule, values: Vec<String>) -> BTreeMap<String, String> {
-    rule.group_by.iter().cloned().zip(values).collect()
 }
 
 fn severity_for(rule: &Rule, event: &Event) -> riposte_model::Severity {
@@ -385,15 +426,16 @@ rules:
         // least recently seen go to make room for the 21st.
         d.process(&failure("198.51.100.1", t(20)), t(20));
         assert_eq!((d.stats().keys, d.stats().evicted_keys), (19, 2));
-        let buckets = d.state.values().next().unwrap();
+        let has = |d: &Detector, ip: &str| {
+            let e = failure(ip, t(0));
+            let key = Key::of(&e, &["source.ip"]).unwrap();
+            d.state[0].as_ref().unwrap().contains(&key)
+        };
         for gone in ["192.0.2.0", "192.0.2.1"] {
-            assert!(
-                !buckets.contains_key(&vec![gone.to_owned()]),
-                "{gone} should be evicted"
-            );
+            assert!(!has(&d, gone), "{gone} should be evicted");
         }
-        assert!(buckets.contains_key(&vec!["192.0.2.2".to_owned()]));
-        assert!(buckets.contains_key(&vec!["198.51.100.1".to_owned()]));
+        assert!(has(&d, "192.0.2.2"));
+        assert!(has(&d, "198.51.100.1"));
         // The next new key fits without another scan.
         d.process(&failure("198.51.100.2", t(21)), t(21));
         assert_eq!((d.stats().keys, d.stats().evicted_keys), (20, 2));
