@@ -261,12 +261,12 @@ pub fn parse_correlation(file: &str, doc: &Value) -> Result<Correlation, Problem
         None => {}
         Some(Value::Mapping(m)) => {
             for (name, per_rule) in m {
-                let name = display_value(name);
+                let name = key_text(name);
                 let mut fields = BTreeMap::new();
                 match per_rule.as_mapping() {
                     Some(per_rule) => {
                         for (rule, field) in per_rule {
-                            let rule_name = display_value(rule);
+                            let rule_name = key_text(rule);
                             match field.as_str() {
                                 Some(f) if rules.contains(&rule_name) => {
                                     fields.insert(rule_name, f.to_owned());
@@ -363,7 +363,7 @@ fn parse_condition(
     };
     let before = p.len();
     for (k, val) in m {
-        let key = display_value(k);
+        let key = key_text(k);
         if key == "field" {
             match val.as_str() {
                 Some(f) => c.field = Some(f.to_owned()),
@@ -777,6 +777,11 @@ fn judge(
         last_seen: t.last,
         evidence: t.evidence,
     })
+}
+
+/// A mapping key as written: plain for strings, YAML-ish otherwise.
+fn key_text(v: &Value) -> String {
+    v.as_str().map_or_else(|| display_value(v), str::to_owned)
 }
 
 fn group_map(corr: &Correlation, key: &Key<'_>) -> BTreeMap<String, String> {
