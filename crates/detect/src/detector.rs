@@ -69,6 +69,9 @@ pub struct Detector {
     rules: Arc<RuleSet>,
     /// Per rule (by index), its keys' state; `None` for `match` rules.
     state: Vec<Option<KeyedTable<KeyState>>>,
+    /// Per rule, whether its summary reads `event`: building the nested
+    /// event for the template is most of an alert's cost.
+    summary_reads_event: Vec<bool>,
     max_keys: usize,
     stats: DetectorStats,
 }
@@ -91,9 +94,15 @@ impl Detector {
                 _ => Some(KeyedTable::new(max_keys)),
             })
             .collect();
+        let summary_reads_event = rules
+            .rules
+            .iter()
+            .map(|r| r.summary.variables().iter().any(|v| v == "event"))
+            .collect();
         Self {
             rules,
             state,
+            summary_reads_event,
             max_keys,
             stats: DetectorStats::default(),
         }
@@ -135,7 +144,7 @@ impl Detector {
                 continue;
             }
             let alert = match rule.kind {
-                RuleKind::Match => Some(self.single_event_alert(rule, event, now)),
+                RuleKind::Match => Some(self.single_event_alert(idx, rule, event, now)),
                 _ => self.stateful(idx, rule, event, now),
             };
             if let Some(alert) = alert {
@@ -146,7 +155,13 @@ impl Detector {
         alerts
     }
 
-    fn single_event_alert(&mut self, rule: &Rule, event: &Event, now: Timestamp) -> Alert {
+    fn single_event_alert(
+        &mut self,
+        idx: usize,
+        rule: &Rule,
+        event: &Event,
+        now: Timestamp,
+    ) -> Alert {
         let group = Key::of(event, &rule.group_by)
             .map(|k| zip_group(rule, &k))
             .unwrap_or_default();
@@ -154,7 +169,7 @@ impl Detector {
         alert.evidence = vec![event.id];
         alert.observables = event.observables.clone();
         alert.severity = severity_for(rule, event);
-        self.summarize(rule, &mut alert, event, None);
+        self.summarize(idx, rule, &mut alert, event, None);
         alert
     }
 
@@ -251,12 +266,13 @@ impl Detector {
                 alert.observables.push(obs.clone());
             }
         }
-        self.summarize(rule, &mut alert, event, window);
+        self.summarize(idx, rule, &mut alert, event, window);
         Some(alert)
     }
 
     fn summarize(
         &mut self,
+        idx: usize,
         rule: &Rule,
         alert: &mut Alert,
         event: &Event,
@@ -267,7 +283,11 @@ impl Detector {
             "count": alert.count,
             "window": window.map(format_duration),
             "group": alert.group,
-            "event": event.to_nested_json(),
+            "event": if self.summary_reads_event.get(idx).copied().unwrap_or(true) {
+                event.to_nested_json()
+            } else {
+                serde_json::Value::Null
+            },
         });
         alert.summary = rule.summary.render(ctx).unwrap_or_else(|e| {
             self.stats.summary_errors += 1;
