@@ -72,6 +72,10 @@ pub struct Detector {
     /// Per rule, whether its summary reads `event`: building the nested
     /// event for the template is most of an alert's cost.
     summary_reads_event: Vec<bool>,
+    /// Per rule, whether its summary is the default one, which is then
+    /// formatted directly: rendering a template costs microseconds, and a
+    /// brute-force log raises an alert every few events.
+    default_summary: Vec<bool>,
     max_keys: usize,
     stats: DetectorStats,
 }
@@ -99,10 +103,19 @@ impl Detector {
             .iter()
             .map(|r| r.summary.variables().iter().any(|v| v == "event"))
             .collect();
+        let default_summary = rules
+            .rules
+            .iter()
+            .map(|r| {
+                r.summary.source()
+                    == crate::rule::default_summary(&Some(r.kind.clone()), &r.group_by)
+            })
+            .collect();
         Self {
             rules,
             state,
             summary_reads_event,
+            default_summary,
             max_keys,
             stats: DetectorStats::default(),
         }
@@ -278,6 +291,12 @@ impl Detector {
         event: &Event,
         window: Option<TimeDelta>,
     ) {
+        if self.default_summary.get(idx).copied().unwrap_or(false)
+            && let Some(text) = fast_summary(rule, alert, window)
+        {
+            alert.summary = text;
+            return;
+        }
         let ctx = json!({
             "rule": {"id": rule.id, "title": rule.title},
             "count": alert.count,
@@ -294,6 +313,38 @@ impl Detector {
             tracing::warn!(rule = %rule.id, error = %e, "alert summary template failed");
             rule.title.clone()
         });
+    }
+}
+
+/// The default summary of a stateful rule (see `rule::default_summary`),
+/// formatted without the template engine; `None` for kinds it does not
+/// cover.
+fn fast_summary(rule: &Rule, alert: &Alert, window: Option<TimeDelta>) -> Option<String> {
+    let key = rule
+        .group_by
+        .iter()
+        .map(|f| alert.group.get(f).map_or("", String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let (title, count) = (&rule.title, alert.count);
+    match (&rule.kind, window) {
+        (
+            RuleKind::Threshold {
+                distinct: Some(d), ..
+            },
+            Some(w),
+        ) => Some(format!(
+            "{title}: {count} distinct {d} from {key} within {}",
+            format_duration(w)
+        )),
+        (RuleKind::Threshold { .. }, Some(w)) => Some(format!(
+            "{title}: {count} events from {key} within {}",
+            format_duration(w)
+        )),
+        (RuleKind::Leaky { .. }, _) => Some(format!(
+            "{title}: bucket for {key} overflowed with {count} events"
+        )),
+        _ => None,
     }
 }
 
@@ -459,6 +510,64 @@ rules:
         // The next new key fits without another scan.
         d.process(&failure("198.51.100.2", t(21)), t(21));
         assert_eq!((d.stats().keys, d.stats().evicted_keys), (20, 2));
+    }
+
+    #[test]
+    fn default_summaries_are_formatted_as_the_template_would() {
+        let text = r#"
+version: 1
+rules:
+  - id: a
+    title: "Brute <force> & \"friends\""
+    kind: threshold
+    match: { event.dataset: sshd }
+    group_by: [source.ip, user.name]
+    count: 2
+    window: 90m
+    severity: high
+  - id: b
+    title: Spray 'x'
+    kind: threshold
+    match: { event.dataset: sshd }
+    group_by: [source.ip]
+    distinct: user.name
+    count: 1
+    window: 60s
+    severity: high
+  - id: c
+    title: Bucket
+    kind: leaky
+    match: { event.dataset: sshd }
+    group_by: [source.ip]
+    capacity: 1
+    leak_speed: 1h
+    severity: high
+"#;
+        let rules = Arc::new(parse_rules("r.yaml", text).unwrap());
+        let mut fast = Detector::new(Arc::clone(&rules));
+        let mut slow = Detector::new(rules);
+        slow.default_summary = vec![false; 3];
+        let mut e = failure("203.0.113.<7>", t(0));
+        e.set("user.name", "r&\"oot'");
+        let mut got = Vec::new();
+        for d in [&mut fast, &mut slow] {
+            d.process(&e, t(0));
+            got.push(
+                d.process(&e, t(0))
+                    .into_iter()
+                    .map(|a| a.summary)
+                    .collect::<Vec<_>>(),
+            );
+        }
+        assert_eq!(
+            got[0],
+            vec![
+                "Brute <force> & \"friends\": 2 events from 203.0.113.<7> r&\"oot' within 1h30m",
+                "Spray 'x': 1 distinct user.name from 203.0.113.<7> within 1m",
+                "Bucket: bucket for 203.0.113.<7> overflowed with 2 events",
+            ]
+        );
+        assert_eq!(got[0], got[1]);
     }
 
     #[test]

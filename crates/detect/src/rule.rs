@@ -449,7 +449,7 @@ fn compile(raw: RawRule, file: &str, loc: &str, problems: &mut Problems) -> Opti
     })
 }
 
-fn default_summary(kind: &Option<RuleKind>, group_by: &[String]) -> String {
+pub(crate) fn default_summary(kind: &Option<RuleKind>, group_by: &[String]) -> String {
     let key = group_by
         .iter()
         .map(|f| format!("{{{{ group[{f:?}] }}}}"))
