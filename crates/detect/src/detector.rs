@@ -36,6 +36,10 @@ struct KeyState {
     silent_until: Option<Timestamp>,
     last_seen: Timestamp,
     expires_at: Timestamp,
+    /// The distinct observables of the key's counted events (at most
+    /// [`MAX_ALERT_OBSERVABLES`]), for the alert: a clone only when an
+    /// event brings a new one.
+    observables: Vec<Observable>,
 }
 
 impl KeyState {
@@ -46,6 +50,7 @@ impl KeyState {
             silent_until: None,
             last_seen: now,
             expires_at: now,
+            observables: Vec::new(),
         }
     }
 }
@@ -223,6 +228,10 @@ impl Detector {
             RuleKind::Match => return None,
             RuleKind::Threshold { count, window, .. } => {
                 st.window.expire(ts - window);
+                if st.window.len() == 0 {
+                    st.observables.clear();
+                }
+                note_observables(&mut st.observables, event);
                 st.window.push(hit, distinct.is_some());
                 st.expires_at = ts + window;
                 let reached = if distinct.is_some() {
@@ -240,6 +249,10 @@ impl Detector {
                 leak_speed,
                 ..
             } => {
+                if st.bucket.empty_at().is_none_or(|e| e <= ts) {
+                    st.observables.clear();
+                }
+                note_observables(&mut st.observables, event);
                 let out = st
                     .bucket
                     .pour(hit, distinct.is_some(), capacity, leak_speed);
@@ -254,6 +267,7 @@ impl Detector {
             }
         };
         let (hits, count) = fired?;
+        let observables = std::mem::take(&mut st.observables);
         match rule.kind.blackhole() {
             Some(silence) => {
                 st.silent_until = Some(ts + silence);
@@ -274,9 +288,10 @@ impl Detector {
                 ));
             }
         }
-        for obs in &event.observables {
-            if alert.observables.len() < MAX_ALERT_OBSERVABLES && !alert.observables.contains(obs) {
-                alert.observables.push(obs.clone());
+        for obs in observables {
+            if alert.observables.len() < MAX_ALERT_OBSERVABLES && !alert.observables.contains(&obs)
+            {
+                alert.observables.push(obs);
             }
         }
         self.summarize(idx, rule, &mut alert, event, window);
@@ -313,6 +328,14 @@ impl Detector {
             tracing::warn!(rule = %rule.id, error = %e, "alert summary template failed");
             rule.title.clone()
         });
+    }
+}
+
+fn note_observables(seen: &mut Vec<Observable>, event: &Event) {
+    for obs in &event.observables {
+        if seen.len() < MAX_ALERT_OBSERVABLES && !seen.contains(obs) {
+            seen.push(obs.clone());
+        }
     }
 }
 
@@ -460,6 +483,32 @@ rules:
             "SSH brute force: 3 events from 203.0.113.7 within 1m"
         );
         assert_eq!(d.stats().keys, 1, "the fired key is reset, the other kept");
+        assert_eq!(
+            a.observables,
+            vec![Observable::new(
+                ObservableKind::Ip,
+                "203.0.113.7",
+                Some("source.ip")
+            )]
+        );
+    }
+
+    #[test]
+    fn threshold_alerts_carry_the_observables_of_every_counted_event() {
+        let mut d = detector(100);
+        let mut alerts = Vec::new();
+        for (i, user) in ["root", "admin", "root"].iter().enumerate() {
+            let mut e = failure("203.0.113.7", t(i as u32));
+            e.add_observable(ObservableKind::User, *user, "user.name");
+            alerts.extend(d.process(&e, t(3)));
+        }
+        let users: Vec<&str> = alerts[0]
+            .observables
+            .iter()
+            .filter(|o| o.kind == ObservableKind::User)
+            .map(|o| o.value.as_str())
+            .collect();
+        assert_eq!(users, vec!["root", "admin"]);
     }
 
     #[test]
