@@ -60,6 +60,10 @@ impl Condition {
     }
 }
 
+/// The largest count a condition may name: a sliding window holds up to
+/// this many events per group.
+pub const MAX_CONDITION: u64 = 100_000;
+
 /// A validated correlation rule.
 #[derive(Clone, Debug)]
 pub struct Correlation {
@@ -387,6 +391,11 @@ fn parse_condition(
             }
         };
         match val.as_u64() {
+            Some(n) if n > MAX_CONDITION => p.push(
+                file,
+                format!("{loc}.{key}"),
+                format!("{n} is over the limit of {MAX_CONDITION}"),
+            ),
             Some(n) => *slot = Some(n),
             None => p.push(
                 file,

@@ -153,6 +153,9 @@ impl RuleSet {
 
 const RULE_KINDS: &str = "match, threshold, leaky";
 const DEFAULT_CONFIDENCE: u8 = 70;
+/// The largest `count`/`capacity`: a window or bucket holds up to this many
+/// events per key, times `max_keys` keys.
+pub const MAX_COUNT: u32 = 100_000;
 
 /// Reads rule files (each a YAML file, or a directory of `*.yaml`/`*.yml`),
 /// reporting every problem in every file; ids must be unique across files.
@@ -307,6 +310,22 @@ fn compile(raw: RawRule, file: &str, loc: &str, problems: &mut Problems) -> Opti
             let count = match raw.count {
                 Some(0) => {
                     problems.push(file, format!("{loc}.count"), "must be at least 1");
+                    None
+                }
+                Some(n) if n > MAX_COUNT => {
+                    problems.push(
+                        file,
+                        format!("{loc}.count"),
+                        format!("{n} is over the limit of {MAX_COUNT}"),
+                    );
+                    None
+                }
+                Some(n) if n > MAX_COUNT => {
+                    problems.push(
+                        file,
+                        format!("{loc}.capacity"),
+                        format!("{n} is over the limit of {MAX_COUNT}"),
+                    );
                     None
                 }
                 Some(n) => Some(n),

@@ -197,6 +197,14 @@ rules:
     leak_speed: 0s
     window: 60s
     severity: low
+  - id: big
+    title: t
+    kind: threshold
+    match: { event.dataset: sshd }
+    group_by: [source.ip]
+    count: 4000000000
+    window: 60s
+    severity: low
   - id: b
     title: t
     kind: threshold
@@ -222,6 +230,7 @@ rules:
             "r.yaml: rules[a].window: leaky rules take capacity and leak_speed instead",
             "r.yaml: rules[a].capacity: must be at least 1",
             "r.yaml: rules[a].leak_speed: duration \"0s\" must be positive",
+            "r.yaml: rules[big].count: 4000000000 is over the limit of 100000",
             "r.yaml: rules[b].capacity: only leaky rules take this key",
             "r.yaml: rules[b].blackhole: invalid duration \"forever\" (expected e.g. 60s, 15m, 4h, 1h30m, 7d)",
             "r.yaml: rules[c].distinct: only threshold and leaky rules take this key",
@@ -443,7 +452,7 @@ correlation:
   type: event_cnt
   rules: [a, 7]
   timespan: 5 minutes
-  condition: { gte: many, above: 3 }
+  condition: { gte: many, above: 3, lt: 100001 }
   colour: red
 "#,
     )
@@ -460,6 +469,7 @@ correlation:
             "bad.yml: correlation[c-1].correlation.timespan: invalid duration \"5 minutes\" (expected e.g. 60s, 15m, 4h, 1h30m, 7d)",
             "bad.yml: correlation[c-1].correlation.condition.gte: \"many\" is not a whole number",
             "bad.yml: correlation[c-1].correlation.condition: unknown key \"above\" (valid: gt, gte, lt, lte, eq, field)",
+            "bad.yml: correlation[c-1].correlation.condition.lt: 100001 is over the limit of 100000",
             "bad.yml: correlation[c-1].correlation.condition: needs at least one of gt, gte, lt, lte, eq",
         ]
     );
