@@ -561,3 +561,37 @@ fn rules_doc_examples_behave() {
         .collect();
     assert_eq!(run(&mut d, &evs), vec![(0, 6), (300, 6)]);
 }
+
+#[test]
+fn an_upper_bound_is_judged_when_a_later_event_closes_the_window() {
+    let c = corr(
+        r#"
+title: Too few heartbeats
+correlation:
+  type: event_count
+  rules: [heartbeat]
+  group-by: [host.name]
+  timespan: 1m
+  condition: { lt: 3 }
+"#,
+    );
+    let mut engine = CorrelationEngine::new(vec![c], 100);
+    let beat = |s: i64| {
+        let mut e = Event::new(t(s), "agent");
+        e.set("host.name", "web1");
+        e
+    };
+    let input: Vec<(&str, Event)> = [0, 10, 100, 110, 120, 170]
+        .iter()
+        .map(|s| ("heartbeat", beat(*s)))
+        .collect();
+    let hits = feed_all(&mut engine, &input);
+    // [0, 60) had 2: judged by the event at 100. [100, 160) had 3: no hit.
+    assert_eq!(hits.iter().map(secs).collect::<Vec<_>>(), vec![(0, 10, 2)]);
+    // [170, 230) is still open at 200, judged at 230.
+    assert!(engine.flush(t(200)).is_empty());
+    assert_eq!(
+        engine.flush(t(230)).iter().map(secs).collect::<Vec<_>>(),
+        vec![(170, 170, 1)]
+    );
+}
