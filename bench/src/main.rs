@@ -126,6 +126,153 @@ fn sshd_lines(n: usize) -> Vec<Line> {
     }))
 }
 
+/// A realistic auth.log at 50 lines per second: about half sshd failures
+/// (2,000 sources, a few hundred of them fast enough to trip 5-in-10m),
+/// sshd accepted logins and session noise, and other daemons (CRON, sudo,
+/// systemd, kernel).
+fn authlog_lines(n: usize) -> Vec<Line> {
+    lines((0..n).map(|i| {
+        let ts = syslog_time(i);
+        let pid = 2000 + i % 30000;
+        // Sources 0-199 fail often; 200-1999 rarely.
+        let src = if i % 7 < 4 { i % 200 } else { 200 + (i * 7919) % 1800 };
+        let ip = format!("198.51.{}.{}", src / 256, src % 256);
+        match i % 20 {
+            0..=9 => format!(
+                "{ts} bastion sshd[{pid}]: Failed password for invalid user u{} from {ip} port {} ssh2",
+                i % 50,
+                1024 + i % 60000
+            ),
+            10 | 11 => format!(
+                "{ts} bastion sshd[{pid}]: Accepted publickey for deploy from 10.0.{}.{} port {} ssh2: ED25519 SHA256:abcdef",
+                (i / 256) % 4,
+                i % 256,
+                1024 + i % 60000
+            ),
+            12 | 13 => format!(
+                "{ts} bastion sshd[{pid}]: Connection closed by {ip} port {} [preauth]",
+                1024 + i % 60000
+            ),
+            14 => format!(
+                "{ts} bastion sshd[{pid}]: pam_unix(sshd:session): session opened for user deploy(uid=1000) by (uid=0)"
+            ),
+            15 | 16 => format!(
+                "{ts} bastion CRON[{pid}]: pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)"
+            ),
+            17 => format!(
+                "{ts} bastion sudo[{pid}]:   deploy : TTY=pts/0 ; PWD=/home/deploy ; USER=root ; COMMAND=/usr/bin/systemctl restart nginx"
+            ),
+            18 => format!("{ts} bastion systemd[1]: Started Session {i} of user deploy."),
+            _ => format!(
+                "{ts} bastion kernel: [UFW BLOCK] IN=eth0 OUT= SRC={ip} DST=192.0.2.1 PROTO=TCP SPT=4444 DPT=23"
+            ),
+        }
+    }))
+}
+
+/// The sshd threshold rule of the issue: 5 failures per source in 10 min.
+const SSHD_THRESHOLD: &str = r#"
+version: 1
+rules:
+  - id: ssh-bruteforce
+    title: SSH brute force
+    kind: threshold
+    match: { event.dataset: sshd, event.action: ssh_login, event.outcome: failure }
+    group_by: [source.ip]
+    count: 5
+    window: 10m
+    severity: high
+"#;
+
+/// `n` native rules: the sshd threshold rule, then alternately another
+/// sshd threshold (different count, so every failure updates its state too)
+/// and a match rule on a dataset this log does not have.
+fn native_rules(n: usize) -> String {
+    let mut text = SSHD_THRESHOLD.to_owned();
+    for i in 1..n {
+        if i % 2 == 1 {
+            text.push_str(&format!(
+                "  - id: ssh-threshold-{i}\n    title: t\n    kind: threshold\n    \
+                 match: {{ event.dataset: sshd, event.outcome: failure }}\n    \
+                 group_by: [source.ip]\n    count: {}\n    window: 10m\n    severity: low\n",
+                5 + i
+            ));
+        } else {
+            text.push_str(&format!(
+                "  - id: suricata-{i}\n    title: t\n    kind: match\n    \
+                 match: {{ event.dataset: suricata.alert, rule.name: sig-{i} }}\n    \
+                 severity: low\n"
+            ));
+        }
+    }
+    text
+}
+
+/// Detection alone on events decoded before timing, then decode + detect,
+/// then detection alone with 1, 10 and 100 native rules.
+fn bench_threshold(lines: &[Line]) {
+    let ctx = DecodeCtx {
+        source: "bench",
+        now: start(),
+    };
+    let detect_only = |rules: &str, label: &str, events: &[riposte_model::Event]| {
+        let rules = Arc::new(parse_rules("rules.yaml", rules).unwrap_or_else(|p| panic!("{p}")));
+        let mut best = f64::INFINITY;
+        let mut alerts = 0;
+        for _ in 0..3 {
+            let mut detector = Detector::new(Arc::clone(&rules));
+            let t = Stopwatch::start();
+            alerts = 0;
+            for e in events {
+                alerts += detector.process(e, start()).len();
+            }
+            best = best.min(t.secs());
+        }
+        report(
+            &format!("{label} ({alerts} alerts)"),
+            events.len(),
+            bytes(lines),
+            best,
+        );
+    };
+    let events = decode_batch(Format::Syslog, lines, &ctx).events;
+    assert_eq!(events.len(), lines.len(), "every auth.log line must decode");
+    detect_only(SSHD_THRESHOLD, "sshd threshold: detect", &events);
+    // The same rule alerting once per source per 10 min, as a deployment
+    // that bans on the first alert would see it.
+    let once = SSHD_THRESHOLD.replace("window: 10m", "window: 10m\n    blackhole: 10m");
+    detect_only(&once, "sshd threshold+blackhole: detect", &events);
+    let rules =
+        Arc::new(parse_rules("rules.yaml", SSHD_THRESHOLD).unwrap_or_else(|p| panic!("{p}")));
+    let mut best = f64::INFINITY;
+    let mut alerts = 0;
+    for _ in 0..3 {
+        let mut detector = Detector::new(Arc::clone(&rules));
+        let mut decoder = Decoder::new(Format::Syslog, &DecodeOptions::default());
+        let t = Stopwatch::start();
+        alerts = 0;
+        for chunk in lines.chunks(1000) {
+            for e in decoder.decode_batch(chunk, &ctx).events {
+                alerts += detector.process(&e, start()).len();
+            }
+        }
+        best = best.min(t.secs());
+    }
+    report(
+        &format!("sshd threshold: decode+detect ({alerts} alerts)"),
+        lines.len(),
+        bytes(lines),
+        best,
+    );
+    for n in [1, 10, 100] {
+        detect_only(
+            &native_rules(n),
+            &format!("sshd: detect, {n} native rules"),
+            &events,
+        );
+    }
+}
+
 /// Plain syslog lines no application decoder claims: cron, kernel, systemd.
 fn plain_syslog_lines(n: usize) -> Vec<Line> {
     lines((0..n).map(|i| match i % 3 {
@@ -541,6 +688,12 @@ fn main() {
         ("decode json (generic)", Format::Json, json_lines),
     ];
     let only = std::env::args().nth(2);
+    if only.as_deref().is_none_or(|o| "sshd threshold".contains(o)) {
+        bench_threshold(&authlog_lines(n));
+        if only.is_some() {
+            return;
+        }
+    }
     for (name, format, generate) in decoders {
         if only.as_deref().is_some_and(|o| !name.contains(o)) {
             continue;

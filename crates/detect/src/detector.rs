@@ -1,14 +1,16 @@
-//! Runs a rule set over events in order and keeps threshold state.
+//! Runs a rule set over events in order and keeps the per-key state of
+//! `threshold` and `leaky` rules.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::TimeDelta;
 use riposte_model::{
-    Alert, AlertId, Event, EventId, Observable, ObservableKind, Timestamp, format_duration,
+    Alert, AlertId, Event, Observable, ObservableKind, Timestamp, format_duration,
 };
 use serde_json::json;
 
+use crate::window::{Expiry, Hit, Key, KeyedTable, Leaky, Window};
 use crate::{Rule, RuleKind, RuleSet};
 
 /// Counters a person reads when tuning: how much state the detector holds and
@@ -25,21 +27,60 @@ pub struct DetectorStats {
     pub summary_errors: u64,
 }
 
-#[derive(Debug, Default)]
-struct Bucket {
-    hits: VecDeque<(Timestamp, EventId, Vec<Observable>)>,
+/// The state of one key of a `threshold` or `leaky` rule.
+#[derive(Debug)]
+struct KeyState {
+    window: Window,
+    bucket: Leaky,
+    /// After an alert with `blackhole`, the key is silent until then.
+    silent_until: Option<Timestamp>,
+    last_seen: Timestamp,
+    expires_at: Timestamp,
+    /// The distinct observables of the key's counted events (at most
+    /// [`MAX_ALERT_OBSERVABLES`]), for the alert: a clone only when an
+    /// event brings a new one.
+    observables: Vec<Observable>,
 }
 
-/// The most observables carried into one alert; a threshold alert over many
-/// events keeps the first ones seen.
+impl KeyState {
+    fn new(now: Timestamp) -> Self {
+        Self {
+            window: Window::default(),
+            bucket: Leaky::default(),
+            silent_until: None,
+            last_seen: now,
+            expires_at: now,
+            observables: Vec::new(),
+        }
+    }
+}
+
+impl Expiry for KeyState {
+    fn expires_at(&self) -> Timestamp {
+        self.expires_at
+    }
+
+    fn last_seen(&self) -> Timestamp {
+        self.last_seen
+    }
+}
+
+/// The most observables carried into one alert.
 const MAX_ALERT_OBSERVABLES: usize = 64;
 
 /// Applies a [`RuleSet`] to a stream of events.
 #[derive(Debug)]
 pub struct Detector {
     rules: Arc<RuleSet>,
-    /// Per threshold rule (by index), its buckets by group key.
-    state: HashMap<usize, HashMap<Vec<String>, Bucket>>,
+    /// Per rule (by index), its keys' state; `None` for `match` rules.
+    state: Vec<Option<KeyedTable<KeyState>>>,
+    /// Per rule, whether its summary reads `event`: building the nested
+    /// event for the template is most of an alert's cost.
+    summary_reads_event: Vec<bool>,
+    /// Per rule, whether its summary is the default one, which is then
+    /// formatted directly: rendering a template costs microseconds, and a
+    /// brute-force log raises an alert every few events.
+    default_summary: Vec<bool>,
     max_keys: usize,
     stats: DetectorStats,
 }
@@ -53,10 +94,34 @@ impl Detector {
     }
 
     pub fn with_max_keys(rules: Arc<RuleSet>, max_keys: usize) -> Self {
+        let max_keys = max_keys.max(1);
+        let state = rules
+            .rules
+            .iter()
+            .map(|r| match r.kind {
+                RuleKind::Match => None,
+                _ => Some(KeyedTable::new(max_keys)),
+            })
+            .collect();
+        let summary_reads_event = rules
+            .rules
+            .iter()
+            .map(|r| r.summary.variables().iter().any(|v| v == "event"))
+            .collect();
+        let default_summary = rules
+            .rules
+            .iter()
+            .map(|r| {
+                r.summary.source()
+                    == crate::rule::default_summary(&Some(r.kind.clone()), &r.group_by)
+            })
+            .collect();
         Self {
             rules,
-            state: HashMap::new(),
-            max_keys: max_keys.max(1),
+            state,
+            summary_reads_event,
+            default_summary,
+            max_keys,
             stats: DetectorStats::default(),
         }
     }
@@ -65,16 +130,23 @@ impl Detector {
         &self.rules
     }
 
-    /// Forgets all threshold state (partial counts), keeping rules, bound
-    /// and counters: for when events it has seen were not stored and will
-    /// be seen again.
+    /// The bound on keys per rule.
+    pub fn max_keys(&self) -> usize {
+        self.max_keys
+    }
+
+    /// Forgets all per-key state (partial counts, blackholes), keeping
+    /// rules, bound and counters: for when events it has seen were not
+    /// stored and will be seen again.
     pub fn reset(&mut self) {
-        self.state.clear();
+        for table in self.state.iter_mut().flatten() {
+            table.clear();
+        }
     }
 
     pub fn stats(&self) -> DetectorStats {
         DetectorStats {
-            keys: self.state.values().map(|m| m.len() as u64).sum(),
+            keys: self.state.iter().flatten().map(|t| t.len() as u64).sum(),
             ..self.stats.clone()
         }
     }
@@ -101,10 +173,8 @@ impl Detector {
                 continue;
             }
             let alert = match rule.kind {
-                RuleKind::Match => Some(self.single_event_alert(rule, event, now)),
-                RuleKind::Threshold { count, window } => {
-                    self.threshold(idx, rule, count, window, event, now)
-                }
+                RuleKind::Match => Some(self.single_event_alert(idx, rule, event, now)),
+                _ => self.stateful(idx, rule, event, now),
             };
             if let Some(alert) = alert {
                 self.stats.alerts += 1;
@@ -114,92 +184,155 @@ impl Detector {
         alerts
     }
 
-    fn single_event_alert(&mut self, rule: &Rule, event: &Event, now: Timestamp) -> Alert {
-        let group = group_values(rule, event)
-            .map(|v| zip_group(rule, v))
+    fn single_event_alert(
+        &mut self,
+        idx: usize,
+        rule: &Rule,
+        event: &Event,
+        now: Timestamp,
+    ) -> Alert {
+        let group = Key::of(event, &rule.group_by)
+            .map(|k| zip_group(rule, &k))
             .unwrap_or_default();
         let mut alert = new_alert(rule, now, event.timestamp, event.timestamp, group, 1);
         alert.evidence = vec![event.id];
         alert.observables = event.observables.clone();
         alert.severity = severity_for(rule, event);
-        self.summarize(rule, &mut alert, event, None);
+        self.summarize(idx, rule, &mut alert, event, None);
         alert
     }
 
-    fn threshold(
+    /// `threshold` and `leaky`. Allocates nothing for an event of a key
+    /// already tracked that does not alert.
+    fn stateful(
         &mut self,
         idx: usize,
         rule: &Rule,
-        count: u32,
-        window: TimeDelta,
         event: &Event,
         now: Timestamp,
     ) -> Option<Alert> {
-        // Events missing a group-by field cannot be attributed; skip them.
-        let key = group_values(rule, event)?;
-        let max_keys = self.max_keys;
-        let buckets = self.state.entry(idx).or_default();
-        if !buckets.contains_key(&key) && buckets.len() >= max_keys {
-            self.stats.evicted_keys += evict(buckets, event.timestamp - window);
-        }
-        let bucket = buckets.entry(key.clone()).or_default();
-        let horizon = event.timestamp - window;
-        while bucket.hits.front().is_some_and(|(ts, _, _)| *ts <= horizon) {
-            bucket.hits.pop_front();
-        }
-        bucket
-            .hits
-            .push_back((event.timestamp, event.id, event.observables.clone()));
-        if bucket.hits.len() < count as usize {
-            return None;
-        }
-        let hits = std::mem::take(&mut bucket.hits);
-        buckets.remove(&key);
-        let first = hits.front().map_or(event.timestamp, |h| h.0);
-        let mut alert = new_alert(
-            rule,
-            now,
-            first,
-            event.timestamp,
-            zip_group(rule, key),
-            hits.len() as u64,
-        );
-        alert.severity = severity_for(rule, event);
-        for (_, id, observables) in &hits {
-            alert.evidence.push(*id);
-            for obs in observables {
-                if alert.observables.len() < MAX_ALERT_OBSERVABLES
-                    && !alert.observables.contains(obs)
-                {
-                    alert.observables.push(obs.clone());
-                }
+        // Events missing a group-by (or distinct) field cannot be
+        // attributed; skip them.
+        let key = Key::of(event, &rule.group_by)?;
+        let table = self.state.get_mut(idx)?.as_mut()?;
+        let distinct = rule.kind.distinct();
+        let value = match distinct {
+            Some(field) => table.value_hash(&crate::window::field_text(event, field)?),
+            None => 0,
+        };
+        let ts = event.timestamp;
+        let (st, evicted) = table.entry(&key, ts, || KeyState::new(ts));
+        self.stats.evicted_keys += evicted;
+        st.last_seen = st.last_seen.max(ts);
+        if let Some(until) = st.silent_until {
+            if ts < until {
+                return None;
             }
+            st.silent_until = None;
         }
+        let hit = Hit {
+            ts,
+            id: event.id,
+            value,
+        };
+        let (fired, window) = match rule.kind {
+            RuleKind::Match => return None,
+            RuleKind::Threshold { count, window, .. } => {
+                st.window.expire(ts - window);
+                if st.window.len() == 0 {
+                    st.observables.clear();
+                }
+                note_observables(&mut st.observables, event);
+                st.window.push(hit, distinct.is_some());
+                st.expires_at = ts + window;
+                let reached = if distinct.is_some() {
+                    st.window.distinct()
+                } else {
+                    st.window.len()
+                };
+                (
+                    (reached >= count as usize).then(|| (st.window.take(), reached)),
+                    Some(window),
+                )
+            }
+            RuleKind::Leaky {
+                capacity,
+                leak_speed,
+                ..
+            } => {
+                if st.bucket.empty_at().is_none_or(|e| e <= ts) {
+                    st.observables.clear();
+                }
+                note_observables(&mut st.observables, event);
+                let out = st
+                    .bucket
+                    .pour(hit, distinct.is_some(), capacity, leak_speed);
+                st.expires_at = st.bucket.empty_at().unwrap_or(ts);
+                (
+                    out.map(|h| {
+                        let n = h.len();
+                        (h, n)
+                    }),
+                    None,
+                )
+            }
+        };
+        let (hits, count) = fired?;
+        let observables = std::mem::take(&mut st.observables);
+        match rule.kind.blackhole() {
+            Some(silence) => {
+                st.silent_until = Some(ts + silence);
+                st.expires_at = st.expires_at.max(ts + silence);
+            }
+            None => table.remove(&key),
+        }
+        let first = hits.first().map_or(ts, |h| h.ts);
+        let mut alert = new_alert(rule, now, first, ts, zip_group(rule, &key), count as u64);
+        alert.severity = severity_for(rule, event);
+        alert.evidence = hits.iter().map(|h| h.id).collect();
         for (field, value) in &alert.group {
             if value.parse::<std::net::IpAddr>().is_ok() {
-                let obs = Observable::new(ObservableKind::Ip, value.clone(), Some(field));
-                if !alert.observables.contains(&obs) {
-                    alert.observables.insert(0, obs);
-                }
+                alert.observables.push(Observable::new(
+                    ObservableKind::Ip,
+                    value.clone(),
+                    Some(field),
+                ));
             }
         }
-        self.summarize(rule, &mut alert, event, Some(window));
+        for obs in observables {
+            if alert.observables.len() < MAX_ALERT_OBSERVABLES && !alert.observables.contains(&obs)
+            {
+                alert.observables.push(obs);
+            }
+        }
+        self.summarize(idx, rule, &mut alert, event, window);
         Some(alert)
     }
 
     fn summarize(
         &mut self,
+        idx: usize,
         rule: &Rule,
         alert: &mut Alert,
         event: &Event,
         window: Option<TimeDelta>,
     ) {
+        if self.default_summary.get(idx).copied().unwrap_or(false)
+            && let Some(text) = fast_summary(rule, alert, window)
+        {
+            alert.summary = text;
+            return;
+        }
         let ctx = json!({
             "rule": {"id": rule.id, "title": rule.title},
             "count": alert.count,
             "window": window.map(format_duration),
             "group": alert.group,
-            "event": event.to_nested_json(),
+            "event": if self.summary_reads_event.get(idx).copied().unwrap_or(true) {
+                event.to_nested_json()
+            } else {
+                serde_json::Value::Null
+            },
         });
         alert.summary = rule.summary.render(ctx).unwrap_or_else(|e| {
             self.stats.summary_errors += 1;
@@ -209,50 +342,52 @@ impl Detector {
     }
 }
 
-/// Drops buckets whose newest hit is at or before `horizon`; if none are
-/// stale, drops the least recently seen tenth, so that a flood of new keys
-/// (an attacker rotating addresses) costs one scan per tenth of the table,
-/// not one per key. Returns how many went.
-fn evict(buckets: &mut HashMap<Vec<String>, Bucket>, horizon: Timestamp) -> u64 {
-    let before = buckets.len();
-    buckets.retain(|_, b| b.hits.back().is_some_and(|(ts, _, _)| *ts > horizon));
-    if buckets.len() == before {
-        let mut last_seen: Vec<Timestamp> = buckets
-            .values()
-            .filter_map(|b| b.hits.back().map(|h| h.0))
-            .collect();
-        let n = (before / 10).max(1).min(last_seen.len());
-        if n > 0 {
-            let (_, cutoff, _) = last_seen.select_nth_unstable(n - 1);
-            let cutoff = *cutoff;
-            let mut left = n;
-            buckets.retain(|_, b| {
-                let old = left > 0 && b.hits.back().is_none_or(|h| h.0 <= cutoff);
-                if old {
-                    left -= 1;
-                }
-                !old
-            });
+fn note_observables(seen: &mut Vec<Observable>, event: &Event) {
+    for obs in &event.observables {
+        if seen.len() < MAX_ALERT_OBSERVABLES && !seen.contains(obs) {
+            seen.push(obs.clone());
         }
     }
-    let evicted = (before - buckets.len()) as u64;
-    tracing::warn!(
-        evicted,
-        kept = buckets.len(),
-        "threshold state full; evicted keys"
-    );
-    evicted
 }
 
-fn group_values(rule: &Rule, event: &Event) -> Option<Vec<String>> {
+/// The default summary of a stateful rule (see `rule::default_summary`),
+/// formatted without the template engine; `None` for kinds it does not
+/// cover.
+fn fast_summary(rule: &Rule, alert: &Alert, window: Option<TimeDelta>) -> Option<String> {
+    let key = rule
+        .group_by
+        .iter()
+        .map(|f| alert.group.get(f).map_or("", String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let (title, count) = (&rule.title, alert.count);
+    match (&rule.kind, window) {
+        (
+            RuleKind::Threshold {
+                distinct: Some(d), ..
+            },
+            Some(w),
+        ) => Some(format!(
+            "{title}: {count} distinct {d} from {key} within {}",
+            format_duration(w)
+        )),
+        (RuleKind::Threshold { .. }, Some(w)) => Some(format!(
+            "{title}: {count} events from {key} within {}",
+            format_duration(w)
+        )),
+        (RuleKind::Leaky { .. }, _) => Some(format!(
+            "{title}: bucket for {key} overflowed with {count} events"
+        )),
+        _ => None,
+    }
+}
+
+fn zip_group(rule: &Rule, key: &Key<'_>) -> BTreeMap<String, String> {
     rule.group_by
         .iter()
-        .map(|f| event.get(f).map(|v| v.to_string()))
+        .cloned()
+        .zip(key.parts().iter().map(|p| p.clone().into_owned()))
         .collect()
-}
-
-fn zip_group(rule: &Rule, values: Vec<String>) -> BTreeMap<String, String> {
-    rule.group_by.iter().cloned().zip(values).collect()
 }
 
 fn severity_for(rule: &Rule, event: &Event) -> riposte_model::Severity {
@@ -359,6 +494,32 @@ rules:
             "SSH brute force: 3 events from 203.0.113.7 within 1m"
         );
         assert_eq!(d.stats().keys, 1, "the fired key is reset, the other kept");
+        assert_eq!(
+            a.observables,
+            vec![Observable::new(
+                ObservableKind::Ip,
+                "203.0.113.7",
+                Some("source.ip")
+            )]
+        );
+    }
+
+    #[test]
+    fn threshold_alerts_carry_the_observables_of_every_counted_event() {
+        let mut d = detector(100);
+        let mut alerts = Vec::new();
+        for (i, user) in ["root", "admin", "root"].iter().enumerate() {
+            let mut e = failure("203.0.113.7", t(i as u32));
+            e.add_observable(ObservableKind::User, *user, "user.name");
+            alerts.extend(d.process(&e, t(3)));
+        }
+        let users: Vec<&str> = alerts[0]
+            .observables
+            .iter()
+            .filter(|o| o.kind == ObservableKind::User)
+            .map(|o| o.value.as_str())
+            .collect();
+        assert_eq!(users, vec!["root", "admin"]);
     }
 
     #[test]
@@ -396,18 +557,77 @@ rules:
         // least recently seen go to make room for the 21st.
         d.process(&failure("198.51.100.1", t(20)), t(20));
         assert_eq!((d.stats().keys, d.stats().evicted_keys), (19, 2));
-        let buckets = d.state.values().next().unwrap();
+        let has = |d: &Detector, ip: &str| {
+            let e = failure(ip, t(0));
+            let key = Key::of(&e, &["source.ip"]).unwrap();
+            d.state[0].as_ref().unwrap().contains(&key)
+        };
         for gone in ["192.0.2.0", "192.0.2.1"] {
-            assert!(
-                !buckets.contains_key(&vec![gone.to_owned()]),
-                "{gone} should be evicted"
-            );
+            assert!(!has(&d, gone), "{gone} should be evicted");
         }
-        assert!(buckets.contains_key(&vec!["192.0.2.2".to_owned()]));
-        assert!(buckets.contains_key(&vec!["198.51.100.1".to_owned()]));
+        assert!(has(&d, "192.0.2.2"));
+        assert!(has(&d, "198.51.100.1"));
         // The next new key fits without another scan.
         d.process(&failure("198.51.100.2", t(21)), t(21));
         assert_eq!((d.stats().keys, d.stats().evicted_keys), (20, 2));
+    }
+
+    #[test]
+    fn default_summaries_are_formatted_as_the_template_would() {
+        let text = r#"
+version: 1
+rules:
+  - id: a
+    title: "Brute <force> & \"friends\""
+    kind: threshold
+    match: { event.dataset: sshd }
+    group_by: [source.ip, user.name]
+    count: 2
+    window: 90m
+    severity: high
+  - id: b
+    title: Spray 'x'
+    kind: threshold
+    match: { event.dataset: sshd }
+    group_by: [source.ip]
+    distinct: user.name
+    count: 1
+    window: 60s
+    severity: high
+  - id: c
+    title: Bucket
+    kind: leaky
+    match: { event.dataset: sshd }
+    group_by: [source.ip]
+    capacity: 1
+    leak_speed: 1h
+    severity: high
+"#;
+        let rules = Arc::new(parse_rules("r.yaml", text).unwrap());
+        let mut fast = Detector::new(Arc::clone(&rules));
+        let mut slow = Detector::new(rules);
+        slow.default_summary = vec![false; 3];
+        let mut e = failure("203.0.113.<7>", t(0));
+        e.set("user.name", "r&\"oot'");
+        let mut got = Vec::new();
+        for d in [&mut fast, &mut slow] {
+            d.process(&e, t(0));
+            got.push(
+                d.process(&e, t(0))
+                    .into_iter()
+                    .map(|a| a.summary)
+                    .collect::<Vec<_>>(),
+            );
+        }
+        assert_eq!(
+            got[0],
+            vec![
+                "Brute <force> & \"friends\": 2 events from 203.0.113.<7> r&\"oot' within 1h30m",
+                "Spray 'x': 1 distinct user.name from 203.0.113.<7> within 1m",
+                "Bucket: bucket for 203.0.113.<7> overflowed with 2 events",
+            ]
+        );
+        assert_eq!(got[0], got[1]);
     }
 
     #[test]

@@ -8,13 +8,25 @@
 //! - `match`: every event that matches raises an alert (sensor alerts such as
 //!   Suricata's);
 //! - `threshold`: `count` matching events with the same `group_by` key within
-//!   `window` raise one alert (fail2ban's maxretry/findtime).
+//!   `window` raise one alert (fail2ban's maxretry/findtime), or `count`
+//!   distinct values of `distinct` (value_count);
+//! - `leaky`: CrowdSec's leaky bucket (`capacity`, `leak_speed`).
+//!
+//! Both stateful kinds take `blackhole` (silence per key after an alert).
+//! [`CorrelationEngine`] runs Sigma correlation rules over base-rule
+//! matches; the per-key windows of both live in one `window` module.
 
+mod correlation;
 mod detector;
 pub mod fail2ban;
 mod matcher;
 mod rule;
+mod window;
 
+pub use correlation::{
+    Condition, Correlation, CorrelationEngine, CorrelationHit, CorrelationStats, CorrelationType,
+    MAX_EVIDENCE, parse_correlation,
+};
 pub use detector::{Detector, DetectorStats};
 pub use matcher::Matcher;
 pub use rule::{Rule, RuleKind, RuleSet, SeverityFrom, load_rules, parse_rules};

@@ -44,6 +44,14 @@ struct RawRule {
     count: Option<u32>,
     #[serde(default)]
     window: Option<String>,
+    #[serde(default)]
+    distinct: Option<String>,
+    #[serde(default)]
+    blackhole: Option<String>,
+    #[serde(default)]
+    capacity: Option<u32>,
+    #[serde(default)]
+    leak_speed: Option<String>,
     severity: String,
     #[serde(default)]
     severity_from: Option<RawSeverityFrom>,
@@ -84,7 +92,42 @@ pub struct SeverityFrom {
 #[derive(Clone, Debug)]
 pub enum RuleKind {
     Match,
-    Threshold { count: u32, window: TimeDelta },
+    /// `count` events (or `count` distinct values of `distinct`) per key
+    /// within `window`.
+    Threshold {
+        count: u32,
+        window: TimeDelta,
+        distinct: Option<String>,
+        blackhole: Option<TimeDelta>,
+    },
+    /// CrowdSec's leaky bucket: overflows when a pour would take it above
+    /// `capacity`; leaks one event per `leak_speed`.
+    Leaky {
+        capacity: u32,
+        leak_speed: TimeDelta,
+        distinct: Option<String>,
+        blackhole: Option<TimeDelta>,
+    },
+}
+
+impl RuleKind {
+    /// The field whose distinct values are counted, for stateful kinds.
+    pub fn distinct(&self) -> Option<&str> {
+        match self {
+            RuleKind::Match => None,
+            RuleKind::Threshold { distinct, .. } | RuleKind::Leaky { distinct, .. } => {
+                distinct.as_deref()
+            }
+        }
+    }
+
+    /// How long a key stays silent after an alert.
+    pub fn blackhole(&self) -> Option<TimeDelta> {
+        match self {
+            RuleKind::Match => None,
+            RuleKind::Threshold { blackhole, .. } | RuleKind::Leaky { blackhole, .. } => *blackhole,
+        }
+    }
 }
 
 /// A validated, compiled rule.
@@ -124,8 +167,11 @@ impl RuleSet {
     }
 }
 
-const RULE_KINDS: &str = "match, threshold";
+const RULE_KINDS: &str = "match, threshold, leaky";
 const DEFAULT_CONFIDENCE: u8 = 70;
+/// The largest `count`/`capacity`: a window or bucket holds up to this many
+/// events per key, times `max_keys` keys.
+pub const MAX_COUNT: u32 = 100_000;
 
 /// Reads rule files (each a YAML file, or a directory of `*.yaml`/`*.yml`),
 /// reporting every problem in every file; ids must be unique across files.
@@ -272,21 +318,54 @@ fn compile(raw: RawRule, file: &str, loc: &str, problems: &mut Problems) -> Opti
             for (key, present) in [
                 ("count", raw.count.is_some()),
                 ("window", raw.window.is_some()),
+                ("distinct", raw.distinct.is_some()),
+                ("blackhole", raw.blackhole.is_some()),
+                ("capacity", raw.capacity.is_some()),
+                ("leak_speed", raw.leak_speed.is_some()),
             ] {
                 if present {
                     problems.push(
                         file,
                         format!("{loc}.{key}"),
-                        "only threshold rules take this key",
+                        "only threshold and leaky rules take this key",
                     );
                 }
             }
             Some(RuleKind::Match)
         }
         "threshold" => {
+            for (key, present) in [
+                ("capacity", raw.capacity.is_some()),
+                ("leak_speed", raw.leak_speed.is_some()),
+            ] {
+                if present {
+                    problems.push(
+                        file,
+                        format!("{loc}.{key}"),
+                        "only leaky rules take this key",
+                    );
+                }
+            }
+            let blackhole = optional_duration(&raw.blackhole, file, loc, "blackhole", problems);
             let count = match raw.count {
                 Some(0) => {
                     problems.push(file, format!("{loc}.count"), "must be at least 1");
+                    None
+                }
+                Some(n) if n > MAX_COUNT => {
+                    problems.push(
+                        file,
+                        format!("{loc}.count"),
+                        format!("{n} is over the limit of {MAX_COUNT}"),
+                    );
+                    None
+                }
+                Some(n) if n > MAX_COUNT => {
+                    problems.push(
+                        file,
+                        format!("{loc}.capacity"),
+                        format!("{n} is over the limit of {MAX_COUNT}"),
+                    );
                     None
                 }
                 Some(n) => Some(n),
@@ -323,7 +402,76 @@ fn compile(raw: RawRule, file: &str, loc: &str, problems: &mut Problems) -> Opti
             }
             count
                 .zip(window)
-                .map(|(count, window)| RuleKind::Threshold { count, window })
+                .map(|(count, window)| RuleKind::Threshold {
+                    count,
+                    window,
+                    distinct: raw.distinct.clone(),
+                    blackhole,
+                })
+        }
+        "leaky" => {
+            for (key, present) in [
+                ("count", raw.count.is_some()),
+                ("window", raw.window.is_some()),
+            ] {
+                if present {
+                    problems.push(
+                        file,
+                        format!("{loc}.{key}"),
+                        "leaky rules take capacity and leak_speed instead",
+                    );
+                }
+            }
+            let blackhole = optional_duration(&raw.blackhole, file, loc, "blackhole", problems);
+            let capacity = match raw.capacity {
+                Some(0) => {
+                    problems.push(file, format!("{loc}.capacity"), "must be at least 1");
+                    None
+                }
+                Some(n) => Some(n),
+                None => {
+                    problems.push(
+                        file,
+                        format!("{loc}.capacity"),
+                        "missing; leaky rules need a capacity",
+                    );
+                    None
+                }
+            };
+            let leak_speed = match raw.leak_speed.as_deref().map(parse_duration) {
+                Some(Ok(w)) if w > TimeDelta::zero() => Some(w),
+                Some(Ok(_)) => {
+                    problems.push(file, format!("{loc}.leak_speed"), "must be longer than 0s");
+                    None
+                }
+                Some(Err(e)) => {
+                    problems.push(file, format!("{loc}.leak_speed"), e);
+                    None
+                }
+                None => {
+                    problems.push(
+                        file,
+                        format!("{loc}.leak_speed"),
+                        "missing; leaky rules need a leak_speed (time per event leaked)",
+                    );
+                    None
+                }
+            };
+            if raw.group_by.is_empty() {
+                problems.push(
+                    file,
+                    format!("{loc}.group_by"),
+                    "missing; leaky rules keep a bucket per key",
+                );
+            }
+            capacity
+                .zip(leak_speed)
+                .map(|(capacity, leak_speed)| RuleKind::Leaky {
+                    capacity,
+                    leak_speed,
+                    distinct: raw.distinct.clone(),
+                    blackhole,
+                })
         }
         other => {
             problems.push(
@@ -361,19 +509,43 @@ fn compile(raw: RawRule, file: &str, loc: &str, problems: &mut Problems) -> Opti
     })
 }
 
-fn default_summary(kind: &Option<RuleKind>, group_by: &[String]) -> String {
+pub(crate) fn default_summary(kind: &Option<RuleKind>, group_by: &[String]) -> String {
     let key = group_by
         .iter()
         .map(|f| format!("{{{{ group[{f:?}] }}}}"))
         .collect::<Vec<_>>()
         .join(" ");
     match kind {
+        Some(RuleKind::Threshold {
+            distinct: Some(d), ..
+        }) => format!(
+            "{{{{ rule.title }}}}: {{{{ count }}}} distinct {d} from {key} within {{{{ window }}}}"
+        ),
         Some(RuleKind::Threshold { .. }) => {
             format!(
                 "{{{{ rule.title }}}}: {{{{ count }}}} events from {key} within {{{{ window }}}}"
             )
         }
+        Some(RuleKind::Leaky { .. }) => {
+            format!("{{{{ rule.title }}}}: bucket for {key} overflowed with {{{{ count }}}} events")
+        }
         _ => "{{ rule.title }}".to_owned(),
+    }
+}
+
+fn optional_duration(
+    text: &Option<String>,
+    file: &str,
+    loc: &str,
+    key: &str,
+    problems: &mut Problems,
+) -> Option<TimeDelta> {
+    match text.as_deref().map(parse_duration)? {
+        Ok(d) => Some(d),
+        Err(e) => {
+            problems.push(file, format!("{loc}.{key}"), e);
+            None
+        }
     }
 }
 
@@ -421,7 +593,7 @@ rules:
             lines,
             vec![
                 "rules.yaml: rules[one].severity: unknown severity \"severe\" (valid: info, low, medium, high, critical)",
-                "rules.yaml: rules[one].kind: unknown rule kind \"treshold\" (valid: match, threshold)",
+                "rules.yaml: rules[one].kind: unknown rule kind \"treshold\" (valid: match, threshold, leaky)",
                 "rules.yaml: rules[two].confidence: confidence 101 is out of range (0-100)",
                 "rules.yaml: rules[two].count: must be at least 1",
                 "rules.yaml: rules[two].window: invalid duration \"5y\" (expected e.g. 60s, 15m, 4h, 1h30m, 7d)",

@@ -94,7 +94,7 @@ fn configuration_examples_load() {
 #[test]
 fn rule_examples_load() {
     let blocks = yaml_blocks("rules.md");
-    assert_eq!(blocks.len(), 2);
+    assert_eq!(blocks.len(), 5);
     for (i, b) in blocks.iter().enumerate() {
         riposte_detect::parse_rules(&format!("rules.md block {}", i + 1), b)
             .unwrap_or_else(|p| panic!("{p}"));
