@@ -158,6 +158,12 @@ impl Detector {
         let mut alerts = Vec::new();
         let rules = Arc::clone(&self.rules);
         for (idx, rule) in rules.rules.iter().enumerate() {
+            // `match:` conditions on fields the filter does not set are
+            // checked before the (costlier) filter runs.
+            let checked_first = !rule.matcher.fields().any(crate::fail2ban::sets_field);
+            if checked_first && !rule.matcher.matches(event) {
+                continue;
+            }
             let with_fail2ban;
             let event = match &rule.fail2ban {
                 None => event,
@@ -169,7 +175,7 @@ impl Detector {
                     None => continue,
                 },
             };
-            if !rule.matcher.matches(event) {
+            if !checked_first && !rule.matcher.matches(event) {
                 continue;
             }
             let alert = match rule.kind {

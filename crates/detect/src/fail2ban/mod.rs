@@ -383,6 +383,14 @@ pub fn annotate(filter: &Fail2banFilter, event: &Event) -> Option<Event> {
     Some(out)
 }
 
+/// Whether [`annotate`] sets (and may overwrite) the field `name`.
+pub(crate) fn sets_field(name: &str) -> bool {
+    matches!(
+        name,
+        "source.ip" | "source.domain" | "source.address" | "user.name"
+    ) || name.starts_with("fail2ban.")
+}
+
 /// Syslog received over the network starts with `<PRI>`; files never do,
 /// and fail2ban's filters are written for files.
 fn strip_syslog_pri(line: &str) -> &str {
