@@ -61,7 +61,7 @@ impl RecordDecoder for JsonDecoder {
         let timestamp = match &self.mapping.timestamp {
             Some(path) => {
                 let v = flat
-                    .remove(path)
+                    .remove(path.as_str())
                     .ok_or_else(|| DecodeError::MissingField(leak_free(path)))?;
                 json_time(&v).ok_or_else(|| DecodeError::InvalidTimestamp {
                     value: clip(&v.to_string()),
@@ -80,8 +80,8 @@ impl RecordDecoder for JsonDecoder {
 
         let mut ev = Event::new(timestamp, self.mapping.dataset.clone());
         for (ecs, source) in &self.mapping.fields {
-            if let Some(v) = flat.remove(source) {
-                ev.fields.insert(ecs.clone(), v);
+            if let Some(v) = flat.remove(source.as_str()) {
+                ev.fields.insert(ecs.as_str().into(), v);
             }
         }
         for (name, v) in flat {
@@ -117,14 +117,17 @@ pub(crate) fn flatten_into(out: &mut Fields, prefix: String, object: Map<String,
                     .all(|i| !matches!(i, Value::Array(_) | Value::Object(_)))
                 {
                     let list = items.into_iter().filter_map(scalar).collect();
-                    out.insert(name, FieldValue::List(list));
+                    out.insert(name.into(), FieldValue::List(list));
                 } else {
-                    out.insert(name, FieldValue::Str(Value::Array(items).to_string()));
+                    out.insert(
+                        name.into(),
+                        FieldValue::from(Value::Array(items).to_string()),
+                    );
                 }
             }
             other => {
                 if let Some(v) = scalar(other) {
-                    out.insert(name, v);
+                    out.insert(name.into(), v);
                 }
             }
         }
@@ -138,11 +141,11 @@ pub(crate) fn scalar(value: Value) -> Option<FieldValue> {
         Value::Number(n) => Some(match n.as_i64() {
             Some(i) => FieldValue::Int(i),
             None => match n.as_u64() {
-                Some(u) => FieldValue::Str(u.to_string()),
+                Some(u) => FieldValue::from(u.to_string()),
                 None => FieldValue::Float(n.as_f64().unwrap_or(f64::NAN)),
             },
         }),
-        Value::String(s) => Some(FieldValue::Str(s)),
+        Value::String(s) => Some(FieldValue::from(s)),
         Value::Null | Value::Array(_) | Value::Object(_) => None,
     }
 }

@@ -465,7 +465,7 @@ mod tests {
     }
 
     fn s(v: &str) -> FieldValue {
-        FieldValue::Str(v.to_owned())
+        FieldValue::from(v)
     }
 
     const ALERT: &str = r#"{"timestamp":"2026-03-14T09:26:53.123456+0000","flow_id":1234567890123456,"in_iface":"eth0","event_type":"alert","src_ip":"203.0.113.7","src_port":52211,"dest_ip":"198.51.100.10","dest_port":22,"proto":"TCP","pkt_src":"wire/pcap","host":"sensor-1","metadata":{"flowbits":["a","b"]},"alert":{"action":"allowed","gid":1,"signature_id":2001219,"rev":20,"signature":"ET SCAN Potential SSH Scan","category":"Attempted Information Leak","severity":2,"metadata":{"created_at":["2010_07_30"]}},"app_proto":"ssh","direction":"to_server","flow":{"pkts_toserver":1,"start":"2026-03-14T09:26:53.000000+0000"}}"#;

@@ -151,7 +151,7 @@ fn finish(path: &str, ts: Option<Timestamp>, fields: Vec<Native>, ctx: &DecodeCt
     };
     ecs::map(&mut ev, path, &natives);
     for f in fields {
-        ev.fields.insert(f.full, f.value);
+        ev.fields.insert(f.full.into(), f.value);
     }
     crate::observe::add_ecs_observables(&mut ev);
     ev

@@ -251,7 +251,7 @@ impl TsvState {
             }
             let v = match col.ty {
                 ColType::Scalar(Ty::Text | Ty::Untyped) if raw == self.empty_field => {
-                    FieldValue::Str(String::new())
+                    FieldValue::from(String::new())
                 }
                 ColType::Scalar(ty) => scalar(raw, col, ty)?,
                 ColType::List(_) if raw == self.empty_field => FieldValue::List(Vec::new()),
@@ -262,7 +262,7 @@ impl TsvState {
                             continue;
                         }
                         if item == self.empty_field && matches!(ty, Ty::Text | Ty::Untyped) {
-                            items.push(FieldValue::Str(String::new()));
+                            items.push(FieldValue::from(String::new()));
                             continue;
                         }
                         items.push(scalar(item, col, ty)?);
@@ -334,7 +334,7 @@ fn scalar(raw: &str, col: &Column, ty: Ty) -> Result<FieldValue, DecodeError> {
             // Like the JSON side: a count beyond i64 stays exact, as text.
             match i64::try_from(n) {
                 Ok(i) => FieldValue::Int(i),
-                Err(_) => FieldValue::Str(n.to_string()),
+                Err(_) => FieldValue::from(n.to_string()),
             }
         }
         Ty::Int => FieldValue::Int(raw.parse().map_err(|_| invalid(raw, col, ty))?),
@@ -348,7 +348,7 @@ fn scalar(raw: &str, col: &Column, ty: Ty) -> Result<FieldValue, DecodeError> {
             "F" => FieldValue::Bool(false),
             _ => return Err(invalid(raw, col, ty)),
         },
-        Ty::Text | Ty::Untyped => FieldValue::Str(value::tsv_string(raw).into_owned()),
+        Ty::Text | Ty::Untyped => FieldValue::from(value::tsv_string(raw).into_owned()),
     })
 }
 
