@@ -78,15 +78,21 @@ impl RecordDecoder for JsonDecoder {
                 .unwrap_or(ctx.now),
         };
 
-        let mut ev = Event::new(timestamp, self.mapping.dataset.clone());
+        let mut ev = Event::new(timestamp, self.mapping.dataset.as_str());
+        // The flattened map becomes the event's fields as it is (no second
+        // round of inserts): every mapped source is taken out first, then
+        // put back under its ECS name, so a mapped name wins over an
+        // unmapped one of the same name and a later mapping over an earlier.
+        let mut mapped = Vec::with_capacity(self.mapping.fields.len());
         for (ecs, source) in &self.mapping.fields {
             if let Some(v) = flat.remove(source.as_str()) {
-                ev.fields.insert(ecs.as_str().into(), v);
+                mapped.push((ecs, v));
             }
         }
-        for (name, v) in flat {
-            ev.fields.entry(name).or_insert(v);
+        for (ecs, v) in mapped {
+            flat.insert(ecs.as_str().into(), v);
         }
+        ev.fields = flat;
         crate::observe::add_ecs_observables(&mut ev);
         Ok(Some(ev))
     }
