@@ -252,6 +252,42 @@ mod tests {
     }
 
     #[test]
+    fn a_mapped_name_wins_over_an_unmapped_field_of_that_name_and_sources_are_read_before_renaming()
+    {
+        // `user.name` exists unmapped and is also the target of `who`;
+        // `user.name` is itself the source of `user.original`, which must
+        // see the record's value, not the renamed one.
+        let mut d = JsonDecoder::new(Some(JsonMapping {
+            dataset: "app".into(),
+            timestamp: None,
+            fields: vec![
+                ("user.name".into(), "who".into()),
+                ("user.original".into(), "user.name".into()),
+            ],
+        }));
+        let ev = d
+            .decode(
+                r#"{"ts":"2026-03-14T09:26:53Z","who":"root","user":{"name":"svc"},"x":1}"#,
+                &ctx(),
+            )
+            .unwrap()
+            .unwrap();
+        let fields: Vec<(&str, String)> = ev
+            .fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.to_string()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("user.name", "root".to_owned()),
+                ("user.original", "svc".to_owned()),
+                ("x", "1".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
     fn default_time_fields_then_now_and_errors_name_the_problem() {
         let mut d = JsonDecoder::new(None);
         let ev = d
