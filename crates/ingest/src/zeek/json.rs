@@ -188,7 +188,7 @@ pub(super) fn into_natives(fields: Vec<(String, FieldValue)>, prefix: &str) -> V
         .into_iter()
         .filter(|(name, _)| !name.is_empty())
         .map(|(name, value)| Native {
-            full: format!("{prefix}{name}"),
+            full: super::concat(prefix, &name),
             value,
         })
         .collect()
