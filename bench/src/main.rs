@@ -9,10 +9,54 @@
 /// mimalloc rather than glibc's malloc: decoding allocates and frees tens of
 /// small objects per event, and glibc trims the heap between batches and
 /// faults it back in (see BENCHMARKS.md).
+/// Wrapped in a counter so the decode benchmarks can print heap
+/// allocations per event: the measured number behind BENCHMARKS.md's
+/// allocation figures (the counter's atomic adds cost every variant alike).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: CountingAlloc = CountingAlloc(mimalloc::MiMalloc);
 
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// mimalloc plus a count of `alloc` and `realloc` calls.
+#[allow(missing_debug_implementations)] // MiMalloc has no Debug
+struct CountingAlloc(mimalloc::MiMalloc);
+
+// SAFETY: every method forwards to mimalloc with the caller's arguments
+// unchanged; the counter is a relaxed atomic add with no other effect.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged (see above).
+        unsafe { self.0.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged.
+        unsafe { self.0.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged.
+        unsafe { self.0.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged.
+        unsafe { self.0.realloc(ptr, layout, new_size) }
+    }
+}
+
+/// Allocations plus reallocations so far, process-wide.
+fn allocations() -> usize {
+    ALLOCATIONS.load(Ordering::Relaxed)
+}
+
+use std::alloc::{GlobalAlloc, Layout};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
@@ -498,6 +542,16 @@ fn report(name: &str, events: usize, bytes: usize, secs: f64) {
     );
 }
 
+/// [`report`] plus heap allocations (incl. reallocations) per event.
+fn report_allocs(name: &str, events: usize, bytes: usize, secs: f64, allocs: usize) {
+    println!(
+        "{name:<34} {events:>9} events  {:>12.0} events/s  {:>8.1} MB/s  {:>6.1} allocs/event",
+        events as f64 / secs,
+        bytes as f64 / secs / 1e6,
+        allocs as f64 / events.max(1) as f64
+    );
+}
+
 /// This thread's time on a CPU, from `/proc/thread-self/schedstat`
 /// (Linux): unlike wall time it does not count the time the thread waited
 /// for a core, so a busy machine disturbs single-core figures less.
@@ -543,8 +597,10 @@ fn bench_decode(name: &str, format: Format, lines: &[Line]) {
     };
     let mut best = f64::INFINITY;
     let mut events = 0;
+    let mut allocs = 0;
     for _ in 0..3 {
         let mut decoder = Decoder::new(format, &DecodeOptions::default());
+        let allocs_before = allocations();
         let t = Stopwatch::start();
         let mut ignored = 0;
         events = 0;
@@ -557,13 +613,14 @@ fn bench_decode(name: &str, format: Format, lines: &[Line]) {
             ignored += batch.ignored;
         }
         best = best.min(t.secs());
+        allocs = allocations() - allocs_before;
         assert_eq!(
             events + ignored as usize,
             lines.len(),
             "{name}: every generated line must decode"
         );
     }
-    report(name, events, bytes(lines), best);
+    report_allocs(name, events, bytes(lines), best, allocs);
 }
 
 fn bench_detect(lines: &[Line]) {

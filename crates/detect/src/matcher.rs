@@ -21,7 +21,7 @@ impl Matcher {
                 Some(s) => accepted.iter().any(|a| a == s),
                 None => event
                     .fields
-                    .get(field)
+                    .get(field.as_str())
                     .is_some_and(|v| value_matches(v, accepted)),
             })
     }

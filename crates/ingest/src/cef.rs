@@ -226,7 +226,8 @@ pub(crate) fn decode(text: &str, now: Timestamp) -> Result<Event, DecodeError> {
             [one] => FieldValue::from(one.as_str()),
             many => FieldValue::List(many.iter().map(|v| v.as_str().into()).collect()),
         };
-        ev.fields.insert(format!("cef.extensions.{key}"), value);
+        ev.fields
+            .insert(format!("cef.extensions.{key}").into(), value);
     }
     // Labelled custom fields (`cs1Label=Threat Name cs1=…`) also go under
     // their label; a label never replaces a real key.
@@ -237,7 +238,7 @@ pub(crate) fn decode(text: &str, now: Timestamp) -> Result<Event, DecodeError> {
         let label = label_name(label);
         if !label.is_empty() {
             ev.fields
-                .entry(format!("cef.extensions.{label}"))
+                .entry(format!("cef.extensions.{label}").into())
                 .or_insert_with(|| FieldValue::from(*value));
         }
     }
@@ -552,7 +553,7 @@ mod tests {
     }
 
     fn s(v: &str) -> FieldValue {
-        FieldValue::Str(v.to_owned())
+        FieldValue::from(v)
     }
 
     fn i(v: i64) -> FieldValue {

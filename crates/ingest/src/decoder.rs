@@ -74,7 +74,7 @@ impl Decoder {
         Ok(event.map(|mut event| {
             event.original = Some(text.to_owned());
             event.origin = Some(SourcePos {
-                source: ctx.source.to_owned(),
+                source: ctx.source.into(),
                 offset,
             });
             event

@@ -61,7 +61,7 @@ impl RecordDecoder for JsonDecoder {
         let timestamp = match &self.mapping.timestamp {
             Some(path) => {
                 let v = flat
-                    .remove(path)
+                    .remove(path.as_str())
                     .ok_or_else(|| DecodeError::MissingField(leak_free(path)))?;
                 json_time(&v).ok_or_else(|| DecodeError::InvalidTimestamp {
                     value: clip(&v.to_string()),
@@ -78,15 +78,21 @@ impl RecordDecoder for JsonDecoder {
                 .unwrap_or(ctx.now),
         };
 
-        let mut ev = Event::new(timestamp, self.mapping.dataset.clone());
+        let mut ev = Event::new(timestamp, self.mapping.dataset.as_str());
+        // The flattened map becomes the event's fields as it is (no second
+        // round of inserts): every mapped source is taken out first, then
+        // put back under its ECS name, so a mapped name wins over an
+        // unmapped one of the same name and a later mapping over an earlier.
+        let mut mapped = Vec::with_capacity(self.mapping.fields.len());
         for (ecs, source) in &self.mapping.fields {
-            if let Some(v) = flat.remove(source) {
-                ev.fields.insert(ecs.clone(), v);
+            if let Some(v) = flat.remove(source.as_str()) {
+                mapped.push((ecs, v));
             }
         }
-        for (name, v) in flat {
-            ev.fields.entry(name).or_insert(v);
+        for (ecs, v) in mapped {
+            flat.insert(ecs.as_str().into(), v);
         }
+        ev.fields = flat;
         crate::observe::add_ecs_observables(&mut ev);
         Ok(Some(ev))
     }
@@ -117,14 +123,17 @@ pub(crate) fn flatten_into(out: &mut Fields, prefix: String, object: Map<String,
                     .all(|i| !matches!(i, Value::Array(_) | Value::Object(_)))
                 {
                     let list = items.into_iter().filter_map(scalar).collect();
-                    out.insert(name, FieldValue::List(list));
+                    out.insert(name.into(), FieldValue::List(list));
                 } else {
-                    out.insert(name, FieldValue::Str(Value::Array(items).to_string()));
+                    out.insert(
+                        name.into(),
+                        FieldValue::from(Value::Array(items).to_string()),
+                    );
                 }
             }
             other => {
                 if let Some(v) = scalar(other) {
-                    out.insert(name, v);
+                    out.insert(name.into(), v);
                 }
             }
         }
@@ -138,11 +147,11 @@ pub(crate) fn scalar(value: Value) -> Option<FieldValue> {
         Value::Number(n) => Some(match n.as_i64() {
             Some(i) => FieldValue::Int(i),
             None => match n.as_u64() {
-                Some(u) => FieldValue::Str(u.to_string()),
+                Some(u) => FieldValue::from(u.to_string()),
                 None => FieldValue::Float(n.as_f64().unwrap_or(f64::NAN)),
             },
         }),
-        Value::String(s) => Some(FieldValue::Str(s)),
+        Value::String(s) => Some(FieldValue::from(s)),
         Value::Null | Value::Array(_) | Value::Object(_) => None,
     }
 }
@@ -240,6 +249,42 @@ mod tests {
             "203.0.113.7",
             Some("source.ip")
         )));
+    }
+
+    #[test]
+    fn a_mapped_name_wins_over_an_unmapped_field_of_that_name_and_sources_are_read_before_renaming()
+    {
+        // `user.name` exists unmapped and is also the target of `who`;
+        // `user.name` is itself the source of `user.original`, which must
+        // see the record's value, not the renamed one.
+        let mut d = JsonDecoder::new(Some(JsonMapping {
+            dataset: "app".into(),
+            timestamp: None,
+            fields: vec![
+                ("user.name".into(), "who".into()),
+                ("user.original".into(), "user.name".into()),
+            ],
+        }));
+        let ev = d
+            .decode(
+                r#"{"ts":"2026-03-14T09:26:53Z","who":"root","user":{"name":"svc"},"x":1}"#,
+                &ctx(),
+            )
+            .unwrap()
+            .unwrap();
+        let fields: Vec<(&str, String)> = ev
+            .fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.to_string()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("user.name", "root".to_owned()),
+                ("user.original", "svc".to_owned()),
+                ("x", "1".to_owned()),
+            ]
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use std::net::IpAddr;
 use std::sync::LazyLock;
 
-use riposte_model::{Event, FieldValue, ObservableKind};
+use riposte_model::{CompactString, Event, FieldValue, ObservableKind, ToCompactString};
 
 /// ECS field → the kind of observable its values are.
 const ECS_OBSERVABLES: &[(&str, ObservableKind)] = &[
@@ -95,13 +95,14 @@ pub fn add_ecs_observables(ev: &mut Event) {
     }
     // Stable: a list's items keep their order.
     found.sort_by_key(|&(rank, ..)| rank);
+    ev.observables.reserve(found.len());
     for (_, kind, value, field) in found {
         ev.add_observable(kind, value, field);
     }
 }
 
 fn push_valid(
-    out: &mut Vec<(usize, ObservableKind, String, &'static str)>,
+    out: &mut Vec<(usize, ObservableKind, CompactString, &'static str)>,
     rank: usize,
     kind: ObservableKind,
     value: &str,
@@ -113,8 +114,8 @@ fn push_valid(
             return match value.parse::<IpAddr>() {
                 // Rust's IPv4 parser accepts only the canonical dotted
                 // quad (no leading zeros), so the text is already canonical.
-                Ok(IpAddr::V4(_)) => out.push((rank, kind, value.to_owned(), field)),
-                Ok(ip) => out.push((rank, kind, ip.to_string(), field)),
+                Ok(IpAddr::V4(_)) => out.push((rank, kind, value.into(), field)),
+                Ok(ip) => out.push((rank, kind, ip.to_compact_string(), field)),
                 Err(_) => {}
             };
         }
@@ -136,8 +137,8 @@ fn push_valid(
             ObservableKind::Md5
             | ObservableKind::Sha1
             | ObservableKind::Sha256
-            | ObservableKind::Domain => value.to_ascii_lowercase(),
-            _ => value.to_owned(),
+            | ObservableKind::Domain => value.to_ascii_lowercase().into(),
+            _ => value.into(),
         };
         out.push((rank, kind, value, field));
     }

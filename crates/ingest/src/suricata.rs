@@ -16,7 +16,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::net::IpAddr;
 
-use riposte_model::Event;
+use riposte_model::{CompactString, Event, ToCompactString};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
@@ -181,7 +181,11 @@ pub(crate) fn decode(text: &str) -> Result<Option<Event>, DecodeError> {
         expected: crate::time::EXPECTED,
     })?;
 
-    let mut ev = Event::new(timestamp, format!("suricata.{event_type}"));
+    // Built in place: "suricata." plus any event type up to 15 bytes stays
+    // inline, with no heap allocation.
+    let mut dataset = CompactString::const_new("suricata.");
+    dataset.push_str(event_type);
+    let mut ev = Event::new(timestamp, dataset);
     ev.set("event.module", "suricata");
     if event_type == "alert" {
         ev.set("event.kind", "alert");
@@ -207,8 +211,8 @@ pub(crate) fn decode(text: &str) -> Result<Option<Event>, DecodeError> {
         // Suricata writes "TCP", "UDP", "IPv6-ICMP", or a number for
         // protocols it has no name for; ECS wants lowercase names.
         let proto = match v {
-            Scalar::U64(n) => n.to_string(),
-            other => other.str("proto")?.to_ascii_lowercase(),
+            Scalar::U64(n) => n.to_compact_string(),
+            other => other.str("proto")?.to_ascii_lowercase().into(),
         };
         ev.set("network.transport", proto);
     }
@@ -218,7 +222,7 @@ pub(crate) fn decode(text: &str) -> Result<Option<Event>, DecodeError> {
         // kept exactly as text rather than wrapped.
         match i64::try_from(id) {
             Ok(id) => ev.set("suricata.eve.flow_id", id),
-            Err(_) => ev.set("suricata.eve.flow_id", id.to_string()),
+            Err(_) => ev.set("suricata.eve.flow_id", id.to_compact_string()),
         }
     }
     if let Some(v) = &rec.in_iface {
@@ -276,7 +280,7 @@ fn decode_alert(ev: &mut Event, alert: &Alert<'_>) -> Result<(), DecodeError> {
     ev.set("event.category", "intrusion_detection");
     if let Some(v) = &alert.signature_id {
         let sid = v.i64("alert.signature_id")?;
-        ev.set("rule.id", sid.to_string());
+        ev.set("rule.id", sid.to_compact_string());
         ev.set("suricata.eve.alert.signature_id", sid);
     }
     if let Some(v) = &alert.signature {
@@ -371,10 +375,15 @@ impl Scalar<'_> {
 
     /// The address in canonical text form (IPv4-mapped IPv6 as IPv4), so that
     /// the same host always yields the same observable and decision value.
-    fn ip(&self, field: &'static str) -> Result<String, DecodeError> {
+    fn ip(&self, field: &'static str) -> Result<CompactString, DecodeError> {
         let s = self.str(field)?;
         s.parse::<IpAddr>()
-            .map(|ip| ip.to_canonical().to_string())
+            .map(|ip| match ip {
+                // Rust's IPv4 parser accepts only the canonical dotted quad
+                // (no leading zeros), so the text is kept as it is.
+                IpAddr::V4(_) => CompactString::from(s),
+                v6 => v6.to_canonical().to_compact_string(),
+            })
             .map_err(|_| DecodeError::InvalidIp {
                 field,
                 value: clip(s),
@@ -465,7 +474,7 @@ mod tests {
     }
 
     fn s(v: &str) -> FieldValue {
-        FieldValue::Str(v.to_owned())
+        FieldValue::from(v)
     }
 
     const ALERT: &str = r#"{"timestamp":"2026-03-14T09:26:53.123456+0000","flow_id":1234567890123456,"in_iface":"eth0","event_type":"alert","src_ip":"203.0.113.7","src_port":52211,"dest_ip":"198.51.100.10","dest_port":22,"proto":"TCP","pkt_src":"wire/pcap","host":"sensor-1","metadata":{"flowbits":["a","b"]},"alert":{"action":"allowed","gid":1,"signature_id":2001219,"rev":20,"signature":"ET SCAN Potential SSH Scan","category":"Attempted Information Leak","severity":2,"metadata":{"created_at":["2010_07_30"]}},"app_proto":"ssh","direction":"to_server","flow":{"pkts_toserver":1,"start":"2026-03-14T09:26:53.000000+0000"}}"#;

@@ -100,7 +100,7 @@ pub(crate) fn decode(text: &str, now: Timestamp) -> Result<Event, DecodeError> {
             crate::apps::pam::apply_accompanying(&mut ev, line.message);
         }
     } else if let Some(dataset) = crate::apps::apply(&mut ev, line.app, line.message) {
-        ev.dataset = dataset.to_owned();
+        ev.dataset = dataset.into();
     }
     Ok(ev)
 }
@@ -742,7 +742,7 @@ mod tests {
         let ev = decode(line, now()).unwrap();
         let get = |k: &str| ev.get_str(k).map(str::to_owned);
         (
-            ev.dataset.clone(),
+            ev.dataset.to_string(),
             get("event.action"),
             get("event.outcome"),
             get("user.name"),
@@ -845,7 +845,7 @@ mod tests {
         let mut kinds: Vec<(String, String)> = ev
             .observables
             .iter()
-            .map(|o| (o.kind.to_string(), o.value.clone()))
+            .map(|o| (o.kind.to_string(), o.value.to_string()))
             .collect();
         kinds.sort();
         assert_eq!(

@@ -85,7 +85,7 @@ pub(crate) fn decode(text: &str) -> Result<Event, DecodeError> {
     );
 
     for (name, value) in flat {
-        ev.fields.insert(format!("wazuh.{name}"), value);
+        ev.fields.insert(format!("wazuh.{name}").into(), value);
     }
     crate::observe::add_ecs_observables(&mut ev);
     Ok(ev)
@@ -241,7 +241,7 @@ fn move_str(ev: &mut Event, flat: &mut Fields, from: &str, to: &str) {
     if matches!(flat.get(from), Some(FieldValue::Str(_)))
         && let Some(v) = flat.remove(from)
     {
-        ev.fields.insert(to.to_owned(), v);
+        ev.fields.insert(to.into(), v);
     }
 }
 
@@ -278,7 +278,7 @@ fn take_list(flat: &mut Fields, name: &str) -> Vec<FieldValue> {
         Some(FieldValue::List(items)) => items,
         Some(FieldValue::Str(s)) => vec![FieldValue::Str(s)],
         Some(other) => {
-            flat.insert(name.to_owned(), other);
+            flat.insert(name.into(), other);
             Vec::new()
         }
         None => Vec::new(),
@@ -294,7 +294,7 @@ mod tests {
     use super::*;
 
     fn s(v: &str) -> FieldValue {
-        FieldValue::Str(v.to_owned())
+        FieldValue::from(v)
     }
 
     fn list(items: &[&str]) -> FieldValue {

@@ -29,7 +29,7 @@ mod json;
 mod tsv;
 mod value;
 
-use riposte_model::{Event, FieldValue, Timestamp};
+use riposte_model::{CompactString, Event, FieldValue, Timestamp};
 
 use crate::error::clip;
 use crate::{DecodeCtx, DecodeError, RecordDecoder};
@@ -82,7 +82,7 @@ fn from_json(rec: json::JsonRecord, ctx: &DecodeCtx<'_>) -> Result<Event, Decode
 /// A field under its full name `zeek.<path>.<name>`.
 #[derive(Debug)]
 struct Native {
-    full: String,
+    full: CompactString,
     value: FieldValue,
 }
 
@@ -144,7 +144,7 @@ impl<'a> Natives<'a> {
 
 fn finish(path: &str, ts: Option<Timestamp>, fields: Vec<Native>, ctx: &DecodeCtx<'_>) -> Event {
     // Logs without `ts` (loaded_scripts) happen at reading time.
-    let mut ev = Event::new(ts.unwrap_or(ctx.now), format!("zeek.{path}"));
+    let mut ev = Event::new(ts.unwrap_or(ctx.now), concat("zeek.", path));
     let natives = Natives {
         name_at: "zeek.".len() + path.len() + 1,
         fields: &fields,
@@ -155,6 +155,15 @@ fn finish(path: &str, ts: Option<Timestamp>, fields: Vec<Native>, ctx: &DecodeCt
     }
     crate::observe::add_ecs_observables(&mut ev);
     ev
+}
+
+/// `a` followed by `b`, built in place: inline (no allocation) up to 24
+/// bytes, which covers most `zeek.<path>.<field>` names.
+fn concat(a: &str, b: &str) -> CompactString {
+    let mut s = CompactString::with_capacity(a.len() + b.len());
+    s.push_str(a);
+    s.push_str(b);
+    s
 }
 
 pub(super) fn malformed(reason: String) -> DecodeError {

@@ -44,7 +44,7 @@ fn ctx() -> DecodeCtx<'static> {
 /// A raw JSON scalar as the decoder stores it.
 fn as_field(v: &Value) -> FieldValue {
     match v {
-        Value::String(s) => FieldValue::Str(s.clone()),
+        Value::String(s) => FieldValue::from(s.as_str()),
         Value::Number(n) => FieldValue::Int(n.as_i64().unwrap()),
         Value::Bool(b) => FieldValue::Bool(*b),
         other => panic!("unexpected {other}"),
@@ -151,7 +151,7 @@ fn crowdsec_suricata_eve_samples_decode_without_dead_letters() {
         }
         let mut types: BTreeMap<String, usize> = BTreeMap::new();
         for ev in &out.events {
-            *types.entry(ev.dataset.clone()).or_default() += 1;
+            *types.entry(ev.dataset.to_string()).or_default() += 1;
         }
         eprintln!(
             "{test}: {} lines → {} events {types:?}, {} ignored, {} dead letters",

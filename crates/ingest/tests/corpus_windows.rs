@@ -50,7 +50,7 @@ fn project(events: &[Event]) -> Vec<Projection> {
         .map(|e| {
             (
                 e.timestamp,
-                e.dataset.clone(),
+                e.dataset.to_string(),
                 e.fields.clone(),
                 e.observables.clone(),
             )
@@ -154,7 +154,7 @@ fn sigma_regression_evtx_and_json_twins_decode_to_the_same_events() {
                 for (_, _, fields, _) in &mut json {
                     let v = fields.get_mut(field).unwrap();
                     assert_eq!(v.as_str(), Some(in_json), "{rule} {field}");
-                    *v = FieldValue::Str(in_evtx.to_owned());
+                    *v = FieldValue::from(in_evtx);
                     known_seen += 1;
                 }
             }

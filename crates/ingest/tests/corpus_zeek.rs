@@ -91,8 +91,12 @@ fn difference(json: &Event, tsv: &Event) -> Option<String> {
             json.dataset, tsv.dataset
         ));
     }
-    let names: std::collections::BTreeSet<&String> =
-        json.fields.keys().chain(tsv.fields.keys()).collect();
+    let names: std::collections::BTreeSet<&str> = json
+        .fields
+        .keys()
+        .chain(tsv.fields.keys())
+        .map(|k| k.as_str())
+        .collect();
     for name in names {
         let (j, t) = (json.fields.get(name), tsv.fields.get(name));
         if j != t {
@@ -226,7 +230,7 @@ fn every_other_log_decodes_the_same_from_json_and_tsv() {
 }
 
 fn s(v: &str) -> FieldValue {
-    FieldValue::Str(v.to_owned())
+    FieldValue::from(v)
 }
 
 #[test]

@@ -9,6 +9,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use compact_str::CompactString;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{EventId, Timestamp};
@@ -16,13 +18,20 @@ use crate::{EventId, Timestamp};
 /// A field value: a scalar, or a list of scalars for the fields that are
 /// lists in their source (Zeek's `vector[string]`, DNS answers, EVE's
 /// `rcpt_to`). Nested lists are not produced by any decoder.
+///
+/// Strings are [`CompactString`]s: up to 24 bytes (an address, a port as
+/// text, a user or host name, most domains) live inline without a heap
+/// allocation, which is most of what decoders produce (BENCHMARKS.md).
+/// Build one with `.into()` from `&str`/`String`; read it with
+/// [`FieldValue::as_str`] or a `FieldValue::Str(s)` pattern (`s` derefs to
+/// `&str`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FieldValue {
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(String),
+    Str(CompactString),
     List(Vec<FieldValue>),
 }
 
@@ -64,12 +73,24 @@ impl fmt::Display for FieldValue {
 
 impl From<&str> for FieldValue {
     fn from(s: &str) -> Self {
-        FieldValue::Str(s.to_owned())
+        FieldValue::Str(s.into())
     }
 }
 
 impl From<String> for FieldValue {
     fn from(s: String) -> Self {
+        FieldValue::Str(s.into())
+    }
+}
+
+impl From<&String> for FieldValue {
+    fn from(s: &String) -> Self {
+        FieldValue::Str(s.as_str().into())
+    }
+}
+
+impl From<CompactString> for FieldValue {
+    fn from(s: CompactString) -> Self {
         FieldValue::Str(s)
     }
 }
@@ -104,14 +125,17 @@ impl From<bool> for FieldValue {
     }
 }
 
-/// ECS fields by dotted name.
-pub type Fields = BTreeMap<String, FieldValue>;
+/// ECS fields by dotted name. Keys are [`CompactString`]s: every ECS name
+/// up to 24 bytes (`source.ip`, `alert.signature_id`) is stored inline, so
+/// a field costs no key allocation; `fields.get("source.ip")` works as with
+/// `String` keys, and inserting takes `name.into()`.
+pub type Fields = BTreeMap<CompactString, FieldValue>;
 
 /// Where an event came from: the source's name and the byte offset of the
 /// record in it. Offsets make replays and exactly-once checks possible.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourcePos {
-    pub source: String,
+    pub source: CompactString,
     pub offset: u64,
 }
 
@@ -138,17 +162,17 @@ crate::string_enum::string_enum! {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Observable {
     pub kind: ObservableKind,
-    pub value: String,
+    pub value: CompactString,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
+    pub field: Option<CompactString>,
 }
 
 impl Observable {
-    pub fn new(kind: ObservableKind, value: impl Into<String>, field: Option<&str>) -> Self {
+    pub fn new(kind: ObservableKind, value: impl Into<CompactString>, field: Option<&str>) -> Self {
         Self {
             kind,
             value: value.into(),
-            field: field.map(str::to_owned),
+            field: field.map(CompactString::from),
         }
     }
 }
@@ -161,8 +185,9 @@ pub struct Event {
     #[serde(rename = "@timestamp")]
     pub timestamp: Timestamp,
     /// ECS `event.dataset`, e.g. `suricata.alert` or `sshd`: the first thing
-    /// rules and playbooks filter on.
-    pub dataset: String,
+    /// rules and playbooks filter on. Inline up to 24 bytes, so no
+    /// allocation for any in-tree dataset name.
+    pub dataset: CompactString,
     #[serde(default)]
     pub fields: Fields,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -175,7 +200,7 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(timestamp: Timestamp, dataset: impl Into<String>) -> Self {
+    pub fn new(timestamp: Timestamp, dataset: impl Into<CompactString>) -> Self {
         Self {
             id: EventId::new(),
             timestamp,
@@ -189,7 +214,7 @@ impl Event {
 
     /// Sets a field; `None` values are skipped so decoders can pass options.
     pub fn set(&mut self, name: &str, value: impl Into<FieldValue>) {
-        self.fields.insert(name.to_owned(), value.into());
+        self.fields.insert(name.into(), value.into());
     }
 
     /// Reads a field by its dotted name. `event.dataset` and `@timestamp`
@@ -197,7 +222,7 @@ impl Event {
     pub fn get(&self, name: &str) -> Option<FieldValue> {
         match name {
             "event.dataset" => Some(FieldValue::Str(self.dataset.clone())),
-            "@timestamp" => Some(FieldValue::Str(self.timestamp.to_rfc3339())),
+            "@timestamp" => Some(self.timestamp.to_rfc3339().into()),
             _ => self.fields.get(name).cloned(),
         }
     }
@@ -248,7 +273,12 @@ impl Event {
         Value::Object(root)
     }
 
-    pub fn add_observable(&mut self, kind: ObservableKind, value: impl Into<String>, field: &str) {
+    pub fn add_observable(
+        &mut self,
+        kind: ObservableKind,
+        value: impl Into<CompactString>,
+        field: &str,
+    ) {
         let obs = Observable::new(kind, value, Some(field));
         if !self.observables.contains(&obs) {
             self.observables.push(obs);

@@ -23,6 +23,7 @@ pub use alert::Alert;
 pub use audit::{Actor, AuditEntry};
 pub use case::{Case, CaseStatus};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use compact_str::{CompactString, ToCompactString};
 pub use dead_letter::DeadLetter;
 pub use decision::{Decision, DecisionKind, DecisionState, Origin, Scope, canonical_net};
 pub use duration::{format_duration, parse_duration};

@@ -120,7 +120,7 @@ pub(crate) fn values_clause(rows: usize, columns: usize, positional: bool) -> St
 
 pub(crate) fn event_row(event: &Event) -> Result<Vec<Val>> {
     let (source, offset) = match &event.origin {
-        Some(pos) => (Some(pos.source.clone()), Some(to_i64(pos.offset)?)),
+        Some(pos) => (Some(pos.source.to_string()), Some(to_i64(pos.offset)?)),
         None => (None, None),
     };
     Ok(vec![

@@ -140,7 +140,7 @@ fn event(source: &str, offset: u64) -> Event {
     event.add_observable(ObservableKind::Ip, IP, "source.ip");
     event.original = Some(format!("Failed password for root from {IP} ({offset})"));
     event.origin = Some(SourcePos {
-        source: source.to_owned(),
+        source: source.into(),
         offset,
     });
     event

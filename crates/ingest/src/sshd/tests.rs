@@ -920,7 +920,7 @@ fn failed_password_event_has_exact_fields_and_observables() {
         .iter()
         .map(|(k, v)| (k.as_str(), v.clone()))
         .collect();
-    let s = |v: &str| FieldValue::Str(v.to_owned());
+    let s = |v: &str| FieldValue::from(v);
     assert_eq!(
         got,
         vec![
@@ -984,7 +984,7 @@ fn injected_addresses_never_reach_the_event() {
     let ev = event(
         "Mar 14 09:26:53 h sshd[1]: Failed rhosts-rsa for u from 203.0.113.7 port 4242 ssh1: ruser x from 6.6.6.6 port 1 ssh1",
     );
-    let keys: Vec<&str> = ev.fields.keys().map(String::as_str).collect();
+    let keys: Vec<&str> = ev.fields.keys().map(|k| k.as_str()).collect();
     assert_eq!(
         keys,
         [
@@ -1032,7 +1032,7 @@ fn sshd_session_mapped_addresses_and_host_names() {
 fn other_sshd_messages_keep_only_syslog_fields() {
     let ev = event("Mar 14 09:26:53 h sshd[1]: Server listening on :: port 22.");
     assert_eq!(ev.dataset, "sshd");
-    let keys: Vec<&str> = ev.fields.keys().map(String::as_str).collect();
+    let keys: Vec<&str> = ev.fields.keys().map(|k| k.as_str()).collect();
     assert_eq!(
         keys,
         ["host.hostname", "message", "process.name", "process.pid"]

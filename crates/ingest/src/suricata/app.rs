@@ -1028,7 +1028,7 @@ mod tests {
     }
 
     fn s(v: &str) -> FieldValue {
-        FieldValue::Str(v.to_owned())
+        FieldValue::from(v)
     }
 
     fn i(v: i64) -> FieldValue {

@@ -64,7 +64,7 @@ fn combined_access_line_has_exact_fields() {
     let mut obs: Vec<(String, String)> = ev
         .observables
         .iter()
-        .map(|o| (o.kind.to_string(), o.value.clone()))
+        .map(|o| (o.kind.to_string(), o.value.to_string()))
         .collect();
     obs.sort();
     assert_eq!(

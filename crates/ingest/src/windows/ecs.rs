@@ -193,7 +193,7 @@ pub(super) fn add_ecs(ev: &mut Event) {
     }
 
     for (name, v) in out {
-        ev.fields.insert(name.to_owned(), v);
+        ev.fields.insert(name.into(), v);
     }
 }
 

@@ -170,7 +170,7 @@ impl<R: Read + Seek> EvtxReader<R> {
                         Ok(mut ev) => {
                             ev.original = Some(original);
                             ev.origin = Some(SourcePos {
-                                source: ctx.source.to_owned(),
+                                source: ctx.source.into(),
                                 offset,
                             });
                             out.events.push(ev);

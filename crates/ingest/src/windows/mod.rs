@@ -169,7 +169,7 @@ pub(crate) fn normalize(value: Value, format: &'static str) -> Result<Event, Dec
         Some(Value::Null) | None => {}
         Some(other) => {
             // `<EventData>text</EventData>`: rare, but it is the event's data.
-            fields.insert("EventData".to_owned(), native(text_of(other)));
+            fields.insert("EventData".into(), native(text_of(other)));
         }
     }
     if let Some(Value::Object(user_data)) = event.remove("UserData") {
@@ -196,14 +196,14 @@ pub(crate) fn normalize(value: Value, format: &'static str) -> Result<Event, Dec
         match native(text_of(message)) {
             FieldValue::Str(s) if s.is_empty() => {}
             v => {
-                fields.insert("message".to_owned(), v);
+                fields.insert("message".into(), v);
             }
         }
     }
 
-    fields.insert("EventID".to_owned(), FieldValue::Int(event_id));
+    fields.insert("EventID".into(), FieldValue::Int(event_id));
     if let Some(v) = attribute(&mut system, "Provider", "Name") {
-        fields.insert("Provider_Name".to_owned(), v);
+        fields.insert("Provider_Name".into(), v);
     }
     for name in [
         "Channel",
@@ -216,16 +216,16 @@ pub(crate) fn normalize(value: Value, format: &'static str) -> Result<Event, Dec
         "Keywords",
     ] {
         if let Some(v) = system.remove(name).and_then(system_value) {
-            fields.insert(name.to_owned(), v);
+            fields.insert(name.into(), v);
         }
     }
     for name in ["ProcessID", "ThreadID"] {
         if let Some(v) = attribute(&mut system, "Execution", name) {
-            fields.insert(name.to_owned(), v);
+            fields.insert(name.into(), v);
         }
     }
     if let Some(v) = attribute(&mut system, "Security", "UserID") {
-        fields.insert("SecurityUserID".to_owned(), v);
+        fields.insert("SecurityUserID".into(), v);
     }
 
     let dataset = match fields.get("Channel") {
@@ -391,7 +391,7 @@ fn event_data_into(out: &mut Fields, data: Map<String, Value>) {
                     one => vec![one],
                 };
                 let list = items.into_iter().map(|i| native(text_of(i))).collect();
-                out.insert(name, FieldValue::List(list));
+                out.insert(name.into(), FieldValue::List(list));
             }
             _ => native_into(out, name, v),
         }
@@ -407,12 +407,12 @@ fn native_into(out: &mut Fields, name: String, v: Value) {
             if let Some(Value::Object(attributes)) = o.remove("#attributes") {
                 for (attr, av) in attributes {
                     if attr != "xmlns" {
-                        out.insert(format!("{name}.{attr}"), native(text_of(av)));
+                        out.insert(format!("{name}.{attr}").into(), native(text_of(av)));
                     }
                 }
             }
             if let Some(text) = o.remove("#text") {
-                out.insert(name.clone(), native(text_of(text)));
+                out.insert(name.as_str().into(), native(text_of(text)));
             }
             for (child, cv) in o {
                 native_into(out, format!("{name}.{child}"), cv);
@@ -420,10 +420,10 @@ fn native_into(out: &mut Fields, name: String, v: Value) {
         }
         Value::Array(items) => {
             let list = items.into_iter().map(|i| native(text_of(i))).collect();
-            out.insert(name, FieldValue::List(list));
+            out.insert(name.into(), FieldValue::List(list));
         }
         scalar => {
-            out.insert(name, native(scalar));
+            out.insert(name.into(), native(scalar));
         }
     }
 }
@@ -453,14 +453,14 @@ fn text_of(v: Value) -> Value {
 /// see the module documentation. `null` is empty text.
 pub(crate) fn native(v: Value) -> FieldValue {
     match v {
-        Value::Null => FieldValue::Str(String::new()),
-        Value::Bool(b) => FieldValue::Str(b.to_string()),
+        Value::Null => FieldValue::from(String::new()),
+        Value::Bool(b) => FieldValue::from(b.to_string()),
         Value::Number(n) => match n.as_i64() {
             Some(i) => FieldValue::Int(i),
-            None => FieldValue::Str(n.to_string()),
+            None => FieldValue::from(n.to_string()),
         },
         Value::String(s) => native_text(s),
-        container => FieldValue::Str(container.to_string()),
+        container => FieldValue::from(container.to_string()),
     }
 }
 
@@ -472,12 +472,12 @@ pub(crate) fn native_text(s: String) -> FieldValue {
         return FieldValue::Int(i);
     }
     if let Some(guid) = canonical_guid(t) {
-        return FieldValue::Str(guid);
+        return FieldValue::from(guid);
     }
     if t.len() == s.len() {
-        FieldValue::Str(s)
+        FieldValue::from(s)
     } else {
-        FieldValue::Str(t.to_owned())
+        FieldValue::from(t.to_owned())
     }
 }
 

@@ -107,7 +107,7 @@ fn xml_and_evtx_json_of_one_event_give_identical_events() {
         ("process.pid", FieldValue::Int(0x1a2c)),
         ("process.parent.pid", FieldValue::Int(0x2f0)),
     ] {
-        want.insert(k.to_owned(), v);
+        want.insert(k.into(), v);
     }
     assert_eq!(ev.fields, want);
     assert_eq!(

@@ -112,7 +112,7 @@ fn flatten(out: &mut Vec<(String, FieldValue)>, name: String, v: Value) {
             {
                 // Zeek writes no such thing; keep it readable rather than
                 // guess which item a nested field came from.
-                out.push((name, FieldValue::Str(Value::Array(items).to_string())));
+                out.push((name, FieldValue::from(Value::Array(items).to_string())));
             } else {
                 let time = is_time(&name);
                 let mut list: Vec<FieldValue> =
@@ -159,16 +159,16 @@ fn scalar(v: Value, time: bool) -> Option<FieldValue> {
             } else if let Some(i) = n.as_i64() {
                 FieldValue::Int(i)
             } else if let Some(u) = n.as_u64() {
-                FieldValue::Str(u.to_string())
+                FieldValue::from(u.to_string())
             } else {
                 value::float_field(n.as_f64()?)
             }
         }
         Value::String(s) => {
             if time && let Some(t) = crate::time::parse(&s) {
-                FieldValue::Str(value::render_time(value::to_micros(t)))
+                FieldValue::from(value::render_time(value::to_micros(t)))
             } else {
-                FieldValue::Str(s)
+                FieldValue::from(s)
             }
         }
     })
@@ -188,7 +188,7 @@ pub(super) fn into_natives(fields: Vec<(String, FieldValue)>, prefix: &str) -> V
         .into_iter()
         .filter(|(name, _)| !name.is_empty())
         .map(|(name, value)| Native {
-            full: format!("{prefix}{name}"),
+            full: super::concat(prefix, &name),
             value,
         })
         .collect()

@@ -18,7 +18,7 @@ fn ctx_from(source: &'static str) -> DecodeCtx<'static> {
 }
 
 fn s(v: &str) -> FieldValue {
-    FieldValue::Str(v.to_owned())
+    FieldValue::from(v)
 }
 
 fn int(i: i64) -> FieldValue {
@@ -285,7 +285,7 @@ fn a_new_header_block_replaces_the_old_one() {
         .iter()
         .map(|e| {
             (
-                e.dataset.clone(),
+                e.dataset.to_string(),
                 fields(e)
                     .into_iter()
                     .filter(|(k, _)| !k.starts_with("event."))

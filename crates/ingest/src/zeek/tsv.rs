@@ -5,7 +5,7 @@
 //! type to the representation in [`super::value`], so that the row decodes
 //! to the same fields as the JSON writer's line for the same record.
 
-use riposte_model::{FieldValue, Timestamp};
+use riposte_model::{CompactString, FieldValue, Timestamp};
 
 use super::{Native, malformed, path_from, valid_path, value};
 use crate::DecodeError;
@@ -58,7 +58,7 @@ struct Columns {
 #[derive(Debug)]
 struct Column {
     /// `zeek.<path>.<name>`.
-    full: String,
+    full: CompactString,
     name_at: usize,
     ty: ColType,
 }
@@ -251,7 +251,7 @@ impl TsvState {
             }
             let v = match col.ty {
                 ColType::Scalar(Ty::Text | Ty::Untyped) if raw == self.empty_field => {
-                    FieldValue::Str(String::new())
+                    FieldValue::from("")
                 }
                 ColType::Scalar(ty) => scalar(raw, col, ty)?,
                 ColType::List(_) if raw == self.empty_field => FieldValue::List(Vec::new()),
@@ -262,7 +262,7 @@ impl TsvState {
                             continue;
                         }
                         if item == self.empty_field && matches!(ty, Ty::Text | Ty::Untyped) {
-                            items.push(FieldValue::Str(String::new()));
+                            items.push(FieldValue::from(""));
                             continue;
                         }
                         items.push(scalar(item, col, ty)?);
@@ -306,7 +306,7 @@ impl TsvState {
             .iter()
             .enumerate()
             .map(|(i, name)| Column {
-                full: format!("{prefix}{name}"),
+                full: super::concat(&prefix, name),
                 name_at: prefix.len(),
                 ty: match &self.types {
                     Some(types) => types
@@ -334,7 +334,7 @@ fn scalar(raw: &str, col: &Column, ty: Ty) -> Result<FieldValue, DecodeError> {
             // Like the JSON side: a count beyond i64 stays exact, as text.
             match i64::try_from(n) {
                 Ok(i) => FieldValue::Int(i),
-                Err(_) => FieldValue::Str(n.to_string()),
+                Err(_) => FieldValue::from(n.to_string()),
             }
         }
         Ty::Int => FieldValue::Int(raw.parse().map_err(|_| invalid(raw, col, ty))?),
@@ -348,7 +348,7 @@ fn scalar(raw: &str, col: &Column, ty: Ty) -> Result<FieldValue, DecodeError> {
             "F" => FieldValue::Bool(false),
             _ => return Err(invalid(raw, col, ty)),
         },
-        Ty::Text | Ty::Untyped => FieldValue::Str(value::tsv_string(raw).into_owned()),
+        Ty::Text | Ty::Untyped => FieldValue::from(&*value::tsv_string(raw)),
     })
 }
 

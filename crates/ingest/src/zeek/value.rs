@@ -51,7 +51,7 @@ pub(super) fn to_micros(t: Timestamp) -> Timestamp {
 /// chrono cannot represent stays the number it was.
 pub(super) fn time_field(x: f64) -> FieldValue {
     match timestamp(x) {
-        Some(t) => FieldValue::Str(render_time(t)),
+        Some(t) => FieldValue::from(render_time(t)),
         None => FieldValue::Float(x),
     }
 }
