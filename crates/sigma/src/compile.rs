@@ -20,7 +20,7 @@ use crate::matcher::{FieldTest, Kind, Node, NumOp, StrMatcherBuilder, Test};
 
 /// Compiled regexes (the `re` modifier and wildcard values) may use at most
 /// this much memory each; bigger ones reject the rule.
-pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+pub const REGEX_SIZE_LIMIT: usize = 10 << 20;
 /// `windash` writes every dash/slash variant combination; more than this
 /// many variants of one value reject the rule.
 const WINDASH_MAX_VARIANTS: usize = 625;
@@ -208,10 +208,7 @@ fn compile_item(item: &DetectionItem, ctx: &Ctx<'_>) -> Result<Node, String> {
         }
     }
     let all = has(Modifier::All);
-    let names = match &item.field.name {
-        Some(n) => Some(ctx.fields(n)),
-        None => None,
-    };
+    let names = item.field.name.as_ref().map(|n| ctx.fields(n));
     let field_node = |test: Test| -> Result<Node, String> {
         match &names {
             Some(n) => Ok(Node::Field(Box::new(FieldTest {
@@ -480,7 +477,7 @@ pub(crate) fn base64(b: &[u8]) -> String {
 pub(crate) fn base64_offsets(b: &[u8]) -> Vec<String> {
     let starts = [0usize, 2, 3];
     let mut out = Vec::new();
-    for i in 0..3 {
+    for (i, start) in starts.into_iter().enumerate() {
         let mut shifted = vec![b' '; i];
         shifted.extend_from_slice(b);
         let enc = base64(&shifted);
@@ -491,7 +488,7 @@ pub(crate) fn base64_offsets(b: &[u8]) -> Vec<String> {
             _ => 2,
         };
         let end = enc.len().saturating_sub(cut);
-        let s = enc.get(starts[i]..end).unwrap_or("").to_owned();
+        let s = enc.get(start..end).unwrap_or("").to_owned();
         if !out.contains(&s) {
             out.push(s);
         }

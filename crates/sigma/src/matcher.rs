@@ -222,7 +222,7 @@ fn any_text(v: &FieldValue, f: &mut dyn FnMut(&str) -> bool) -> bool {
         }
         FieldValue::Bool(b) => f(if *b { "true" } else { "false" }),
         FieldValue::Float(x) => f(&x.to_string()),
-        other => other.as_str().is_some_and(|s| f(s)),
+        other => other.as_str().is_some_and(f),
     }
 }
 
