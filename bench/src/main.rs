@@ -513,7 +513,7 @@ fn bench_sigma(only: Option<&str>) {
         let passes = (200_000 / events.len().max(1)).max(1);
         let mut best = f64::INFINITY;
         let mut hits = 0;
-        let mut scratch = Vec::new();
+        let mut scratch = riposte_sigma::Scratch::default();
         for _ in 0..3 {
             hits = 0;
             let t = Stopwatch::start();

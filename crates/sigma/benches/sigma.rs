@@ -82,7 +82,7 @@ fn bench(c: &mut Criterion) {
         ("windows_all", usize::MAX),
     ] {
         let rules = spread(&all, n);
-        let mut scratch = Vec::new();
+        let mut scratch = riposte_sigma::Scratch::default();
         group.bench_function(name, |b| {
             b.iter(|| {
                 let mut hits = 0usize;

@@ -33,6 +33,7 @@ mod compile;
 mod mapping;
 mod matcher;
 mod meta;
+mod prefilter;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -177,6 +178,14 @@ struct ChannelIndex {
 struct Group {
     entry: Arc<LogsourceEntry>,
     rules: Vec<u32>,
+    prefilter: prefilter::Prefilter,
+}
+
+/// Buffers [`SigmaRules::for_each_match`] reuses between events.
+#[derive(Clone, Debug, Default)]
+pub struct Scratch {
+    groups: Vec<u32>,
+    marks: Vec<u64>,
 }
 
 /// Compiled rules, indexed by logsource.
@@ -240,10 +249,16 @@ impl SigmaRules {
                 self.groups.push(Group {
                     entry: ls.clone(),
                     rules: Vec::new(),
+                    prefilter: prefilter::Prefilter::default(),
                 });
                 (self.groups.len() - 1) as u32
             });
             self.groups[g as usize].rules.push(i as u32);
+        }
+        for group in &mut self.groups {
+            let rules = &self.rules;
+            group.prefilter =
+                prefilter::Prefilter::build(group.rules.iter().map(|&r| &rules[r as usize].node));
         }
         for (g, group) in self.groups.iter().enumerate() {
             let g = g as u32;
@@ -286,30 +301,29 @@ impl SigmaRules {
         out.retain(|&g| self.groups[g as usize].entry.matches(ev));
     }
 
-    /// The rules that match the event, through the logsource index.
+    /// The rules that match the event, through the logsource index and
+    /// the prefilter.
     pub fn matches<'a>(&'a self, ev: &'a Event) -> impl Iterator<Item = &'a SigmaRule> + 'a {
-        let mut groups = Vec::new();
-        self.candidate_groups(ev, &mut groups);
-        groups
-            .into_iter()
-            .flat_map(move |g| self.groups[g as usize].rules.iter())
-            .map(move |&r| &self.rules[r as usize])
-            .filter(move |r| r.node.eval(ev))
+        let mut out = Vec::new();
+        self.for_each_match(ev, &mut Scratch::default(), |r| out.push(r));
+        out.into_iter()
     }
 
     /// Calls `f` for each rule that matches; `scratch` is reused between
     /// calls so that the hot path does not allocate.
-    pub fn for_each_match(
-        &self,
+    pub fn for_each_match<'a>(
+        &'a self,
         ev: &Event,
-        scratch: &mut Vec<u32>,
-        mut f: impl FnMut(&SigmaRule),
+        scratch: &mut Scratch,
+        mut f: impl FnMut(&'a SigmaRule),
     ) {
-        scratch.clear();
-        self.candidate_groups(ev, scratch);
-        for &g in scratch.iter() {
-            for &r in &self.groups[g as usize].rules {
-                let rule = &self.rules[r as usize];
+        scratch.groups.clear();
+        self.candidate_groups(ev, &mut scratch.groups);
+        for &g in &scratch.groups {
+            let group = &self.groups[g as usize];
+            group.prefilter.mark(ev, &mut scratch.marks);
+            for pos in prefilter::set_bits(&scratch.marks) {
+                let rule = &self.rules[group.rules[pos] as usize];
                 if rule.node.eval(ev) {
                     f(rule);
                 }

@@ -40,6 +40,8 @@ pub(crate) struct StrMatcher {
     /// Large prefix/suffix lists, searched with overlapping matches.
     anchored: Option<(AhoCorasick, Vec<Kind>)>,
     regexes: Vec<Regex>,
+    /// Every literal as written, for the rule prefilter (`crate::prefilter`).
+    needles: Vec<Box<str>>,
 }
 
 /// Builds a [`StrMatcher`].
@@ -58,6 +60,11 @@ impl StrMatcherBuilder {
             regexes: self.regexes,
             ..StrMatcher::default()
         };
+        m.needles = self
+            .literals
+            .iter()
+            .map(|(_, l)| l.clone().into_boxed_str())
+            .collect();
         let mut contains = Vec::new();
         let mut exact = Vec::new();
         let mut anchored = Vec::new();
@@ -193,6 +200,16 @@ pub(crate) struct FieldTest {
     pub test: Test,
 }
 
+/// (event field names, literals): see [`Node::anchor`].
+pub(crate) type Anchor<'a> = (&'a [Box<str>], &'a [Box<str>]);
+
+fn anchor_score(a: &[Anchor<'_>]) -> usize {
+    a.iter()
+        .flat_map(|(_, needles)| needles.iter().map(|n| n.len()))
+        .min()
+        .unwrap_or(0)
+}
+
 /// A compiled detection or condition.
 #[derive(Clone, Debug)]
 pub(crate) enum Node {
@@ -213,7 +230,7 @@ pub(crate) fn lookup<'e>(ev: &'e Event, names: &[Box<str>]) -> Option<&'e FieldV
 
 /// Calls `f` with the value's text (integers written into a stack buffer);
 /// a list gives each element in turn until `f` says true.
-fn any_text(v: &FieldValue, f: &mut dyn FnMut(&str) -> bool) -> bool {
+pub(crate) fn any_text(v: &FieldValue, f: &mut dyn FnMut(&str) -> bool) -> bool {
     match v {
         FieldValue::List(items) => items.iter().any(|i| any_text(i, f)),
         FieldValue::Int(i) => {
@@ -254,6 +271,38 @@ fn as_number(v: &FieldValue) -> Option<f64> {
 }
 
 impl Node {
+    /// What every match of this node needs, as a disjunction of field
+    /// tests (event field names, literals one of which the field's text must
+    /// contain, ignoring case): a literal-only string test; for `and` the
+    /// best of its children's; for `or` the union of all its children's
+    /// (none if one child has none). Best: longest shortest literal.
+    pub fn anchor(&self) -> Option<Vec<Anchor<'_>>> {
+        match self {
+            Node::Field(ft) => match &ft.test {
+                Test::Str(m)
+                    if m.regexes.is_empty()
+                        && !m.needles.is_empty()
+                        && m.needles.iter().all(|n| !n.is_empty()) =>
+                {
+                    Some(vec![(&ft.names, &m.needles)])
+                }
+                _ => None,
+            },
+            Node::And(children) => children
+                .iter()
+                .filter_map(Node::anchor)
+                .max_by_key(|a| anchor_score(a)),
+            Node::Or(children) => {
+                let mut out = Vec::new();
+                for c in children.iter() {
+                    out.extend(c.anchor()?);
+                }
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+
     pub fn eval(&self, ev: &Event) -> bool {
         match self {
             Node::And(c) => c.iter().all(|n| n.eval(ev)),

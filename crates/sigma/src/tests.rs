@@ -363,7 +363,7 @@ fn the_index_only_runs_rules_that_can_see_the_event() {
     ev.set("EventID", 4624i64);
     let ids: Vec<_> = l.rules.matches(&ev).filter_map(SigmaRule::id).collect();
     assert_eq!(ids, ["s-1"]);
-    let mut scratch = Vec::new();
+    let mut scratch = Scratch::default();
     let mut n = 0;
     l.rules.for_each_match(&ev, &mut scratch, |_| n += 1);
     assert_eq!(n, 1);

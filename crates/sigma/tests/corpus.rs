@@ -160,3 +160,50 @@ fn regression_evtx_fire_their_rules() {
         .collect();
     assert_eq!(failures, expected);
 }
+
+/// The logsource index and the prefilter only skip rules that cannot
+/// match: over every regression event, `SigmaRules::for_each_match` gives
+/// exactly the rules `SigmaRule::is_match` accepts one by one.
+#[test]
+fn index_and_prefilter_agree_with_rule_by_rule_matching() {
+    let Some(root) = common::corpus("sigma") else {
+        return;
+    };
+    let dirs: Vec<_> = RULE_DIRS.iter().map(|d| root.join(d)).collect();
+    let mut rules = load(&dirs, &Mapping::builtin()).rules;
+    rules.retain(|r| r.meta().product.as_deref() == Some("windows"));
+    let ctx = DecodeCtx {
+        source: "regression",
+        now: Default::default(),
+    };
+    let mut files = Vec::new();
+    let manifest = std::fs::read_to_string(root.join("regression_manifest.tsv")).unwrap();
+    for line in manifest.lines().skip(1) {
+        if let Some(evtx) = line.split('\t').nth(7).filter(|p| p.ends_with(".evtx")) {
+            files.push(root.join(evtx));
+        }
+    }
+    let mut scratch = riposte_sigma::Scratch::default();
+    let (mut events, mut hits) = (0, 0);
+    for f in files {
+        for ev in read_evtx(&f, &ctx).unwrap().events {
+            events += 1;
+            let mut fast: Vec<*const riposte_sigma::SigmaRule> = Vec::new();
+            rules.for_each_match(&ev, &mut scratch, |r| fast.push(r));
+            let mut slow: Vec<*const riposte_sigma::SigmaRule> = rules
+                .rules()
+                .iter()
+                .filter(|r| r.is_match(&ev))
+                .map(|r| r as *const _)
+                .collect();
+            fast.sort();
+            slow.sort();
+            assert_eq!(fast, slow, "{}", f.display());
+            hits += fast.len();
+        }
+    }
+    println!(
+        "index/prefilter check: {events} events, {hits} matches, {} rules",
+        rules.len()
+    );
+}
