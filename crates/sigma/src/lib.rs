@@ -51,8 +51,9 @@ use matcher::Node;
 
 /// Rule files larger than this are rejected unread.
 pub const MAX_FILE_BYTES: u64 = 16 << 20;
-/// Parentheses nested deeper than this in a rule file reject it before
-/// parsing, so a hostile condition cannot exhaust the parser's stack.
+/// Nesting deeper than this in a rule file (parentheses, YAML brackets,
+/// indentation) rejects it before parsing, so hostile input cannot exhaust
+/// the parsers' stack or time.
 pub const MAX_NESTING: usize = 64;
 
 /// One loaded, compiled Sigma rule.
@@ -423,7 +424,7 @@ fn load_one(file: &Path, text: &str, mapping: &Mapping, entries: &[Arc<Logsource
         reject(
             &mut out,
             scan_id(text),
-            format!("parentheses nested deeper than {MAX_NESTING}"),
+            format!("nested deeper than {MAX_NESTING} levels"),
         );
         return out;
     }
@@ -544,17 +545,25 @@ fn scan_id(text: &str) -> Option<String> {
     })
 }
 
+/// The deepest nesting of the file: parentheses within a line (conditions),
+/// YAML flow brackets across the file, and block indentation (counted in
+/// two-space steps). Quotes are not parsed, so this over-counts only for
+/// values holding many unbalanced brackets, which no rule needs.
 fn nesting_depth(text: &str) -> usize {
-    let (mut depth, mut max) = (0usize, 0usize);
-    for b in text.bytes() {
-        match b {
-            b'(' => {
-                depth += 1;
-                max = max.max(depth);
+    let (mut parens, mut flow, mut max) = (0usize, 0usize, 0usize);
+    for line in text.lines() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        max = max.max(indent / 2);
+        parens = 0;
+        for b in line.bytes() {
+            match b {
+                b'(' => parens += 1,
+                b')' => parens = parens.saturating_sub(1),
+                b'[' | b'{' => flow += 1,
+                b']' | b'}' => flow = flow.saturating_sub(1),
+                _ => continue,
             }
-            b')' => depth = depth.saturating_sub(1),
-            b'\n' => depth = 0,
-            _ => {}
+            max = max.max(parens).max(flow);
         }
     }
     max

@@ -277,7 +277,7 @@ fn bad_rules_are_rejected_with_file_rule_and_reason() {
     );
     assert_eq!(
         load1(&rule(&deep)).rejected[0].to_string(),
-        "t.yml: rule r-1: parentheses nested deeper than 64"
+        "t.yml: rule r-1: nested deeper than 64 levels"
     );
 }
 
@@ -379,4 +379,24 @@ fn linux_logsources_map_to_syslog_datasets() {
     let mut other = ev.clone();
     other.dataset = "syslog".into();
     assert_eq!(l.rules.matches(&other).count(), 0);
+}
+
+#[test]
+fn deeply_nested_yaml_is_rejected_not_a_crash() {
+    let flow = format!(
+        "title: x\ndetection: {}1{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let l = load1(&flow);
+    assert_eq!(l.rules.len(), 0);
+    assert_eq!(l.rejected[0].reason, "nested deeper than 64 levels");
+    let mut block = String::from("title: x\ndetection:\n");
+    for i in 0..2_000 {
+        block.push_str(&" ".repeat(i + 1));
+        block.push_str("a:\n");
+    }
+    let l = load1(&block);
+    assert_eq!(l.rules.len(), 0);
+    assert_eq!(l.rejected[0].reason, "nested deeper than 64 levels");
 }
