@@ -545,16 +545,16 @@ fn scan_id(text: &str) -> Option<String> {
     })
 }
 
-/// The deepest nesting of the file: parentheses within a line (conditions),
-/// YAML flow brackets across the file, and block indentation (counted in
-/// two-space steps). Quotes are not parsed, so this over-counts only for
-/// values holding many unbalanced brackets, which no rule needs.
+/// The deepest nesting of the file: parentheses (conditions) and YAML flow
+/// brackets within a line, and block indentation (counted in two-space
+/// steps). Quotes are not parsed, so this over-counts only for values
+/// holding dozens of unbalanced brackets on one line, which no rule needs.
 fn nesting_depth(text: &str) -> usize {
-    let (mut parens, mut flow, mut max) = (0usize, 0usize, 0usize);
+    let mut max = 0usize;
     for line in text.lines() {
         let indent = line.len() - line.trim_start_matches(' ').len();
         max = max.max(indent / 2);
-        parens = 0;
+        let (mut parens, mut flow) = (0usize, 0usize);
         for b in line.bytes() {
             match b {
                 b'(' => parens += 1,
