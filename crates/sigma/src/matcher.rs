@@ -75,8 +75,14 @@ impl StrMatcherBuilder {
                 Kind::Prefix | Kind::Suffix => anchored.push((kind, lit)),
             }
         }
-        if !contains.is_empty() {
+        if contains.len() > SMALL_CONTAINS {
             m.contains = Some(automaton(&contains, cased, MatchKind::LeftmostFirst)?);
+        } else {
+            m.linear.extend(
+                contains
+                    .into_iter()
+                    .map(|s| (Kind::Contains, s.into_boxed_str())),
+            );
         }
         if exact.len() > LINEAR_MAX {
             let set = exact
@@ -113,6 +119,28 @@ fn automaton(pats: &[String], cased: bool, kind: MatchKind) -> Result<AhoCorasic
         .map_err(|e| format!("cannot build the literal automaton: {e}"))
 }
 
+/// Up to this many `contains` literals of one item are searched one by one
+/// (memchr on the first byte in both cases); more go into one automaton.
+const SMALL_CONTAINS: usize = 3;
+
+/// Whether `needle` occurs in `hay`, ignoring ASCII case unless `cased`.
+fn find(hay: &[u8], needle: &[u8], cased: bool) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    if hay.len() < needle.len() {
+        return false;
+    }
+    let last_start = hay.len() - needle.len();
+    let check = |i: usize| i <= last_start && eq(&hay[i + 1..i + needle.len()], rest, cased);
+    if cased {
+        memchr::memchr_iter(first, &hay[..=last_start]).any(check)
+    } else {
+        let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+        memchr::memchr2_iter(lo, up, &hay[..=last_start]).any(check)
+    }
+}
+
 fn eq(a: &[u8], b: &[u8], cased: bool) -> bool {
     if cased {
         a == b
@@ -132,7 +160,7 @@ impl StrMatcher {
                 Kind::Suffix => {
                     hay.len() >= lit.len() && eq(&hay[hay.len() - lit.len()..], lit, self.cased)
                 }
-                Kind::Contains => false,
+                Kind::Contains => find(hay, lit, self.cased),
             };
             if hit {
                 return true;
@@ -405,6 +433,11 @@ mod tests {
 
     #[test]
     fn literal_kinds_ignore_ascii_case() {
+        assert!(find(b"abcABC", b"cab", false));
+        assert!(!find(b"abcABC", b"cab", true));
+        assert!(find(b"x", b"", false));
+        assert!(!find(b"ab", b"abc", false));
+        assert!(find(b"xxAbC", b"abc", false));
         let m = matcher(
             false,
             &[
