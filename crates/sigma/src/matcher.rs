@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use ipnet::IpNet;
 use regex::Regex;
 use riposte_model::{Event, FieldValue};
@@ -115,6 +115,9 @@ fn automaton(pats: &[String], cased: bool, kind: MatchKind) -> Result<AhoCorasic
     AhoCorasickBuilder::new()
         .ascii_case_insensitive(!cased)
         .match_kind(kind)
+        // A full DFA steps fastest; its memory grows with the patterns, so
+        // long lists keep the automaton's own choice.
+        .kind((pats.len() <= DFA_MAX_PATTERNS).then_some(AhoCorasickKind::DFA))
         .build(pats)
         .map_err(|e| format!("cannot build the literal automaton: {e}"))
 }
@@ -122,6 +125,8 @@ fn automaton(pats: &[String], cased: bool, kind: MatchKind) -> Result<AhoCorasic
 /// Up to this many `contains` literals of one item are searched one by one
 /// (memchr on the first byte in both cases); more go into one automaton.
 const SMALL_CONTAINS: usize = 3;
+/// Automata of up to this many literals are built as full DFAs.
+pub(crate) const DFA_MAX_PATTERNS: usize = 256;
 
 /// Whether `needle` occurs in `hay`, ignoring ASCII case unless `cased`.
 fn find(hay: &[u8], needle: &[u8], cased: bool) -> bool {
