@@ -4,7 +4,9 @@
 //!
 //! `riposte-bench [N] [FILTER]`: N generated lines per run (default
 //! 200,000); with FILTER, only the decode benchmarks whose name contains it
-//! run (for profiling one format).
+//! run (for profiling one format); `sigma` runs only the Sigma entries
+//! (SigmaHQ Windows rules over the corpus's regression EVTX events, 100 /
+//! 1,000 / all rules; skipped without the corpus).
 
 /// mimalloc rather than glibc's malloc: decoding allocates and frees tens of
 /// small objects per event, and glibc trims the heap between batches and
@@ -54,7 +56,10 @@ fn allocations() -> usize {
     ALLOCATIONS.load(Ordering::Relaxed)
 }
 
+mod sigma;
+
 use std::alloc::{GlobalAlloc, Layout};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -683,6 +688,56 @@ async fn bench_pipeline(lines: &[Line]) {
     );
 }
 
+/// Events/s of the Sigma engine (`SigmaRules::for_each_match`, through
+/// the logsource index) on one thread, CPU time, best of 3 passes of at
+/// least 200,000 events each.
+fn bench_sigma(only: Option<&str>) {
+    let names = [
+        "sigma windows (100 rules)",
+        "sigma windows (1000 rules)",
+        "sigma windows (all rules)",
+    ];
+    if only.is_some_and(|o| !names.iter().any(|n| n.contains(o))) {
+        return;
+    }
+    let Some(root) = sigma::corpus_root() else {
+        println!("sigma: skipped, corpus not found (set RIPOSTE_CORPORA)");
+        return;
+    };
+    let all = sigma::windows_rules(&root);
+    let events = sigma::regression_events(&root);
+    let bytes: usize = events
+        .iter()
+        .map(|e| e.original.as_ref().map_or(0, String::len))
+        .sum();
+    for (name, n) in names.iter().zip([100, 1000, usize::MAX]) {
+        if only.is_some_and(|o| !name.contains(o)) {
+            continue;
+        }
+        let rules = sigma::spread(&all, n);
+        let passes = (200_000 / events.len().max(1)).max(1);
+        let mut best = f64::INFINITY;
+        let mut hits = 0;
+        let mut scratch = riposte_sigma::Scratch::default();
+        for _ in 0..3 {
+            hits = 0;
+            let t = Stopwatch::start();
+            for _ in 0..passes {
+                for e in &events {
+                    rules.for_each_match(e, &mut scratch, |_| hits += 1);
+                }
+            }
+            best = best.min(t.secs());
+        }
+        report(
+            &format!("{name}: {} rules, {} hits", rules.len(), hits / passes),
+            events.len() * passes,
+            bytes * passes,
+            best,
+        );
+    }
+}
+
 /// Makes N lines of one format.
 type Generator = fn(usize) -> Vec<Line>;
 
@@ -757,6 +812,7 @@ fn main() {
         }
         bench_decode(name, format, &generate(n));
     }
+    bench_sigma(only.as_deref());
     if only.is_some() {
         return;
     }

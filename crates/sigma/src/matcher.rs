@@ -1,0 +1,494 @@
+//! Compiled matchers: the tree a rule's detection becomes, evaluated
+//! against a borrowed [`Event`] without allocating on the common paths.
+//!
+//! Each leaf gets its cheapest test (STYLE.md 12): equality, prefix and
+//! suffix as byte comparisons ignoring ASCII case; every `contains` literal
+//! of one field item in one Aho-Corasick automaton; large lists of
+//! equalities in a hash set, large lists of prefixes/suffixes in one
+//! automaton; wildcard patterns and `re` values as regexes, tried last.
+
+use std::collections::HashSet;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use ipnet::IpNet;
+use regex::Regex;
+use riposte_model::{Event, FieldValue};
+
+/// Above this many literals of one kind, a list is searched through one
+/// automaton (prefix/suffix) or a hash set (equality) instead of a loop.
+const LINEAR_MAX: usize = 8;
+
+/// How a literal must sit in the value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Exact,
+    Prefix,
+    Suffix,
+    Contains,
+}
+
+/// Any-of a set of string patterns, for one field item.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct StrMatcher {
+    cased: bool,
+    /// Small lists: tested one by one.
+    linear: Vec<(Kind, Box<str>)>,
+    /// Large equality lists, lowercased unless `cased`.
+    exact_set: Option<HashSet<Box<str>>>,
+    /// Every `contains` literal.
+    contains: Option<AhoCorasick>,
+    /// Large prefix/suffix lists, searched with overlapping matches.
+    anchored: Option<(AhoCorasick, Vec<Kind>)>,
+    regexes: Vec<Regex>,
+    /// Every literal as written, for the rule prefilter (`crate::prefilter`).
+    needles: Vec<Box<str>>,
+}
+
+/// Builds a [`StrMatcher`].
+#[derive(Debug, Default)]
+pub(crate) struct StrMatcherBuilder {
+    pub cased: bool,
+    pub literals: Vec<(Kind, String)>,
+    pub regexes: Vec<Regex>,
+}
+
+impl StrMatcherBuilder {
+    pub fn build(self) -> Result<StrMatcher, String> {
+        let cased = self.cased;
+        let mut m = StrMatcher {
+            cased,
+            regexes: self.regexes,
+            ..StrMatcher::default()
+        };
+        m.needles = self
+            .literals
+            .iter()
+            .map(|(_, l)| l.clone().into_boxed_str())
+            .collect();
+        let mut contains = Vec::new();
+        let mut exact = Vec::new();
+        let mut anchored = Vec::new();
+        for (kind, lit) in self.literals {
+            match kind {
+                Kind::Contains => contains.push(lit),
+                Kind::Exact => exact.push(lit),
+                Kind::Prefix | Kind::Suffix => anchored.push((kind, lit)),
+            }
+        }
+        if contains.len() > SMALL_CONTAINS {
+            m.contains = Some(automaton(&contains, cased, MatchKind::LeftmostFirst)?);
+        } else {
+            m.linear.extend(
+                contains
+                    .into_iter()
+                    .map(|s| (Kind::Contains, s.into_boxed_str())),
+            );
+        }
+        if exact.len() > LINEAR_MAX {
+            let set = exact
+                .into_iter()
+                .map(|s| {
+                    if cased {
+                        s.into_boxed_str()
+                    } else {
+                        s.to_ascii_lowercase().into_boxed_str()
+                    }
+                })
+                .collect();
+            m.exact_set = Some(set);
+        } else {
+            m.linear
+                .extend(exact.into_iter().map(|s| (Kind::Exact, s.into_boxed_str())));
+        }
+        if anchored.len() > LINEAR_MAX {
+            let (kinds, pats): (Vec<Kind>, Vec<String>) = anchored.into_iter().unzip();
+            m.anchored = Some((automaton(&pats, cased, MatchKind::Standard)?, kinds));
+        } else {
+            m.linear
+                .extend(anchored.into_iter().map(|(k, s)| (k, s.into_boxed_str())));
+        }
+        Ok(m)
+    }
+}
+
+fn automaton(pats: &[String], cased: bool, kind: MatchKind) -> Result<AhoCorasick, String> {
+    AhoCorasickBuilder::new()
+        .ascii_case_insensitive(!cased)
+        .match_kind(kind)
+        // A full DFA steps fastest; its memory grows with the patterns, so
+        // long lists keep the automaton's own choice.
+        .kind((pats.len() <= DFA_MAX_PATTERNS).then_some(AhoCorasickKind::DFA))
+        .build(pats)
+        .map_err(|e| format!("cannot build the literal automaton: {e}"))
+}
+
+/// Up to this many `contains` literals of one item are searched one by one
+/// (memchr on the first byte in both cases); more go into one automaton.
+const SMALL_CONTAINS: usize = 3;
+/// Automata of up to this many literals are built as full DFAs.
+pub(crate) const DFA_MAX_PATTERNS: usize = 256;
+
+/// Whether `needle` occurs in `hay`, ignoring ASCII case unless `cased`.
+fn find(hay: &[u8], needle: &[u8], cased: bool) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    if hay.len() < needle.len() {
+        return false;
+    }
+    let last_start = hay.len() - needle.len();
+    let check = |i: usize| i <= last_start && eq(&hay[i + 1..i + needle.len()], rest, cased);
+    if cased {
+        memchr::memchr_iter(first, &hay[..=last_start]).any(check)
+    } else {
+        let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+        memchr::memchr2_iter(lo, up, &hay[..=last_start]).any(check)
+    }
+}
+
+fn eq(a: &[u8], b: &[u8], cased: bool) -> bool {
+    if cased {
+        a == b
+    } else {
+        a.eq_ignore_ascii_case(b)
+    }
+}
+
+impl StrMatcher {
+    pub fn is_match(&self, s: &str) -> bool {
+        let hay = s.as_bytes();
+        for (kind, lit) in &self.linear {
+            let lit = lit.as_bytes();
+            let hit = match kind {
+                Kind::Exact => hay.len() == lit.len() && eq(hay, lit, self.cased),
+                Kind::Prefix => hay.len() >= lit.len() && eq(&hay[..lit.len()], lit, self.cased),
+                Kind::Suffix => {
+                    hay.len() >= lit.len() && eq(&hay[hay.len() - lit.len()..], lit, self.cased)
+                }
+                Kind::Contains => find(hay, lit, self.cased),
+            };
+            if hit {
+                return true;
+            }
+        }
+        if let Some(ac) = &self.contains
+            && ac.is_match(hay)
+        {
+            return true;
+        }
+        if let Some(set) = &self.exact_set {
+            let hit = if self.cased || !hay.iter().any(u8::is_ascii_uppercase) {
+                set.contains(s)
+            } else {
+                set.contains(s.to_ascii_lowercase().as_str())
+            };
+            if hit {
+                return true;
+            }
+        }
+        if let Some((ac, kinds)) = &self.anchored {
+            for m in ac.find_overlapping_iter(hay) {
+                let hit = match kinds[m.pattern().as_usize()] {
+                    Kind::Prefix => m.start() == 0,
+                    Kind::Suffix => m.end() == hay.len(),
+                    _ => false,
+                };
+                if hit {
+                    return true;
+                }
+            }
+        }
+        self.regexes.iter().any(|r| r.is_match(s))
+    }
+}
+
+/// Numeric comparison of the `gt`/`gte`/`lt`/`lte` modifiers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum NumOp {
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+}
+
+/// What one field item tests.
+#[derive(Clone, Debug)]
+pub(crate) enum Test {
+    Str(StrMatcher),
+    Num(NumOp, f64),
+    Cidr(Vec<IpNet>),
+    /// `exists`: the field is there (true) or not (false).
+    Exists(bool),
+    /// A `null` value: the field is absent or empty.
+    Null,
+    /// `fieldref`: this field's value against another field's value.
+    FieldRef(Kind, Box<[Box<str>]>),
+}
+
+/// One field item: the event field names the Sigma field maps to (the
+/// first present one is read) and the test.
+#[derive(Clone, Debug)]
+pub(crate) struct FieldTest {
+    pub names: Box<[Box<str>]>,
+    pub test: Test,
+}
+
+/// (event field names, literals): see [`Node::anchor`].
+pub(crate) type Anchor<'a> = (&'a [Box<str>], &'a [Box<str>]);
+
+fn anchor_score(a: &[Anchor<'_>]) -> usize {
+    a.iter()
+        .flat_map(|(_, needles)| needles.iter().map(|n| n.len()))
+        .min()
+        .unwrap_or(0)
+}
+
+/// A compiled detection or condition.
+#[derive(Clone, Debug)]
+pub(crate) enum Node {
+    And(Box<[Node]>),
+    Or(Box<[Node]>),
+    Not(Box<Node>),
+    /// At least `n` of the children (`2 of selection_*`).
+    AtLeast(usize, Box<[Node]>),
+    Field(Box<FieldTest>),
+    /// Keyword (full-text) search: any string of the event matches.
+    Keywords(Box<StrMatcher>),
+    Const(bool),
+}
+
+pub(crate) fn lookup<'e>(ev: &'e Event, names: &[Box<str>]) -> Option<&'e FieldValue> {
+    names.iter().find_map(|n| ev.fields.get(&**n))
+}
+
+/// Calls `f` with the value's text (integers written into a stack buffer);
+/// a list gives each element in turn until `f` says true.
+pub(crate) fn any_text(v: &FieldValue, f: &mut dyn FnMut(&str) -> bool) -> bool {
+    match v {
+        FieldValue::List(items) => items.iter().any(|i| any_text(i, f)),
+        FieldValue::Int(i) => {
+            let mut buf = [0u8; 20];
+            f(int_text(*i, &mut buf))
+        }
+        FieldValue::Bool(b) => f(if *b { "true" } else { "false" }),
+        FieldValue::Float(x) => f(&x.to_string()),
+        other => other.as_str().is_some_and(f),
+    }
+}
+
+fn int_text(i: i64, buf: &mut [u8; 20]) -> &str {
+    let neg = i < 0;
+    let mut n = i.unsigned_abs();
+    let mut pos = buf.len();
+    loop {
+        pos -= 1;
+        buf[pos] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if neg {
+        pos -= 1;
+        buf[pos] = b'-';
+    }
+    std::str::from_utf8(&buf[pos..]).unwrap_or("")
+}
+
+fn as_number(v: &FieldValue) -> Option<f64> {
+    match v {
+        FieldValue::Int(i) => Some(*i as f64),
+        FieldValue::Float(x) => Some(*x),
+        other => other.as_str().and_then(|s| s.trim().parse().ok()),
+    }
+}
+
+impl Node {
+    /// What every match of this node needs, as a disjunction of field
+    /// tests (event field names, literals one of which the field's text must
+    /// contain, ignoring case): a literal-only string test; for `and` the
+    /// best of its children's; for `or` the union of all its children's
+    /// (none if one child has none). Best: longest shortest literal.
+    pub fn anchor(&self) -> Option<Vec<Anchor<'_>>> {
+        match self {
+            Node::Field(ft) => match &ft.test {
+                Test::Str(m)
+                    if m.regexes.is_empty()
+                        && !m.needles.is_empty()
+                        && m.needles.iter().all(|n| !n.is_empty()) =>
+                {
+                    Some(vec![(&ft.names, &m.needles)])
+                }
+                _ => None,
+            },
+            Node::And(children) => children
+                .iter()
+                .filter_map(Node::anchor)
+                .max_by_key(|a| anchor_score(a)),
+            Node::Or(children) => {
+                let mut out = Vec::new();
+                for c in children.iter() {
+                    out.extend(c.anchor()?);
+                }
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn eval(&self, ev: &Event) -> bool {
+        match self {
+            Node::And(c) => c.iter().all(|n| n.eval(ev)),
+            Node::Or(c) => c.iter().any(|n| n.eval(ev)),
+            Node::Not(n) => !n.eval(ev),
+            Node::AtLeast(k, c) => {
+                let mut hits = 0;
+                for n in c.iter() {
+                    if n.eval(ev) {
+                        hits += 1;
+                        if hits >= *k {
+                            return true;
+                        }
+                    }
+                }
+                false
+            }
+            Node::Field(t) => t.eval(ev),
+            Node::Keywords(m) => keyword_match(m, ev),
+            Node::Const(b) => *b,
+        }
+    }
+}
+
+impl FieldTest {
+    fn eval(&self, ev: &Event) -> bool {
+        let value = lookup(ev, &self.names);
+        match &self.test {
+            Test::Exists(want) => value.is_some() == *want,
+            Test::Null => match value {
+                None => true,
+                Some(v) => v.as_str() == Some(""),
+            },
+            Test::Str(m) => value.is_some_and(|v| any_text(v, &mut |s| m.is_match(s))),
+            Test::Num(op, n) => value.and_then(as_number).is_some_and(|x| match op {
+                NumOp::Gt => x > *n,
+                NumOp::Gte => x >= *n,
+                NumOp::Lt => x < *n,
+                NumOp::Lte => x <= *n,
+            }),
+            Test::Cidr(nets) => value.is_some_and(|v| {
+                any_text(v, &mut |s| {
+                    s.parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| nets.iter().any(|n| n.contains(&ip)))
+                })
+            }),
+            Test::FieldRef(kind, other) => {
+                let (Some(v), Some(o)) = (value, lookup(ev, other)) else {
+                    return false;
+                };
+                let mut other_text = String::new();
+                any_text(o, &mut |s| {
+                    other_text = s.to_owned();
+                    true
+                });
+                let lit = other_text.as_bytes();
+                any_text(v, &mut |s| {
+                    let hay = s.as_bytes();
+                    match kind {
+                        Kind::Exact => hay.len() == lit.len() && eq(hay, lit, false),
+                        Kind::Prefix => hay.len() >= lit.len() && eq(&hay[..lit.len()], lit, false),
+                        Kind::Suffix => {
+                            hay.len() >= lit.len() && eq(&hay[hay.len() - lit.len()..], lit, false)
+                        }
+                        Kind::Contains => {
+                            lit.is_empty() || hay.windows(lit.len()).any(|w| eq(w, lit, false))
+                        }
+                    }
+                })
+            }
+        }
+    }
+}
+
+/// Keywords search `event.original` and every string field (list elements
+/// included).
+fn keyword_match(m: &StrMatcher, ev: &Event) -> bool {
+    if ev.original.as_deref().is_some_and(|s| m.is_match(s)) {
+        return true;
+    }
+    ev.fields.values().any(|v| match v {
+        FieldValue::List(_) => any_text(v, &mut |s| m.is_match(s)),
+        other => other.as_str().is_some_and(|s| m.is_match(s)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matcher(cased: bool, lits: &[(Kind, &str)]) -> StrMatcher {
+        StrMatcherBuilder {
+            cased,
+            literals: lits.iter().map(|(k, s)| (*k, (*s).to_owned())).collect(),
+            regexes: Vec::new(),
+        }
+        .build()
+        .unwrap()
+    }
+
+    #[test]
+    fn literal_kinds_ignore_ascii_case() {
+        assert!(find(b"abcABC", b"cab", false));
+        assert!(!find(b"abcABC", b"cab", true));
+        assert!(find(b"x", b"", false));
+        assert!(!find(b"ab", b"abc", false));
+        assert!(find(b"xxAbC", b"abc", false));
+        let m = matcher(
+            false,
+            &[
+                (Kind::Exact, "cmd.exe"),
+                (Kind::Prefix, "C:\\Windows\\"),
+                (Kind::Suffix, "\\powershell.exe"),
+                (Kind::Contains, "mimikatz"),
+            ],
+        );
+        assert!(m.is_match("CMD.EXE"));
+        assert!(!m.is_match("xcmd.exe"));
+        assert!(m.is_match("c:\\windows\\x"));
+        assert!(m.is_match("D:\\Tools\\PowerShell.exe"));
+        assert!(m.is_match("run MimiKatz now"));
+        assert!(!m.is_match("notepad"));
+        let cased = matcher(true, &[(Kind::Exact, "cmd.exe")]);
+        assert!(!cased.is_match("CMD.EXE"));
+    }
+
+    #[test]
+    fn large_lists_use_the_set_and_automaton_paths() {
+        let exact: Vec<(Kind, String)> = (0..100).map(|i| (Kind::Exact, format!("v{i}"))).collect();
+        let mut lits = exact;
+        lits.extend((0..100).map(|i| (Kind::Suffix, format!("\\s{i}.exe"))));
+        lits.extend((0..100).map(|i| (Kind::Prefix, format!("p{i}\\"))));
+        let m = StrMatcherBuilder {
+            cased: false,
+            literals: lits,
+            regexes: Vec::new(),
+        }
+        .build()
+        .unwrap();
+        assert!(m.exact_set.is_some() && m.anchored.is_some());
+        assert!(m.is_match("V42"));
+        assert!(!m.is_match("v420"));
+        assert!(m.is_match("c:\\S7.EXE"));
+        assert!(!m.is_match("c:\\s7.exe.bak"));
+        assert!(m.is_match("P9\\x"));
+        assert!(!m.is_match("xp9\\x"));
+    }
+
+    #[test]
+    fn integers_are_written_without_allocating() {
+        let mut buf = [0u8; 20];
+        assert_eq!(int_text(0, &mut buf), "0");
+        assert_eq!(int_text(4688, &mut buf), "4688");
+        assert_eq!(int_text(i64::MIN, &mut buf), "-9223372036854775808");
+    }
+}
