@@ -62,11 +62,6 @@ pub(super) struct MultiLine {
     expired: u64,
 }
 
-// fail2ban's flags in Filter._mergeFailure.
-const NOFAIL: u8 = 1;
-const FORGET: u8 = 2;
-const GAINED: u8 = 8;
-
 impl MultiLine {
     pub(super) fn new(maxlines: u32) -> Self {
         Self::with_limits(maxlines, SESSION_CAPACITY, SESSION_MAX_AGE_SECS)
@@ -121,6 +116,7 @@ impl MultiLine {
         }
         let mut fields = BTreeMap::new();
         let content = filter.prefilter(&buf, &mut fields)?;
+
         if let Some(c) = &content {
             // The content replaces the buffer, as fail2ban does.
             self.lines.clear();
@@ -135,15 +131,34 @@ impl MultiLine {
             return None;
         }
         collect(&caps, &hay, &mut fields);
-        if let Some(mlfid) = fields.get("mlfid").cloned() {
-            fields = self.merge(&mlfid, fields, now);
-            if fields.contains_key("nofail") {
+        let Some(mlfid) = fields.get("mlfid").cloned() else {
+            if fields.contains_key("nofail") || fields.contains_key("mlfgained") {
                 return None;
             }
-        } else if fields.contains_key("nofail") || fields.contains_key("mlfgained") {
+            return Fail2banFilter::failure(fields, time, index);
+        };
+        // fail2ban fills an empty `name` from `alt_name` (`<F-ALT_USER>`)
+        // before the session sees it.
+        let alts: Vec<(String, String)> = fields
+            .iter()
+            .filter(|(k, v)| k.starts_with("alt_") && !v.is_empty())
+            .map(|(k, v)| (k["alt_".len()..].to_owned(), v.clone()))
+            .collect();
+        for (name, value) in alts {
+            if fields.get(&name).is_none_or(String::is_empty) {
+                fields.insert(name, value);
+            }
+        }
+        let fields = self.merge(&mlfid, fields, now);
+
+        if fields.contains_key("nofail") {
             return None;
         }
-        Fail2banFilter::failure(fields, time, index)
+        let found = Fail2banFilter::failure(fields, time, index);
+        if found.is_none() {
+            self.mark_pending(&mlfid);
+        }
+        found
     }
 
     /// Takes the lines a match used out of the buffer; lines inside a
@@ -185,56 +200,50 @@ impl MultiLine {
         mut fail: BTreeMap<String, String>,
         now: NaiveDateTime,
     ) -> BTreeMap<String, String> {
-        let mut flags = 0u8;
-        if let Some(g) = fail.get("mlfgained").cloned() {
-            flags |= NOFAIL | GAINED;
-            if fail.get("nofail").is_none_or(String::is_empty) {
-                fail.insert("nofail".into(), g);
-            }
-        } else if fail.get("nofail").is_some_and(|v| !v.is_empty()) {
-            flags |= NOFAIL;
+        if let Some(g) = fail.get("mlfgained").cloned()
+            && fail.get("nofail").is_none_or(String::is_empty)
+        {
+            fail.insert("nofail".into(), g);
         }
-        if fail.get("mlfforget").is_some_and(|v| !v.is_empty()) {
-            flags |= FORGET;
-        }
+        let forget = fail.remove("mlfforget").is_some_and(|v| !v.is_empty());
         let user = fail.get("user").filter(|u| !u.is_empty()).cloned();
-        let mut users = 0;
-        let known = self.session(mlfid, now);
-        let mut merged = if let Some(s) = known {
+        if let Some(s) = self.session(mlfid, now) {
+            let mut users = 0;
             if let Some(u) = user {
                 s.users.insert(u);
                 users = s.users.len();
             }
-            // Only the last line decides `nofail`/`mlfgained` (fail2ban
-            // deletes both, in that order, and stops at the first missing).
-            if s.fields.remove("nofail").is_some() {
+            // Only the last line decides `nofail` and `mlfgained`.
+            s.fields.remove("nofail");
+            s.fields.remove("mlfgained");
+            s.fields.extend(fail);
+            // An earlier line failed without a host (pending), or the
+            // session tried more than one user: this line fails whatever
+            // it says.
+            if s.fields.remove("mlfpending").is_some() || users > 1 {
+                s.fields.remove("nofail");
                 s.fields.remove("mlfgained");
             }
-            s.fields.extend(fail);
             let merged = s.fields.clone();
-            if flags & FORGET != 0 {
+            if forget {
                 self.sessions.remove(mlfid);
             }
             merged
         } else {
-            if flags & FORGET == 0 {
+            if !forget {
                 let users: BTreeSet<String> = user.into_iter().collect();
                 self.insert(mlfid, fail.clone(), users, now);
             }
-            if fail.contains_key("user") {
-                users = 1;
-            }
             fail
-        };
-        // More than one user in a session is a failure even if it ends well.
-        if users > 1
-            && merged.remove("nofail").is_some()
-            && let Some(s) = self.sessions.get_mut(mlfid)
-        {
-            s.fields.remove("nofail");
         }
-        merged.remove("mlfforget");
-        merged
+    }
+
+    /// A line of session `mlfid` failed but named no host yet: the next
+    /// line of the session with one fails, even a `<F-NOFAIL>` line.
+    fn mark_pending(&mut self, mlfid: &str) {
+        if let Some(s) = self.sessions.get_mut(mlfid) {
+            s.fields.insert("mlfpending".into(), "1".into());
+        }
     }
 
     /// The live session `mlfid`; an expired one is dropped.
@@ -289,5 +298,226 @@ impl MultiLine {
             self.order
                 .retain(|(seq, id)| sessions.get(id).is_some_and(|s| s.seq == *seq));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fail2ban::Ini;
+    use riposte_model::Problems;
+
+    fn filter(text: &str) -> Fail2banFilter {
+        let mut p = Problems::new();
+        let ini = Ini::from_text("f.conf", text, &mut p);
+        assert!(p.is_empty());
+        Fail2banFilter::from_ini("f.conf", &ini, &BTreeMap::new())
+            .unwrap()
+            .0
+    }
+
+    fn now() -> NaiveDateTime {
+        "2005-08-14T12:00:00".parse().unwrap()
+    }
+
+    fn hosts(f: &Fail2banFilter, lines: &[&str]) -> Vec<Option<String>> {
+        lines
+            .iter()
+            .map(|l| f.process_line_at(l, now()).map(|m| m.host))
+            .collect()
+    }
+
+    /// sshd-like: the session id is the `sshd[pid]` prefix.
+    const SESSIONS: &str = "[Definition]\n\
+        prefregex = ^\\s*<F-MLFID>\\S+ sshd\\[\\d+\\]:</F-MLFID> <F-CONTENT>.+</F-CONTENT>$\n\
+        failregex = ^<F-NOFAIL>Connection from</F-NOFAIL> <HOST>\n\
+        \x20           ^User <F-USER>\\S+</F-USER> not allowed because account is locked\n\
+        \x20           ^<F-NOFAIL><F-MLFFORGET>Connection closed</F-MLFFORGET></F-NOFAIL> by <ADDR>\n\
+        \x20           ^<F-NOFAIL>auth failure;</F-NOFAIL> ruser=<F-ALT_USER>\\S*</F-ALT_USER> rhost=<HOST>\n\
+        \x20           ^<F-MLFFORGET><F-MLFGAINED>Accepted \\w+</F-MLFGAINED></F-MLFFORGET> for <F-USER>\\S+</F-USER> from <HOST>\n\
+        \x20           ^<F-MLFFORGET>Disconnecting</F-MLFFORGET>: Too many authentication failures\n";
+
+    #[test]
+    fn a_session_line_without_host_fails_with_the_host_of_an_earlier_line() {
+        let f = filter(SESSIONS);
+        assert!(f.is_multiline());
+        let got = hosts(
+            &f,
+            &[
+                "Aug 14 11:00:00 h sshd[1]: Connection from 192.0.2.1 port 5",
+                "Aug 14 11:00:01 h sshd[2]: Connection from 192.0.2.2 port 6",
+                "Aug 14 11:00:02 h sshd[1]: Disconnecting: Too many authentication failures",
+                // Session 1 was forgotten: the same line again finds no host.
+                "Aug 14 11:00:03 h sshd[1]: Disconnecting: Too many authentication failures",
+                "Aug 14 11:00:04 h sshd[2]: Connection closed by 192.0.2.2",
+            ],
+        );
+        assert_eq!(got, [None, None, Some("192.0.2.1".into()), None, None]);
+        // Both sessions ended (a forgetting line opens none).
+        assert_eq!(f.multiline_stats().sessions, 0);
+        // The stateless path knows nothing of sessions.
+        assert_eq!(
+            f.match_line_at(
+                "Aug 14 11:00:02 h sshd[7]: Disconnecting: Too many authentication failures",
+                now()
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn a_pending_failure_makes_the_next_nofail_line_fail() {
+        let f = filter(SESSIONS);
+        let got = hosts(
+            &f,
+            &[
+                "Aug 14 11:00:00 h sshd[3]: User root not allowed because account is locked",
+                "Aug 14 11:00:01 h sshd[3]: Connection closed by 192.0.2.3",
+                "Aug 14 11:00:02 h sshd[4]: Connection closed by 192.0.2.4",
+            ],
+        );
+        assert_eq!(got, [None, Some("192.0.2.3".into()), None]);
+        assert_eq!(f.multiline_stats().sessions, 0);
+    }
+
+    #[test]
+    fn a_login_after_failures_of_other_users_is_a_failure() {
+        let f = filter(SESSIONS);
+        let got = hosts(
+            &f,
+            &[
+                // One user tries and then logs in: no failure.
+                "Aug 14 11:00:00 h sshd[5]: auth failure; ruser=rda rhost=192.0.2.5",
+                "Aug 14 11:00:01 h sshd[5]: Accepted password for rda from 192.0.2.5 port 1",
+                // Another user than the one that failed: failures.
+                "Aug 14 11:00:02 h sshd[6]: auth failure; ruser=root rhost=192.0.2.6",
+                "Aug 14 11:00:03 h sshd[6]: auth failure; ruser=root rhost=192.0.2.6",
+                "Aug 14 11:00:04 h sshd[6]: Accepted password for known from 192.0.2.6 port 1",
+            ],
+        );
+        assert_eq!(got, [None, None, None, None, Some("192.0.2.6".into())]);
+        let m = f
+            .process_line_at(
+                "Aug 14 11:00:05 h sshd[8]: User bob not allowed because account is locked",
+                now(),
+            )
+            .map(|m| m.host);
+        assert_eq!(m, None);
+    }
+
+    #[test]
+    fn maxlines_joins_lines_and_skiplines_steps_over_others() {
+        let f = filter(
+            "[Definition]\n\
+             failregex = ^\\s+\\[conn(?P<__id>\\d+)\\] auth failed<SKIPLINES>\\s+\\[conn(?P=__id)\\] end <HOST>\n\
+             maxlines = 4\n",
+        );
+        assert_eq!(f.maxlines, 4);
+        let got = hosts(
+            &f,
+            &[
+                " [conn1] auth failed",
+                " [conn2] something else",
+                " [conn1] end 192.0.2.10",
+                // conn2's line stayed in the buffer; conn1's were used up.
+                " [conn1] end 192.0.2.10",
+            ],
+        );
+        assert_eq!(got, [None, None, Some("192.0.2.10".into()), None]);
+        // The window holds 4 lines: a failure 4 lines later is out of reach.
+        let got = hosts(
+            &f,
+            &[
+                " [conn3] auth failed",
+                " [conn9] a",
+                " [conn9] b",
+                " [conn9] c",
+                " [conn3] end 192.0.2.11",
+            ],
+        );
+        assert_eq!(got, [None, None, None, None, None]);
+    }
+
+    #[test]
+    fn a_dateless_line_takes_the_date_of_the_line_before() {
+        let f = filter(
+            "[Definition]\n\
+             failregex = ^.*\\nWARNING: attempt from <HOST> failed\\.$\n\
+             maxlines = 2\n\
+             datepattern = ^%%b %%d, %%ExY %%I:%%M:%%S %%p\n\
+             \x20             ^WARNING:()**\n\
+             \x20             {^LN-BEG}\n",
+        );
+        assert_eq!(
+            f.process_line_at("Apr 16, 2013 8:32:13 AM org.Foo bar", now()),
+            None
+        );
+        let m = f
+            .process_line_at("WARNING: attempt from 192.0.2.12 failed.", now())
+            .unwrap();
+        assert_eq!(m.host, "192.0.2.12");
+        assert_eq!(
+            m.time,
+            Some(Fail2banTime::Local("2013-04-16T08:32:13".parse().unwrap()))
+        );
+    }
+
+    #[test]
+    fn sessions_are_bounded_evictions_and_expiry_counted() {
+        let f = filter(SESSIONS);
+        let mut state = MultiLine::with_limits(1, 3, 60);
+        for pid in 0..5 {
+            let line = format!("Aug 14 11:00:00 h sshd[{pid}]: Connection from 192.0.2.{pid}");
+            assert!(state.process(&f, &line, now()).is_none());
+        }
+        assert_eq!(
+            state.stats(),
+            MultiLineStats {
+                sessions: 3,
+                evicted: 2,
+                expired: 0
+            }
+        );
+        // The oldest sessions went first: 0 and 1 are gone, 4 is there.
+        let close = |pid: u32| {
+            format!(
+                "Aug 14 11:00:09 h sshd[{pid}]: Disconnecting: Too many authentication failures"
+            )
+        };
+        assert!(state.process(&f, &close(0), now()).is_none());
+        assert_eq!(
+            state
+                .process(&f, &close(4), now())
+                .map(|m| m.host)
+                .as_deref(),
+            Some("192.0.2.4")
+        );
+        // A session older than the maximum age is forgotten on its next line.
+        let later = now() + TimeDelta::seconds(61);
+        assert!(state.process(&f, &close(3), later).is_none());
+        let s = state.stats();
+        assert_eq!((s.evicted, s.expired), (2, 1));
+        // Many sessions opened and closed leave no stale queue behind.
+        for pid in 100..10_000 {
+            let line = format!("Aug 14 11:00:00 h sshd[{pid}]: Connection from 192.0.2.1");
+            state.process(&f, &line, later);
+            state.process(&f, &close(pid), later);
+        }
+        assert!(state.order.len() <= 2 * state.capacity);
+        assert!(state.sessions.len() <= state.capacity);
+    }
+
+    #[test]
+    fn maxlines_out_of_range_is_an_error() {
+        let mut p = Problems::new();
+        let ini = Ini::from_text(
+            "f.conf",
+            "[Definition]\nfailregex = ^x <HOST>\nmaxlines = 5000\n",
+            &mut p,
+        );
+        let err = Fail2banFilter::from_ini("f.conf", &ini, &BTreeMap::new()).unwrap_err();
+        assert_eq!(err.0.len(), 1);
+        assert_eq!(err.0[0].location, "maxlines");
+        assert_eq!(err.0[0].message, "5000 is out of range: expected 1 to 1000");
     }
 }
