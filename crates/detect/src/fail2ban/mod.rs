@@ -29,7 +29,9 @@ use riposte_model::{Event, Problems};
 
 pub use date::Fail2banTime;
 pub use ini::Ini;
-pub use multiline::{MAX_MAXLINES, MultiLineStats, SESSION_CAPACITY, SESSION_MAX_AGE_SECS};
+pub use multiline::{
+    MAX_MAXLINES, MultiLineStats, SESSION_CAPACITY, SESSION_MAX_AGE_SECS, STREAM_CAPACITY,
+};
 
 use date::DateMatcher;
 use multiline::MultiLine;
@@ -346,13 +348,25 @@ impl Fail2banFilter {
     /// filter's multi-line state (the last `maxlines` lines, the sessions
     /// of `<F-MLFID>`). Single-line filters take the stateless path.
     pub fn process_line_at(&self, line: &str, now: NaiveDateTime) -> Option<Fail2banMatch> {
+        self.process_stream_line_at("", line, now)
+    }
+
+    /// [`process_line_at`](Self::process_line_at) for a line of `stream`
+    /// (a log): the `maxlines` buffer joins only lines of one stream;
+    /// `<F-MLFID>` sessions are shared, their ids name host and process.
+    pub fn process_stream_line_at(
+        &self,
+        stream: &str,
+        line: &str,
+        now: NaiveDateTime,
+    ) -> Option<Fail2banMatch> {
         match &self.multiline {
             None => self.match_line_at(line, now),
             Some(state) => {
                 let mut state = state
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                state.process(self, line, now)
+                state.process(self, stream, line, now)
             }
         }
     }
@@ -441,7 +455,8 @@ pub fn annotate(filter: &Fail2banFilter, event: &Event) -> Option<Event> {
         .or_else(|| event.get_str("message"))?;
     let line = strip_syslog_pri(line);
     // Years missing from the line come from the event's own time.
-    let m = filter.process_line_at(line, event.timestamp.naive_utc())?;
+    // Multi-line filters join lines of one dataset only.
+    let m = filter.process_stream_line_at(&event.dataset, line, event.timestamp.naive_utc())?;
     let mut out = event.clone();
     if m.host.parse::<std::net::IpAddr>().is_ok() {
         out.set("source.ip", m.host.as_str());

@@ -25,6 +25,8 @@ pub const SESSION_CAPACITY: usize = 1000;
 pub const SESSION_MAX_AGE_SECS: i64 = 300;
 /// The largest `maxlines` a filter may ask for.
 pub const MAX_MAXLINES: u32 = 1000;
+/// Line buffers kept per filter, one per stream (event dataset).
+pub const STREAM_CAPACITY: usize = 256;
 
 /// Counters of one filter's multi-line state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -35,6 +37,16 @@ pub struct MultiLineStats {
     pub evicted: u64,
     /// Sessions dropped because they were older than the maximum age.
     pub expired: u64,
+    /// Line buffers (of streams) dropped because too many streams fed the filter.
+    pub streams_evicted: u64,
+}
+
+/// The last lines of one stream, without their dates.
+#[derive(Debug, Default)]
+struct Stream {
+    lines: VecDeque<String>,
+    /// The time of the last line that had one (lines without a date take it).
+    last_time: Option<Fail2banTime>,
 }
 
 #[derive(Debug)]
@@ -48,10 +60,9 @@ struct Session {
 #[derive(Debug)]
 pub(super) struct MultiLine {
     maxlines: usize,
-    /// The last lines, without their dates.
-    lines: VecDeque<String>,
-    /// The time of the last line that had one (lines without a date take it).
-    last_time: Option<Fail2banTime>,
+    /// Lines of different streams (event datasets: logs) are never joined.
+    streams: HashMap<String, Stream>,
+    streams_evicted: u64,
     sessions: HashMap<String, Session>,
     /// Session ids by age; entries whose seq no longer matches are stale.
     order: VecDeque<(u64, String)>,
@@ -70,8 +81,8 @@ impl MultiLine {
     pub(super) fn with_limits(maxlines: u32, capacity: usize, max_age_secs: i64) -> Self {
         MultiLine {
             maxlines: maxlines.max(1) as usize,
-            lines: VecDeque::new(),
-            last_time: None,
+            streams: HashMap::new(),
+            streams_evicted: 0,
             sessions: HashMap::new(),
             order: VecDeque::new(),
             seq: 0,
@@ -87,6 +98,7 @@ impl MultiLine {
             sessions: self.sessions.len(),
             evicted: self.evicted,
             expired: self.expired,
+            streams_evicted: self.streams_evicted,
         }
     }
 
@@ -94,38 +106,46 @@ impl MultiLine {
     pub(super) fn process(
         &mut self,
         filter: &Fail2banFilter,
+        stream: &str,
         line: &str,
         now: NaiveDateTime,
     ) -> Option<Fail2banMatch> {
+        if !self.streams.contains_key(stream) && self.streams.len() >= STREAM_CAPACITY {
+            // Any one: a stream that stops briefly only loses its context.
+            if let Some(k) = self.streams.keys().next().cloned() {
+                self.streams.remove(&k);
+                self.streams_evicted += 1;
+            }
+        }
+        let st = self.streams.entry(stream.to_owned()).or_default();
         let (text, time) = filter.cut_date(line, now);
         let time = match time {
             Some(t) => {
-                self.last_time = Some(t);
+                st.last_time = Some(t);
                 Some(t)
             }
-            None => self.last_time,
+            None => st.last_time,
         };
-        self.lines.push_back(text);
-        while self.lines.len() > self.maxlines {
-            self.lines.pop_front();
+        st.lines.push_back(text);
+        while st.lines.len() > self.maxlines {
+            st.lines.pop_front();
         }
         let mut buf = String::new();
-        for l in &self.lines {
+        for l in &st.lines {
             buf.push_str(l);
             buf.push('\n');
         }
         let mut fields = BTreeMap::new();
         let content = filter.prefilter(&buf, &mut fields)?;
-
         if let Some(c) = &content {
             // The content replaces the buffer, as fail2ban does.
-            self.lines.clear();
-            self.lines.push_back(c.trim_end_matches('\n').to_owned());
+            st.lines.clear();
+            st.lines.push_back(c.trim_end_matches('\n').to_owned());
         }
         let hay = content.unwrap_or(buf);
         let (index, caps) = filter.first_failregex(&hay)?;
         if self.maxlines > 1 {
-            self.drop_matched(&caps);
+            drop_matched(&mut st.lines, &caps);
         }
         if filter.ignoreregex.iter().any(|re| re.is_match(&hay)) {
             return None;
@@ -160,38 +180,40 @@ impl MultiLine {
         }
         found
     }
+}
 
-    /// Takes the lines a match used out of the buffer; lines inside a
-    /// `<SKIPLINES>` group stay for later matches.
-    fn drop_matched(&mut self, caps: &super::Caps) {
-        let Some(Some((start, end))) = caps.spans.first().copied() else {
-            return;
+/// Takes the lines a match used out of the buffer; lines inside a
+/// `<SKIPLINES>` group stay for later matches.
+fn drop_matched(lines: &mut VecDeque<String>, caps: &super::Caps) {
+    let Some(Some((start, end))) = caps.spans.first().copied() else {
+        return;
+    };
+    let skipped: Vec<(usize, usize)> = caps
+        .named_spans()
+        .filter(|(n, _)| n.starts_with("skiplines"))
+        .map(|(_, s)| s)
+        .collect();
+    let mut keep = VecDeque::new();
+    let mut at = 0;
+    for l in lines.drain(..) {
+        let (ls, le) = (at, at + l.len());
+        at = le + 1;
+        // As fail2ban: every line from the one the match starts in to
+        // the one it ends in, less the lines a <SKIPLINES> took whole.
+        let used = if start == end {
+            ls <= start && start <= le
+        } else {
+            start <= le && end > ls
         };
-        let skipped: Vec<(usize, usize)> = caps
-            .named_spans()
-            .filter(|(n, _)| n.starts_with("skiplines"))
-            .map(|(_, s)| s)
-            .collect();
-        let mut keep = VecDeque::new();
-        let mut at = 0;
-        for l in self.lines.drain(..) {
-            let (ls, le) = (at, at + l.len());
-            at = le + 1;
-            // As fail2ban: every line from the one the match starts in to
-            // the one it ends in, less the lines a <SKIPLINES> took whole.
-            let used = if start == end {
-                ls <= start && start <= le
-            } else {
-                start <= le && end > ls
-            };
-            let in_skip = skipped.iter().any(|&(s, e)| ls >= s && le < e);
-            if !used || in_skip {
-                keep.push_back(l);
-            }
+        let in_skip = skipped.iter().any(|&(s, e)| ls >= s && le < e);
+        if !used || in_skip {
+            keep.push_back(l);
         }
-        self.lines = keep;
     }
+    *lines = keep;
+}
 
+impl MultiLine {
     /// fail2ban's `Filter._mergeFailure`: joins `fail` with what the
     /// session `mlfid` already holds and returns the merged captures.
     fn merge(
@@ -436,6 +458,14 @@ mod tests {
             ],
         );
         assert_eq!(got, [None, None, None, None, None]);
+        // Lines of another stream never join this one's.
+        let at = |s: &str, l: &str| f.process_stream_line_at(s, l, now()).map(|m| m.host);
+        assert_eq!(at("a", " [conn5] auth failed"), None);
+        assert_eq!(at("b", " [conn5] end 192.0.2.13"), None);
+        assert_eq!(
+            at("a", " [conn5] end 192.0.2.13").as_deref(),
+            Some("192.0.2.13")
+        );
     }
 
     #[test]
@@ -468,14 +498,15 @@ mod tests {
         let mut state = MultiLine::with_limits(1, 3, 60);
         for pid in 0..5 {
             let line = format!("Aug 14 11:00:00 h sshd[{pid}]: Connection from 192.0.2.{pid}");
-            assert!(state.process(&f, &line, now()).is_none());
+            assert!(state.process(&f, "s", &line, now()).is_none());
         }
         assert_eq!(
             state.stats(),
             MultiLineStats {
                 sessions: 3,
                 evicted: 2,
-                expired: 0
+                expired: 0,
+                streams_evicted: 0,
             }
         );
         // The oldest sessions went first: 0 and 1 are gone, 4 is there.
@@ -484,24 +515,24 @@ mod tests {
                 "Aug 14 11:00:09 h sshd[{pid}]: Disconnecting: Too many authentication failures"
             )
         };
-        assert!(state.process(&f, &close(0), now()).is_none());
+        assert!(state.process(&f, "s", &close(0), now()).is_none());
         assert_eq!(
             state
-                .process(&f, &close(4), now())
+                .process(&f, "s", &close(4), now())
                 .map(|m| m.host)
                 .as_deref(),
             Some("192.0.2.4")
         );
         // A session older than the maximum age is forgotten on its next line.
         let later = now() + TimeDelta::seconds(61);
-        assert!(state.process(&f, &close(3), later).is_none());
+        assert!(state.process(&f, "s", &close(3), later).is_none());
         let s = state.stats();
         assert_eq!((s.evicted, s.expired), (2, 1));
         // Many sessions opened and closed leave no stale queue behind.
         for pid in 100..10_000 {
             let line = format!("Aug 14 11:00:00 h sshd[{pid}]: Connection from 192.0.2.1");
-            state.process(&f, &line, later);
-            state.process(&f, &close(pid), later);
+            state.process(&f, "s", &line, later);
+            state.process(&f, "s", &close(pid), later);
         }
         assert!(state.order.len() <= 2 * state.capacity);
         assert!(state.sessions.len() <= state.capacity);
