@@ -25,6 +25,8 @@ pub const SESSION_CAPACITY: usize = 1000;
 pub const SESSION_MAX_AGE_SECS: i64 = 300;
 /// The largest `maxlines` a filter may ask for.
 pub const MAX_MAXLINES: u32 = 1000;
+/// Distinct users remembered per session.
+const MAX_SESSION_USERS: usize = 8;
 /// Line buffers kept per filter, one per stream (event dataset).
 pub const STREAM_CAPACITY: usize = 256;
 
@@ -232,7 +234,11 @@ impl MultiLine {
         if let Some(s) = self.session(mlfid, now) {
             let mut users = 0;
             if let Some(u) = user {
-                s.users.insert(u);
+                // Only "more than one" matters: keep a few, not every name
+                // an attacker tries in one session.
+                if s.users.len() < MAX_SESSION_USERS {
+                    s.users.insert(u);
+                }
                 users = s.users.len();
             }
             // Only the last line decides `nofail` and `mlfgained`.
@@ -418,6 +424,14 @@ mod tests {
             ],
         );
         assert_eq!(got, [None, None, None, None, Some("192.0.2.6".into())]);
+        // A session trying many users keeps only a few of the names.
+        for i in 0..100 {
+            let l = format!("Aug 14 11:00:06 h sshd[9]: auth failure; ruser=u{i} rhost=192.0.2.9");
+            f.process_line_at(&l, now());
+        }
+        let st = f.multiline.as_ref().unwrap().lock().unwrap();
+        assert_eq!(st.sessions["h sshd[9]:"].users.len(), MAX_SESSION_USERS);
+        drop(st);
         let m = f
             .process_line_at(
                 "Aug 14 11:00:05 h sshd[8]: User bob not allowed because account is locked",
