@@ -62,6 +62,22 @@ fn bench(c: &mut Criterion) {
                 n
             })
         });
+        // What a rule runs: sshd has <F-MLFID>, so its lines go through the
+        // session state (one filter, state carried across iterations).
+        let stateful = filter.clone();
+        group.bench_function(format!("sshd_{mode}_lines_sessions"), |b| {
+            b.iter(|| {
+                let mut n = 0usize;
+                for l in &lines {
+                    n += usize::from(stateful.process_line_at(black_box(l), now).is_some());
+                }
+                n
+            })
+        });
+        eprintln!(
+            "sshd mode={mode} sessions: {:?}",
+            stateful.multiline_stats()
+        );
     }
     group.finish();
 }

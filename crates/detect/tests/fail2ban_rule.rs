@@ -104,3 +104,43 @@ fn docs_examples_load() {
     assert_eq!(rules.rules[0].id, "myapp-f2b");
     assert!(rules.rules[0].fail2ban.is_some());
 }
+
+/// A rule whose filter joins the lines of a session (`<F-MLFID>`): the line
+/// that fails names no host, an earlier line of the same session does.
+#[test]
+fn a_rule_with_a_session_filter_counts_failures_of_whole_sessions() {
+    let dir = std::env::temp_dir().join(format!("riposte-f2b-mlfid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("app.conf"),
+        "[Definition]\n\
+         prefregex = ^\\s*<F-MLFID>\\S+ app\\[\\d+\\]:</F-MLFID> <F-CONTENT>.+</F-CONTENT>$\n\
+         failregex = ^<F-NOFAIL>connect from</F-NOFAIL> <HOST>\n\
+         \x20           ^<F-MLFFORGET>too many failures</F-MLFFORGET>\n",
+    )
+    .unwrap();
+    let text = "version: 1\nrules:\n  - id: app\n    title: t\n    kind: threshold\n    fail2ban: { filter: app.conf }\n    group_by: [source.ip]\n    count: 2\n    window: 10m\n    severity: low\n";
+    let rules = parse_rules(&dir.join("rules.yaml").display().to_string(), text)
+        .unwrap_or_else(|p| panic!("{p}"));
+    std::fs::remove_dir_all(&dir).unwrap();
+    let mut d = Detector::new(Arc::new(rules));
+    let lines = [
+        "Mar  1 10:00:00 h app[1]: connect from 192.0.2.20",
+        "Mar  1 10:00:01 h app[2]: connect from 192.0.2.20",
+        "Mar  1 10:00:02 h app[1]: too many failures",
+        "Mar  1 10:00:03 h app[2]: too many failures",
+        // Session 3 never said where it came from: no failure.
+        "Mar  1 10:00:04 h app[3]: too many failures",
+    ];
+    let mut alerts = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        alerts.extend(d.process(&line_event(l, i as i64), Utc::now()));
+    }
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].count, 2);
+    assert_eq!(
+        alerts[0].group.get("source.ip").map(String::as_str),
+        Some("192.0.2.20")
+    );
+    assert_eq!(alerts[0].last_seen, line_event("", 3).timestamp);
+}

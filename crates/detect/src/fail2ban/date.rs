@@ -39,7 +39,7 @@ const DEFAULTS: &[&str] = &[
     r"%b-%d-%Exy %k:%M:%S",
 ];
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Strptime,
     Epoch,
@@ -50,6 +50,10 @@ enum Kind {
 struct Template {
     re: Re,
     kind: Kind,
+    /// `false` for a pattern without a single strptime directive (such as
+    /// guacamole's `^WARNING:()**`): it finds where a dateless line starts,
+    /// and fail2ban gives that line the date of the line before.
+    dated: bool,
 }
 
 /// The compiled date templates of one filter.
@@ -106,6 +110,7 @@ impl DateMatcher {
             let time = match t.kind {
                 Kind::Epoch => epoch(c.name(line, "s"), c.name(line, "f")),
                 Kind::Tai64n => tai64n(c.name(line, "tai")),
+                Kind::Strptime if !t.dated => None,
                 Kind::Strptime => strptime(&|n| c.name(line, n), now),
             };
             return Some(FoundDate { start, end, time });
@@ -137,7 +142,8 @@ fn template(pattern: &str, anchored: bool, default: bool) -> Result<Template, St
         full.push_str(&format!("({py})"));
     }
     let re = Re::new(&full).map_err(|e| format!("datepattern {pattern:?}: {e}"))?;
-    Ok(Template { re, kind })
+    let dated = kind != Kind::Strptime || pattern.contains('%');
+    Ok(Template { re, kind, dated })
 }
 
 fn has_unnamed_group(py: &str) -> bool {

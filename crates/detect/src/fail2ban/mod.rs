@@ -5,26 +5,36 @@
 //! `<F-CONTENT>` becomes the text the `failregex`es search, the first
 //! failregex that matches decides, and an `ignoreregex` match drops the line.
 //!
-//! Not supported (reported as warnings by [`Fail2banFilter::load`]):
-//! multi-line failures (`maxlines` > 1, `<SKIPLINES>`, the `F-MLFID` cache
-//! that joins lines of one session) and `journalmatch` (riposte reads the
-//! journal through its own sources). See docs/fail2ban.md.
+//! Multi-line filters keep state between lines ([`Fail2banFilter::process_line_at`],
+//! in `multiline.rs`): the last `maxlines` lines joined with `\n` (with
+//! `<SKIPLINES>`), and the `<F-MLFID>` sessions that join the lines of one
+//! connection (`<F-NOFAIL>`, `<F-MLFFORGET>`, `<F-MLFGAINED>`).
+//!
+//! Not supported (reported as a warning by [`Fail2banFilter::load`]):
+//! `journalmatch` (riposte reads the journal through its own sources). See
+//! docs/fail2ban.md.
 
 mod date;
 mod ini;
+mod multiline;
 mod pyre;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 use chrono::NaiveDateTime;
 use riposte_model::{Event, Problems};
 
 pub use date::Fail2banTime;
 pub use ini::Ini;
+pub use multiline::{
+    MAX_MAXLINES, MultiLineStats, SESSION_CAPACITY, SESSION_MAX_AGE_SECS, STREAM_CAPACITY,
+};
 
 use date::DateMatcher;
+use multiline::MultiLine;
 use pyre::{Caps, Re};
 
 /// Group names that identify the failing host, in fail2ban's order.
@@ -34,7 +44,7 @@ const FAILURE_ID_GROUPS: [&str; 4] = ["fid", "ip4", "ip6", "dns"];
 const FAILURE_ID_PRESENTS: [&str; 5] = ["fid", "ip4", "ip6", "dns", "mlfid"];
 
 /// A compiled fail2ban filter.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Fail2banFilter {
     /// The file it came from, for messages.
     pub file: String,
@@ -43,8 +53,28 @@ pub struct Fail2banFilter {
     ignoreregex: Vec<Re>,
     /// `None` for `logtype = journal`: the line has no date to cut.
     date: Option<DateMatcher>,
-    /// The filter's `maxlines` (only 1 is honoured; see module docs).
+    /// The filter's `maxlines`: how many lines a failregex sees at once.
     pub maxlines: u32,
+    /// State between lines, for multi-line filters only.
+    multiline: Option<Mutex<MultiLine>>,
+}
+
+/// A clone starts with empty multi-line state.
+impl Clone for Fail2banFilter {
+    fn clone(&self) -> Self {
+        Fail2banFilter {
+            file: self.file.clone(),
+            prefregex: self.prefregex.clone(),
+            failregex: self.failregex.clone(),
+            ignoreregex: self.ignoreregex.clone(),
+            date: self.date.clone(),
+            maxlines: self.maxlines,
+            multiline: self
+                .multiline
+                .as_ref()
+                .map(|_| Mutex::new(MultiLine::new(self.maxlines))),
+        }
+    }
 }
 
 /// What a matching line yields.
@@ -164,14 +194,6 @@ impl Fail2banFilter {
 
         let compile = |what: &str, py: &str, problems: &mut Problems| -> Option<Re> {
             let expanded = pyre::expand_tags(py);
-            if expanded.contains("(?P<skiplines") || py.contains(r"\n") {
-                problems.push(
-                    file,
-                    what,
-                    "multi-line regex (<SKIPLINES> or \\n) is not supported",
-                );
-                return None;
-            }
             match Re::new(&expanded) {
                 Ok(re) => Some(re),
                 Err(e) => {
@@ -239,10 +261,12 @@ impl Fail2banFilter {
                 1
             }),
         };
-        if maxlines > 1 {
-            warnings.push(format!(
-                "{file}: maxlines = {maxlines}: multi-line failures are not supported; every line is matched on its own"
-            ));
+        if maxlines == 0 || maxlines > MAX_MAXLINES {
+            problems.push(
+                file,
+                "maxlines",
+                format!("{maxlines} is out of range: expected 1 to {MAX_MAXLINES}"),
+            );
         }
         if journalmatch
             .as_deref()
@@ -252,15 +276,10 @@ impl Fail2banFilter {
                 "{file}: journalmatch is ignored: read the journal with a riposte source and let this rule match its lines"
             ));
         }
-        if fail
+        let sessions = fail
             .iter()
             .chain(&prefregex)
-            .any(|r| r.names().iter().any(|n| n == "mlfid"))
-        {
-            warnings.push(format!(
-                "{file}: <F-MLFID> multi-line failure tracking is not supported: lines that only fail together with an earlier line of the same session (F-NOFAIL, F-MLFFORGET) do not count"
-            ));
-        }
+            .any(|r| r.names().iter().any(|n| n == "mlfid"));
         match (problems.is_empty(), date) {
             (true, Some(date)) => Ok((
                 Fail2banFilter {
@@ -270,6 +289,8 @@ impl Fail2banFilter {
                     ignoreregex: ignore,
                     date: (!journal).then_some(date),
                     maxlines,
+                    multiline: (maxlines > 1 || sessions)
+                        .then(|| Mutex::new(MultiLine::new(maxlines))),
                 },
                 warnings,
             )),
@@ -291,8 +312,78 @@ impl Fail2banFilter {
     }
 
     /// [`match_line`](Self::match_line) with an explicit "now" (tests,
-    /// replaying old logs).
+    /// replaying old logs). Stateless: every line is judged on its own (see
+    /// [`process_line_at`](Self::process_line_at) for multi-line filters).
     pub fn match_line_at(&self, line: &str, now: NaiveDateTime) -> Option<Fail2banMatch> {
+        let (mut buf, time) = self.cut_date(line, now);
+        buf.push('\n');
+        let mut fields: BTreeMap<String, String> = BTreeMap::new();
+        let content;
+        let hay: &str = match self.prefilter(&buf, &mut fields)? {
+            Some(c) => {
+                content = c;
+                &content
+            }
+            None => &buf,
+        };
+        let (index, caps) = self.first_failregex(hay)?;
+        if self.ignoreregex.iter().any(|re| re.is_match(hay)) {
+            return None;
+        }
+        collect(&caps, hay, &mut fields);
+        // A gained session (sshd's "Accepted …") is no failure either.
+        if fields.contains_key("nofail") || fields.contains_key("mlfgained") {
+            return None;
+        }
+        Self::failure(fields, time, index)
+    }
+
+    /// Whether matching needs state kept between lines: `maxlines` > 1 or
+    /// an `<F-MLFID>` session id.
+    pub fn is_multiline(&self) -> bool {
+        self.multiline.is_some()
+    }
+
+    /// Matches the next line of the log the way fail2ban does, with the
+    /// filter's multi-line state (the last `maxlines` lines, the sessions
+    /// of `<F-MLFID>`). Single-line filters take the stateless path.
+    pub fn process_line_at(&self, line: &str, now: NaiveDateTime) -> Option<Fail2banMatch> {
+        self.process_stream_line_at("", line, now)
+    }
+
+    /// [`process_line_at`](Self::process_line_at) for a line of `stream`
+    /// (a log): the `maxlines` buffer joins only lines of one stream;
+    /// `<F-MLFID>` sessions are shared, their ids name host and process.
+    pub fn process_stream_line_at(
+        &self,
+        stream: &str,
+        line: &str,
+        now: NaiveDateTime,
+    ) -> Option<Fail2banMatch> {
+        match &self.multiline {
+            None => self.match_line_at(line, now),
+            Some(state) => {
+                let mut state = state
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                state.process(self, stream, line, now)
+            }
+        }
+    }
+
+    /// Counters of the multi-line state (all zero for single-line filters).
+    pub fn multiline_stats(&self) -> MultiLineStats {
+        self.multiline
+            .as_ref()
+            .map_or_else(MultiLineStats::default, |s| {
+                s.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .stats()
+            })
+    }
+
+    /// The line without its date, and the date fail2ban reads there.
+    fn cut_date(&self, line: &str, now: NaiveDateTime) -> (String, Option<Fail2banTime>) {
         let found = self.date.as_ref().and_then(|d| d.find(line, now));
         let mut buf = String::with_capacity(line.len() + 1);
         match found {
@@ -302,40 +393,38 @@ impl Fail2banFilter {
             }
             None => buf.push_str(line),
         }
-        buf.push('\n');
-        let time = found.and_then(|f| f.time);
+        (buf, found.and_then(|f| f.time))
+    }
 
-        let mut fields: BTreeMap<String, String> = BTreeMap::new();
-        let content;
-        let hay: &str = match &self.prefregex {
-            Some(pre) => {
-                let caps = pre.captures(&buf)?;
-                collect(&caps, &buf, &mut fields);
-                match fields.remove("content") {
-                    Some(c) => {
-                        content = c + "\n";
-                        &content
-                    }
-                    None => &buf,
-                }
-            }
-            None => &buf,
+    /// Runs `prefregex` over `buf`: `None` when it does not match, else its
+    /// `<F-CONTENT>` (with a final newline) when it has one.
+    fn prefilter(
+        &self,
+        buf: &str,
+        fields: &mut BTreeMap<String, String>,
+    ) -> Option<Option<String>> {
+        let Some(pre) = &self.prefregex else {
+            return Some(None);
         };
+        let caps = pre.captures(buf)?;
+        collect(&caps, buf, fields);
+        Some(fields.remove("content").map(|c| c + "\n"))
+    }
+
+    fn first_failregex(&self, hay: &str) -> Option<(usize, Caps)> {
         // A RegexSet pre-pass was measured slower (its PikeVM dominated the
         // profile): each failregex's own lazy DFA rejects a line faster.
-        let (index, caps) = self
-            .failregex
+        self.failregex
             .iter()
             .enumerate()
-            .find_map(|(i, re)| Some((i, re.captures(hay)?)))?;
-        if self.ignoreregex.iter().any(|re| re.is_match(hay)) {
-            return None;
-        }
-        collect(&caps, hay, &mut fields);
-        // A gained session (sshd's "Accepted …") is no failure either.
-        if fields.contains_key("nofail") || fields.contains_key("mlfgained") {
-            return None;
-        }
+            .find_map(|(i, re)| Some((i, re.captures(hay)?)))
+    }
+
+    fn failure(
+        fields: BTreeMap<String, String>,
+        time: Option<Fail2banTime>,
+        index: usize,
+    ) -> Option<Fail2banMatch> {
         let host = FAILURE_ID_GROUPS
             .iter()
             .find_map(|g| fields.get(*g).cloned())?;
@@ -366,7 +455,8 @@ pub fn annotate(filter: &Fail2banFilter, event: &Event) -> Option<Event> {
         .or_else(|| event.get_str("message"))?;
     let line = strip_syslog_pri(line);
     // Years missing from the line come from the event's own time.
-    let m = filter.match_line_at(line, event.timestamp.naive_utc())?;
+    // Multi-line filters join lines of one dataset only.
+    let m = filter.process_stream_line_at(&event.dataset, line, event.timestamp.naive_utc())?;
     let mut out = event.clone();
     if m.host.parse::<std::net::IpAddr>().is_ok() {
         out.set("source.ip", m.host.as_str());
@@ -407,7 +497,7 @@ fn strip_syslog_pri(line: &str) -> &str {
 fn collect(caps: &Caps, hay: &str, fields: &mut BTreeMap<String, String>) {
     for (name, value) in caps.named(hay) {
         // Internal helper groups of fail2ban's own regexes start with '_'.
-        if !name.starts_with('_') && !name.starts_with("cond_") {
+        if !name.starts_with('_') && !name.starts_with("cond_") && !name.starts_with("skiplines") {
             fields.insert(name.to_owned(), value.to_owned());
         }
     }

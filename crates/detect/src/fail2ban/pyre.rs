@@ -521,6 +521,14 @@ impl Caps {
             .map(|(s, e)| &hay[s..e])
     }
 
+    /// The span of every named group that took part in the match.
+    pub fn named_spans(&self) -> impl Iterator<Item = (&str, (usize, usize))> + '_ {
+        self.names
+            .iter()
+            .zip(&self.spans)
+            .filter_map(|(n, s)| Some((n.as_deref()?, (*s)?)))
+    }
+
     /// Every named group that took part in the match.
     pub fn named<'a, 'h>(&'a self, hay: &'h str) -> impl Iterator<Item = (&'a str, &'h str)> + 'a
     where
