@@ -110,10 +110,15 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + S
 pub fn check(config_path: &Path) -> anyhow::Result<()> {
     let config = load_config(config_path)?;
     let (rules, playbooks) = load_logic(&config).map_err(|p| anyhow!("{p}"))?;
+    for r in &rules.sigma.report.rejected {
+        println!("Sigma rule not loaded: {}", terminal_safe(&r.to_string()));
+    }
     println!(
-        "{}: ok ({} rules, {} playbooks, {} sources, {} enforcers)",
+        "{}: ok ({} rules, {} Sigma rules, {} Sigma correlations, {} playbooks, {} sources, {} enforcers)",
         config_path.display(),
         rules.rules.len(),
+        rules.sigma.rules.len(),
+        rules.sigma.correlations.len(),
         playbooks.len(),
         config.sources.len(),
         config.enforcers.len()

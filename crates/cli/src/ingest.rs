@@ -108,13 +108,13 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
 
 /// An input being decoded: records framed as its format frames them, or
 /// EVTX chunks.
-enum Input {
+pub(crate) enum Input {
     Records(RecordReader, Decoder),
     Evtx(EvtxReader<std::io::Cursor<Vec<u8>>>),
 }
 
 impl Input {
-    fn new(
+    pub(crate) fn new(
         mut reader: Box<dyn BufRead + Send>,
         format: Format,
         max: usize,
@@ -137,7 +137,7 @@ impl Input {
     }
 
     /// The next batch and how many records it held; `None` at the end.
-    fn next_batch(
+    pub(crate) fn next_batch(
         &mut self,
         max: usize,
         ctx: &DecodeCtx<'_>,
@@ -163,7 +163,7 @@ impl Input {
 
 /// Opens an input: `-` is stdin, `.gz` is decompressed. The reader's buffer
 /// is large enough for format detection to see [`SAMPLE_BYTES`].
-fn open_input(path: &Path) -> anyhow::Result<(String, Box<dyn BufRead + Send>)> {
+pub(crate) fn open_input(path: &Path) -> anyhow::Result<(String, Box<dyn BufRead + Send>)> {
     if path == Path::new("-") {
         return Ok((
             "stdin".to_owned(),
@@ -183,7 +183,7 @@ fn open_input(path: &Path) -> anyhow::Result<(String, Box<dyn BufRead + Send>)> 
 
 /// The format of an input, from the bytes its reader has buffered (not
 /// consumed).
-fn detect(reader: &mut Box<dyn BufRead + Send>, name: &str) -> anyhow::Result<Format> {
+pub(crate) fn detect(reader: &mut Box<dyn BufRead + Send>, name: &str) -> anyhow::Result<Format> {
     let sample = reader
         .fill_buf()
         .with_context(|| format!("reading {name}"))?;

@@ -5,6 +5,7 @@ mod commands;
 mod demo;
 mod import;
 mod ingest;
+mod rules;
 
 /// mimalloc rather than glibc's malloc: decoding allocates and frees tens of
 /// small objects per event, and glibc trims the heap between batches and
@@ -65,6 +66,9 @@ enum Command {
     /// List and show cases.
     #[command(subcommand)]
     Cases(commands::CasesCommand),
+    /// Lint rule directories (native and Sigma) and test rules on events.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
     /// Import rules from other tools (fail2ban filters and jails).
     #[command(subcommand)]
     Import(import::ImportCommand),
@@ -113,6 +117,7 @@ fn main() -> ExitCode {
             Command::Serve { config } => commands::serve(&config).await,
             Command::Check { config } => commands::check(&config),
             Command::Ingest(args) => ingest::run(args).await,
+            Command::Rules(cmd) => rules::run(cmd),
             Command::Playbook(PlaybookCommand::Validate { files }) => {
                 commands::validate_playbooks(&files)
             }

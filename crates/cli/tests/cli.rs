@@ -199,7 +199,37 @@ fn check_lists_every_problem_in_config_rules_and_playbooks() {
     assert_eq!(
         text(&out.stdout),
         format!(
-            "{}: ok (1 rules, 1 playbooks, 0 sources, 0 enforcers)\n",
+            "{}: ok (1 rules, 0 Sigma rules, 0 Sigma correlations, 1 playbooks, 0 sources, 0 enforcers)\n",
+            config.display()
+        )
+    );
+
+    // A Sigma rule Riposte cannot compile is listed, not fatal; the ones
+    // that compile count.
+    std::fs::write(
+        dir.path().join("riposte.yaml"),
+        "version: 1\nrules: [rules.yaml, sigma/]\nplaybooks: [pb.yaml]\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("sigma")).unwrap();
+    let sigma_rule = "title: Whoami\nid: w-1\nlogsource: { product: windows, category: process_creation }\n\
+                      detection:\n  sel:\n    Image|endswith: '\\whoami.exe'\n  condition: sel\n";
+    std::fs::write(dir.path().join("sigma/ok.yml"), sigma_rule).unwrap();
+    std::fs::write(
+        dir.path().join("sigma/bad.yml"),
+        sigma_rule
+            .replace("w-1", "w-2")
+            .replace("endswith", "endswithh"),
+    )
+    .unwrap();
+    let out = riposte(&["check", "--config", config.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "Sigma rule not loaded: {}: rule w-2: Unknown modifier 'endswithh'\n\
+             {}: ok (1 rules, 1 Sigma rules, 0 Sigma correlations, 1 playbooks, 0 sources, 0 enforcers)\n",
+            dir.path().join("sigma/bad.yml").display(),
             config.display()
         )
     );

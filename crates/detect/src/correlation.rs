@@ -33,6 +33,17 @@ pub enum CorrelationType {
 
 const TYPES: &str = "event_count, value_count, temporal, temporal_ordered";
 
+impl CorrelationType {
+    /// What a hit's `count` counts, for summaries.
+    pub fn counted(self) -> &'static str {
+        match self {
+            CorrelationType::EventCount => "events",
+            CorrelationType::ValueCount => "distinct values",
+            CorrelationType::Temporal | CorrelationType::TemporalOrdered => "rules",
+        }
+    }
+}
+
 /// `condition:` bounds on a count; all given bounds must hold.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Condition {

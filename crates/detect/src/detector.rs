@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use riposte_model::{
-    Alert, AlertId, Event, Observable, ObservableKind, Timestamp, format_duration,
+    Alert, AlertId, Event, Observable, ObservableKind, RuleInfo, Timestamp, format_duration,
 };
 use serde_json::json;
 
 use crate::window::{Expiry, Hit, Key, KeyedTable, Leaky, Window};
-use crate::{Rule, RuleKind, RuleSet};
+use crate::{CorrelationEngine, CorrelationStats, Rule, RuleKind, RuleSet};
 
 /// Counters a person reads when tuning: how much state the detector holds and
 /// what it had to drop.
@@ -25,6 +25,10 @@ pub struct DetectorStats {
     pub evicted_keys: u64,
     /// Alerts whose summary template failed; they are raised with the title.
     pub summary_errors: u64,
+    /// Sigma rule matches (alerting or feeding correlations).
+    pub sigma_matches: u64,
+    /// Sigma correlations: hits, groups held, groups dropped at `max_keys`.
+    pub correlations: CorrelationStats,
 }
 
 /// The state of one key of a `threshold` or `leaky` rule.
@@ -83,6 +87,10 @@ pub struct Detector {
     default_summary: Vec<bool>,
     max_keys: usize,
     stats: DetectorStats,
+    /// Sigma correlations' per-group state.
+    correlation: CorrelationEngine,
+    /// Buffers the Sigma index reuses between events.
+    sigma_scratch: riposte_sigma::Scratch,
 }
 
 impl Detector {
@@ -116,7 +124,10 @@ impl Detector {
                     == crate::rule::default_summary(&Some(r.kind.clone()), &r.group_by)
             })
             .collect();
+        let correlation = CorrelationEngine::new(rules.sigma.correlations.clone(), max_keys);
         Self {
+            correlation,
+            sigma_scratch: riposte_sigma::Scratch::default(),
             rules,
             state,
             summary_reads_event,
@@ -142,11 +153,14 @@ impl Detector {
         for table in self.state.iter_mut().flatten() {
             table.clear();
         }
+        self.correlation =
+            CorrelationEngine::new(self.rules.sigma.correlations.clone(), self.max_keys);
     }
 
     pub fn stats(&self) -> DetectorStats {
         DetectorStats {
             keys: self.state.iter().flatten().map(|t| t.len() as u64).sum(),
+            correlations: self.correlation.stats(),
             ..self.stats.clone()
         }
     }
@@ -178,15 +192,74 @@ impl Detector {
             if !checked_first && !rule.matcher.matches(event) {
                 continue;
             }
+            if rules.sigma.is_referenced(&rule.id, None) {
+                for hit in self.correlation.feed(&rule.id, None, event) {
+                    let corr = &rules.sigma.correlations[hit.correlation];
+                    alerts.push(crate::sigma::correlation_alert(corr, hit, Some(event), now));
+                }
+            }
             let alert = match rule.kind {
                 RuleKind::Match => Some(self.single_event_alert(idx, rule, event, now)),
                 _ => self.stateful(idx, rule, event, now),
             };
             if let Some(alert) = alert {
-                self.stats.alerts += 1;
                 alerts.push(alert);
             }
         }
+        if !rules.sigma.rules.is_empty() {
+            self.sigma(&rules.sigma, event, now, &mut alerts);
+        }
+        self.stats.alerts += alerts.len() as u64;
+        alerts
+    }
+
+    /// Sigma rules: an alert per match of a generating rule, and the
+    /// matches of correlated rules fed to their correlations.
+    fn sigma(
+        &mut self,
+        sigma: &crate::SigmaSet,
+        event: &Event,
+        now: Timestamp,
+        alerts: &mut Vec<Alert>,
+    ) {
+        let Self {
+            sigma_scratch,
+            correlation,
+            stats,
+            ..
+        } = self;
+        sigma.rules.for_each_match(event, sigma_scratch, |rule| {
+            stats.sigma_matches += 1;
+            let id = rule.id().unwrap_or_default();
+            let name = rule.meta().name.as_deref();
+            if sigma.generates(id, name) {
+                alerts.push(crate::sigma::rule_alert(rule, event, now));
+            }
+            if sigma.is_referenced(id, name) {
+                for hit in correlation.feed(id, name, event) {
+                    let corr = &sigma.correlations[hit.correlation];
+                    alerts.push(crate::sigma::correlation_alert(corr, hit, Some(event), now));
+                }
+            }
+        });
+    }
+
+    /// Closes the correlation windows that are over at `now` (event time:
+    /// the newest event seen) and returns their alerts: correlations with
+    /// an upper bound (`lt`, `lte`, `eq`) are judged only once their window
+    /// has passed. Call it when the input is idle or at its end.
+    pub fn flush(&mut self, now: Timestamp, created_at: Timestamp) -> Vec<Alert> {
+        let rules = Arc::clone(&self.rules);
+        let alerts: Vec<Alert> = self
+            .correlation
+            .flush(now)
+            .into_iter()
+            .map(|hit| {
+                let corr = &rules.sigma.correlations[hit.correlation];
+                crate::sigma::correlation_alert(corr, hit, None, created_at)
+            })
+            .collect();
+        self.stats.alerts += alerts.len() as u64;
         alerts
     }
 
@@ -429,6 +502,12 @@ fn new_alert(
         count,
         observables: Vec::new(),
         evidence: Vec::new(),
+        rule: RuleInfo {
+            kind: "native".into(),
+            tags: rule.tags.clone(),
+            file: Some(rule.file.clone()),
+            ..RuleInfo::default()
+        },
     }
 }
 

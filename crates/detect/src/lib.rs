@@ -21,6 +21,7 @@ mod detector;
 pub mod fail2ban;
 mod matcher;
 mod rule;
+mod sigma;
 mod window;
 
 pub use correlation::{
@@ -29,4 +30,5 @@ pub use correlation::{
 };
 pub use detector::{Detector, DetectorStats};
 pub use matcher::Matcher;
-pub use rule::{Rule, RuleKind, RuleSet, SeverityFrom, load_rules, parse_rules};
+pub use rule::{Rule, RuleKind, RuleSet, SeverityFrom, load_rules, load_rules_with, parse_rules};
+pub use sigma::SigmaSet;

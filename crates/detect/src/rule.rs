@@ -27,6 +27,9 @@ use serde_yaml_ng::Value;
 
 use crate::Matcher;
 use crate::fail2ban::Fail2banFilter;
+use crate::parse_correlation;
+use crate::sigma::SigmaSet;
+use riposte_sigma::Mapping;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -151,10 +154,12 @@ pub struct Rule {
     pub file: String,
 }
 
-/// Every loaded rule, in file order.
+/// Every loaded rule: native rules in file order, and the Sigma rules and
+/// correlations.
 #[derive(Clone, Debug, Default)]
 pub struct RuleSet {
     pub rules: Vec<Rule>,
+    pub sigma: SigmaSet,
 }
 
 impl RuleSet {
@@ -162,8 +167,13 @@ impl RuleSet {
         self.rules.iter().find(|r| r.id == id)
     }
 
+    /// Every rule id a playbook trigger may name (native, Sigma, Sigma
+    /// correlation).
     pub fn ids(&self) -> impl Iterator<Item = &str> {
-        self.rules.iter().map(|r| r.id.as_str())
+        self.rules
+            .iter()
+            .map(|r| r.id.as_str())
+            .chain(self.sigma.ids())
     }
 }
 
@@ -173,24 +183,67 @@ const DEFAULT_CONFIDENCE: u8 = 70;
 /// events per key, times `max_keys` keys.
 pub const MAX_COUNT: u32 = 100_000;
 
-/// Reads rule files (each a YAML file, or a directory of `*.yaml`/`*.yml`),
-/// reporting every problem in every file; ids must be unique across files.
+/// [`load_rules_with`] and Sigma's built-in logsource mapping.
 pub fn load_rules(paths: &[impl AsRef<Path>]) -> Result<RuleSet, Problems> {
+    load_rules_with(paths, &Mapping::builtin())
+}
+
+/// Reads rule files: each path a YAML file or a directory searched
+/// recursively for `*.yaml`/`*.yml`. A file with a top-level `version:`
+/// key is a native rules file; any other is read as Sigma (rules,
+/// correlations, multi-document collections).
+///
+/// Every problem of native files and Sigma correlations is returned (the
+/// set does not load); Sigma rules that cannot be compiled are left out
+/// and listed in `sigma.report`, so that a SigmaHQ checkout with a rule
+/// Riposte cannot run still loads the thousands it can. Ids must be unique
+/// across native rules, Sigma rules and correlations.
+pub fn load_rules_with(paths: &[impl AsRef<Path>], mapping: &Mapping) -> Result<RuleSet, Problems> {
     let mut problems = Problems::new();
     let mut set = RuleSet::default();
-    for file in riposte_model::yaml::yaml_files(paths, &mut problems) {
+    let (files, unreadable) = riposte_sigma::rule_files(paths);
+    for r in unreadable {
+        problems.push(&r.file.display().to_string(), "", r.reason);
+    }
+    let mut sigma_texts = Vec::new();
+    for file in files {
         let name = file.display().to_string();
+        let too_big =
+            std::fs::metadata(&file).is_ok_and(|m| m.len() > riposte_sigma::MAX_FILE_BYTES);
+        if too_big {
+            problems.push(
+                &name,
+                "",
+                format!("larger than {} bytes", riposte_sigma::MAX_FILE_BYTES),
+            );
+            continue;
+        }
         match std::fs::read_to_string(&file) {
-            Ok(text) => match parse_rules(&name, &text) {
+            Ok(text) if is_native(&text) => match parse_rules(&name, &text) {
                 Ok(rules) => set.rules.extend(rules.rules),
                 Err(p) => problems.extend(p),
             },
+            Ok(text) => sigma_texts.push((file, text)),
             Err(e) => problems.push(&name, "", format!("cannot read: {e}")),
         }
     }
+    let loaded = riposte_sigma::load_texts(
+        sigma_texts.iter().map(|(f, t)| (f.as_path(), t.as_str())),
+        mapping,
+    );
+    let report = loaded.lint();
+    let mut correlations = Vec::new();
+    for raw in &loaded.correlations {
+        match parse_correlation(&raw.file.display().to_string(), &raw.document) {
+            Ok(c) => correlations.push(c),
+            Err(p) => problems.extend(p),
+        }
+    }
+    set.sigma = SigmaSet::new(loaded.rules, correlations, report);
+
     let mut seen = HashSet::new();
     for rule in &set.rules {
-        if !seen.insert(rule.id.clone()) {
+        if !seen.insert(rule.id.as_str()) {
             problems.push(
                 &rule.file,
                 format!("rules[{}]", rule.id),
@@ -198,7 +251,31 @@ pub fn load_rules(paths: &[impl AsRef<Path>]) -> Result<RuleSet, Problems> {
             );
         }
     }
+    for rule in set.sigma.rules.rules() {
+        if let Some(id) = rule.id()
+            && !seen.insert(id)
+        {
+            problems.push(
+                &rule.file().display().to_string(),
+                format!("rule {id}"),
+                "duplicate rule id",
+            );
+        }
+    }
+    for corr in &set.sigma.correlations {
+        if let Some(id) = corr.id.as_deref()
+            && !seen.insert(id)
+        {
+            problems.push(&corr.file, format!("correlation {id}"), "duplicate rule id");
+        }
+    }
     problems.into_result(set)
+}
+
+/// Native rule files start with `version:` at the top level; Sigma files
+/// never have that key.
+fn is_native(text: &str) -> bool {
+    text.lines().any(|l| l.starts_with("version:"))
 }
 
 /// Parses one rule file's text; `file` names it in messages.

@@ -7,6 +7,7 @@
 //! store: sqlite://riposte-data/riposte.db   # or postgres://user@host/db
 //! api: { listen: 127.0.0.1:8080 }
 //! rules: [rules/]                     # files or directories, relative to this file
+//! sigma: { mapping: sigma-mapping.yml }  # optional, over the built-in mapping
 //! playbooks: [playbooks/]
 //! sources:
 //!   - { type: file, path: /var/log/auth.log, format: syslog }
@@ -113,6 +114,9 @@ pub struct Config {
     pub store_url: String,
     pub api_listen: SocketAddr,
     pub rules: Vec<PathBuf>,
+    /// `sigma.mapping`: a Sigma logsource/field mapping file applied over
+    /// the built-in one.
+    pub sigma_mapping: Option<PathBuf>,
     pub playbooks: Vec<PathBuf>,
     pub sources: Vec<SourceConfig>,
     pub respond: ResponderConfig,
@@ -123,12 +127,13 @@ pub struct Config {
     pub base_dir: PathBuf,
 }
 
-const TOP_KEYS: [&str; 10] = [
+const TOP_KEYS: [&str; 11] = [
     "version",
     "data_dir",
     "store",
     "api",
     "rules",
+    "sigma",
     "playbooks",
     "sources",
     "respond",
@@ -454,6 +459,15 @@ impl Config {
             .into_iter()
             .map(|x| resolve(&x))
             .collect();
+        let sigma = section(&doc, "sigma", &["mapping"], file, &mut p);
+        let sigma_mapping = match sigma.get("mapping") {
+            None => None,
+            Some(Value::String(s)) if !s.is_empty() => Some(resolve(Path::new(s))),
+            Some(_) => {
+                p.push(file, "sigma.mapping", "must be a path");
+                None
+            }
+        };
         let playbooks = paths_at(&doc, "playbooks", file, &mut p)
             .into_iter()
             .map(|x| resolve(&x))
@@ -598,6 +612,7 @@ impl Config {
                 store_url,
                 api_listen,
                 rules,
+                sigma_mapping,
                 playbooks,
                 sources,
                 respond: ResponderConfig {

@@ -19,9 +19,21 @@ pub fn load_logic(
     config: &crate::Config,
 ) -> Result<(RuleSet, Vec<Playbook>), riposte_model::Problems> {
     let mut problems = riposte_model::Problems::new();
-    let rules = riposte_detect::load_rules(&config.rules)
+    let mapping = riposte_sigma::Mapping::builtin_with(config.sigma_mapping.as_deref())
         .map_err(|p| problems.extend(p))
         .ok();
+    let rules = mapping.and_then(|mapping| {
+        riposte_detect::load_rules_with(&config.rules, &mapping)
+            .map_err(|p| problems.extend(p))
+            .ok()
+    });
+    if let Some(rules) = &rules {
+        // Sigma rules Riposte cannot run are left out, not fatal: each is
+        // logged (and listed by `riposte rules lint`).
+        for r in &rules.sigma.report.rejected {
+            tracing::warn!(rule = %r, "Sigma rule not loaded");
+        }
+    }
     let ids: Vec<&str> = rules
         .as_ref()
         .map(|r| r.ids().collect())
@@ -232,47 +244,31 @@ impl Engine {
             }
             let now = self.clock.now();
             for alert in self.detector.process(event, now) {
-                tx.insert_alert(&alert).await?;
-                for pb in self
-                    .playbooks
-                    .iter()
-                    .filter(|pb| pb.trigger.matches(&alert))
-                {
-                    let run = {
-                        let mut host = TxHost {
-                            tx: &mut *tx,
-                            responder: &self.responder,
-                            report: &mut report,
-                        };
-                        pb.run(&alert, &mut host, now).await
-                    };
-                    for step in &run.steps {
-                        let actor = Actor::Playbook {
-                            playbook: pb.id.clone(),
-                            step: step.step.clone(),
-                        };
-                        let status = match step.status {
-                            StepStatus::Succeeded => "succeeded",
-                            StepStatus::Skipped => "skipped",
-                            StepStatus::Failed => "failed",
-                        };
-                        let reason = match &step.message {
-                            Some(m) => format!("{} {status}: {m}", step.action),
-                            None => format!("{} {status}", step.action),
-                        };
-                        tx.audit(&AuditEntry::new(
-                            now,
-                            actor,
-                            "playbook.step",
-                            format!("run:{}", run.id),
-                            reason,
-                        ))
-                        .await?;
-                    }
-                    tx.insert_run(&run).await?;
-                    report.runs.push(run);
-                }
-                report.alerts.push(alert);
+                handle_alert(
+                    alert,
+                    &self.playbooks,
+                    &self.responder,
+                    &mut tx,
+                    &mut report,
+                    now,
+                )
+                .await?;
+            }
+        }
+        // Correlations whose window has passed at the newest event time
+        // (upper-bounded conditions are judged only then).
+        if let Some(latest) = batch.events.iter().map(|e| e.timestamp).max() {
+            let now = self.clock.now();
+            for alert in self.detector.flush(latest, now) {
+                handle_alert(
+                    alert,
+                    &self.playbooks,
+                    &self.responder,
+                    &mut tx,
+                    &mut report,
+                    now,
+                )
+                .await?;
             }
         }
         if let Some((source, position)) = checkpoint {
@@ -289,4 +285,54 @@ impl Engine {
             .sweep(self.store.as_ref(), self.clock.now())
             .await?)
     }
+}
+
+/// Stores an alert and runs the playbooks it triggers, in the batch's
+/// transaction.
+async fn handle_alert(
+    alert: Alert,
+    playbooks: &[Playbook],
+    responder: &Responder,
+    tx: &mut Box<dyn riposte_store::Tx>,
+    report: &mut BatchReport,
+    now: riposte_model::Timestamp,
+) -> Result<(), EngineError> {
+    tx.insert_alert(&alert).await?;
+    for pb in playbooks.iter().filter(|pb| pb.trigger.matches(&alert)) {
+        let run = {
+            let mut host = TxHost {
+                tx: &mut **tx,
+                responder,
+                report: &mut *report,
+            };
+            pb.run(&alert, &mut host, now).await
+        };
+        for step in &run.steps {
+            let actor = Actor::Playbook {
+                playbook: pb.id.clone(),
+                step: step.step.clone(),
+            };
+            let status = match step.status {
+                StepStatus::Succeeded => "succeeded",
+                StepStatus::Skipped => "skipped",
+                StepStatus::Failed => "failed",
+            };
+            let reason = match &step.message {
+                Some(m) => format!("{} {status}: {m}", step.action),
+                None => format!("{} {status}", step.action),
+            };
+            tx.audit(&AuditEntry::new(
+                now,
+                actor,
+                "playbook.step",
+                format!("run:{}", run.id),
+                reason,
+            ))
+            .await?;
+        }
+        tx.insert_run(&run).await?;
+        report.runs.push(run);
+    }
+    report.alerts.push(alert);
+    Ok(())
 }

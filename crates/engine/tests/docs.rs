@@ -27,7 +27,7 @@ fn yaml_blocks(page: &str) -> Vec<String> {
 #[test]
 fn configuration_examples_load() {
     let blocks = yaml_blocks("configuration.md");
-    assert_eq!(blocks.len(), 4);
+    assert_eq!(blocks.len(), 5);
     let mut configs = Vec::new();
     for (i, b) in blocks.iter().enumerate() {
         configs.push(
@@ -39,6 +39,18 @@ fn configuration_examples_load() {
             .unwrap_or_else(|p| panic!("{p}")),
         );
     }
+    // The rules example: paths resolve against the file's directory.
+    assert_eq!(
+        configs[4].rules,
+        [
+            Path::new("/srv/rules/"),
+            Path::new("/opt/sigma/rules/windows")
+        ]
+    );
+    assert_eq!(
+        configs[4].sigma_mapping.as_deref(),
+        Some(Path::new("/srv/sigma-mapping.yml"))
+    );
     // The sources example names every source type, and the json mapping is
     // the one the decoder gets.
     let sources = &configs[1].sources;

@@ -30,4 +30,42 @@ pub struct Alert {
     /// The events that caused the alert, oldest first.
     #[serde(default)]
     pub evidence: Vec<EventId>,
+    /// What the rule says about itself, for triage: Sigma's status, level,
+    /// ATT&CK ids, references and known false positives; a native rule's
+    /// tags.
+    #[serde(default, skip_serializing_if = "RuleInfo::is_empty")]
+    pub rule: RuleInfo,
+}
+
+/// Rule metadata carried into an alert. Every part is optional.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleInfo {
+    /// `sigma`, `sigma-correlation` or `native`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Sigma's level as written (`informational` … `critical`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// ATT&CK tactic ids (`TA0002`) and technique ids (`T1059.001`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attack_tactics: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attack_techniques: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub falsepositives: Vec<String>,
+    /// The file the rule was loaded from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+impl RuleInfo {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }

@@ -19,7 +19,7 @@ mod severity;
 mod string_enum;
 pub mod yaml;
 
-pub use alert::Alert;
+pub use alert::{Alert, RuleInfo};
 pub use audit::{Actor, AuditEntry};
 pub use case::{Case, CaseStatus};
 pub use clock::{Clock, ManualClock, SystemClock};

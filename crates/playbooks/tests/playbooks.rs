@@ -47,6 +47,7 @@ fn alert(severity: Severity, confidence: u8) -> Alert {
         count: 6,
         observables: vec![],
         evidence: vec![],
+        rule: Default::default(),
     }
 }
 

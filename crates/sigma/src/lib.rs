@@ -45,7 +45,7 @@ use serde::Deserialize;
 
 pub use compile::REGEX_SIZE_LIMIT;
 pub use mapping::{CondValue, DEFAULT_MAPPING, LogsourceEntry, Mapping};
-pub use meta::{Attack, RuleMeta, derived_confidence, parse_attack};
+pub use meta::{Attack, RuleMeta, confidence_for, derived_confidence, parse_attack};
 
 use matcher::Node;
 
@@ -377,6 +377,32 @@ pub fn load(paths: &[impl AsRef<Path>], mapping: &Mapping) -> Loaded {
     out
 }
 
+/// The `.yml`/`.yaml` files under the given files and directories
+/// (recursively, in sorted order), and the directories that could not be
+/// read.
+pub fn rule_files(paths: &[impl AsRef<Path>]) -> (Vec<PathBuf>, Vec<Rejection>) {
+    let (mut files, mut rejected) = (Vec::new(), Vec::new());
+    for p in paths {
+        collect_files(p.as_ref(), &mut files, &mut rejected);
+    }
+    (files, rejected)
+}
+
+/// Loads the rules of texts the caller has read (it walked the files
+/// itself, e.g. to tell native rule files apart), into one index.
+pub fn load_texts<'a>(
+    files: impl IntoIterator<Item = (&'a Path, &'a str)>,
+    mapping: &Mapping,
+) -> Loaded {
+    let entries = shared_entries(mapping);
+    let mut out = Loaded::default();
+    for (file, text) in files {
+        out.merge(load_one(file, text, mapping, &entries));
+    }
+    out.rules.build_index();
+    out
+}
+
 fn collect_files(path: &Path, files: &mut Vec<PathBuf>, rejected: &mut Vec<Rejection>) {
     if path.is_dir() {
         let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
@@ -486,6 +512,7 @@ fn compile_one(
     };
     let meta = RuleMeta {
         id: rule.id.clone(),
+        name: rule.name.clone(),
         title: rule.title.clone(),
         description: rule.description.clone(),
         level: rule.level.map(|l| l.as_str().to_owned()),

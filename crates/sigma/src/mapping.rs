@@ -139,6 +139,23 @@ impl Mapping {
         m
     }
 
+    /// The built-in mapping, read over by the user's file when there is one.
+    pub fn builtin_with(file: Option<&std::path::Path>) -> Result<Mapping, Problems> {
+        let mut m = Mapping::builtin();
+        if let Some(file) = file {
+            let name = file.display().to_string();
+            match std::fs::read_to_string(file) {
+                Ok(text) => m.extend_with(&name, &text)?,
+                Err(e) => {
+                    let mut p = Problems::new();
+                    p.push(&name, "", format!("cannot read: {e}"));
+                    return Err(p);
+                }
+            }
+        }
+        Ok(m)
+    }
+
     /// Reads a user mapping file over this one: entries with the same
     /// product/category/service replace the existing ones, others are
     /// added, placeholders are replaced by name; `replace: true` starts

@@ -16,6 +16,8 @@ pub struct Attack {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleMeta {
     pub id: Option<String>,
+    /// The rule's `name`, by which correlations may reference it.
+    pub name: Option<String>,
     pub title: String,
     pub description: Option<String>,
     /// Sigma's level as written (`informational` … `critical`).
@@ -45,6 +47,15 @@ pub(crate) fn severity(level: Option<Level>) -> Severity {
         Some(Level::High) => Severity::High,
         Some(Level::Critical) => Severity::Critical,
     }
+}
+
+/// [`derived_confidence`] from the words a rule writes (`stable`, `high`);
+/// unknown words count as absent.
+pub fn confidence_for(status: Option<&str>, level: Option<&str>) -> Confidence {
+    derived_confidence(
+        status.and_then(|s| s.parse().ok()),
+        level.and_then(|l| l.parse().ok()),
+    )
 }
 
 /// Confidence from status and level when the rule sets none (docs/sigma.md

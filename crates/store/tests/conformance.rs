@@ -17,8 +17,8 @@ use chrono::{TimeDelta, TimeZone, Utc};
 use riposte_model::{
     Actor, Alert, AlertId, AuditEntry, Case, CaseId, CaseStatus, Confidence, DeadLetter, Decision,
     DecisionId, DecisionKind, DecisionState, Event, EventId, FieldValue, Observable,
-    ObservableKind, Origin, PlaybookRun, RunId, RunStatus, Scope, Severity, SourcePos, StepRecord,
-    StepStatus, Timestamp,
+    ObservableKind, Origin, PlaybookRun, RuleInfo, RunId, RunStatus, Scope, Severity, SourcePos,
+    StepRecord, StepStatus, Timestamp,
 };
 use riposte_store::{Checkpoint, Counts, DecisionFilter, Store, StoreError};
 use sqlx::{ConnectOptions, Connection, Executor};
@@ -161,6 +161,13 @@ fn alert(created_ms: i64) -> Alert {
         count: 6,
         observables: vec![ip_observable()],
         evidence: vec![EventId::new(), EventId::new()],
+        rule: RuleInfo {
+            kind: "sigma".into(),
+            level: Some("high".into()),
+            tags: vec!["attack.credential_access".into(), "attack.t1110".into()],
+            attack_techniques: vec!["T1110".into()],
+            ..RuleInfo::default()
+        },
     }
 }
 
