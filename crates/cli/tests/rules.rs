@@ -103,28 +103,11 @@ fn rules_lint_lists_each_rejected_rule_and_fails() {
     );
 }
 
-/// The SigmaHQ rules under `RIPOSTE_CORPORA`; `None` (test skipped) when
-/// absent, unless `RIPOSTE_REQUIRE_CORPORA=1`.
-fn sigma_corpus() -> Option<PathBuf> {
-    let root = std::env::var_os("RIPOSTE_CORPORA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora"));
-    let dir = root.join("sigma");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert_ne!(
-        std::env::var("RIPOSTE_REQUIRE_CORPORA").as_deref(),
-        Ok("1"),
-        "corpus {} is missing and RIPOSTE_REQUIRE_CORPORA=1",
-        dir.display()
-    );
-    None
-}
-
 #[test]
 fn rules_lint_reports_the_sigmahq_load_rate() {
-    let Some(sigma) = sigma_corpus() else { return };
+    let Some(sigma) = riposte_testkit::corpus("sigma") else {
+        return;
+    };
     let dirs: Vec<String> = ["rules", "rules-emerging-threats", "rules-threat-hunting"]
         .iter()
         .map(|d| sigma.join(d).display().to_string())
