@@ -214,6 +214,7 @@ fn compile_item(item: &DetectionItem, ctx: &Ctx<'_>) -> Result<Node, String> {
             Some(n) => Ok(Node::Field(Box::new(FieldTest {
                 names: n.clone(),
                 test,
+                leaf: crate::matcher::NO_LEAF,
             }))),
             None => Err("this modifier needs a field name".into()),
         }
@@ -416,8 +417,9 @@ fn str_node(names: &Option<Box<[Box<str>]>>, m: crate::matcher::StrMatcher) -> N
         Some(n) => Node::Field(Box::new(FieldTest {
             names: n.clone(),
             test: Test::Str(m),
+            leaf: crate::matcher::NO_LEAF,
         })),
-        None => Node::Keywords(Box::new(m)),
+        None => Node::Keywords(Box::new(m), crate::matcher::NO_LEAF),
     }
 }
 

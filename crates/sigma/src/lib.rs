@@ -187,6 +187,8 @@ struct Group {
 pub struct Scratch {
     groups: Vec<u32>,
     marks: Vec<u64>,
+    leaves: Vec<u64>,
+    seen: Vec<u64>,
 }
 
 /// Compiled rules, indexed by logsource.
@@ -256,10 +258,12 @@ impl SigmaRules {
             });
             self.groups[g as usize].rules.push(i as u32);
         }
+        let mut nodes: Vec<Option<&mut Node>> =
+            self.rules.iter_mut().map(|r| Some(&mut r.node)).collect();
         for group in &mut self.groups {
-            let rules = &self.rules;
-            group.prefilter =
-                prefilter::Prefilter::build(group.rules.iter().map(|&r| &rules[r as usize].node));
+            group.prefilter = prefilter::Prefilter::build(
+                group.rules.iter().filter_map(|&r| nodes[r as usize].take()),
+            );
         }
         for (g, group) in self.groups.iter().enumerate() {
             let g = g as u32;
@@ -322,10 +326,15 @@ impl SigmaRules {
         self.candidate_groups(ev, &mut scratch.groups);
         for &g in &scratch.groups {
             let group = &self.groups[g as usize];
-            group.prefilter.mark(ev, &mut scratch.marks);
+            group.prefilter.mark(
+                ev,
+                &mut scratch.leaves,
+                &mut scratch.marks,
+                &mut scratch.seen,
+            );
             for pos in prefilter::set_bits(&scratch.marks) {
                 let rule = &self.rules[group.rules[pos] as usize];
-                if rule.node.eval(ev) {
+                if rule.node.eval_marked(ev, &scratch.leaves) {
                     f(rule);
                 }
             }

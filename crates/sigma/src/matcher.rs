@@ -40,8 +40,9 @@ pub(crate) struct StrMatcher {
     /// Large prefix/suffix lists, searched with overlapping matches.
     anchored: Option<(AhoCorasick, Vec<Kind>)>,
     regexes: Vec<Regex>,
-    /// Every literal as written, for the rule prefilter (`crate::prefilter`).
-    needles: Vec<Box<str>>,
+    /// Every literal as written, with its kind, for the shared per-field
+    /// search of `crate::prefilter`.
+    needles: Vec<(Kind, Box<str>)>,
 }
 
 /// Builds a [`StrMatcher`].
@@ -63,7 +64,7 @@ impl StrMatcherBuilder {
         m.needles = self
             .literals
             .iter()
-            .map(|(_, l)| l.clone().into_boxed_str())
+            .map(|(k, l)| (*k, l.clone().into_boxed_str()))
             .collect();
         let mut contains = Vec::new();
         let mut exact = Vec::new();
@@ -155,6 +156,13 @@ fn eq(a: &[u8], b: &[u8], cased: bool) -> bool {
 }
 
 impl StrMatcher {
+    /// The literals of a case-insensitive matcher whose literals can all
+    /// be found by a shared search (none empty), else `None`.
+    pub fn shared_literals(&self) -> Option<&[(Kind, Box<str>)]> {
+        (!self.cased && !self.needles.is_empty() && self.needles.iter().all(|(_, n)| !n.is_empty()))
+            .then_some(&self.needles[..])
+    }
+
     pub fn is_match(&self, s: &str) -> bool {
         let hay = s.as_bytes();
         for (kind, lit) in &self.linear {
@@ -231,17 +239,30 @@ pub(crate) enum Test {
 pub(crate) struct FieldTest {
     pub names: Box<[Box<str>]>,
     pub test: Test,
+    /// Position of this leaf in its group's shared literal search
+    /// (`crate::prefilter`), or [`NO_LEAF`] when it is evaluated alone.
+    pub leaf: u32,
 }
 
-/// (event field names, literals): see [`Node::anchor`].
-pub(crate) type Anchor<'a> = (&'a [Box<str>], &'a [Box<str>]);
+/// [`FieldTest::leaf`] of a leaf outside any shared search.
+pub(crate) const NO_LEAF: u32 = u32::MAX;
 
-fn anchor_score(a: &[Anchor<'_>]) -> usize {
-    a.iter()
-        .flat_map(|(_, needles)| needles.iter().map(|n| n.len()))
-        .min()
-        .unwrap_or(0)
+/// Whether bit `i` of a bitset is set.
+pub(crate) fn bit(marks: &[u64], i: u32) -> bool {
+    marks
+        .get(i as usize / 64)
+        .is_some_and(|w| w & (1 << (i % 64)) != 0)
 }
+
+/// (leaf, length of its shortest literal): see [`Node::anchor`].
+pub(crate) type Anchor = (u32, usize);
+
+fn anchor_score(a: &[Anchor]) -> usize {
+    a.iter().map(|&(_, len)| len).min().unwrap_or(0)
+}
+
+/// What [`Node::for_each_leaf_mut`] calls.
+pub(crate) type LeafVisitor<'f> = dyn FnMut(Option<&[Box<str>]>, &Test, &StrMatcher, &mut u32) + 'f;
 
 /// A compiled detection or condition.
 #[derive(Clone, Debug)]
@@ -253,7 +274,9 @@ pub(crate) enum Node {
     AtLeast(usize, Box<[Node]>),
     Field(Box<FieldTest>),
     /// Keyword (full-text) search: any string of the event matches.
-    Keywords(Box<StrMatcher>),
+    /// The second value is the leaf's position in the group's shared
+    /// search, or [`NO_LEAF`].
+    Keywords(Box<StrMatcher>, u32),
     Const(bool),
 }
 
@@ -304,23 +327,24 @@ fn as_number(v: &FieldValue) -> Option<f64> {
 }
 
 impl Node {
-    /// What every match of this node needs, as a disjunction of field
-    /// tests (event field names, literals one of which the field's text must
-    /// contain, ignoring case): a literal-only string test; for `and` the
-    /// best of its children's; for `or` the union of all its children's
-    /// (none if one child has none). Best: longest shortest literal.
-    pub fn anchor(&self) -> Option<Vec<Anchor<'_>>> {
+    /// What every match of this node needs, as a disjunction of leaves of
+    /// the shared search ([`FieldTest::leaf`]) one of which must hold: a
+    /// literal-only string leaf; for `and` the best of its children's; for
+    /// `or` the union of all its children's (none if one child has none).
+    /// Best: longest shortest literal.
+    pub fn anchor(&self) -> Option<Vec<Anchor>> {
         match self {
-            Node::Field(ft) => match &ft.test {
-                Test::Str(m)
-                    if m.regexes.is_empty()
-                        && !m.needles.is_empty()
-                        && m.needles.iter().all(|n| !n.is_empty()) =>
-                {
-                    Some(vec![(&ft.names, &m.needles)])
+            Node::Field(ft) if ft.leaf != NO_LEAF => match &ft.test {
+                Test::Str(m) if m.regexes.is_empty() => {
+                    let len = m.needles.iter().map(|(_, n)| n.len()).min().unwrap_or(0);
+                    Some(vec![(ft.leaf, len)])
                 }
                 _ => None,
             },
+            Node::Keywords(m, leaf) if *leaf != NO_LEAF && m.regexes.is_empty() => {
+                let len = m.needles.iter().map(|(_, n)| n.len()).min().unwrap_or(0);
+                Some(vec![(*leaf, len)])
+            }
             Node::And(children) => children
                 .iter()
                 .filter_map(Node::anchor)
@@ -333,6 +357,105 @@ impl Node {
                 Some(out)
             }
             _ => None,
+        }
+    }
+
+    /// Puts the children of every `and`/`or`/`n of` in order of cost, cheapest
+    /// first, so that evaluation stops before the costly ones when it can
+    /// (the order of a pure boolean's operands does not change its value):
+    /// constants and marked leaves of the shared search, then leaves
+    /// evaluated alone, then leaves with regexes, then keyword searches
+    /// over the whole event. Call after the leaves are numbered. Returns
+    /// the node's cost class.
+    pub fn order_by_cost(&mut self) -> u8 {
+        match self {
+            Node::And(c) | Node::Or(c) | Node::AtLeast(_, c) => {
+                let mut costs: Vec<(u8, Node)> = std::mem::take(c)
+                    .into_vec()
+                    .into_iter()
+                    .map(|mut n| (n.order_by_cost(), n))
+                    .collect();
+                costs.sort_by_key(|(cost, _)| *cost);
+                let max = costs.last().map_or(0, |(cost, _)| *cost);
+                *c = costs.into_iter().map(|(_, n)| n).collect();
+                max
+            }
+            Node::Not(n) => n.order_by_cost(),
+            Node::Const(_) => 0,
+            Node::Field(t) => match &t.test {
+                Test::Str(m) if !m.regexes.is_empty() => 3,
+                _ if t.leaf != NO_LEAF => 1,
+                _ => 2,
+            },
+            Node::Keywords(m, leaf) => match () {
+                _ if !m.regexes.is_empty() => 4,
+                _ if *leaf != NO_LEAF => 1,
+                _ => 4,
+            },
+        }
+    }
+
+    /// Calls `f` on every string leaf: (field names, or `None` for a
+    /// keyword search; test; position in the shared search).
+    pub fn for_each_leaf_mut(&mut self, f: &mut LeafVisitor<'_>) {
+        match self {
+            Node::And(c) | Node::Or(c) | Node::AtLeast(_, c) => {
+                c.iter_mut().for_each(|n| n.for_each_leaf_mut(f))
+            }
+            Node::Not(n) => n.for_each_leaf_mut(f),
+            Node::Field(t) => {
+                let FieldTest { names, test, leaf } = &mut **t;
+                let empty = StrMatcher::default();
+                let test = &*test;
+                let m = match test {
+                    Test::Str(m) => m,
+                    _ => &empty,
+                };
+                f(Some(names), test, m, leaf)
+            }
+            Node::Keywords(m, leaf) => f(None, &Test::Null, m, leaf),
+            Node::Const(_) => {}
+        }
+    }
+
+    /// [`Node::eval`], with the leaves of the shared search read from
+    /// `leaves` (set by `crate::prefilter::Prefilter::mark` for this event).
+    pub fn eval_marked(&self, ev: &Event, leaves: &[u64]) -> bool {
+        match self {
+            Node::And(c) => c.iter().all(|n| n.eval_marked(ev, leaves)),
+            Node::Or(c) => c.iter().any(|n| n.eval_marked(ev, leaves)),
+            Node::Not(n) => !n.eval_marked(ev, leaves),
+            Node::AtLeast(k, c) => {
+                let mut hits = 0;
+                for n in c.iter() {
+                    if n.eval_marked(ev, leaves) {
+                        hits += 1;
+                        if hits >= *k {
+                            return true;
+                        }
+                    }
+                }
+                false
+            }
+            Node::Field(t) if t.leaf != NO_LEAF => {
+                bit(leaves, t.leaf)
+                    || match &t.test {
+                        Test::Str(m) if !m.regexes.is_empty() => {
+                            lookup(ev, &t.names).is_some_and(|v| {
+                                any_text(v, &mut |s| m.regexes.iter().any(|r| r.is_match(s)))
+                            })
+                        }
+                        _ => false,
+                    }
+            }
+            Node::Field(t) => t.eval(ev),
+            Node::Keywords(m, leaf) if *leaf != NO_LEAF => {
+                bit(leaves, *leaf)
+                    || (!m.regexes.is_empty()
+                        && keyword_texts(ev, &mut |s| m.regexes.iter().any(|r| r.is_match(s))))
+            }
+            Node::Keywords(m, _) => keyword_match(m, ev),
+            Node::Const(b) => *b,
         }
     }
 
@@ -354,7 +477,7 @@ impl Node {
                 false
             }
             Node::Field(t) => t.eval(ev),
-            Node::Keywords(m) => keyword_match(m, ev),
+            Node::Keywords(m, _) => keyword_match(m, ev),
             Node::Const(b) => *b,
         }
     }
@@ -413,12 +536,18 @@ impl FieldTest {
 /// Keywords search `event.original` and every string field (list elements
 /// included).
 fn keyword_match(m: &StrMatcher, ev: &Event) -> bool {
-    if ev.original.as_deref().is_some_and(|s| m.is_match(s)) {
+    keyword_texts(ev, &mut |s| m.is_match(s))
+}
+
+/// Calls `f` with each text a keyword search reads (see [`keyword_match`])
+/// until it says true.
+pub(crate) fn keyword_texts(ev: &Event, f: &mut dyn FnMut(&str) -> bool) -> bool {
+    if ev.original.as_deref().is_some_and(&mut *f) {
         return true;
     }
     ev.fields.values().any(|v| match v {
-        FieldValue::List(_) => any_text(v, &mut |s| m.is_match(s)),
-        other => other.as_str().is_some_and(|s| m.is_match(s)),
+        FieldValue::List(_) => any_text(v, f),
+        other => other.as_str().is_some_and(&mut *f),
     })
 }
 

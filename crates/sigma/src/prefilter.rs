@@ -1,115 +1,244 @@
-//! The rule prefilter: within one logsource, which rules can match an event
-//! at all. Each rule with an anchor ([`Node::anchor`]: a field whose text
-//! must contain one of some literals) contributes its literals to one
-//! Aho-Corasick automaton per field; one pass over each such field of the
-//! event marks the rules whose literal occurs, and only those (plus the
-//! rules without an anchor) are evaluated. The prefilter never decides a
-//! match, it only skips rules that cannot match.
+//! The shared literal search and rule prefilter of one group of rules
+//! (one logsource).
+//!
+//! Every case-insensitive string leaf whose literals are all non-empty
+//! (`contains`, `startswith`, `endswith` and equality alike) gets a
+//! position in the group ([`FieldTest::leaf`]) and gives its literals to
+//! one Aho-Corasick automaton per field: one overlapping pass over each such
+//! field of the event finds every occurrence of every literal, and the
+//! occurrence's place (anywhere, at the start, at the end, the whole value)
+//! decides which leaves hold. Those marks are exact, so a rule tree reads
+//! them instead of searching the value again ([`Node::eval_marked`]); a
+//! leaf with regexes as well still runs its regexes when unmarked.
+//!
+//! Each rule with an anchor ([`Node::anchor`]: leaves one of which must
+//! hold) is evaluated only when one of them is marked; rules without one
+//! are evaluated always.
 
 use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use riposte_model::Event;
 
-use crate::matcher::{Node, any_text, lookup};
+use crate::matcher::{Kind, NO_LEAF, Node, any_text, bit, keyword_texts, lookup};
 
-#[derive(Clone, Debug)]
-struct FieldFilter {
-    names: Box<[Box<str>]>,
-    ac: AhoCorasick,
-    /// Pattern id → positions (in the group) of the rules it anchors.
-    rules_of: Vec<Vec<u32>>,
+/// The leaves one literal makes hold, by where it occurs.
+#[derive(Clone, Debug, Default)]
+struct Pattern {
+    contains: Vec<u32>,
+    prefix: Vec<u32>,
+    suffix: Vec<u32>,
+    exact: Vec<u32>,
 }
 
-/// The prefilter of one group of rules.
+#[derive(Clone, Debug)]
+struct FieldSearch {
+    /// The field's names, or `None` for keyword leaves: every text of the
+    /// event (`crate::matcher::keyword_texts`).
+    names: Option<Box<[Box<str>]>>,
+    ac: AhoCorasick,
+    /// Pattern id → leaves.
+    pats: Vec<Pattern>,
+}
+
+/// The search and prefilter of one group of rules.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Prefilter {
-    fields: Vec<FieldFilter>,
+    fields: Vec<FieldSearch>,
+    /// Leaf → positions (in the group) of the rules it anchors.
+    leaf_rules: Vec<Vec<u32>>,
     /// Positions of the rules without an anchor: always evaluated.
     always: Vec<u32>,
     len: usize,
 }
 
+fn set(marks: &mut [u64], i: u32) {
+    marks[i as usize / 64] |= 1 << (i % 64);
+}
+
+fn set_all(marks: &mut [u64], list: &[u32]) {
+    for &l in list {
+        set(marks, l);
+    }
+}
+
 impl Prefilter {
-    pub fn build<'a>(nodes: impl Iterator<Item = &'a Node>) -> Prefilter {
-        type Pending = (Box<[Box<str>]>, HashMap<String, usize>, Vec<Vec<u32>>);
+    /// Numbers the shared leaves of the group's rule trees (in place) and
+    /// builds the search.
+    pub fn build<'a>(nodes: impl Iterator<Item = &'a mut Node>) -> Prefilter {
+        type Pending = (
+            Option<Box<[Box<str>]>>,
+            HashMap<String, usize>,
+            Vec<Pattern>,
+        );
+        let mut nodes: Vec<&mut Node> = nodes.collect();
         let mut pending: Vec<Pending> = Vec::new();
-        let mut out = Prefilter::default();
-        for (pos, node) in nodes.enumerate() {
-            out.len = pos + 1;
-            let pos = pos as u32;
-            let Some(anchors) = node.anchor() else {
-                out.always.push(pos);
-                continue;
-            };
-            for (names, needles) in anchors {
-                let i = match pending.iter().position(|(n, _, _)| **n == *names) {
+        let mut next_leaf = 0u32;
+        // Leaf → index in `pending`, to undo leaves of an automaton that
+        // cannot be built.
+        let mut field_of_leaf: Vec<usize> = Vec::new();
+        for node in nodes.iter_mut() {
+            node.for_each_leaf_mut(&mut |names, test, m, slot| {
+                *slot = NO_LEAF;
+                if names.is_some() && !matches!(test, crate::matcher::Test::Str(_)) {
+                    return;
+                }
+                let Some(lits) = m.shared_literals() else {
+                    return;
+                };
+                let leaf = next_leaf;
+                next_leaf += 1;
+                *slot = leaf;
+                let i = match pending.iter().position(|(n, _, _)| n.as_deref() == names) {
                     Some(i) => i,
                     None => {
-                        pending.push((names.into(), HashMap::new(), Vec::new()));
+                        pending.push((names.map(Box::from), HashMap::new(), Vec::new()));
                         pending.len() - 1
                     }
                 };
-                let (_, ids, rules_of) = &mut pending[i];
-                for needle in needles {
+                field_of_leaf.push(i);
+                let (_, ids, pats) = &mut pending[i];
+                for (kind, lit) in lits {
                     let next = ids.len();
-                    let id = *ids.entry(needle.to_ascii_lowercase()).or_insert(next);
-                    if id == rules_of.len() {
-                        rules_of.push(Vec::new());
+                    let id = *ids.entry(lit.to_ascii_lowercase()).or_insert(next);
+                    if id == pats.len() {
+                        pats.push(Pattern::default());
                     }
-                    if rules_of[id].last() != Some(&pos) {
-                        rules_of[id].push(pos);
+                    let list = match kind {
+                        Kind::Contains => &mut pats[id].contains,
+                        Kind::Prefix => &mut pats[id].prefix,
+                        Kind::Suffix => &mut pats[id].suffix,
+                        Kind::Exact => &mut pats[id].exact,
+                    };
+                    if list.last() != Some(&leaf) {
+                        list.push(leaf);
                     }
                 }
-            }
+            });
         }
-        for (names, ids, rules_of) in pending {
-            let mut pats = vec![String::new(); ids.len()];
+        let mut out = Prefilter {
+            len: nodes.len(),
+            ..Prefilter::default()
+        };
+        let mut failed = vec![false; pending.len()];
+        for (i, (names, ids, pats)) in pending.into_iter().enumerate() {
+            let mut lits = vec![String::new(); ids.len()];
             for (p, id) in ids {
-                pats[id] = p;
+                lits[id] = p;
             }
             let ac = AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
-                .build(&pats);
+                .build(&lits);
             match ac {
-                Ok(ac) => out.fields.push(FieldFilter {
-                    names,
-                    ac,
-                    rules_of,
-                }),
-                // Too large an automaton: evaluate those rules always.
-                Err(_) => {
-                    for r in rules_of.into_iter().flatten() {
-                        out.always.push(r);
+                Ok(ac) => out.fields.push(FieldSearch { names, ac, pats }),
+                // Too large an automaton: those leaves are evaluated alone.
+                Err(_) => failed[i] = true,
+            }
+        }
+        if failed.iter().any(|&f| f) {
+            for node in nodes.iter_mut() {
+                node.for_each_leaf_mut(&mut |_, _, _, slot| {
+                    if *slot != NO_LEAF && failed[field_of_leaf[*slot as usize]] {
+                        *slot = NO_LEAF;
+                    }
+                });
+            }
+        }
+        for node in nodes.iter_mut() {
+            node.order_by_cost();
+        }
+        out.leaf_rules = vec![Vec::new(); next_leaf as usize];
+        for (pos, node) in nodes.iter().enumerate() {
+            let pos = pos as u32;
+            match node.anchor() {
+                None => out.always.push(pos),
+                Some(leaves) => {
+                    for (leaf, _) in leaves {
+                        let rules = &mut out.leaf_rules[leaf as usize];
+                        if rules.last() != Some(&pos) {
+                            rules.push(pos);
+                        }
                     }
                 }
             }
         }
-        out.always.sort_unstable();
-        out.always.dedup();
         out
     }
 
-    /// Marks in `marks` (a bitset, resized here) the rules that may match.
-    pub fn mark(&self, ev: &Event, marks: &mut Vec<u64>) {
-        marks.clear();
-        marks.resize(self.len.div_ceil(64), 0);
-        for &r in &self.always {
-            marks[r as usize / 64] |= 1 << (r % 64);
-        }
+    /// Sets in `leaves` the shared leaves that hold for the event and in
+    /// `rules` the rules that may match (both bitsets, resized here);
+    /// `seen` is scratch space.
+    pub fn mark(
+        &self,
+        ev: &Event,
+        leaves: &mut Vec<u64>,
+        rules: &mut Vec<u64>,
+        seen: &mut Vec<u64>,
+    ) {
+        leaves.clear();
+        leaves.resize(self.leaf_rules.len().div_ceil(64), 0);
         for f in &self.fields {
-            let Some(v) = lookup(ev, &f.names) else {
-                continue;
+            let mut each = |s: &str| {
+                f.search(s, leaves, seen);
+                false
             };
-            any_text(v, &mut |s| {
-                for m in f.ac.find_overlapping_iter(s) {
-                    for &r in &f.rules_of[m.pattern().as_usize()] {
-                        marks[r as usize / 64] |= 1 << (r % 64);
+            match &f.names {
+                Some(names) => {
+                    if let Some(v) = lookup(ev, names) {
+                        any_text(v, &mut each);
                     }
                 }
-                false
-            });
+                // Most texts of an event hold no keyword: a quick
+                // non-overlapping test (with the automaton's prefilter)
+                // before the full pass.
+                None => {
+                    keyword_texts(ev, &mut |s| {
+                        if f.ac.is_match(s) {
+                            f.search(s, leaves, seen);
+                        }
+                        false
+                    });
+                }
+            }
+        }
+        rules.clear();
+        rules.resize(self.len.div_ceil(64), 0);
+        for &r in &self.always {
+            set(rules, r);
+        }
+        for leaf in set_bits(leaves) {
+            for &r in &self.leaf_rules[leaf] {
+                set(rules, r);
+            }
+        }
+    }
+}
+
+impl FieldSearch {
+    /// Marks the leaves one text makes hold.
+    fn search(&self, s: &str, leaves: &mut [u64], seen: &mut Vec<u64>) {
+        let end = s.len();
+        // A literal's `contains` leaves are set on its first occurrence
+        // only.
+        seen.clear();
+        seen.resize(self.pats.len().div_ceil(64), 0);
+        for m in self.ac.find_overlapping_iter(s) {
+            let id = m.pattern().as_usize();
+            let p = &self.pats[id];
+            if !bit(seen, id as u32) {
+                set(seen, id as u32);
+                set_all(leaves, &p.contains);
+            }
+            if m.start() == 0 {
+                set_all(leaves, &p.prefix);
+                if m.end() == end {
+                    set_all(leaves, &p.exact);
+                }
+            }
+            if m.end() == end {
+                set_all(leaves, &p.suffix);
+            }
         }
     }
 }

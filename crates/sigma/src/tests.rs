@@ -400,3 +400,53 @@ fn deeply_nested_yaml_is_rejected_not_a_crash() {
     assert_eq!(l.rules.len(), 0);
     assert_eq!(l.rejected[0].reason, "nested deeper than 64 levels");
 }
+
+/// The shared per-field search marks leaves exactly: every literal kind,
+/// `not`, `all`, regexes beside literals, keywords; `for_each_match` gives
+/// the rules `is_match` gives, and the expected ones.
+#[test]
+fn shared_search_marks_agree_with_rule_by_rule_matching() {
+    let dets = [
+        "  a:\n    CommandLine|contains: ['abc', 'xyz']\n    Image|endswith: '.exe'\n  b:\n    CommandLine|startswith: skip\n  condition: a and not b\n",
+        "  a:\n    Image: 'C:\\x\\y.exe'\n  condition: a\n",
+        "  a:\n    Image|startswith: 'C:\\Win'\n  b:\n    CommandLine|re: 'a.c'\n  condition: a and b\n",
+        "  k:\n    - mimikatz\n    - kiwi\n  f:\n    EventID: 15\n  condition: k and not f\n",
+        "  a:\n    CommandLine|contains|all: ['aa', 'bb']\n  condition: a\n",
+        "  a:\n    CommandLine: '*foo*bar*'\n  condition: a\n",
+    ];
+    let text: Vec<String> = dets
+        .iter()
+        .enumerate()
+        .map(|(i, d)| rule(d).replace("id: r-1", &format!("id: r{}", i + 1)))
+        .collect();
+    let l = load1(&text.join("---\n"));
+    assert_eq!(l.rejected, []);
+    assert_eq!(l.rules.len(), 6);
+    let events = [
+        (("C:\\Windows\\cmd.exe", "run ABC now"), vec!["r1"]),
+        (("C:\\x\\Y.EXE", "skip abc aa bb"), vec!["r2", "r5"]),
+        (
+            ("C:\\Windows\\a.dll", "x foo y bar mimikatz"),
+            vec!["r4", "r6"],
+        ),
+        (("C:\\Windows\\aXc", "kiwi axc"), vec!["r3", "r4"]),
+        (("D:\\y.exe", "nothing"), vec![]),
+    ];
+    let mut scratch = Scratch::default();
+    for ((image, cmd), want) in events {
+        let ev = proc_event(&[("Image", image), ("CommandLine", cmd)]);
+        let mut fast = Vec::new();
+        l.rules
+            .for_each_match(&ev, &mut scratch, |r| fast.push(r.id().unwrap()));
+        fast.sort();
+        let slow: Vec<&str> = l
+            .rules
+            .rules()
+            .iter()
+            .filter(|r| r.is_match(&ev))
+            .map(|r| r.id().unwrap())
+            .collect();
+        assert_eq!(fast, want, "{image} {cmd}");
+        assert_eq!(slow, want, "{image} {cmd}");
+    }
+}
