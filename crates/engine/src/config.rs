@@ -11,7 +11,7 @@
 //! playbooks: [playbooks/]
 //! sources:
 //!   - { type: file, path: /var/log/auth.log, format: syslog }
-//! respond:
+//! respond:                           # safety rails: see respond_config.rs
 //!   allowlist: [10.0.0.0/8, 192.0.2.1]
 //!   max_duration: 7d
 //!   sweep_interval: 30s
@@ -24,13 +24,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ipnet::IpNet;
 use std::collections::BTreeMap;
 
 use riposte_ingest::{DecodeOptions, Format, JsonMapping};
 use riposte_model::yaml::{check_keys, display_value, parse_document, scalar_text, take};
 use riposte_model::{Problems, parse_duration};
-use riposte_respond::{Allowlist, EnforcerConfig, ResponderConfig};
+use riposte_respond::{EnforcerConfig, ResponderConfig};
 use serde::Deserialize;
 use serde_yaml_ng::{Mapping, Value};
 
@@ -508,43 +507,11 @@ impl Config {
         let respond = section(
             &doc,
             "respond",
-            &["allowlist", "max_duration", "sweep_interval"],
+            &crate::respond_config::RESPOND_KEYS,
             file,
             &mut p,
         );
-        let mut allow = Vec::new();
-        match respond.get("allowlist") {
-            None => {}
-            Some(Value::Sequence(items)) => {
-                for (i, item) in items.iter().enumerate() {
-                    let text = scalar_text(item);
-                    let parsed = text
-                        .parse::<IpNet>()
-                        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from));
-                    match parsed {
-                        Ok(net) => allow.push(net),
-                        Err(_) => p.push(
-                            file,
-                            format!("respond.allowlist[{i}]"),
-                            format!("{text:?} is not an IP address or CIDR"),
-                        ),
-                    }
-                }
-            }
-            Some(_) => p.push(
-                file,
-                "respond.allowlist",
-                "must be a list of addresses or CIDRs",
-            ),
-        }
-        let mut duration_at = |key: &str, default: chrono::TimeDelta| match respond.get(key) {
-            None => Some(default),
-            Some(v) => parse_duration(&scalar_text(v))
-                .map_err(|e| p.push(file, format!("respond.{key}"), e))
-                .ok(),
-        };
-        let max_duration = duration_at("max_duration", chrono::TimeDelta::days(7));
-        let sweep_interval = duration_at("sweep_interval", chrono::TimeDelta::seconds(30));
+        let respond = crate::respond_config::parse_respond(&respond, file, &mut p);
 
         let enforcers = match doc.get("enforcers") {
             None => Vec::new(),
@@ -555,8 +522,16 @@ impl Config {
                     take::<EnforcerConfig>(item.clone(), file, &format!("enforcers[{i}]"), &mut p)
                 })
                 .map(|e| match e {
-                    EnforcerConfig::File { path } => EnforcerConfig::File {
+                    EnforcerConfig::File {
+                        path,
+                        format,
+                        reload,
+                        reload_timeout,
+                    } => EnforcerConfig::File {
                         path: resolve(&path),
+                        format,
+                        reload,
+                        reload_timeout,
                     },
                 })
                 .collect(),
@@ -602,12 +577,9 @@ impl Config {
         if !p.is_empty() {
             return Err(p);
         }
-        match (
-            api_listen,
-            max_duration,
-            sweep_interval.and_then(|d| d.to_std().ok()),
-        ) {
-            (Some(api_listen), Some(max_duration), Some(sweep_interval)) => Ok(Config {
+        let respond = respond.and_then(|(r, sweep)| Some((r, sweep.to_std().ok()?)));
+        match (api_listen, respond) {
+            (Some(api_listen), Some((respond, sweep_interval))) => Ok(Config {
                 data_dir,
                 store_url,
                 api_listen,
@@ -615,10 +587,7 @@ impl Config {
                 sigma_mapping,
                 playbooks,
                 sources,
-                respond: ResponderConfig {
-                    allowlist: Allowlist::new(allow),
-                    max_duration,
-                },
+                respond,
                 sweep_interval,
                 enforcers,
                 ingest: IngestLimits {

@@ -9,6 +9,7 @@ mod host;
 pub mod listener;
 pub mod nats;
 pub mod pipeline;
+mod respond_config;
 pub mod source;
 
 pub use config::{Config, IngestLimits, SourceConfig, SourceKind};

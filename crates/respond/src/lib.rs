@@ -5,7 +5,12 @@
 mod allowlist;
 mod enforcer;
 mod responder;
+mod review;
 
 pub use allowlist::Allowlist;
-pub use enforcer::{Enforcer, EnforcerConfig, FileEnforcer};
-pub use responder::{BanOutcome, BanRequest, RespondError, Responder, ResponderConfig};
+pub use enforcer::{Enforcer, EnforcerConfig, FileEnforcer, ListFormat};
+pub use responder::{
+    BREAKER_KEY, BREAKER_RULE, BreakerState, Decided, DecisionRequest, Escalation, MinConfidence,
+    Outcome, RespondError, Responder, ResponderConfig, ReviewVerdict, breaker, breaker_status,
+};
+pub use review::{Digest, ReviewItem, RuleStats, digest, review_queue};

@@ -83,6 +83,7 @@ pub async fn serve(
         pipeline: handle,
         clock,
         max_line_bytes: config.ingest.max_line_bytes,
+        review_max_age: config.respond.review_max_age,
     };
     let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
         shutdown.await;
