@@ -121,12 +121,120 @@ pub struct Config {
     pub respond: ResponderConfig,
     pub sweep_interval: Duration,
     pub enforcers: Vec<EnforcerConfig>,
+    /// CrowdSec bouncers allowed to read decisions (`bouncers:`).
+    pub bouncers: Vec<BouncerConfig>,
     pub ingest: IngestLimits,
     /// The directory relative paths resolve against.
     pub base_dir: PathBuf,
 }
 
-const TOP_KEYS: [&str; 11] = [
+/// A CrowdSec bouncer's name and API key, the key read from the
+/// environment (`key_env`) or a file only its owner can read (`key_file`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct BouncerConfig {
+    pub name: String,
+    pub key: String,
+}
+
+impl std::fmt::Debug for BouncerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Keys never reach logs or debug output.
+        f.debug_struct("BouncerConfig")
+            .field("name", &self.name)
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBouncer {
+    name: String,
+    #[serde(default)]
+    key_env: Option<String>,
+    #[serde(default)]
+    key_file: Option<PathBuf>,
+}
+
+/// Bouncer keys shorter than this are refused: they are the only thing
+/// between a bouncer's network and the decisions.
+const MIN_BOUNCER_KEY: usize = 16;
+
+impl RawBouncer {
+    fn build(
+        self,
+        file: &str,
+        loc: &str,
+        resolve: &dyn Fn(&Path) -> PathBuf,
+        p: &mut Problems,
+    ) -> Option<BouncerConfig> {
+        let key = match (&self.key_env, &self.key_file) {
+            (Some(var), None) => match std::env::var(var) {
+                Ok(k) => k,
+                Err(_) => {
+                    p.push(
+                        file,
+                        format!("{loc}.key_env"),
+                        format!("environment variable {var} is not set"),
+                    );
+                    return None;
+                }
+            },
+            (None, Some(path)) => {
+                let path = resolve(path);
+                if let Some(why) = loose_permissions(&path) {
+                    p.push(file, format!("{loc}.key_file"), why);
+                    return None;
+                }
+                match std::fs::read_to_string(&path) {
+                    Ok(k) => k.trim().to_owned(),
+                    Err(e) => {
+                        p.push(
+                            file,
+                            format!("{loc}.key_file"),
+                            format!("cannot read {}: {e}", path.display()),
+                        );
+                        return None;
+                    }
+                }
+            }
+            _ => {
+                p.push(file, loc, "give exactly one of key_env and key_file");
+                return None;
+            }
+        };
+        if key.len() < MIN_BOUNCER_KEY {
+            p.push(
+                file,
+                loc,
+                format!(
+                    "the key of bouncer {:?} is shorter than {MIN_BOUNCER_KEY} characters",
+                    self.name
+                ),
+            );
+            return None;
+        }
+        Some(BouncerConfig {
+            name: self.name,
+            key,
+        })
+    }
+}
+
+/// Why a secrets file is readable by others, if it is.
+fn loose_permissions(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "{} is readable by group or others (mode {:o}); chmod 600 it",
+            path.display(),
+            mode & 0o777
+        )
+    })
+}
+
+const TOP_KEYS: [&str; 12] = [
     "version",
     "data_dir",
     "store",
@@ -137,6 +245,7 @@ const TOP_KEYS: [&str; 11] = [
     "sources",
     "respond",
     "enforcers",
+    "bouncers",
     "ingest",
 ];
 
@@ -541,6 +650,31 @@ impl Config {
             }
         };
 
+        let mut bouncers: Vec<BouncerConfig> = Vec::new();
+        match doc.get("bouncers") {
+            None => {}
+            Some(Value::Sequence(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    let loc = format!("bouncers[{i}]");
+                    let Some(raw) = take::<RawBouncer>(item.clone(), file, &loc, &mut p) else {
+                        continue;
+                    };
+                    if bouncers.iter().any(|b| b.name == raw.name) {
+                        p.push(file, &loc, format!("duplicate bouncer name {:?}", raw.name));
+                        continue;
+                    }
+                    if let Some(b) = raw.build(file, &loc, &resolve, &mut p) {
+                        bouncers.push(b);
+                    }
+                }
+            }
+            Some(_) => p.push(
+                file,
+                "bouncers",
+                "must be a list of {name, key_env | key_file}",
+            ),
+        }
+
         let ingest_map = section(
             &doc,
             "ingest",
@@ -590,6 +724,7 @@ impl Config {
                 respond,
                 sweep_interval,
                 enforcers,
+                bouncers,
                 ingest: IngestLimits {
                     max_line_bytes,
                     batch_lines,

@@ -145,7 +145,7 @@ fn readme_config_is_the_tested_example() {
 fn active_response_examples_load() {
     use riposte_model::{Confidence, DecisionKind, Mode, Scope};
     let blocks = yaml_blocks("active-response.md");
-    assert_eq!(blocks.len(), 2);
+    assert_eq!(blocks.len(), 3);
     let config =
         riposte_engine::Config::parse("active-response.md block 1", &blocks[0], Path::new("/srv"))
             .unwrap_or_else(|p| panic!("{p}"));
@@ -211,6 +211,49 @@ fn active_response_examples_load() {
                 reload_timeout: std::time::Duration::from_secs(30),
             },
         ]
+    );
+}
+
+#[test]
+fn bouncer_keys_come_from_private_files_or_the_environment() {
+    use std::os::unix::fs::PermissionsExt;
+    let blocks = yaml_blocks("active-response.md");
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("bouncer-nginx.key");
+    std::fs::write(&key, "nginx-key-0123456789abcdef\n").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // The firewall's variable is not set in tests: that is one problem,
+    // the readable key file another.
+    let problems = riposte_engine::Config::parse("b.yaml", &blocks[2], dir.path())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        problems,
+        format!(
+            "2 problems:\n  b.yaml: bouncers[0].key_file: {} is readable by group or others (mode 644); chmod 600 it\n  b.yaml: bouncers[1].key_env: environment variable RIPOSTE_BOUNCER_FW is not set",
+            key.display()
+        )
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let one = blocks[2].replace(
+        "  - { name: firewall, key_env: RIPOSTE_BOUNCER_FW }     # or an environment variable\n",
+        "  - { name: firewall, key_env: PATH }\n",
+    );
+    let config = riposte_engine::Config::parse("b.yaml", &one, dir.path()).unwrap();
+    assert_eq!(config.bouncers[0].name, "nginx");
+    assert_eq!(config.bouncers[0].key, "nginx-key-0123456789abcdef");
+    assert_eq!(config.bouncers[1].key, std::env::var("PATH").unwrap());
+    assert_eq!(
+        format!("{:?}", config.bouncers[0]),
+        "BouncerConfig { name: \"nginx\", key: \"<redacted>\" }"
+    );
+    std::fs::write(&key, "short\n").unwrap();
+    let problems = riposte_engine::Config::parse("b.yaml", &one, dir.path())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        problems,
+        "1 problem:\n  b.yaml: bouncers[0]: the key of bouncer \"nginx\" is shorter than 16 characters"
     );
 }
 

@@ -29,6 +29,8 @@ pub struct AppState {
     /// `respond.review.max_age`: unreviewed decisions older than this are
     /// flagged in `GET /api/v1/review`.
     pub review_max_age: chrono::TimeDelta,
+    /// CrowdSec bouncers allowed on `/v1/decisions` (`bouncers:`).
+    pub bouncers: Arc<crate::Bouncers>,
 }
 
 /// Request bodies larger than this are refused (413) before being read.
@@ -50,6 +52,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/decisions", get(decisions))
         .route("/api/v1/review", get(review))
         .route("/api/v1/breaker", get(breaker))
+        .route("/v1/decisions/stream", get(crate::crowdsec::stream))
+        .route("/v1/decisions", get(crate::crowdsec::lookup))
         .route("/api/v1/dead-letters", get(dead_letters))
         .route("/api/v1/events", post(events))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -36,6 +36,10 @@ async fn state() -> AppState {
         clock,
         max_line_bytes: 200,
         review_max_age: chrono::TimeDelta::hours(24),
+        bouncers: Arc::new(riposte_server::Bouncers::new(vec![
+            ("nginx".into(), "nginx-key-0123456789abcdef".into()),
+            ("firewall".into(), "fw-key-0123456789abcdef".into()),
+        ])),
     }
 }
 
