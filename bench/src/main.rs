@@ -6,7 +6,9 @@
 //! 200,000); with FILTER, only the decode benchmarks whose name contains it
 //! run (for profiling one format); `sigma` runs only the Sigma entries
 //! (SigmaHQ Windows rules over the corpus's regression EVTX events, 100 /
-//! 1,000 / all rules; skipped without the corpus).
+//! 1,000 / all rules; skipped without the corpus); `respond` runs only the
+//! active-response entries (decision latency, decisions/s, N active
+//! decisions through the file enforcer and the bouncer API).
 
 /// mimalloc rather than glibc's malloc: decoding allocates and frees tens of
 /// small objects per event, and glibc trims the heap between batches and
@@ -56,6 +58,7 @@ fn allocations() -> usize {
     ALLOCATIONS.load(Ordering::Relaxed)
 }
 
+mod respond;
 mod sigma;
 
 use std::alloc::{GlobalAlloc, Layout};
@@ -800,6 +803,10 @@ fn main() {
         ("decode json (generic)", Format::Json, json_lines),
     ];
     let only = std::env::args().nth(2);
+    if only.as_deref() == Some("respond") {
+        respond::run(n);
+        return;
+    }
     if only.as_deref().is_none_or(|o| "sshd threshold".contains(o)) {
         bench_threshold(&authlog_lines(n));
         if only.is_some() {
