@@ -36,7 +36,14 @@ struct FieldSearch {
     /// The field's names, or `None` for keyword leaves: every text of the
     /// event (`crate::matcher::keyword_texts`).
     names: Option<Box<[Box<str>]>>,
+    /// Overlapping search of the lowercased literals, case-sensitive: for
+    /// keyword leaves it reads texts lowercased once (`Scratch::lower`).
     ac: AhoCorasick,
+    /// Keyword leaves only: a leftmost-first automaton of the same
+    /// literals over the lowercased text, which aho-corasick can give a
+    /// SIMD (Teddy) prefilter to (not to overlapping or case-insensitive
+    /// ones), to skip the texts that hold none of them.
+    gate: Option<AhoCorasick>,
     /// Pattern id → leaves.
     pats: Vec<Pattern>,
 }
@@ -126,14 +133,28 @@ impl Prefilter {
             for (p, id) in ids {
                 lits[id] = p;
             }
+            let keywords = names.is_none();
             let ac = AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
+                .ascii_case_insensitive(!keywords)
                 .match_kind(MatchKind::Standard)
                 .build(&lits);
-            match ac {
-                Ok(ac) => out.fields.push(FieldSearch { names, ac, pats }),
+            let gate = if keywords {
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .build(&lits)
+                    .map(Some)
+            } else {
+                Ok(None)
+            };
+            match (ac, gate) {
+                (Ok(ac), Ok(gate)) => out.fields.push(FieldSearch {
+                    names,
+                    ac,
+                    gate,
+                    pats,
+                }),
                 // Too large an automaton: those leaves are evaluated alone.
-                Err(_) => failed[i] = true,
+                _ => failed[i] = true,
             }
         }
         if failed.iter().any(|&f| f) {
@@ -168,34 +189,36 @@ impl Prefilter {
 
     /// Sets in `leaves` the shared leaves that hold for the event and in
     /// `rules` the rules that may match (both bitsets, resized here);
-    /// `seen` is scratch space.
+    /// `seen` and `lower` are scratch space.
     pub fn mark(
         &self,
         ev: &Event,
         leaves: &mut Vec<u64>,
         rules: &mut Vec<u64>,
         seen: &mut Vec<u64>,
+        lower: &mut Vec<u8>,
     ) {
         leaves.clear();
         leaves.resize(self.leaf_rules.len().div_ceil(64), 0);
         for f in &self.fields {
-            let mut each = |s: &str| {
-                f.search(s, leaves, seen);
-                false
-            };
-            match &f.names {
-                Some(names) => {
+            match (&f.names, &f.gate) {
+                (Some(names), _) => {
                     if let Some(v) = lookup(ev, names) {
-                        any_text(v, &mut each);
+                        any_text(v, &mut |s| {
+                            f.search(s.as_bytes(), leaves, seen);
+                            false
+                        });
                     }
                 }
-                // Most texts of an event hold no keyword: a quick
-                // non-overlapping test (with the automaton's prefilter)
-                // before the full pass.
-                None => {
+                // Most texts of an event hold no keyword: the quick
+                // leftmost-first gate before the full pass.
+                (None, gate) => {
                     keyword_texts(ev, &mut |s| {
-                        if f.ac.is_match(s) {
-                            f.search(s, leaves, seen);
+                        lower.clear();
+                        lower.extend_from_slice(s.as_bytes());
+                        lower.make_ascii_lowercase();
+                        if gate.as_ref().is_none_or(|g| g.is_match(&lower[..])) {
+                            f.search(lower, leaves, seen);
                         }
                         false
                     });
@@ -217,7 +240,7 @@ impl Prefilter {
 
 impl FieldSearch {
     /// Marks the leaves one text makes hold.
-    fn search(&self, s: &str, leaves: &mut [u64], seen: &mut Vec<u64>) {
+    fn search(&self, s: &[u8], leaves: &mut [u64], seen: &mut Vec<u64>) {
         let end = s.len();
         // A literal's `contains` leaves are set on its first occurrence
         // only.
