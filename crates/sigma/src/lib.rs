@@ -190,6 +190,7 @@ pub struct Scratch {
     leaves: Vec<u64>,
     seen: Vec<u64>,
     lower: Vec<u8>,
+    joined: Vec<u8>,
 }
 
 /// Compiled rules, indexed by logsource.
@@ -333,6 +334,7 @@ impl SigmaRules {
                 &mut scratch.marks,
                 &mut scratch.seen,
                 &mut scratch.lower,
+                &mut scratch.joined,
             );
             for pos in prefilter::set_bits(&scratch.marks) {
                 let rule = &self.rules[group.rules[pos] as usize];

@@ -224,7 +224,9 @@ impl Prefilter {
                     .build(&lits)
                     .map(Some)
             };
-            let gate = if p.names.is_none() {
+            // The gate reads all texts at once, joined by NUL bytes: only
+            // literals without one can use it.
+            let gate = if p.names.is_none() && !p.all.iter().any(|l| l.contains('\0')) {
                 AhoCorasickBuilder::new()
                     .match_kind(MatchKind::LeftmostFirst)
                     .build(&p.all)
@@ -277,7 +279,7 @@ impl Prefilter {
 
     /// Sets in `leaves` the shared leaves that hold for the event and in
     /// `rules` the rules that may match (both bitsets, resized here);
-    /// `seen` and `lower` are scratch space.
+    /// `seen`, `lower` and `joined` are scratch space.
     pub fn mark(
         &self,
         ev: &Event,
@@ -285,6 +287,7 @@ impl Prefilter {
         rules: &mut Vec<u64>,
         seen: &mut Vec<u64>,
         lower: &mut Vec<u8>,
+        joined: &mut Vec<u8>,
     ) {
         leaves.clear();
         leaves.resize(self.leaf_rules.len().div_ceil(64), 0);
@@ -306,7 +309,25 @@ impl Prefilter {
                         any_text(v, &mut each);
                     }
                 }
+                // One gate call over every text of the event, lowercased
+                // and joined by NUL bytes (which no literal holds, so no
+                // literal can match across two texts), rather than one
+                // call per text: the event holds no keyword at all, most
+                // of the time, and the gate's SIMD search pays off on
+                // long haystacks only.
                 None => {
+                    if let Some(gate) = &f.gate {
+                        joined.clear();
+                        keyword_texts(ev, &mut |s| {
+                            joined.extend_from_slice(s.as_bytes());
+                            joined.push(0);
+                            false
+                        });
+                        joined.make_ascii_lowercase();
+                        if !gate.is_match(&joined[..]) {
+                            continue;
+                        }
+                    }
                     keyword_texts(ev, &mut each);
                 }
             }
