@@ -189,6 +189,8 @@ pub struct Scratch {
     marks: Vec<u64>,
     leaves: Vec<u64>,
     seen: Vec<u64>,
+    lower: Vec<u8>,
+    joined: Vec<u8>,
 }
 
 /// Compiled rules, indexed by logsource.
@@ -331,6 +333,8 @@ impl SigmaRules {
                 &mut scratch.leaves,
                 &mut scratch.marks,
                 &mut scratch.seen,
+                &mut scratch.lower,
+                &mut scratch.joined,
             );
             for pos in prefilter::set_bits(&scratch.marks) {
                 let rule = &self.rules[group.rules[pos] as usize];

@@ -4,10 +4,11 @@
 //! Every case-insensitive string leaf whose literals are all non-empty
 //! (`contains`, `startswith`, `endswith` and equality alike) gets a
 //! position in the group ([`FieldTest::leaf`]) and gives its literals to
-//! one Aho-Corasick automaton per field: one overlapping pass over each such
-//! field of the event finds every occurrence of every literal, and the
-//! occurrence's place (anywhere, at the start, at the end, the whole value)
-//! decides which leaves hold. Those marks are exact, so a rule tree reads
+//! one search per field: `contains` literals to one Aho-Corasick automaton
+//! whose overlapping pass finds every literal in the value, `startswith`
+//! literals to a trie walked from the value's start, `endswith` and
+//! equality literals to a trie walked back from its end. Those marks are
+//! exact, so a rule tree reads
 //! them instead of searching the value again ([`Node::eval_marked`]); a
 //! leaf with regexes as well still runs its regexes when unmarked.
 //!
@@ -22,23 +23,99 @@ use riposte_model::Event;
 
 use crate::matcher::{Kind, NO_LEAF, Node, any_text, bit, keyword_texts, lookup};
 
-/// The leaves one literal makes hold, by where it occurs.
-#[derive(Clone, Debug, Default)]
-struct Pattern {
-    contains: Vec<u32>,
-    prefix: Vec<u32>,
-    suffix: Vec<u32>,
-    exact: Vec<u32>,
-}
-
 #[derive(Clone, Debug)]
 struct FieldSearch {
     /// The field's names, or `None` for keyword leaves: every text of the
     /// event (`crate::matcher::keyword_texts`).
     names: Option<Box<[Box<str>]>>,
-    ac: AhoCorasick,
-    /// Pattern id → leaves.
-    pats: Vec<Pattern>,
+    /// Overlapping search of the lowercased `contains` literals over the
+    /// lowercased text (case-sensitive: cheaper than aho-corasick's ASCII
+    /// case folding, and it allows the gate's SIMD prefilter), or `None`
+    /// when the field has none.
+    ac: Option<AhoCorasick>,
+    /// Keyword leaves only: a leftmost-first automaton of every literal
+    /// (any kind), which aho-corasick can give a SIMD (Teddy) prefilter
+    /// to (not to overlapping or case-insensitive ones), to skip the
+    /// texts that hold none of them.
+    gate: Option<AhoCorasick>,
+    /// Pattern id of `ac` → the `contains` leaves it makes hold.
+    contains: Vec<Vec<u32>>,
+    /// `startswith` literals, walked from the value's first byte.
+    prefix: Trie,
+    /// `endswith` and equality literals reversed, walked from the value's
+    /// last byte: short, common suffixes such as `.exe` or `\` no longer
+    /// match again and again inside the value as they did in the
+    /// overlapping pass.
+    suffix: Trie,
+}
+
+/// Literals that must sit at one end of the value, as a byte trie of
+/// their lowercased bytes: a walk from that end costs at most the
+/// longest literal's length and stops at the first byte no literal has.
+#[derive(Clone, Debug, Default)]
+struct Trie {
+    nodes: Vec<TrieNode>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct TrieNode {
+    /// (byte, child), sorted by byte.
+    edges: Vec<(u8, u32)>,
+    /// Leaves that hold when the walk gets here.
+    hold: Vec<u32>,
+    /// Leaves that hold when the walk gets here after reading the whole
+    /// value (equality).
+    whole: Vec<u32>,
+}
+
+impl Trie {
+    fn insert(&mut self, lit: impl Iterator<Item = u8>, leaf: u32, whole: bool) {
+        if self.nodes.is_empty() {
+            self.nodes.push(TrieNode::default());
+        }
+        let mut at = 0usize;
+        for b in lit {
+            let edges = &self.nodes[at].edges;
+            at = match edges.binary_search_by_key(&b, |&(e, _)| e) {
+                Ok(i) => edges[i].1 as usize,
+                Err(i) => {
+                    let next = self.nodes.len();
+                    self.nodes[at].edges.insert(i, (b, next as u32));
+                    self.nodes.push(TrieNode::default());
+                    next
+                }
+            };
+        }
+        let list = if whole {
+            &mut self.nodes[at].whole
+        } else {
+            &mut self.nodes[at].hold
+        };
+        if !list.contains(&leaf) {
+            list.push(leaf);
+        }
+    }
+
+    /// Marks the leaves of the literals `bytes` (lowercased, read from one
+    /// end of a value `len` bytes long) begins with.
+    fn walk(&self, bytes: impl Iterator<Item = u8>, len: usize, leaves: &mut [u64]) {
+        if self.nodes.is_empty() {
+            return;
+        }
+        let mut at = 0usize;
+        for (read, b) in bytes.enumerate() {
+            let edges = &self.nodes[at].edges;
+            at = match edges.binary_search_by_key(&b, |&(e, _)| e) {
+                Ok(i) => edges[i].1 as usize,
+                Err(_) => return,
+            };
+            let node = &self.nodes[at];
+            set_all(leaves, &node.hold);
+            if read + 1 == len {
+                set_all(leaves, &node.whole);
+            }
+        }
+    }
 }
 
 /// The search and prefilter of one group of rules.
@@ -66,11 +143,18 @@ impl Prefilter {
     /// Numbers the shared leaves of the group's rule trees (in place) and
     /// builds the search.
     pub fn build<'a>(nodes: impl Iterator<Item = &'a mut Node>) -> Prefilter {
-        type Pending = (
-            Option<Box<[Box<str>]>>,
-            HashMap<String, usize>,
-            Vec<Pattern>,
-        );
+        /// One field's literals on their way to a [`FieldSearch`].
+        #[derive(Default)]
+        struct Pending {
+            names: Option<Box<[Box<str>]>>,
+            /// Lowercased `contains` literal → its pattern id.
+            ids: HashMap<String, usize>,
+            contains: Vec<Vec<u32>>,
+            /// Every literal, lowercased, for the keyword gate.
+            all: Vec<String>,
+            prefix: Trie,
+            suffix: Trie,
+        }
         let mut nodes: Vec<&mut Node> = nodes.collect();
         let mut pending: Vec<Pending> = Vec::new();
         let mut next_leaf = 0u32;
@@ -89,30 +173,36 @@ impl Prefilter {
                 let leaf = next_leaf;
                 next_leaf += 1;
                 *slot = leaf;
-                let i = match pending.iter().position(|(n, _, _)| n.as_deref() == names) {
+                let i = match pending.iter().position(|p| p.names.as_deref() == names) {
                     Some(i) => i,
                     None => {
-                        pending.push((names.map(Box::from), HashMap::new(), Vec::new()));
+                        pending.push(Pending {
+                            names: names.map(Box::from),
+                            ..Pending::default()
+                        });
                         pending.len() - 1
                     }
                 };
                 field_of_leaf.push(i);
-                let (_, ids, pats) = &mut pending[i];
+                let p = &mut pending[i];
                 for (kind, lit) in lits {
-                    let next = ids.len();
-                    let id = *ids.entry(lit.to_ascii_lowercase()).or_insert(next);
-                    if id == pats.len() {
-                        pats.push(Pattern::default());
+                    let lit = lit.to_ascii_lowercase();
+                    match kind {
+                        Kind::Contains => {
+                            let next = p.ids.len();
+                            let id = *p.ids.entry(lit.clone()).or_insert(next);
+                            if id == p.contains.len() {
+                                p.contains.push(Vec::new());
+                            }
+                            if p.contains[id].last() != Some(&leaf) {
+                                p.contains[id].push(leaf);
+                            }
+                        }
+                        Kind::Prefix => p.prefix.insert(lit.bytes(), leaf, false),
+                        Kind::Suffix => p.suffix.insert(lit.bytes().rev(), leaf, false),
+                        Kind::Exact => p.suffix.insert(lit.bytes().rev(), leaf, true),
                     }
-                    let list = match kind {
-                        Kind::Contains => &mut pats[id].contains,
-                        Kind::Prefix => &mut pats[id].prefix,
-                        Kind::Suffix => &mut pats[id].suffix,
-                        Kind::Exact => &mut pats[id].exact,
-                    };
-                    if list.last() != Some(&leaf) {
-                        list.push(leaf);
-                    }
+                    p.all.push(lit);
                 }
             });
         }
@@ -121,19 +211,40 @@ impl Prefilter {
             ..Prefilter::default()
         };
         let mut failed = vec![false; pending.len()];
-        for (i, (names, ids, pats)) in pending.into_iter().enumerate() {
-            let mut lits = vec![String::new(); ids.len()];
-            for (p, id) in ids {
-                lits[id] = p;
+        for (i, p) in pending.into_iter().enumerate() {
+            let mut lits = vec![String::new(); p.ids.len()];
+            for (lit, id) in p.ids {
+                lits[id] = lit;
             }
-            let ac = AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                .build(&lits);
-            match ac {
-                Ok(ac) => out.fields.push(FieldSearch { names, ac, pats }),
+            let ac = if lits.is_empty() {
+                Ok(None)
+            } else {
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::Standard)
+                    .build(&lits)
+                    .map(Some)
+            };
+            // The gate reads all texts at once, joined by NUL bytes: only
+            // literals without one can use it.
+            let gate = if p.names.is_none() && !p.all.iter().any(|l| l.contains('\0')) {
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .build(&p.all)
+                    .map(Some)
+            } else {
+                Ok(None)
+            };
+            match (ac, gate) {
+                (Ok(ac), Ok(gate)) => out.fields.push(FieldSearch {
+                    names: p.names,
+                    ac,
+                    gate,
+                    contains: p.contains,
+                    prefix: p.prefix,
+                    suffix: p.suffix,
+                }),
                 // Too large an automaton: those leaves are evaluated alone.
-                Err(_) => failed[i] = true,
+                _ => failed[i] = true,
             }
         }
         if failed.iter().any(|&f| f) {
@@ -168,19 +279,28 @@ impl Prefilter {
 
     /// Sets in `leaves` the shared leaves that hold for the event and in
     /// `rules` the rules that may match (both bitsets, resized here);
-    /// `seen` is scratch space.
+    /// `seen`, `lower` and `joined` are scratch space.
     pub fn mark(
         &self,
         ev: &Event,
         leaves: &mut Vec<u64>,
         rules: &mut Vec<u64>,
         seen: &mut Vec<u64>,
+        lower: &mut Vec<u8>,
+        joined: &mut Vec<u8>,
     ) {
         leaves.clear();
         leaves.resize(self.leaf_rules.len().div_ceil(64), 0);
         for f in &self.fields {
             let mut each = |s: &str| {
-                f.search(s, leaves, seen);
+                lower.clear();
+                lower.extend_from_slice(s.as_bytes());
+                lower.make_ascii_lowercase();
+                // Most texts of an event hold no keyword: the quick
+                // leftmost-first gate before the full pass.
+                if f.gate.as_ref().is_none_or(|g| g.is_match(&lower[..])) {
+                    f.search(lower, leaves, seen);
+                }
                 false
             };
             match &f.names {
@@ -189,16 +309,26 @@ impl Prefilter {
                         any_text(v, &mut each);
                     }
                 }
-                // Most texts of an event hold no keyword: a quick
-                // non-overlapping test (with the automaton's prefilter)
-                // before the full pass.
+                // One gate call over every text of the event, lowercased
+                // and joined by NUL bytes (which no literal holds, so no
+                // literal can match across two texts), rather than one
+                // call per text: the event holds no keyword at all, most
+                // of the time, and the gate's SIMD search pays off on
+                // long haystacks only.
                 None => {
-                    keyword_texts(ev, &mut |s| {
-                        if f.ac.is_match(s) {
-                            f.search(s, leaves, seen);
+                    if let Some(gate) = &f.gate {
+                        joined.clear();
+                        keyword_texts(ev, &mut |s| {
+                            joined.extend_from_slice(s.as_bytes());
+                            joined.push(0);
+                            false
+                        });
+                        joined.make_ascii_lowercase();
+                        if !gate.is_match(&joined[..]) {
+                            continue;
                         }
-                        false
-                    });
+                    }
+                    keyword_texts(ev, &mut each);
                 }
             }
         }
@@ -216,28 +346,19 @@ impl Prefilter {
 }
 
 impl FieldSearch {
-    /// Marks the leaves one text makes hold.
-    fn search(&self, s: &str, leaves: &mut [u64], seen: &mut Vec<u64>) {
-        let end = s.len();
-        // A literal's `contains` leaves are set on its first occurrence
-        // only.
+    /// Marks the leaves one text (lowercased) makes hold.
+    fn search(&self, s: &[u8], leaves: &mut [u64], seen: &mut Vec<u64>) {
+        self.prefix.walk(s.iter().copied(), s.len(), leaves);
+        self.suffix.walk(s.iter().rev().copied(), s.len(), leaves);
+        let Some(ac) = &self.ac else { return };
+        // A literal's leaves are set on its first occurrence only.
         seen.clear();
-        seen.resize(self.pats.len().div_ceil(64), 0);
-        for m in self.ac.find_overlapping_iter(s) {
-            let id = m.pattern().as_usize();
-            let p = &self.pats[id];
-            if !bit(seen, id as u32) {
-                set(seen, id as u32);
-                set_all(leaves, &p.contains);
-            }
-            if m.start() == 0 {
-                set_all(leaves, &p.prefix);
-                if m.end() == end {
-                    set_all(leaves, &p.exact);
-                }
-            }
-            if m.end() == end {
-                set_all(leaves, &p.suffix);
+        seen.resize(self.contains.len().div_ceil(64), 0);
+        for m in ac.find_overlapping_iter(s) {
+            let id = m.pattern().as_u32();
+            if !bit(seen, id) {
+                set(seen, id);
+                set_all(leaves, &self.contains[id as usize]);
             }
         }
     }

@@ -450,3 +450,34 @@ fn shared_search_marks_agree_with_rule_by_rule_matching() {
         assert_eq!(slow, want, "{image} {cmd}");
     }
 }
+
+/// Keyword searches go through one gate over the event's texts joined by
+/// NUL bytes, then search text by text: a keyword split over two texts
+/// must not match, one inside any text (or `event.original`) must, in
+/// any case.
+#[test]
+fn keywords_never_match_across_two_texts() {
+    let l = load1(&rule(
+        "  k:\n    - 'sekurlsa::'\n    - 'Kiwi Legit'\n  condition: k\n",
+    ));
+    assert_eq!(l.rejected, []);
+    let mut scratch = Scratch::default();
+    let mut hits = |ev: &Event| {
+        let mut n = 0;
+        l.rules.for_each_match(ev, &mut scratch, |_| n += 1);
+        assert_eq!(n, usize::from(l.rules.rules()[0].is_match(ev)));
+        n
+    };
+    // Fields are read in name order: CommandLine's text ends with the
+    // keyword's start, Image's begins with its end.
+    let split = proc_event(&[("CommandLine", "run sekur"), ("Image", "lsa::dump")]);
+    assert_eq!(hits(&split), 0);
+    let in_field = proc_event(&[
+        ("CommandLine", "run"),
+        ("Image", "x SEKURLSA::logonpasswords"),
+    ]);
+    assert_eq!(hits(&in_field), 1);
+    let mut in_original = proc_event(&[("CommandLine", "run")]);
+    in_original.original = Some("<Data>KIWI LEGIT printer</Data>".into());
+    assert_eq!(hits(&in_original), 1);
+}
