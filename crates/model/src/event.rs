@@ -6,14 +6,13 @@
 //! decoder keeps beside ECS (for example Suricata's `alert.signature_id`) use
 //! the same dotted form.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use compact_str::CompactString;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{EventId, Timestamp};
+use crate::{EventId, Fields, Timestamp};
 
 /// A field value: a scalar, or a list of scalars for the fields that are
 /// lists in their source (Zeek's `vector[string]`, DNS answers, EVE's
@@ -124,12 +123,6 @@ impl From<bool> for FieldValue {
         FieldValue::Bool(b)
     }
 }
-
-/// ECS fields by dotted name. Keys are [`CompactString`]s: every ECS name
-/// up to 24 bytes (`source.ip`, `alert.signature_id`) is stored inline, so
-/// a field costs no key allocation; `fields.get("source.ip")` works as with
-/// `String` keys, and inserting takes `name.into()`.
-pub type Fields = BTreeMap<CompactString, FieldValue>;
 
 /// Where an event came from: the source's name and the byte offset of the
 /// record in it. Offsets make replays and exactly-once checks possible.
