@@ -210,6 +210,15 @@ impl Event {
         self.fields.insert(name.into(), value.into());
     }
 
+    /// [`Event::set`] for a name known at compile time: a name longer than
+    /// the 24 bytes a [`CompactString`] holds inline
+    /// (`observer.ingress.interface.name`) is kept as a `&'static str`
+    /// instead of being copied to the heap for every event.
+    pub fn set_static(&mut self, name: &'static str, value: impl Into<FieldValue>) {
+        self.fields
+            .insert(CompactString::const_new(name), value.into());
+    }
+
     /// Reads a field by its dotted name. `event.dataset` and `@timestamp`
     /// are answered from the struct so rules can treat them like any field.
     pub fn get(&self, name: &str) -> Option<FieldValue> {

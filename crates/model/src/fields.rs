@@ -443,7 +443,13 @@ mod tests {
         assert_eq!(f.insert("source.ipx".into(), true.into()), None);
         assert_eq!(
             names(&f),
-            ["event.kind", "source.ip", "source.ipx", "source.port", "user.name"]
+            [
+                "event.kind",
+                "source.ip",
+                "source.ipx",
+                "source.port",
+                "user.name"
+            ]
         );
         // Replace in the middle, at the end and at the start.
         assert_eq!(
@@ -460,7 +466,10 @@ mod tests {
         );
         assert_eq!(f.len(), 5);
         assert_eq!(f.get("source.ip"), Some(&"10.0.0.2".into()));
-        assert_eq!(f.get("user.name").and_then(FieldValue::as_str), Some("admin"));
+        assert_eq!(
+            f.get("user.name").and_then(FieldValue::as_str),
+            Some("admin")
+        );
         assert_eq!(f["event.kind"], FieldValue::from("event"));
         assert_eq!(f.get("source"), None);
         assert!(f.contains_key("source.ipx"));
@@ -488,10 +497,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.as_i64().unwrap()))
             .collect();
-        assert_eq!(
-            pairs,
-            [("a".into(), 1), ("b".into(), 7), ("c".into(), 30)]
-        );
+        assert_eq!(pairs, [("a".into(), 1), ("b".into(), 7), ("c".into(), 30)]);
         f.retain(|k, _| k != "b");
         assert_eq!(names(&f), ["a", "c"]);
         let owned: Vec<(CompactString, FieldValue)> = f.into_iter().collect();
@@ -540,8 +546,7 @@ mod tests {
 
     #[test]
     fn deserialize_accepts_unsorted_and_repeated_names_last_wins() {
-        let f: Fields =
-            serde_json::from_str(r#"{"b":1,"a":"x","b":2,"c":1.5,"a":"y"}"#).unwrap();
+        let f: Fields = serde_json::from_str(r#"{"b":1,"a":"x","b":2,"c":1.5,"a":"y"}"#).unwrap();
         assert_eq!(names(&f), ["a", "b", "c"]);
         assert_eq!(f.get("a"), Some(&"y".into()));
         assert_eq!(f.get("b"), Some(&FieldValue::Int(2)));
@@ -557,10 +562,25 @@ mod tests {
     #[test]
     fn name_comparison_is_byte_order() {
         let names = [
-            "", "a", "ab", "abcdefg", "abcdefgh", "abcdefgh.", "abcdefgha", "abcdefgi",
-            "abcdefghabcdefgh", "abcdefghabcdefgh\u{0}", "abcdefghabcdefgi", "source.ip",
-            "source.ipx", "source.port", "suricata.eve.alert.gid", "suricata.eve.alert.rev",
-            "é", "\u{7f}", "\u{80}",
+            "",
+            "a",
+            "ab",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefgh.",
+            "abcdefgha",
+            "abcdefgi",
+            "abcdefghabcdefgh",
+            "abcdefghabcdefgh\u{0}",
+            "abcdefghabcdefgi",
+            "source.ip",
+            "source.ipx",
+            "source.port",
+            "suricata.eve.alert.gid",
+            "suricata.eve.alert.rev",
+            "é",
+            "\u{7f}",
+            "\u{80}",
         ];
         for a in names {
             for b in names {
