@@ -8,6 +8,8 @@ use serde_json::{Map, Value};
 use crate::error::clip;
 use crate::{DecodeCtx, DecodeError, RecordDecoder};
 
+mod flat;
+
 /// How a source's JSON maps to ECS, from the `mapping` of a `json` source in
 /// the configuration.
 #[derive(Clone, Debug, PartialEq)]
@@ -51,12 +53,20 @@ const DEFAULT_TIME_FIELDS: [&str; 4] = ["@timestamp", "timestamp", "time", "ts"]
 
 impl RecordDecoder for JsonDecoder {
     fn decode(&mut self, text: &str, ctx: &DecodeCtx<'_>) -> Result<Option<Event>, DecodeError> {
-        let value: Value = serde_json::from_str(text).map_err(DecodeError::from_json)?;
-        let Value::Object(object) = value else {
-            return Err(DecodeError::NotObject(json_kind(&value)));
+        // Straight from the text when possible; the `Value` route for the
+        // rest (errors, repeated keys), with the same result (`flat.rs`).
+        let mut flat = match flat::flatten_str(text) {
+            Some(pairs) => Fields::from_iter(pairs),
+            None => {
+                let value: Value = serde_json::from_str(text).map_err(DecodeError::from_json)?;
+                let Value::Object(object) = value else {
+                    return Err(DecodeError::NotObject(json_kind(&value)));
+                };
+                let mut flat = Fields::new();
+                flatten_into(&mut flat, "", object);
+                flat
+            }
         };
-        let mut flat = Fields::new();
-        flatten_into(&mut flat, "", object);
 
         let timestamp = match &self.mapping.timestamp {
             Some(path) => {
