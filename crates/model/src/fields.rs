@@ -112,7 +112,7 @@ impl Fields {
     /// sorts after every present one is appended without a search, so
     /// decoders that set fields in name order pay one comparison per field.
     pub fn insert(&mut self, key: CompactString, value: FieldValue) -> Option<FieldValue> {
-        let Some((last, _)) = self.entries.last() else {
+        let Some((last, slot)) = self.entries.last_mut() else {
             self.entries.push((key, value));
             return None;
         };
@@ -121,10 +121,7 @@ impl Fields {
                 self.entries.push((key, value));
                 None
             }
-            Ordering::Equal => {
-                let slot = &mut self.entries.last_mut().expect("not empty").1;
-                Some(mem::replace(slot, value))
-            }
+            Ordering::Equal => Some(mem::replace(slot, value)),
             Ordering::Greater => match self.search(&key) {
                 Ok(i) => Some(mem::replace(&mut self.entries[i].1, value)),
                 Err(i) => {
