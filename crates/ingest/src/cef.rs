@@ -139,7 +139,7 @@ pub(crate) fn decode(text: &str, now: Timestamp) -> Result<Event, DecodeError> {
     ev.set("cef.device.vendor", vendor);
     ev.set("cef.device.product", product);
     ev.set("cef.device.version", device_version);
-    ev.set("cef.device.event_class_id", signature);
+    ev.set_static("cef.device.event_class_id", signature);
     ev.set("cef.name", name);
     ev.set("cef.severity", severity);
 

@@ -19,7 +19,7 @@
 use std::net::IpAddr;
 
 use chrono::NaiveDateTime;
-use riposte_model::{Event, FieldValue, Fields, Timestamp};
+use riposte_model::{CompactString, Event, FieldValue, Fields, Timestamp};
 use serde_json::Value;
 
 use crate::error::{DecodeError, clip};
@@ -66,7 +66,7 @@ pub(crate) fn decode(text: &str) -> Result<Event, DecodeError> {
         Some(other) => return Err(wrong("rule", "an object", other)),
     }
     let mut flat = Fields::new();
-    flatten_into(&mut flat, String::new(), object);
+    flatten_into(&mut flat, "", object);
 
     let mut ev = Event::new(timestamp, "wazuh.alerts");
     ev.set("event.kind", "alert");
@@ -84,9 +84,14 @@ pub(crate) fn decode(text: &str) -> Result<Event, DecodeError> {
         "process.name",
     );
 
-    for (name, value) in flat {
-        ev.fields.insert(format!("wazuh.{name}").into(), value);
-    }
+    // Names built in place (inline up to 24 bytes, no `format!` String),
+    // merged in one pass (a later name wins, as with `insert`).
+    ev.fields.extend(flat.into_iter().map(|(name, value)| {
+        let mut full = CompactString::with_capacity("wazuh.".len() + name.len());
+        full.push_str("wazuh.");
+        full.push_str(&name);
+        (full, value)
+    }));
     crate::observe::add_ecs_observables(&mut ev);
     Ok(ev)
 }

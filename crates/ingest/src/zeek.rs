@@ -150,9 +150,11 @@ fn finish(path: &str, ts: Option<Timestamp>, fields: Vec<Native>, ctx: &DecodeCt
         fields: &fields,
     };
     ecs::map(&mut ev, path, &natives);
-    for f in fields {
-        ev.fields.insert(f.full, f.value);
-    }
+    // One sorted merge (a later name wins, as with `insert`): the natives
+    // come in log order, and inserting each into the sorted field vector
+    // would shift its tail for nearly every one.
+    ev.fields
+        .extend(fields.into_iter().map(|f| (f.full, f.value)));
     crate::observe::add_ecs_observables(&mut ev);
     ev
 }

@@ -147,7 +147,7 @@ fn compare(root: &Path, log: &str, tally_fields: &[&str]) -> Compared {
                     );
                 }
                 for f in tally_fields {
-                    if let Some(v) = j.fields.get(*f) {
+                    if let Some(v) = j.fields.get(f) {
                         *out.tally.entry((*f).to_owned()).or_default() += 1;
                         *out.tally.entry(format!("{f}={v}")).or_default() += 1;
                     }

@@ -6,14 +6,13 @@
 //! decoder keeps beside ECS (for example Suricata's `alert.signature_id`) use
 //! the same dotted form.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use compact_str::CompactString;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{EventId, Timestamp};
+use crate::{EventId, Fields, Timestamp};
 
 /// A field value: a scalar, or a list of scalars for the fields that are
 /// lists in their source (Zeek's `vector[string]`, DNS answers, EVE's
@@ -125,12 +124,6 @@ impl From<bool> for FieldValue {
     }
 }
 
-/// ECS fields by dotted name. Keys are [`CompactString`]s: every ECS name
-/// up to 24 bytes (`source.ip`, `alert.signature_id`) is stored inline, so
-/// a field costs no key allocation; `fields.get("source.ip")` works as with
-/// `String` keys, and inserting takes `name.into()`.
-pub type Fields = BTreeMap<CompactString, FieldValue>;
-
 /// Where an event came from: the source's name and the byte offset of the
 /// record in it. Offsets make replays and exactly-once checks possible.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,6 +208,15 @@ impl Event {
     /// Sets a field; `None` values are skipped so decoders can pass options.
     pub fn set(&mut self, name: &str, value: impl Into<FieldValue>) {
         self.fields.insert(name.into(), value.into());
+    }
+
+    /// [`Event::set`] for a name known at compile time: a name longer than
+    /// the 24 bytes a [`CompactString`] holds inline
+    /// (`observer.ingress.interface.name`) is kept as a `&'static str`
+    /// instead of being copied to the heap for every event.
+    pub fn set_static(&mut self, name: &'static str, value: impl Into<FieldValue>) {
+        self.fields
+            .insert(CompactString::const_new(name), value.into());
     }
 
     /// Reads a field by its dotted name. `event.dataset` and `@timestamp`

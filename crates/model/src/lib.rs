@@ -12,6 +12,7 @@ mod dead_letter;
 mod decision;
 mod duration;
 mod event;
+pub mod fields;
 mod ids;
 mod problems;
 mod run;
@@ -29,7 +30,8 @@ pub use decision::{
     Decision, DecisionKind, DecisionState, Mode, Origin, Review, ReviewStatus, Scope, canonical_net,
 };
 pub use duration::{format_duration, parse_duration};
-pub use event::{Event, FieldValue, Fields, Observable, ObservableKind, SourcePos};
+pub use event::{Event, FieldValue, Observable, ObservableKind, SourcePos};
+pub use fields::Fields;
 pub use ids::{AlertId, AuditId, CaseId, DecisionId, EventId, RunId};
 pub use problems::{Problem, Problems};
 pub use run::{PlaybookRun, RunStatus, StepRecord, StepStatus};

@@ -281,7 +281,7 @@ pub(crate) enum Node {
 }
 
 pub(crate) fn lookup<'e>(ev: &'e Event, names: &[Box<str>]) -> Option<&'e FieldValue> {
-    names.iter().find_map(|n| ev.fields.get(&**n))
+    names.iter().find_map(|n| ev.fields.get(n))
 }
 
 /// Calls `f` with the value's text (integers written into a stack buffer);

@@ -132,7 +132,7 @@ pub(crate) fn apply(ev: &mut Event, message: &str) -> bool {
         ev.set("process.tty.name", tty);
     }
     if let Some(pwd) = m.pwd {
-        ev.set("process.working_directory", pwd);
+        ev.set_static("process.working_directory", pwd);
     }
     if let Some(cmd) = m.command {
         ev.set("process.command_line", cmd);

@@ -341,10 +341,10 @@ pub(super) fn apply_http(ev: &mut Event, h: &Http<'_>) -> Result<(), DecodeError
         // Suricata writes the status as a number when it is one and as the
         // raw text otherwise (and older versions always as text).
         Some(Scalar::Str(s)) => match s.parse::<u16>() {
-            Ok(code) => ev.set("http.response.status_code", i64::from(code)),
+            Ok(code) => ev.set_static("http.response.status_code", i64::from(code)),
             Err(_) => ev.set("suricata.eve.http.status", s.as_ref()),
         },
-        Some(v) => ev.set("http.response.status_code", v.i64("http.status")?),
+        Some(v) => ev.set_static("http.response.status_code", v.i64("http.status")?),
     }
     Ok(())
 }
@@ -527,7 +527,7 @@ pub(super) fn apply_tls(ev: &mut Event, tls: &Tls<'_>) -> Result<(), DecodeError
         "tls.issuerdn",
     )?;
     if let Some(serial) = opt_str(&tls.serial, "tls.serial")? {
-        ev.set("tls.server.x509.serial_number", serial.replace(':', ""));
+        ev.set_static("tls.server.x509.serial_number", serial.replace(':', ""));
     }
     if let Some(fp) = opt_str(&tls.fingerprint, "tls.fingerprint")? {
         ev.set(
@@ -628,7 +628,7 @@ pub(super) fn apply_flow(ev: &mut Event, flow: &Flow<'_>) -> Result<(), DecodeEr
     set_str(ev, "suricata.eve.flow.state", &flow.state, "flow.state")?;
     set_str(ev, "suricata.eve.flow.reason", &flow.reason, "flow.reason")?;
     if let Some(b) = opt_bool(&flow.alerted, "flow.alerted")? {
-        ev.set("suricata.eve.flow.alerted", b);
+        ev.set_static("suricata.eve.flow.alerted", b);
     }
     Ok(())
 }
@@ -666,13 +666,13 @@ pub(super) fn apply_fileinfo(ev: &mut Event, f: &FileInfo<'_>) -> Result<(), Dec
         "fileinfo.state",
     )?;
     if let Some(b) = opt_bool(&f.stored, "fileinfo.stored")? {
-        ev.set("suricata.eve.fileinfo.stored", b);
+        ev.set_static("suricata.eve.fileinfo.stored", b);
     }
     if let Some(b) = opt_bool(&f.gaps, "fileinfo.gaps")? {
-        ev.set("suricata.eve.fileinfo.gaps", b);
+        ev.set_static("suricata.eve.fileinfo.gaps", b);
     }
     if let Some(v) = opt_i64(&f.file_id, "fileinfo.file_id")? {
-        ev.set("suricata.eve.fileinfo.file_id", v);
+        ev.set_static("suricata.eve.fileinfo.file_id", v);
     }
     Ok(())
 }
@@ -682,7 +682,7 @@ pub(super) fn apply_anomaly(ev: &mut Event, a: &Anomaly<'_>) -> Result<(), Decod
     set_str(ev, "suricata.eve.anomaly.event", &a.event, "anomaly.event")?;
     set_str(ev, "suricata.eve.anomaly.layer", &a.layer, "anomaly.layer")?;
     if let Some(v) = opt_i64(&a.code, "anomaly.code")? {
-        ev.set("suricata.eve.anomaly.code", v);
+        ev.set_static("suricata.eve.anomaly.code", v);
     }
     Ok(())
 }
@@ -774,7 +774,7 @@ pub(super) fn apply_email(ev: &mut Event, email: &Email<'_>) -> Result<(), Decod
     if let Some(att) = &email.attachment {
         let names = att.strings("email.attachment")?;
         if !names.is_empty() {
-            ev.set("email.attachments.file.name", names);
+            ev.set_static("email.attachments.file.name", names);
         }
     }
     Ok(())

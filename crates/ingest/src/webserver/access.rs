@@ -123,7 +123,7 @@ pub(super) fn parse(line: &str) -> Result<Event, DecodeError> {
         ev.set("message", request.into_owned());
     }
     if let Some(status) = status {
-        ev.set("http.response.status_code", status);
+        ev.set_static("http.response.status_code", status);
         ev.set(
             "event.outcome",
             if status >= 400 { "failure" } else { "success" },

@@ -308,10 +308,14 @@ fn from_winlogbeat(
 
     doc.insert("winlog".to_owned(), Value::Object(winlog));
     let mut rest = Fields::new();
-    flatten_into(&mut rest, String::new(), doc);
-    for (name, v) in rest {
-        ev.fields.entry(name).or_insert(v);
-    }
+    flatten_into(&mut rest, "", doc);
+    // Only names the normalized fields lack, added in one sorted merge
+    // rather than one mid-vector insert each.
+    let missing: Vec<_> = rest
+        .into_iter()
+        .filter(|(name, _)| !ev.fields.contains_key(name))
+        .collect();
+    ev.fields.extend(missing);
     crate::observe::add_ecs_observables(&mut ev);
     Ok(ev)
 }

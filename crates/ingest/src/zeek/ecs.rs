@@ -321,7 +321,7 @@ fn x509(ev: &mut Event, n: &Natives<'_>) {
         .str("certificate.exponent")
         .and_then(|e| e.parse::<i64>().ok())
     {
-        ev.set("file.x509.public_key_exponent", e);
+        ev.set_static("file.x509.public_key_exponent", e);
     }
     let mut alt = Vec::new();
     for san in ["san.dns", "san.uri", "san.email", "san.ip"] {
@@ -414,16 +414,16 @@ fn intel(ev: &mut Event, n: &Natives<'_>) {
             })
         }
         "Intel::DOMAIN" => {
-            ev.set("threat.indicator.url.domain", indicator);
+            ev.set_static("threat.indicator.url.domain", indicator);
             set_list(ev, "related.hosts", vec![indicator]);
             Some("domain-name")
         }
         "Intel::URL" => {
-            ev.set("threat.indicator.url.original", indicator);
+            ev.set_static("threat.indicator.url.original", indicator);
             Some("url")
         }
         "Intel::EMAIL" => {
-            ev.set("threat.indicator.email.address", indicator);
+            ev.set_static("threat.indicator.email.address", indicator);
             Some("email-addr")
         }
         "Intel::FILE_HASH" => {
@@ -431,7 +431,7 @@ fn intel(ev: &mut Event, n: &Natives<'_>) {
             Some("file")
         }
         "Intel::FILE_NAME" => {
-            ev.set("threat.indicator.file.name", indicator);
+            ev.set_static("threat.indicator.file.name", indicator);
             Some("file")
         }
         "Intel::CERT_HASH" => Some("x509-certificate"),
