@@ -186,7 +186,7 @@ pub fn run(n: usize) {
         .unwrap_or_else(|e| panic!("runtime: {e}"));
     rt.block_on(async {
         latency(n.min(10_000)).await;
-        let active = n.min(100_000).max(1);
+        let active = n.clamp(1, 100_000);
         let (dir, store) = sustained(active).await;
         active_set(dir.path(), store, active).await;
     });
