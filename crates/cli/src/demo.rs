@@ -184,7 +184,9 @@ fn print_report(report: &BatchReport, config: &Config) {
         );
     }
     for e in &config.enforcers {
-        let riposte_respond::EnforcerConfig::File { path } = e;
+        let riposte_respond::EnforcerConfig::File { path } = e else {
+            continue;
+        };
         println!("\nBlocklist {}", path.display());
         match std::fs::read_to_string(path) {
             Ok(text) if text.is_empty() => println!("  (empty)"),

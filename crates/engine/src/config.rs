@@ -558,6 +558,9 @@ impl Config {
                     EnforcerConfig::File { path } => EnforcerConfig::File {
                         path: resolve(&path),
                     },
+                    // `nft` is looked up on PATH like any program, not
+                    // resolved against the configuration's directory.
+                    other @ EnforcerConfig::Nftables(_) => other,
                 })
                 .collect(),
             Some(_) => {

@@ -5,8 +5,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use riposte_model::{Decision, DecisionKind};
+use riposte_model::{Decision, DecisionKind, Timestamp};
 use serde::Deserialize;
+
+use crate::nft::{NftConfig, NftEnforcer};
 
 /// In-tree enforcers, as configured (`enforcers:` in riposte.yaml).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -15,6 +17,8 @@ pub enum EnforcerConfig {
     /// A plain blocklist file, one address or CIDR per line, for firewalls
     /// and proxies that load lists from disk.
     File { path: PathBuf },
+    /// Sets with element timeouts in a dedicated nftables table.
+    Nftables(NftConfig),
 }
 
 impl EnforcerConfig {
@@ -23,6 +27,9 @@ impl EnforcerConfig {
     pub fn build(&self) -> Enforcer {
         match self {
             EnforcerConfig::File { path } => Enforcer::File(FileEnforcer::new(path.clone())),
+            EnforcerConfig::Nftables(config) => {
+                Enforcer::Nftables(NftEnforcer::new(config.clone()))
+            }
         }
     }
 }
@@ -31,19 +38,25 @@ impl EnforcerConfig {
 #[derive(Clone, Debug)]
 pub enum Enforcer {
     File(FileEnforcer),
+    Nftables(NftEnforcer),
 }
 
 impl Enforcer {
     pub fn name(&self) -> String {
         match self {
             Enforcer::File(f) => format!("file:{}", f.path.display()),
+            Enforcer::Nftables(n) => n.name(),
         }
     }
 
-    /// Makes the enforced state equal to `effective`.
-    pub fn apply(&self, effective: &[Decision]) -> std::io::Result<()> {
+    /// Makes the enforced state equal to `effective`. `now` is the time the
+    /// decisions were judged effective at, from which enforcers with their
+    /// own expiry (nftables element timeouts) compute the time left.
+    /// Blocking: it may run external programs (bounded by their timeouts).
+    pub fn apply(&self, effective: &[Decision], now: Timestamp) -> std::io::Result<()> {
         match self {
             Enforcer::File(f) => f.apply(effective),
+            Enforcer::Nftables(n) => n.apply(effective, now),
         }
     }
 }

@@ -4,8 +4,10 @@
 
 mod allowlist;
 mod enforcer;
+mod nft;
 mod responder;
 
 pub use allowlist::Allowlist;
 pub use enforcer::{Enforcer, EnforcerConfig, FileEnforcer};
+pub use nft::{NftConfig, NftEnforcer, NftHook, NftName, NftPlan, TIMEOUT_TOLERANCE_SECS};
 pub use responder::{BanOutcome, BanRequest, RespondError, Responder, ResponderConfig};
