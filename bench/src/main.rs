@@ -6,7 +6,9 @@
 //! 200,000); with FILTER, only the decode benchmarks whose name contains it
 //! run (for profiling one format); `sigma` runs only the Sigma entries
 //! (SigmaHQ Windows rules over the corpus's regression EVTX events, 100 /
-//! 1,000 / all rules; skipped without the corpus).
+//! 1,000 / all rules; skipped without the corpus); `nftables` runs only the
+//! nftables enforcer with 10,000 and 100,000 decisions (root, in a network
+//! namespace of its own; skipped without; not part of the default run).
 
 /// mimalloc rather than glibc's malloc: decoding allocates and frees tens of
 /// small objects per event, and glibc trims the heap between batches and
@@ -56,6 +58,7 @@ fn allocations() -> usize {
     ALLOCATIONS.load(Ordering::Relaxed)
 }
 
+mod nft;
 mod sigma;
 
 use std::alloc::{GlobalAlloc, Layout};
@@ -800,6 +803,10 @@ fn main() {
         ("decode json (generic)", Format::Json, json_lines),
     ];
     let only = std::env::args().nth(2);
+    if only.as_deref() == Some("nftables") {
+        nft::bench_nftables();
+        return;
+    }
     if only.as_deref().is_none_or(|o| "sshd threshold".contains(o)) {
         bench_threshold(&authlog_lines(n));
         if only.is_some() {
