@@ -884,7 +884,7 @@ fn plan(config: &NftConfig, current: Current, wanted: Wanted) -> NftPlan {
                     // One about to expire is re-added without a delete:
                     // `add` of an existing element is a no-op that cannot
                     // fail, and once it lapses the next pass adds it back.
-                    if !expires.is_some_and(|e| e <= NEAR_EXPIRY_SECS) {
+                    if expires.is_none_or(|e| e > NEAR_EXPIRY_SECS) {
                         delete.push(span);
                     }
                     add.push((span, timeout));
