@@ -13,7 +13,9 @@ use std::process::Command;
 use std::time::Instant;
 
 use chrono::{TimeDelta, Utc};
-use riposte_model::{Confidence, Decision, DecisionId, DecisionKind, DecisionState, Origin, Scope};
+use riposte_model::{
+    Confidence, Decision, DecisionId, DecisionKind, DecisionState, Mode, Origin, Scope,
+};
 use riposte_respond::{NftConfig, NftEnforcer, NftName};
 
 struct Netns(String);
@@ -82,6 +84,13 @@ fn decisions(n: usize) -> Vec<Decision> {
                 expires_at: Some(now + ttl),
                 state: DecisionState::Active,
                 updated_at: now,
+                mode: Mode::Enforce,
+                shadow_verdict: None,
+                held: None,
+                evidence: Vec::new(),
+                duration: None,
+                offence: None,
+                review: None,
             }
         })
         .collect()

@@ -7,10 +7,10 @@ use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
 use riposte_engine::{Config, Engine, load_logic};
 use riposte_model::{
-    Clock, Confidence, Decision, DecisionId, DecisionState, Origin, Scope, SystemClock,
-    format_duration, parse_duration,
+    Clock, Confidence, Decision, DecisionId, DecisionKind, DecisionState, Mode, Origin, Scope,
+    SystemClock, format_duration, parse_duration,
 };
-use riposte_respond::{BanOutcome, BanRequest, Responder, ResponderConfig};
+use riposte_respond::{DecisionRequest, Outcome, Responder, ResponderConfig};
 use riposte_store::{DecisionFilter, Store};
 
 /// Where the store is: a config file, or a store URL directly.
@@ -24,16 +24,16 @@ pub struct StoreArgs {
     store: Option<String>,
 }
 
-struct Ctx {
-    store: Arc<dyn Store>,
-    responder: Responder,
-    clock: SystemClock,
+pub(crate) struct Ctx {
+    pub store: Arc<dyn Store>,
+    pub responder: Responder,
+    pub clock: SystemClock,
 }
 
 impl StoreArgs {
     /// For commands that change decisions: the configuration is required,
     /// because its allowlist must apply and its enforcers must be updated.
-    async fn open_for_decisions(&self) -> anyhow::Result<Ctx> {
+    pub(crate) async fn open_for_decisions(&self) -> anyhow::Result<Ctx> {
         if !self.config.exists() {
             bail!(
                 "no configuration at {}; changing decisions needs --config FILE, whose allowlist applies and whose enforcers are updated",
@@ -43,7 +43,7 @@ impl StoreArgs {
         self.open().await
     }
 
-    async fn open(&self) -> anyhow::Result<Ctx> {
+    pub(crate) async fn open(&self) -> anyhow::Result<Ctx> {
         let config = if self.config.exists() {
             Some(load_config(&self.config)?)
         } else if self.store.is_none() {
@@ -154,15 +154,25 @@ pub enum DecisionsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Ban an address or range by hand. Without --duration the ban is
+    /// Decide by hand: ban an address or range (or, with --kind and
+    /// --scope, any decision). Without --duration the decision is
     /// permanent; allowlists still apply.
     Add {
         #[command(flatten)]
         store: StoreArgs,
-        #[arg(long, conflicts_with = "range", required_unless_present = "range")]
+        #[arg(long, conflicts_with_all = ["range", "value"], required_unless_present_any = ["range", "value"])]
         ip: Option<String>,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "value")]
         range: Option<String>,
+        /// ban, throttle, captcha, disable_account or quarantine_host.
+        #[arg(long, default_value = "ban")]
+        kind: String,
+        /// With --value: ip, range, user, domain, country or asn.
+        #[arg(long, requires = "value")]
+        scope: Option<String>,
+        /// The value for --scope.
+        #[arg(long, requires = "scope")]
+        value: Option<String>,
         /// e.g. 4h, 1d; omit for a permanent decision.
         #[arg(long)]
         duration: Option<String>,
@@ -232,7 +242,7 @@ pub enum CasesCommand {
     },
 }
 
-fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
@@ -240,7 +250,7 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 /// Prints a list as JSON or one line per item. Table lines carry text from
 /// logs (user names, signatures), so control characters are escaped: a
 /// crafted log line must not drive the analyst's terminal.
-fn print_list<T: serde::Serialize>(
+pub(crate) fn print_list<T: serde::Serialize>(
     list: &[T],
     json: bool,
     what: &str,
@@ -273,14 +283,16 @@ pub(crate) fn terminal_safe(text: &str) -> String {
 
 /// One line per decision, in the style of `cscli decisions list`.
 pub fn decision_line(d: &Decision) -> String {
-    let until = match d.expires_at {
-        Some(t) => format!("until {}", t.format("%Y-%m-%dT%H:%M:%SZ")),
-        None => "permanent".to_owned(),
+    let until = match (d.state, d.expires_at) {
+        (DecisionState::PendingApproval, _) => "awaiting approval".to_owned(),
+        (_, Some(t)) => format!("until {}", t.format("%Y-%m-%dT%H:%M:%SZ")),
+        (_, None) => "permanent".to_owned(),
     };
-    let duration = d
-        .expires_at
-        .map(|t| format_duration(t - d.created_at))
-        .unwrap_or_else(|| "∞".into());
+    let duration = match (d.expires_at, d.duration) {
+        (Some(t), _) => format_duration(t - d.created_at),
+        (None, Some(requested)) => format_duration(requested),
+        (None, None) => "∞".into(),
+    };
     format!(
         "{}  {} {} {:<15} {:<9} {:<5} {}  {} — {}, {}",
         d.id, d.kind, d.scope, d.value, d.state, duration, until, d.confidence, d.reason, d.origin
@@ -304,8 +316,8 @@ pub async fn decisions(cmd: DecisionsCommand) -> anyhow::Result<()> {
                 .store
                 .list_decisions(&DecisionFilter {
                     state,
-                    value: None,
                     limit: Some(limit),
+                    ..DecisionFilter::default()
                 })
                 .await?;
             print_list(&list, json, "decisions", decision_line)
@@ -314,42 +326,49 @@ pub async fn decisions(cmd: DecisionsCommand) -> anyhow::Result<()> {
             store,
             ip,
             range,
+            kind,
+            scope,
+            value,
             duration,
             reason,
             user,
         } => {
             let ctx = store.open_for_decisions().await?;
-            let (scope, value) = match (ip, range) {
-                (Some(ip), _) => (Scope::Ip, ip),
-                (None, Some(r)) => (Scope::Range, r),
-                (None, None) => bail!("give --ip or --range"),
+            let (scope, value) = match (ip, range, scope, value) {
+                (Some(ip), ..) => (Scope::Ip, ip),
+                (None, Some(r), ..) => (Scope::Range, r),
+                (None, None, Some(s), Some(v)) => (s.parse::<Scope>().map_err(|e| anyhow!(e))?, v),
+                _ => bail!("give --ip, --range, or --scope with --value"),
             };
+            let kind: DecisionKind = kind.parse::<DecisionKind>().map_err(|e| anyhow!(e))?;
             let duration = duration
                 .as_deref()
                 .map(parse_duration)
                 .transpose()
                 .map_err(|e| anyhow!(e))?;
             let now = ctx.clock.now();
-            let req = BanRequest {
+            let req = DecisionRequest {
+                kind,
                 scope,
                 value,
                 duration,
                 reason,
                 confidence: Confidence::MAX,
                 origin: Origin::User { name: user },
-                simulate: false,
+                mode: Mode::Enforce,
+                evidence: Vec::new(),
             };
             let mut tx = ctx.store.begin().await?;
-            let outcome = ctx.responder.ban(&mut *tx, req, now).await?;
+            let decided = ctx.responder.decide(&mut *tx, req, now).await?;
             tx.commit().await?;
-            match outcome {
-                BanOutcome::Created(d) => {
+            match decided.outcome {
+                Outcome::Created(d) => {
                     ctx.responder.reconcile(ctx.store.as_ref(), now).await?;
                     println!("{}", terminal_safe(&decision_line(&d)));
                     Ok(())
                 }
-                BanOutcome::AlreadyActive(d) => bail!("already decided: {}", decision_line(&d)),
-                BanOutcome::Refused { value, reason } => bail!("refused ban of {value}: {reason}"),
+                Outcome::AlreadyActive(d) => bail!("already decided: {}", decision_line(&d)),
+                Outcome::Refused { value, reason } => bail!("refused {kind} of {value}: {reason}"),
             }
         }
         DecisionsCommand::Delete {

@@ -183,10 +183,7 @@ fn print_report(report: &BatchReport, config: &Config) {
             r.value, r.reason, r.playbook, r.step
         );
     }
-    for e in &config.enforcers {
-        let riposte_respond::EnforcerConfig::File { path } = e else {
-            continue;
-        };
+    for path in config.enforcers.iter().filter_map(|e| e.path()) {
         println!("\nBlocklist {}", path.display());
         match std::fs::read_to_string(path) {
             Ok(text) if text.is_empty() => println!("  (empty)"),

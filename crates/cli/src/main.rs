@@ -5,6 +5,7 @@ mod commands;
 mod demo;
 mod import;
 mod ingest;
+mod review;
 mod rules;
 
 /// mimalloc rather than glibc's malloc: decoding allocates and frees tens of
@@ -60,6 +61,12 @@ enum Command {
     /// List, add and delete decisions (like `cscli decisions`).
     #[command(subcommand)]
     Decisions(commands::DecisionsCommand),
+    /// Review automated decisions: list, approve, revert, extend, digest.
+    #[command(subcommand)]
+    Review(review::ReviewCommand),
+    /// The active-response circuit breaker: status and reset.
+    #[command(subcommand)]
+    Breaker(review::BreakerCommand),
     /// List alerts.
     #[command(subcommand)]
     Alerts(commands::AlertsCommand),
@@ -122,6 +129,8 @@ fn main() -> ExitCode {
                 commands::validate_playbooks(&files)
             }
             Command::Decisions(cmd) => commands::decisions(cmd).await,
+            Command::Review(cmd) => review::review(cmd).await,
+            Command::Breaker(cmd) => review::breaker(cmd).await,
             Command::Alerts(cmd) => commands::alerts(cmd).await,
             Command::Cases(cmd) => commands::cases(cmd).await,
             Command::DeadLetters(cmd) => commands::dead_letters(cmd).await,

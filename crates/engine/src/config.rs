@@ -11,7 +11,7 @@
 //! playbooks: [playbooks/]
 //! sources:
 //!   - { type: file, path: /var/log/auth.log, format: syslog }
-//! respond:
+//! respond:                           # safety rails: see respond_config.rs
 //!   allowlist: [10.0.0.0/8, 192.0.2.1]
 //!   max_duration: 7d
 //!   sweep_interval: 30s
@@ -24,13 +24,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ipnet::IpNet;
 use std::collections::BTreeMap;
 
 use riposte_ingest::{DecodeOptions, Format, JsonMapping};
 use riposte_model::yaml::{check_keys, display_value, parse_document, scalar_text, take};
 use riposte_model::{Problems, parse_duration};
-use riposte_respond::{Allowlist, EnforcerConfig, ResponderConfig};
+use riposte_respond::{EnforcerConfig, ResponderConfig};
 use serde::Deserialize;
 use serde_yaml_ng::{Mapping, Value};
 
@@ -122,12 +121,120 @@ pub struct Config {
     pub respond: ResponderConfig,
     pub sweep_interval: Duration,
     pub enforcers: Vec<EnforcerConfig>,
+    /// CrowdSec bouncers allowed to read decisions (`bouncers:`).
+    pub bouncers: Vec<BouncerConfig>,
     pub ingest: IngestLimits,
     /// The directory relative paths resolve against.
     pub base_dir: PathBuf,
 }
 
-const TOP_KEYS: [&str; 11] = [
+/// A CrowdSec bouncer's name and API key, the key read from the
+/// environment (`key_env`) or a file only its owner can read (`key_file`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct BouncerConfig {
+    pub name: String,
+    pub key: String,
+}
+
+impl std::fmt::Debug for BouncerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Keys never reach logs or debug output.
+        f.debug_struct("BouncerConfig")
+            .field("name", &self.name)
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBouncer {
+    name: String,
+    #[serde(default)]
+    key_env: Option<String>,
+    #[serde(default)]
+    key_file: Option<PathBuf>,
+}
+
+/// Bouncer keys shorter than this are refused: they are the only thing
+/// between a bouncer's network and the decisions.
+const MIN_BOUNCER_KEY: usize = 16;
+
+impl RawBouncer {
+    fn build(
+        self,
+        file: &str,
+        loc: &str,
+        resolve: &dyn Fn(&Path) -> PathBuf,
+        p: &mut Problems,
+    ) -> Option<BouncerConfig> {
+        let key = match (&self.key_env, &self.key_file) {
+            (Some(var), None) => match std::env::var(var) {
+                Ok(k) => k,
+                Err(_) => {
+                    p.push(
+                        file,
+                        format!("{loc}.key_env"),
+                        format!("environment variable {var} is not set"),
+                    );
+                    return None;
+                }
+            },
+            (None, Some(path)) => {
+                let path = resolve(path);
+                if let Some(why) = loose_permissions(&path) {
+                    p.push(file, format!("{loc}.key_file"), why);
+                    return None;
+                }
+                match std::fs::read_to_string(&path) {
+                    Ok(k) => k.trim().to_owned(),
+                    Err(e) => {
+                        p.push(
+                            file,
+                            format!("{loc}.key_file"),
+                            format!("cannot read {}: {e}", path.display()),
+                        );
+                        return None;
+                    }
+                }
+            }
+            _ => {
+                p.push(file, loc, "give exactly one of key_env and key_file");
+                return None;
+            }
+        };
+        if key.len() < MIN_BOUNCER_KEY {
+            p.push(
+                file,
+                loc,
+                format!(
+                    "the key of bouncer {:?} is shorter than {MIN_BOUNCER_KEY} characters",
+                    self.name
+                ),
+            );
+            return None;
+        }
+        Some(BouncerConfig {
+            name: self.name,
+            key,
+        })
+    }
+}
+
+/// Why a secrets file is readable by others, if it is.
+fn loose_permissions(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "{} is readable by group or others (mode {:o}); chmod 600 it",
+            path.display(),
+            mode & 0o777
+        )
+    })
+}
+
+const TOP_KEYS: [&str; 12] = [
     "version",
     "data_dir",
     "store",
@@ -138,6 +245,7 @@ const TOP_KEYS: [&str; 11] = [
     "sources",
     "respond",
     "enforcers",
+    "bouncers",
     "ingest",
 ];
 
@@ -508,43 +616,11 @@ impl Config {
         let respond = section(
             &doc,
             "respond",
-            &["allowlist", "max_duration", "sweep_interval"],
+            &crate::respond_config::RESPOND_KEYS,
             file,
             &mut p,
         );
-        let mut allow = Vec::new();
-        match respond.get("allowlist") {
-            None => {}
-            Some(Value::Sequence(items)) => {
-                for (i, item) in items.iter().enumerate() {
-                    let text = scalar_text(item);
-                    let parsed = text
-                        .parse::<IpNet>()
-                        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from));
-                    match parsed {
-                        Ok(net) => allow.push(net),
-                        Err(_) => p.push(
-                            file,
-                            format!("respond.allowlist[{i}]"),
-                            format!("{text:?} is not an IP address or CIDR"),
-                        ),
-                    }
-                }
-            }
-            Some(_) => p.push(
-                file,
-                "respond.allowlist",
-                "must be a list of addresses or CIDRs",
-            ),
-        }
-        let mut duration_at = |key: &str, default: chrono::TimeDelta| match respond.get(key) {
-            None => Some(default),
-            Some(v) => parse_duration(&scalar_text(v))
-                .map_err(|e| p.push(file, format!("respond.{key}"), e))
-                .ok(),
-        };
-        let max_duration = duration_at("max_duration", chrono::TimeDelta::days(7));
-        let sweep_interval = duration_at("sweep_interval", chrono::TimeDelta::seconds(30));
+        let respond = crate::respond_config::parse_respond(&respond, file, &mut p);
 
         let enforcers = match doc.get("enforcers") {
             None => Vec::new(),
@@ -555,8 +631,16 @@ impl Config {
                     take::<EnforcerConfig>(item.clone(), file, &format!("enforcers[{i}]"), &mut p)
                 })
                 .map(|e| match e {
-                    EnforcerConfig::File { path } => EnforcerConfig::File {
+                    EnforcerConfig::File {
+                        path,
+                        format,
+                        reload,
+                        reload_timeout,
+                    } => EnforcerConfig::File {
                         path: resolve(&path),
+                        format,
+                        reload,
+                        reload_timeout,
                     },
                     // `nft` is looked up on PATH like any program, not
                     // resolved against the configuration's directory.
@@ -568,6 +652,31 @@ impl Config {
                 Vec::new()
             }
         };
+
+        let mut bouncers: Vec<BouncerConfig> = Vec::new();
+        match doc.get("bouncers") {
+            None => {}
+            Some(Value::Sequence(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    let loc = format!("bouncers[{i}]");
+                    let Some(raw) = take::<RawBouncer>(item.clone(), file, &loc, &mut p) else {
+                        continue;
+                    };
+                    if bouncers.iter().any(|b| b.name == raw.name) {
+                        p.push(file, &loc, format!("duplicate bouncer name {:?}", raw.name));
+                        continue;
+                    }
+                    if let Some(b) = raw.build(file, &loc, &resolve, &mut p) {
+                        bouncers.push(b);
+                    }
+                }
+            }
+            Some(_) => p.push(
+                file,
+                "bouncers",
+                "must be a list of {name, key_env | key_file}",
+            ),
+        }
 
         let ingest_map = section(
             &doc,
@@ -605,12 +714,9 @@ impl Config {
         if !p.is_empty() {
             return Err(p);
         }
-        match (
-            api_listen,
-            max_duration,
-            sweep_interval.and_then(|d| d.to_std().ok()),
-        ) {
-            (Some(api_listen), Some(max_duration), Some(sweep_interval)) => Ok(Config {
+        let respond = respond.and_then(|(r, sweep)| Some((r, sweep.to_std().ok()?)));
+        match (api_listen, respond) {
+            (Some(api_listen), Some((respond, sweep_interval))) => Ok(Config {
                 data_dir,
                 store_url,
                 api_listen,
@@ -618,12 +724,10 @@ impl Config {
                 sigma_mapping,
                 playbooks,
                 sources,
-                respond: ResponderConfig {
-                    allowlist: Allowlist::new(allow),
-                    max_duration,
-                },
+                respond,
                 sweep_interval,
                 enforcers,
+                bouncers,
                 ingest: IngestLimits {
                     max_line_bytes,
                     batch_lines,

@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use riposte_model::{Actor, AuditEntry, Case, CaseId, CaseStatus, Origin};
-use riposte_playbooks::{ActionCall, ActionError, ActionHost, ActionResult, Mode, RunContext};
-use riposte_respond::{BanOutcome, BanRequest, Responder};
+use riposte_playbooks::{ActionCall, ActionError, ActionHost, ActionResult, RunContext};
+use riposte_respond::{DecisionRequest, Outcome, Responder};
 use riposte_store::Tx;
 use serde_json::json;
 
@@ -78,7 +78,8 @@ impl ActionHost for TxHost<'_> {
                 duration,
                 reason,
             } => {
-                let req = BanRequest {
+                let req = DecisionRequest {
+                    kind: riposte_model::DecisionKind::Ban,
                     scope,
                     value,
                     duration: Some(duration),
@@ -91,27 +92,38 @@ impl ActionHost for TxHost<'_> {
                         rule: Some(ctx.alert.rule_id.clone()),
                         alert: Some(ctx.alert.id),
                     },
-                    simulate: ctx.mode == Mode::Simulate,
+                    mode: ctx.mode,
+                    evidence: vec![
+                        format!("alert:{}", ctx.alert.id),
+                        format!("run:{}", ctx.run),
+                    ],
                 };
-                match self
+                let decided = self
                     .responder
-                    .ban(&mut *self.tx, req, ctx.now)
+                    .decide(&mut *self.tx, req, ctx.now)
                     .await
-                    .map_err(err)?
-                {
-                    BanOutcome::Created(d) => {
+                    .map_err(err)?;
+                if let Some(alert) = decided.breaker_alert {
+                    self.report.alerts.push(alert);
+                }
+                match decided.outcome {
+                    Outcome::Created(d) => {
                         let output = json!({
                             "decision_id": d.id, "value": d.value, "state": d.state,
                             "expires_at": d.expires_at,
                         });
+                        let message = d
+                            .held
+                            .as_ref()
+                            .map(|why| format!("held for approval: {why}"));
                         self.report.decisions.push(d);
                         Ok(ActionResult {
                             done: true,
                             output,
-                            message: None,
+                            message,
                         })
                     }
-                    BanOutcome::AlreadyActive(d) => Ok(ActionResult {
+                    Outcome::AlreadyActive(d) => Ok(ActionResult {
                         done: false,
                         output: json!({"decision_id": d.id, "value": d.value, "expires_at": d.expires_at}),
                         message: Some(format!(
@@ -121,7 +133,7 @@ impl ActionHost for TxHost<'_> {
                                 .map_or_else(|| "forever".to_owned(), |t| t.to_rfc3339())
                         )),
                     }),
-                    BanOutcome::Refused { value, reason } => {
+                    Outcome::Refused { value, reason } => {
                         self.report.refusals.push(Refusal {
                             value: value.clone(),
                             reason: reason.clone(),

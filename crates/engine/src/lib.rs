@@ -9,9 +9,10 @@ mod host;
 pub mod listener;
 pub mod nats;
 pub mod pipeline;
+mod respond_config;
 pub mod source;
 
-pub use config::{Config, IngestLimits, SourceConfig, SourceKind};
+pub use config::{BouncerConfig, Config, IngestLimits, SourceConfig, SourceKind};
 pub use engine::{BatchReport, BuildError, Engine, EngineError, Refusal, load_logic};
 pub use pipeline::{BatchSummary, PipelineError, PipelineHandle};
 pub use riposte_store::Checkpoint;

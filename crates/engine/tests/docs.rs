@@ -165,3 +165,144 @@ fn readme_config_is_the_tested_example() {
     };
     assert_eq!(strip(block), strip(&example));
 }
+
+#[test]
+fn active_response_examples_load() {
+    use riposte_model::{Confidence, DecisionKind, Mode, Scope};
+    let blocks = yaml_blocks("active-response.md");
+    assert_eq!(blocks.len(), 3);
+    let config =
+        riposte_engine::Config::parse("active-response.md block 1", &blocks[0], Path::new("/srv"))
+            .unwrap_or_else(|p| panic!("{p}"));
+    let r = &config.respond;
+    let net = |s: &str| s.parse::<ipnet::IpNet>().unwrap();
+    assert_eq!(
+        r.allowlist.refusal(net("198.51.100.20/32")).as_deref(),
+        Some("198.51.100.20/32 is own asset \"mail relays\" (198.51.100.16/28)")
+    );
+    assert_eq!(
+        r.allowlist.refusal(net("192.0.2.254/32")).as_deref(),
+        Some("192.0.2.254/32 is a configured gateway (192.0.2.254)")
+    );
+    assert_eq!(r.allowlist.refusal(net("198.51.100.1/32")), None);
+    let esc = r.escalation.as_ref().unwrap();
+    assert_eq!(
+        (esc.lookback, esc.durations.clone()),
+        (
+            chrono::TimeDelta::days(7),
+            vec![
+                chrono::TimeDelta::hours(1),
+                chrono::TimeDelta::hours(4),
+                chrono::TimeDelta::hours(24)
+            ]
+        )
+    );
+    let min = |kind, scope| r.min_confidence.get(kind, scope).map(Confidence::get);
+    assert_eq!(min(DecisionKind::Ban, Scope::Ip), Some(70));
+    assert_eq!(min(DecisionKind::Ban, Scope::Range), Some(90));
+    assert_eq!(min(DecisionKind::DisableAccount, Scope::User), Some(95));
+    assert_eq!(min(DecisionKind::Captcha, Scope::Ip), None);
+    assert_eq!(
+        (r.max_per_minute, r.max_prefix_v4, r.max_prefix_v6, r.mode),
+        (60, 24, 48, Mode::Enforce)
+    );
+    assert_eq!(r.rule_modes["web-scanner"], Mode::Shadow);
+    assert_eq!(r.review_max_age, chrono::TimeDelta::hours(24));
+    assert_eq!(config.sweep_interval, std::time::Duration::from_secs(30));
+
+    let enforcers =
+        riposte_engine::Config::parse("active-response.md block 2", &blocks[1], Path::new("/srv"))
+            .unwrap_or_else(|p| panic!("{p}"))
+            .enforcers;
+    assert_eq!(
+        enforcers,
+        [
+            riposte_respond::EnforcerConfig::File {
+                path: "/srv/riposte-data/blocklist.txt".into(),
+                format: riposte_respond::ListFormat::Plain,
+                reload: Vec::new(),
+                reload_timeout: std::time::Duration::from_secs(10),
+            },
+            riposte_respond::EnforcerConfig::File {
+                path: "/etc/nginx/riposte-deny.conf".into(),
+                format: riposte_respond::ListFormat::Nginx,
+                reload: vec!["nginx".into(), "-s".into(), "reload".into()],
+                reload_timeout: std::time::Duration::from_secs(10),
+            },
+            riposte_respond::EnforcerConfig::File {
+                path: "/etc/haproxy/riposte.map".into(),
+                format: riposte_respond::ListFormat::Haproxy,
+                reload: vec!["systemctl".into(), "reload".into(), "haproxy".into()],
+                reload_timeout: std::time::Duration::from_secs(30),
+            },
+        ]
+    );
+}
+
+#[test]
+fn bouncer_keys_come_from_private_files_or_the_environment() {
+    use std::os::unix::fs::PermissionsExt;
+    let blocks = yaml_blocks("active-response.md");
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("bouncer-nginx.key");
+    std::fs::write(&key, "nginx-key-0123456789abcdef\n").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // The firewall's variable is not set in tests: that is one problem,
+    // the readable key file another.
+    let problems = riposte_engine::Config::parse("b.yaml", &blocks[2], dir.path())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        problems,
+        format!(
+            "2 problems:\n  b.yaml: bouncers[0].key_file: {} is readable by group or others (mode 644); chmod 600 it\n  b.yaml: bouncers[1].key_env: environment variable RIPOSTE_BOUNCER_FW is not set",
+            key.display()
+        )
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let one = blocks[2].replace(
+        "  - { name: firewall, key_env: RIPOSTE_BOUNCER_FW }     # or an environment variable\n",
+        "  - { name: firewall, key_env: PATH }\n",
+    );
+    let config = riposte_engine::Config::parse("b.yaml", &one, dir.path()).unwrap();
+    assert_eq!(config.bouncers[0].name, "nginx");
+    assert_eq!(config.bouncers[0].key, "nginx-key-0123456789abcdef");
+    assert_eq!(config.bouncers[1].key, std::env::var("PATH").unwrap());
+    assert_eq!(
+        format!("{:?}", config.bouncers[0]),
+        "BouncerConfig { name: \"nginx\", key: \"<redacted>\" }"
+    );
+    std::fs::write(&key, "short\n").unwrap();
+    let problems = riposte_engine::Config::parse("b.yaml", &one, dir.path())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        problems,
+        "1 problem:\n  b.yaml: bouncers[0]: the key of bouncer \"nginx\" is shorter than 16 characters"
+    );
+}
+
+#[test]
+fn respond_mistakes_are_all_listed() {
+    let text = "version: 1\nrespond:\n  escalation: { lookback: 7x, durations: [] }\n  min_confidence: { ban: 101, nuke: 5 }\n  max_prefix: { ipv4: 33, ipx: 1 }\n  mode: enforced\n  gateways: [not-an-ip]\n  review: { max_age: soon, min_age: 1h }\n  max_per_minute: 0\n";
+    let problems = riposte_engine::Config::parse("r.yaml", text, Path::new("/srv"))
+        .unwrap_err()
+        .to_string();
+    let expected = [
+        "r.yaml: respond.gateways[0]: \"not-an-ip\" is not an IP address",
+        "r.yaml: respond.escalation.lookback: invalid duration \"7x\" (expected e.g. 60s, 15m, 4h, 1h30m, 7d)",
+        "r.yaml: respond.escalation.durations: must be a non-empty list of durations (e.g. [1h, 4h, 24h])",
+        "r.yaml: respond.min_confidence.ban: 101 must be a confidence 0-100",
+        "r.yaml: respond.min_confidence.nuke: unknown decision kind \"nuke\" (valid: ban, throttle, captcha, disable_account, quarantine_host)",
+        "r.yaml: respond.max_per_minute: 0 must be a positive integer",
+        "r.yaml: respond.max_prefix.ipv4: 33 must be a prefix length 0-32",
+        "r.yaml: respond.max_prefix.ipx: unknown key (valid: ipv4, ipv6)",
+        "r.yaml: respond.mode: unknown mode \"enforced\" (valid: simulate, shadow, enforce)",
+        "r.yaml: respond.review.min_age: unknown key (valid: max_age)",
+        "r.yaml: respond.review.max_age: invalid duration \"soon\" (expected e.g. 60s, 15m, 4h, 1h30m, 7d)",
+    ];
+    for line in expected {
+        assert!(problems.contains(line), "missing {line:?} in:\n{problems}");
+    }
+    assert!(problems.starts_with("11 problems"), "{problems}");
+}

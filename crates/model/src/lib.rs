@@ -25,7 +25,9 @@ pub use case::{Case, CaseStatus};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use compact_str::{CompactString, ToCompactString};
 pub use dead_letter::DeadLetter;
-pub use decision::{Decision, DecisionKind, DecisionState, Origin, Scope, canonical_net};
+pub use decision::{
+    Decision, DecisionKind, DecisionState, Mode, Origin, Review, ReviewStatus, Scope, canonical_net,
+};
 pub use duration::{format_duration, parse_duration};
 pub use event::{Event, FieldValue, Fields, Observable, ObservableKind, SourcePos};
 pub use ids::{AlertId, AuditId, CaseId, DecisionId, EventId, RunId};

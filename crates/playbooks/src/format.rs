@@ -10,15 +10,9 @@ use serde_yaml_ng::Value;
 
 use crate::Action;
 
-/// Whether a playbook's side effects happen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// Decisions are recorded as simulated and never enforced: for trying a
-    /// new playbook on live traffic.
-    Simulate,
-    Enforce,
-}
+/// Whether a playbook's side effects happen: shared with active response
+/// (rules and the responder have a mode too; the most cautious wins).
+pub use riposte_model::Mode;
 
 /// Which alerts start the playbook. Every condition given must hold.
 #[derive(Clone, Debug, Default)]

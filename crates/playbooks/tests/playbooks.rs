@@ -191,7 +191,7 @@ steps:
     let lines: Vec<String> = errs.0.iter().map(ToString::to_string).collect();
     let expected_prefixes = [
         "broken.yaml: colour: unknown key (valid: version, id, name, description, revision, mode, trigger, steps)",
-        "broken.yaml: mode: unknown variant `enforced`, expected `simulate` or `enforce`",
+        "broken.yaml: mode: unknown variant `enforced`, expected one of `simulate`, `shadow`, `enforce`",
         "broken.yaml: trigger.alert.min_severity: unknown severity \"huge\"",
         "broken.yaml: steps[case].action: unknown action \"case.atach\" (valid: case.attach, decision.ban)",
         "broken.yaml: steps[block].with.value: undefined variable \"alret\" (available: alert, playbook, steps)",

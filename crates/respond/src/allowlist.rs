@@ -2,12 +2,22 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-/// Networks a decision may never cover. Besides the configured CIDRs, a few
-/// are always refused: banning loopback, link-local, unspecified or multicast
-/// addresses can only hurt the host itself.
+/// Networks a decision may never cover. Besides the configured CIDRs, named
+/// own assets, gateways and this host's own addresses, a few are always
+/// refused: banning loopback, link-local, unspecified or multicast addresses
+/// can only hurt the host itself.
 #[derive(Clone, Debug, Default)]
 pub struct Allowlist {
-    nets: Vec<IpNet>,
+    nets: Vec<(IpNet, Protected)>,
+}
+
+/// Why a network is protected, for the refusal's reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Protected {
+    Listed,
+    Asset(String),
+    Gateway,
+    OwnAddress(String),
 }
 
 const BUILT_IN: [(&str, &str); 6] = [
@@ -21,9 +31,48 @@ const BUILT_IN: [(&str, &str); 6] = [
 
 impl Allowlist {
     pub fn new(nets: Vec<IpNet>) -> Self {
-        Self {
-            nets: nets.into_iter().map(|n| n.trunc()).collect(),
+        let mut list = Self::default();
+        list.add(nets, Protected::Listed);
+        list
+    }
+
+    fn add(&mut self, nets: impl IntoIterator<Item = IpNet>, why: Protected) {
+        for net in nets {
+            self.nets
+                .push((riposte_model::canonical_net(net).trunc(), why.clone()));
         }
+    }
+
+    /// Protects a named own asset (`respond.assets`: a mail relay, a
+    /// partner's range): a refusal names it.
+    pub fn with_asset(mut self, name: &str, nets: impl IntoIterator<Item = IpNet>) -> Self {
+        self.add(nets, Protected::Asset(name.to_owned()));
+        self
+    }
+
+    /// Protects configured gateways (`respond.gateways`).
+    pub fn with_gateways(mut self, addrs: impl IntoIterator<Item = IpAddr>) -> Self {
+        self.add(addrs.into_iter().map(IpNet::from), Protected::Gateway);
+        self
+    }
+
+    /// Protects this host's own addresses, each with the interface it is on.
+    pub fn with_own_addresses(mut self, addrs: impl IntoIterator<Item = (String, IpAddr)>) -> Self {
+        for (iface, addr) in addrs {
+            self.add([IpNet::from(addr)], Protected::OwnAddress(iface));
+        }
+        self
+    }
+
+    /// Every address of this host's interfaces, as the OS lists them.
+    pub fn local_addresses() -> std::io::Result<Vec<(String, IpAddr)>> {
+        Ok(if_addrs::get_if_addrs()?
+            .into_iter()
+            .map(|i| {
+                let ip = i.ip();
+                (i.name, ip)
+            })
+            .collect())
     }
 
     /// Why `net` may not be banned, or `None` if it may. A range is refused
@@ -42,8 +91,15 @@ impl Allowlist {
             ));
         }
         let overlaps = |a: &IpNet| a.contains(&net) || net.contains(a);
-        if let Some(a) = self.nets.iter().find(|a| overlaps(a)) {
-            return Some(format!("{net} is covered by allowlisted {a}"));
+        if let Some((a, why)) = self.nets.iter().find(|(a, _)| overlaps(a)) {
+            return Some(match why {
+                Protected::Listed => format!("{net} is covered by allowlisted {a}"),
+                Protected::Asset(name) => format!("{net} is own asset {name:?} ({a})"),
+                Protected::Gateway => format!("{net} is a configured gateway ({})", a.addr()),
+                Protected::OwnAddress(iface) => {
+                    format!("{net} is an address of this host ({iface}: {})", a.addr())
+                }
+            });
         }
         for (cidr, what) in BUILT_IN {
             if let Ok(a) = cidr.parse::<IpNet>()
@@ -98,5 +154,27 @@ mod tests {
                 .unwrap()
                 .contains("multicast")
         );
+    }
+
+    #[test]
+    fn names_assets_gateways_and_own_addresses() {
+        let a = Allowlist::default()
+            .with_asset("mail relays", [net("198.51.100.16/28")])
+            .with_gateways(["192.0.2.1".parse().unwrap()])
+            .with_own_addresses([("eth0".to_owned(), "203.0.113.9".parse().unwrap())]);
+        assert_eq!(
+            a.refusal(net("198.51.100.20/32")).unwrap(),
+            "198.51.100.20/32 is own asset \"mail relays\" (198.51.100.16/28)"
+        );
+        assert_eq!(
+            a.refusal(net("192.0.2.0/24")).unwrap(),
+            "192.0.2.0/24 is a configured gateway (192.0.2.1)"
+        );
+        // IPv4-mapped IPv6 is compared as the IPv4 address it is.
+        assert_eq!(
+            a.refusal(net("::ffff:203.0.113.9/128")).unwrap(),
+            "203.0.113.9/32 is an address of this host (eth0: 203.0.113.9)"
+        );
+        assert_eq!(a.refusal(net("203.0.113.10/32")), None);
     }
 }

@@ -4,6 +4,8 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use riposte_model::{Decision, DecisionKind, Timestamp};
 use serde::Deserialize;
@@ -14,11 +16,57 @@ use crate::nft::{NftConfig, NftEnforcer};
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EnforcerConfig {
-    /// A plain blocklist file, one address or CIDR per line, for firewalls
-    /// and proxies that load lists from disk.
-    File { path: PathBuf },
+    /// A list file for firewalls and proxies that load lists from disk: a
+    /// plain list, an nginx `deny` include or an HAProxy map.
+    File {
+        path: PathBuf,
+        #[serde(default)]
+        format: ListFormat,
+        /// Run after the file changed, as argv (no shell), e.g.
+        /// `[nginx, -s, reload]`.
+        #[serde(default)]
+        reload: Vec<String>,
+        /// How long the reload command may run before it is killed.
+        #[serde(default = "default_reload_timeout", with = "humantime_secs")]
+        reload_timeout: Duration,
+    },
     /// Sets with element timeouts in a dedicated nftables table.
     Nftables(NftConfig),
+}
+
+fn default_reload_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// `reload_timeout: 10s` in the configuration's duration syntax.
+mod humantime_secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        riposte_model::parse_duration(&text)
+            .map_err(serde::de::Error::custom)?
+            .to_std()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// What a list file looks like.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ListFormat {
+    /// One address or CIDR per line (single addresses bare): ipset,
+    /// firewall and proxy list readers.
+    #[default]
+    Plain,
+    /// `deny ADDR;` lines, for an nginx `include` inside `http`, `server`
+    /// or `location`.
+    Nginx,
+    /// `ADDR KIND` lines, for HAProxy's `map_ip` (`ban`, `throttle` and
+    /// `captcha` decisions, the kind as the value).
+    Haproxy,
 }
 
 impl EnforcerConfig {
@@ -26,10 +74,27 @@ impl EnforcerConfig {
     /// resolves relative ones against its own directory when it is loaded.
     pub fn build(&self) -> Enforcer {
         match self {
-            EnforcerConfig::File { path } => Enforcer::File(FileEnforcer::new(path.clone())),
+            EnforcerConfig::File {
+                path,
+                format,
+                reload,
+                reload_timeout,
+            } => Enforcer::File(
+                FileEnforcer::new(path.clone())
+                    .with_format(*format)
+                    .with_reload(reload.clone(), *reload_timeout),
+            ),
             EnforcerConfig::Nftables(config) => {
                 Enforcer::Nftables(NftEnforcer::new(config.clone()))
             }
+        }
+    }
+
+    /// The file an enforcer writes, for those that write one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            EnforcerConfig::File { path, .. } => Some(path),
+            EnforcerConfig::Nftables(_) => None,
         }
     }
 }
@@ -61,47 +126,62 @@ impl Enforcer {
     }
 }
 
-/// Rewrites a blocklist file atomically (write a temporary file beside it,
-/// fsync, rename), so a reader never sees a half-written list.
+/// Rewrites a list file atomically (write a temporary file beside it,
+/// fsync, rename), so a reader never sees a half-written list, then runs
+/// the reload command, if any, when the content changed.
 #[derive(Clone, Debug)]
 pub struct FileEnforcer {
     path: PathBuf,
+    format: ListFormat,
+    reload: Vec<String>,
+    reload_timeout: Duration,
+    /// Set while the last reload failed, and before the first: the next
+    /// apply reloads even if the list did not change (so a start makes
+    /// sure the reader has the list, whatever happened before a crash).
+    reload_owed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl FileEnforcer {
     pub fn new(path: PathBuf) -> Self {
-        Self { path }
+        Self {
+            path,
+            format: ListFormat::Plain,
+            reload: Vec::new(),
+            reload_timeout: default_reload_timeout(),
+            reload_owed: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        }
+    }
+
+    pub fn with_format(mut self, format: ListFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// Runs `argv` after each change (nothing when empty), killed after
+    /// `timeout`.
+    pub fn with_reload(mut self, argv: Vec<String>, timeout: Duration) -> Self {
+        self.reload = argv;
+        self.reload_timeout = timeout;
+        self
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// The list's content: banned addresses and ranges, sorted, one per line.
+    /// The plain list's content: banned addresses and ranges, sorted, one
+    /// per line.
     pub fn render(effective: &[Decision]) -> String {
-        let mut entries: Vec<ipnet::IpNet> = effective
-            .iter()
-            .filter(|d| d.kind == DecisionKind::Ban)
-            .filter_map(|d| d.scope.network(&d.value))
-            .collect();
-        entries.sort();
-        entries.dedup();
-        let mut out = String::new();
-        for net in entries {
-            // Single addresses are written bare, as most list readers expect.
-            if net.prefix_len() == net.max_prefix_len() {
-                out.push_str(&net.addr().to_string());
-            } else {
-                out.push_str(&net.to_string());
-            }
-            out.push('\n');
-        }
-        out
+        render(ListFormat::Plain, effective)
     }
 
     pub fn apply(&self, effective: &[Decision]) -> std::io::Result<()> {
-        let content = Self::render(effective);
+        use std::sync::atomic::Ordering;
+        let content = render(self.format, effective);
         if std::fs::read_to_string(&self.path).is_ok_and(|old| old == content) {
+            if self.reload_owed.load(Ordering::Relaxed) {
+                self.reload()?;
+            }
             return Ok(());
         }
         let dir = self
@@ -123,6 +203,105 @@ impl FileEnforcer {
         }
         std::fs::rename(&tmp, &self.path)?;
         tracing::debug!(path = %self.path.display(), entries = content.lines().count(), "blocklist written");
-        Ok(())
+        self.reload()
     }
+
+    fn reload(&self) -> std::io::Result<()> {
+        use std::sync::atomic::Ordering;
+        if self.reload.is_empty() {
+            return Ok(());
+        }
+        let result = run_reload(&self.reload, self.reload_timeout);
+        self.reload_owed.store(result.is_err(), Ordering::Relaxed);
+        result
+    }
+}
+
+/// The list's lines in `format`: addresses and ranges sorted, each once
+/// (per kind, for HAProxy maps).
+fn render(format: ListFormat, effective: &[Decision]) -> String {
+    let kinds: &[DecisionKind] = match format {
+        ListFormat::Plain | ListFormat::Nginx => &[DecisionKind::Ban],
+        ListFormat::Haproxy => &[
+            DecisionKind::Ban,
+            DecisionKind::Throttle,
+            DecisionKind::Captcha,
+        ],
+    };
+    let mut entries: Vec<(ipnet::IpNet, DecisionKind)> = effective
+        .iter()
+        .filter(|d| kinds.contains(&d.kind))
+        .filter_map(|d| Some((d.scope.network(&d.value)?, d.kind)))
+        .collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.as_str().cmp(b.1.as_str())));
+    // One line per network: a ban wins over a captcha or throttle on the
+    // same network (kinds are sorted so that `ban` comes first).
+    entries.dedup_by(|later, first| later.0 == first.0);
+    let mut out = String::new();
+    for (net, kind) in entries {
+        // Single addresses are written bare, as most list readers expect.
+        let addr = if net.prefix_len() == net.max_prefix_len() {
+            net.addr().to_string()
+        } else {
+            net.to_string()
+        };
+        match format {
+            ListFormat::Plain => out.push_str(&addr),
+            ListFormat::Nginx => {
+                out.push_str("deny ");
+                out.push_str(&addr);
+                out.push(';');
+            }
+            ListFormat::Haproxy => {
+                out.push_str(&addr);
+                out.push(' ');
+                out.push_str(kind.as_str());
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Runs a reload command as argv (never through a shell), killing it after
+/// `timeout`. A non-zero exit or a timeout is an error carrying the end of
+/// its stderr.
+fn run_reload(argv: &[String], timeout: Duration) -> std::io::Result<()> {
+    let (program, args) = argv
+        .split_first()
+        .ok_or_else(|| std::io::Error::other("empty reload command"))?;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| std::io::Error::new(e.kind(), format!("reload {program:?}: {e}")))?;
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if started.elapsed() >= timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("reload {program:?} killed after {timeout:?}"),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    if status.success() {
+        return Ok(());
+    }
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        use std::io::Read;
+        let _ = pipe.by_ref().take(4096).read_to_string(&mut stderr);
+    }
+    Err(std::io::Error::other(format!(
+        "reload {program:?} failed ({status}): {}",
+        stderr.trim()
+    )))
 }

@@ -6,8 +6,13 @@ mod allowlist;
 mod enforcer;
 mod nft;
 mod responder;
+mod review;
 
 pub use allowlist::Allowlist;
-pub use enforcer::{Enforcer, EnforcerConfig, FileEnforcer};
+pub use enforcer::{Enforcer, EnforcerConfig, FileEnforcer, ListFormat};
 pub use nft::{NftConfig, NftEnforcer, NftHook, NftName, NftPlan, TIMEOUT_TOLERANCE_SECS};
-pub use responder::{BanOutcome, BanRequest, RespondError, Responder, ResponderConfig};
+pub use responder::{
+    BREAKER_KEY, BREAKER_RULE, BreakerState, Decided, DecisionRequest, Escalation, MinConfidence,
+    Outcome, RespondError, Responder, ResponderConfig, ReviewVerdict, breaker, breaker_status,
+};
+pub use review::{Digest, ReviewItem, RuleStats, digest, review_queue};

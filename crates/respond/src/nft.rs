@@ -984,7 +984,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
     use chrono::{TimeDelta, TimeZone, Utc};
-    use riposte_model::{Confidence, DecisionId, DecisionState, Origin, Scope};
+    use riposte_model::{Confidence, DecisionId, DecisionState, Mode, Origin, Scope};
 
     use super::*;
     use crate::EnforcerConfig;
@@ -1008,6 +1008,13 @@ mod tests {
             expires_at: ttl.map(|t| now() + t),
             state: DecisionState::Active,
             updated_at: now(),
+            mode: Mode::Enforce,
+            shadow_verdict: None,
+            held: None,
+            evidence: Vec::new(),
+            duration: None,
+            offence: None,
+            review: None,
         }
     }
 

@@ -1,11 +1,38 @@
-//! Creating, refusing, expiring and revoking decisions.
+//! Creating, refusing, holding, expiring and revoking decisions.
+//!
+//! Every request passes the same rails, in this order (see
+//! `docs/active-response.md`):
+//!
+//! 1. the value is checked and canonicalized for its scope, and the kind
+//!    must suit the scope (accounts are disabled by user name);
+//! 2. networks on the allowlist (listed CIDRs, named assets, gateways, this
+//!    host's own addresses, loopback and the like) are refused;
+//! 3. automation may not make permanent decisions, nor decisions below the
+//!    minimum confidence for their kind and scope;
+//! 4. an effective decision of the same kind on the same value makes the
+//!    request a duplicate;
+//! 5. repeat offenders get longer decisions (escalation), cut to the
+//!    maximum duration;
+//! 6. automated decisions on ranges wider than allowed, and every automated
+//!    decision while the circuit breaker is tripped (or that trips it by
+//!    exceeding the per-minute cap), wait for a person's approval.
+//!
+//! Refusals, holds and breaker trips are logged and audited. The mode (the
+//! most cautious of the request's, the rule's and the responder's) decides
+//! whether the result is enforced, only recorded (simulate), or recorded
+//! with what enforce mode would have done (shadow).
+
+use std::collections::BTreeMap;
 
 use chrono::TimeDelta;
+use ipnet::IpNet;
 use riposte_model::{
-    Actor, AuditEntry, Confidence, Decision, DecisionId, DecisionKind, DecisionState, Origin,
-    Scope, Timestamp, format_duration,
+    Actor, Alert, AlertId, AuditEntry, Confidence, Decision, DecisionId, DecisionKind,
+    DecisionState, Mode, Origin, Review, ReviewStatus, RuleInfo, Scope, Severity, Timestamp,
+    format_duration,
 };
 use riposte_store::{Store, StoreError, Tx};
+use serde::{Deserialize, Serialize};
 
 use crate::{Allowlist, Enforcer};
 
@@ -23,6 +50,54 @@ pub enum RespondError {
     },
 }
 
+/// Durations for repeat offenders: the n-th decision on the same value
+/// within `lookback` lasts at least `durations[n-1]` (the last entry for
+/// every later one).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Escalation {
+    pub lookback: TimeDelta,
+    pub durations: Vec<TimeDelta>,
+}
+
+impl Escalation {
+    /// The duration for the `offence`-th decision (1-based).
+    pub fn duration_for(&self, offence: u32) -> Option<TimeDelta> {
+        let i = usize::try_from(offence.max(1) - 1).unwrap_or(usize::MAX);
+        self.durations
+            .get(i)
+            .or_else(|| self.durations.last())
+            .copied()
+    }
+}
+
+/// Minimum confidence for automated decisions, by kind and optionally
+/// scope (`ban/range` is stricter than `ban`). The most specific entry
+/// applies.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MinConfidence {
+    entries: BTreeMap<(DecisionKind, Option<Scope>), Confidence>,
+}
+
+impl MinConfidence {
+    /// Parses a key as written in the configuration: `ban` or `ban/range`.
+    pub fn insert(&mut self, key: &str, min: Confidence) -> Result<(), String> {
+        let (kind, scope) = match key.split_once('/') {
+            Some((k, s)) => (k, Some(s.parse::<Scope>()?)),
+            None => (key, None),
+        };
+        let kind: DecisionKind = kind.parse()?;
+        self.entries.insert((kind, scope), min);
+        Ok(())
+    }
+
+    pub fn get(&self, kind: DecisionKind, scope: Scope) -> Option<Confidence> {
+        self.entries
+            .get(&(kind, Some(scope)))
+            .or_else(|| self.entries.get(&(kind, None)))
+            .copied()
+    }
+}
+
 /// Safety settings (`respond:` in riposte.yaml).
 #[derive(Clone, Debug)]
 pub struct ResponderConfig {
@@ -30,6 +105,22 @@ pub struct ResponderConfig {
     /// The longest an automated decision may last; longer requests are cut
     /// to it (and the cut is recorded in the reason).
     pub max_duration: TimeDelta,
+    pub escalation: Option<Escalation>,
+    pub min_confidence: MinConfidence,
+    /// At most this many automated decisions per minute; the next one trips
+    /// the circuit breaker.
+    pub max_per_minute: u32,
+    /// The widest range an automated decision may cover without approval,
+    /// as prefix lengths.
+    pub max_prefix_v4: u8,
+    pub max_prefix_v6: u8,
+    /// A ceiling on every request's mode (`shadow` puts the whole
+    /// responder in shadow mode).
+    pub mode: Mode,
+    /// Per-rule modes, by rule id.
+    pub rule_modes: BTreeMap<String, Mode>,
+    /// Unreviewed automated decisions older than this are flagged.
+    pub review_max_age: TimeDelta,
 }
 
 impl Default for ResponderConfig {
@@ -37,13 +128,22 @@ impl Default for ResponderConfig {
         Self {
             allowlist: Allowlist::default(),
             max_duration: TimeDelta::days(7),
+            escalation: None,
+            min_confidence: MinConfidence::default(),
+            max_per_minute: 60,
+            max_prefix_v4: 24,
+            max_prefix_v6: 48,
+            mode: Mode::Enforce,
+            rule_modes: BTreeMap::new(),
+            review_max_age: TimeDelta::hours(24),
         }
     }
 }
 
-/// A request for a ban, from a playbook step or a person.
+/// A request for a decision, from a playbook step, an import or a person.
 #[derive(Clone, Debug)]
-pub struct BanRequest {
+pub struct DecisionRequest {
+    pub kind: DecisionKind,
     pub scope: Scope,
     pub value: String,
     /// `None` asks for a permanent decision, which only people may make.
@@ -51,21 +151,89 @@ pub struct BanRequest {
     pub reason: String,
     pub confidence: Confidence,
     pub origin: Origin,
-    /// Simulated decisions are recorded but never enforced.
-    pub simulate: bool,
+    /// The requester's mode (a playbook's); the rule's and the responder's
+    /// may make it more cautious.
+    pub mode: Mode,
+    /// Links to what caused it (`alert:<id>`, `event:<id>`, …).
+    pub evidence: Vec<String>,
 }
 
-/// What became of a ban request.
+impl DecisionRequest {
+    /// A ban in enforce mode without evidence links: the common case.
+    pub fn ban(
+        scope: Scope,
+        value: impl Into<String>,
+        duration: Option<TimeDelta>,
+        reason: impl Into<String>,
+        confidence: Confidence,
+        origin: Origin,
+    ) -> Self {
+        Self {
+            kind: DecisionKind::Ban,
+            scope,
+            value: value.into(),
+            duration,
+            reason: reason.into(),
+            confidence,
+            origin,
+            mode: Mode::Enforce,
+            evidence: Vec::new(),
+        }
+    }
+}
+
+/// What became of a request.
 #[derive(Clone, Debug, PartialEq)]
-pub enum BanOutcome {
+pub enum Outcome {
+    /// Written: `active`, `pending_approval`, or `simulated` (simulate and
+    /// shadow modes; a shadow decision carries enforce mode's verdict).
     Created(Decision),
-    /// An effective ban on the same value exists; nothing new was written.
+    /// An effective decision of the same kind on the same value exists;
+    /// nothing new was written.
     AlreadyActive(Decision),
     /// A safety rail refused it; the refusal is in the audit log.
-    Refused {
-        value: String,
-        reason: String,
-    },
+    Refused { value: String, reason: String },
+}
+
+/// An outcome, plus the alert raised if this request tripped the circuit
+/// breaker (already stored in the transaction).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decided {
+    pub outcome: Outcome,
+    pub breaker_alert: Option<Alert>,
+}
+
+/// The circuit breaker's state while tripped (stored under
+/// [`BREAKER_KEY`] so it survives restarts).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BreakerState {
+    pub tripped_at: Timestamp,
+    pub reason: String,
+}
+
+/// The settings key holding the tripped breaker's state.
+pub const BREAKER_KEY: &str = "respond.breaker";
+
+/// The rule id of the alert a breaker trip raises.
+pub const BREAKER_RULE: &str = "riposte.respond.breaker";
+
+/// What enforce mode would do with a request, judged against the store.
+enum Judgement {
+    Refuse(String),
+    Duplicate(Box<Decision>),
+    Create(Plan),
+}
+
+struct Plan {
+    state: DecisionState,
+    /// Why it waits for approval, if it does.
+    hold: Option<String>,
+    /// Set when this request trips the breaker: the trip's reason.
+    trips: Option<String>,
+    duration: Option<TimeDelta>,
+    offence: Option<u32>,
+    /// Notes appended to the reason (escalation, cuts).
+    notes: Vec<String>,
 }
 
 /// Applies the safety rails and writes decisions; owns the enforcers.
@@ -80,100 +248,473 @@ impl Responder {
         Self { config, enforcers }
     }
 
+    pub fn config(&self) -> &ResponderConfig {
+        &self.config
+    }
+
     pub fn enforcers(&self) -> &[Enforcer] {
         &self.enforcers
     }
 
-    /// Decides on a ban inside the caller's transaction, so it commits with
-    /// the alert and the playbook run that caused it.
-    pub async fn ban(
+    /// The mode a request from `rule` runs in: the most cautious of the
+    /// requester's, the rule's and the responder's.
+    pub fn effective_mode(&self, requested: Mode, rule: Option<&str>) -> Mode {
+        let rule_mode = rule
+            .and_then(|r| self.config.rule_modes.get(r))
+            .copied()
+            .unwrap_or(Mode::Enforce);
+        requested.min(rule_mode).min(self.config.mode)
+    }
+
+    /// Decides on a request inside the caller's transaction, so it commits
+    /// with the alert and the playbook run that caused it.
+    pub async fn decide(
         &self,
         tx: &mut dyn Tx,
-        req: BanRequest,
+        req: DecisionRequest,
         now: Timestamp,
-    ) -> Result<BanOutcome, RespondError> {
-        let actor = actor_of(&req.origin);
+    ) -> Result<Decided, RespondError> {
         let value = req
             .scope
             .normalize(&req.value)
             .map_err(RespondError::Invalid)?;
-        let automated = !matches!(req.origin, Origin::User { .. });
-        let refusal = match req.scope.network(&value) {
-            Some(net) => self.config.allowlist.refusal(net),
-            None => None,
+        if !req.kind.allows(req.scope) {
+            return Err(RespondError::Invalid(format!(
+                "a {} decision cannot have scope {}",
+                req.kind, req.scope
+            )));
         }
-        .or_else(|| {
-            (automated && req.duration.is_none())
-                .then(|| "permanent decisions can only be made by a person".to_owned())
-        });
-        if let Some(reason) = refusal {
-            tracing::warn!(%value, %reason, %actor, "ban refused");
-            let entry = AuditEntry::new(
-                now,
-                actor,
-                "decision.refuse",
-                format!("{}:{value}", req.scope),
-                &reason,
-            )
-            .with_details(serde_json::json!({"requested_reason": req.reason}));
-            tx.audit(&entry).await?;
-            return Ok(BanOutcome::Refused { value, reason });
-        }
-        if !req.simulate
-            && let Some(existing) = tx.effective_decision(req.scope, &value, now).await?
-        {
-            return Ok(BanOutcome::AlreadyActive(existing));
-        }
-        let mut reason = req.reason;
-        let duration = match req.duration {
-            Some(d) if automated && d > self.config.max_duration => {
-                reason.push_str(&format!(
-                    " (duration {} cut to the maximum {})",
-                    format_duration(d),
-                    format_duration(self.config.max_duration)
-                ));
-                Some(self.config.max_duration)
+        let mode = self.effective_mode(req.mode, req.origin.rule());
+        let judgement = self.judge(tx, &req, &value, mode, now).await?;
+        let actor = actor_of(&req.origin);
+        let target = format!("{}:{value}", req.scope);
+        let mut breaker_alert = None;
+        let (state, plan) = match (mode, judgement) {
+            (Mode::Shadow, judgement) => {
+                let verdict = match &judgement {
+                    Judgement::Refuse(reason) => format!("refused: {reason}"),
+                    Judgement::Duplicate(d) => format!("already active: {}", d.id),
+                    Judgement::Create(plan) => match &plan.hold {
+                        Some(why) => format!("pending_approval: {why}"),
+                        None => plan.state.to_string(),
+                    },
+                };
+                let plan = match judgement {
+                    Judgement::Create(plan) => plan,
+                    _ => Plan::plain(req.duration),
+                };
+                let mut d = self.build(&req, value, plan, DecisionState::Simulated, mode, now)?;
+                d.shadow_verdict = Some(verdict);
+                tx.insert_decision(&d).await?;
+                let entry = AuditEntry::new(
+                    now,
+                    actor,
+                    "decision.shadow",
+                    format!("decision:{}", d.id),
+                    &d.reason,
+                )
+                .with_details(serde_json::json!({"would": d.shadow_verdict}));
+                tx.audit(&entry).await?;
+                return Ok(Decided {
+                    outcome: Outcome::Created(d),
+                    breaker_alert,
+                });
             }
-            other => other,
+            (_, Judgement::Refuse(reason)) => {
+                tracing::warn!(%target, %reason, %actor, "decision refused");
+                let entry = AuditEntry::new(now, actor, "decision.refuse", target, &reason)
+                    .with_details(serde_json::json!({
+                        "kind": req.kind, "requested_reason": req.reason, "mode": mode,
+                    }));
+                tx.audit(&entry).await?;
+                return Ok(Decided {
+                    outcome: Outcome::Refused { value, reason },
+                    breaker_alert,
+                });
+            }
+            (Mode::Simulate, judgement) => {
+                let plan = match judgement {
+                    Judgement::Create(plan) => plan,
+                    _ => Plan::plain(req.duration),
+                };
+                (DecisionState::Simulated, plan)
+            }
+            (Mode::Enforce, Judgement::Duplicate(existing)) => {
+                return Ok(Decided {
+                    outcome: Outcome::AlreadyActive(*existing),
+                    breaker_alert,
+                });
+            }
+            (Mode::Enforce, Judgement::Create(plan)) => {
+                if let Some(reason) = &plan.trips {
+                    breaker_alert = Some(self.trip(tx, reason, now).await?);
+                }
+                (plan.state, plan)
+            }
         };
-        let expires_at = match duration {
-            Some(d) => Some(now.checked_add_signed(d).ok_or_else(|| {
+        let hold = plan.hold.clone();
+        let d = self.build(&req, value, plan, state, mode, now)?;
+        tx.insert_decision(&d).await?;
+        let action = match d.state {
+            DecisionState::Simulated => "decision.simulate",
+            DecisionState::PendingApproval => "decision.hold",
+            _ => "decision.create",
+        };
+        if let Some(why) = &hold {
+            tracing::warn!(decision = %d.id, value = %d.value, reason = %why, "decision held for approval");
+        }
+        let mut entry = AuditEntry::new(
+            now,
+            actor,
+            action,
+            format!("decision:{}", d.id),
+            hold.as_deref().unwrap_or(&d.reason),
+        );
+        if hold.is_some() {
+            entry = entry.with_details(serde_json::json!({"requested_reason": d.reason}));
+        }
+        tx.audit(&entry).await?;
+        Ok(Decided {
+            outcome: Outcome::Created(d),
+            breaker_alert,
+        })
+    }
+
+    /// What enforce mode would do, reading (never writing) the store.
+    async fn judge(
+        &self,
+        tx: &mut dyn Tx,
+        req: &DecisionRequest,
+        value: &str,
+        mode: Mode,
+        now: Timestamp,
+    ) -> Result<Judgement, RespondError> {
+        let automated = req.origin.is_automated();
+        let network = req.scope.network(value);
+        if let Some(reason) = network.and_then(|net| self.config.allowlist.refusal(net)) {
+            return Ok(Judgement::Refuse(reason));
+        }
+        if automated && req.duration.is_none() {
+            return Ok(Judgement::Refuse(
+                "permanent decisions can only be made by a person".to_owned(),
+            ));
+        }
+        if automated
+            && let Some(min) = self.config.min_confidence.get(req.kind, req.scope)
+            && req.confidence < min
+        {
+            return Ok(Judgement::Refuse(format!(
+                "confidence {} is below the minimum {min} for {} on {}",
+                req.confidence, req.kind, req.scope
+            )));
+        }
+        if mode != Mode::Simulate
+            && let Some(existing) = tx
+                .effective_decision(req.kind, req.scope, value, now)
+                .await?
+        {
+            return Ok(Judgement::Duplicate(Box::new(existing)));
+        }
+        let mut plan = Plan::plain(req.duration);
+        if automated && let (Some(esc), Some(requested)) = (&self.config.escalation, req.duration) {
+            let since = now.checked_sub_signed(esc.lookback).unwrap_or(now);
+            let earlier = tx
+                .decisions_on(req.scope, value, since)
+                .await?
+                .iter()
+                .filter(|d| {
+                    d.kind == req.kind
+                        && matches!(d.state, DecisionState::Active | DecisionState::Expired)
+                })
+                .count();
+            let offence = u32::try_from(earlier).unwrap_or(u32::MAX).saturating_add(1);
+            plan.offence = Some(offence);
+            if let Some(ladder) = esc.duration_for(offence)
+                && ladder > requested
+            {
+                plan.duration = Some(ladder);
+                plan.notes.push(format!(
+                    "offence {offence} within {}: {}",
+                    format_duration(esc.lookback),
+                    format_duration(ladder)
+                ));
+            }
+        }
+        if automated
+            && let Some(d) = plan.duration
+            && d > self.config.max_duration
+        {
+            plan.notes.push(format!(
+                "duration {} cut to the maximum {}",
+                format_duration(d),
+                format_duration(self.config.max_duration)
+            ));
+            plan.duration = Some(self.config.max_duration);
+        }
+        if plan
+            .duration
+            .is_some_and(|d| now.checked_add_signed(d).is_none())
+        {
+            return Err(RespondError::Invalid("duration is too long".to_owned()));
+        }
+        if !automated {
+            return Ok(Judgement::Create(plan));
+        }
+        if let Some(net) = network
+            && let Some(why) = self.too_wide(net)
+        {
+            plan.hold = Some(why);
+        }
+        if mode == Mode::Simulate {
+            return Ok(Judgement::Create(plan));
+        }
+        if let Some(tripped) = breaker(tx).await? {
+            plan.hold.get_or_insert(format!(
+                "circuit breaker tripped at {}: {}",
+                tripped.tripped_at.to_rfc3339(),
+                tripped.reason
+            ));
+        } else {
+            let since = now - TimeDelta::minutes(1);
+            let recent = tx.count_automated_since(since).await?;
+            if recent >= u64::from(self.config.max_per_minute) {
+                let reason = format!(
+                    "{} automated decisions in the last minute reached the cap of {}",
+                    recent + 1,
+                    self.config.max_per_minute
+                );
+                plan.hold
+                    .get_or_insert(format!("circuit breaker tripped: {reason}"));
+                plan.trips = Some(reason);
+            }
+        }
+        if plan.hold.is_some() {
+            plan.state = DecisionState::PendingApproval;
+        }
+        Ok(Judgement::Create(plan))
+    }
+
+    /// Why an automated decision on `net` needs approval for its width.
+    fn too_wide(&self, net: IpNet) -> Option<String> {
+        let max = match net {
+            IpNet::V4(_) => self.config.max_prefix_v4,
+            IpNet::V6(_) => self.config.max_prefix_v6,
+        };
+        (net.prefix_len() < max).then(|| {
+            format!(
+                "{net} is wider than the /{max} an automated decision may cover without approval"
+            )
+        })
+    }
+
+    fn build(
+        &self,
+        req: &DecisionRequest,
+        value: String,
+        plan: Plan,
+        state: DecisionState,
+        mode: Mode,
+        now: Timestamp,
+    ) -> Result<Decision, RespondError> {
+        let mut reason = req.reason.clone();
+        for note in &plan.notes {
+            reason.push_str(&format!(" ({note})"));
+        }
+        let expires_at = match (state, plan.duration) {
+            // Held decisions start their time when they are approved.
+            (DecisionState::PendingApproval, _) | (_, None) => None,
+            (_, Some(d)) => Some(now.checked_add_signed(d).ok_or_else(|| {
                 RespondError::Invalid(format!("duration {} is too long", format_duration(d)))
             })?),
-            None => None,
         };
-        let decision = Decision {
+        let automated = req.origin.is_automated();
+        Ok(Decision {
             id: DecisionId::new(),
-            kind: DecisionKind::Ban,
+            kind: req.kind,
             scope: req.scope,
             value,
-            origin: req.origin,
+            origin: req.origin.clone(),
             reason,
             confidence: req.confidence,
             created_at: now,
             expires_at,
-            state: if req.simulate {
-                DecisionState::Simulated
-            } else {
-                DecisionState::Active
-            },
+            state,
             updated_at: now,
+            mode,
+            shadow_verdict: None,
+            held: (state == DecisionState::PendingApproval)
+                .then(|| plan.hold.clone())
+                .flatten(),
+            evidence: req.evidence.clone(),
+            duration: plan.duration,
+            offence: plan.offence,
+            review: (automated && mode == Mode::Enforce).then(Review::pending),
+        })
+    }
+
+    /// Trips the breaker: stores its state, audits, and raises an alert.
+    async fn trip(
+        &self,
+        tx: &mut dyn Tx,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<Alert, RespondError> {
+        let state = BreakerState {
+            tripped_at: now,
+            reason: reason.to_owned(),
         };
-        tx.insert_decision(&decision).await?;
-        let action = if req.simulate {
-            "decision.simulate"
-        } else {
-            "decision.create"
-        };
+        let json =
+            serde_json::to_string(&state).map_err(|e| RespondError::Invalid(e.to_string()))?;
+        tx.set_setting(BREAKER_KEY, Some(&json), now).await?;
+        tracing::error!(%reason, "circuit breaker tripped: automated decisions wait for approval");
         tx.audit(&AuditEntry::new(
             now,
-            actor,
-            action,
-            format!("decision:{}", decision.id),
-            &decision.reason,
+            system(),
+            "breaker.trip",
+            "breaker:respond",
+            reason,
         ))
         .await?;
-        Ok(BanOutcome::Created(decision))
+        let alert = Alert {
+            id: AlertId::new(),
+            rule_id: BREAKER_RULE.to_owned(),
+            rule_title: "Active response circuit breaker tripped".to_owned(),
+            severity: Severity::High,
+            confidence: Confidence::MAX,
+            created_at: now,
+            first_seen: now,
+            last_seen: now,
+            group: BTreeMap::new(),
+            summary: format!(
+                "{reason}; new automated decisions wait for approval until a person resets the breaker (riposte breaker reset)"
+            ),
+            count: 1,
+            observables: Vec::new(),
+            evidence: Vec::new(),
+            rule: RuleInfo {
+                kind: "riposte".to_owned(),
+                ..RuleInfo::default()
+            },
+        };
+        tx.insert_alert(&alert).await?;
+        Ok(alert)
+    }
+
+    /// Resets a tripped breaker on a person's word; returns the state it
+    /// was in, or `None` if it was not tripped. Decisions held while it was
+    /// tripped stay pending until each is approved or reverted.
+    pub async fn reset_breaker(
+        &self,
+        store: &dyn Store,
+        user: &str,
+        note: &str,
+        now: Timestamp,
+    ) -> Result<Option<BreakerState>, RespondError> {
+        let mut tx = store.begin().await?;
+        let state = breaker(&mut *tx).await?;
+        if state.is_some() {
+            tx.set_setting(BREAKER_KEY, None, now).await?;
+            tx.audit(&AuditEntry::new(
+                now,
+                user_actor(user),
+                "breaker.reset",
+                "breaker:respond",
+                note,
+            ))
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(state)
+    }
+
+    /// A person's review of an automated decision. Approving a held
+    /// decision activates it for its requested duration from now;
+    /// reverting revokes it; extending adds to its expiry. Enforcers are
+    /// reconciled afterwards. Returns the updated decision.
+    pub async fn review(
+        &self,
+        store: &dyn Store,
+        id: DecisionId,
+        verdict: ReviewVerdict,
+        user: &str,
+        note: &str,
+        now: Timestamp,
+    ) -> Result<Decision, RespondError> {
+        let mut tx = store.begin().await?;
+        let mut d = tx
+            .get_decision(id)
+            .await?
+            .ok_or_else(|| RespondError::Invalid(format!("no decision {id}")))?;
+        let live = matches!(
+            d.state,
+            DecisionState::Active | DecisionState::PendingApproval
+        );
+        if !live {
+            return Err(RespondError::Invalid(format!(
+                "decision {id} is {}; only active or pending decisions can be reviewed",
+                d.state
+            )));
+        }
+        let (status, action) = match verdict {
+            ReviewVerdict::Approve => {
+                if d.state == DecisionState::PendingApproval {
+                    d.state = DecisionState::Active;
+                    d.expires_at = match d.duration {
+                        Some(dur) => Some(now.checked_add_signed(dur).ok_or_else(|| {
+                            RespondError::Invalid("duration is too long".to_owned())
+                        })?),
+                        None => None,
+                    };
+                }
+                (ReviewStatus::Approved, "review.approve")
+            }
+            ReviewVerdict::Revert => {
+                d.state = DecisionState::Revoked;
+                (ReviewStatus::Reverted, "review.revert")
+            }
+            ReviewVerdict::Extend(by) => {
+                if d.state == DecisionState::PendingApproval {
+                    return Err(RespondError::Invalid(format!(
+                        "decision {id} is pending approval; approve it before extending"
+                    )));
+                }
+                let base = d.expires_at.unwrap_or(now).max(now);
+                d.expires_at =
+                    Some(base.checked_add_signed(by).ok_or_else(|| {
+                        RespondError::Invalid("extension is too long".to_owned())
+                    })?);
+                (ReviewStatus::Extended, "review.extend")
+            }
+        };
+        d.updated_at = now;
+        d.review = Some(Review {
+            status,
+            by: Some(user.to_owned()),
+            at: Some(now),
+            note: (!note.is_empty()).then(|| note.to_owned()),
+        });
+        tx.update_decision(&d).await?;
+        let reason = if note.is_empty() {
+            format!("{status} by {user}")
+        } else {
+            note.to_owned()
+        };
+        tx.audit(
+            &AuditEntry::new(
+                now,
+                user_actor(user),
+                action,
+                format!("decision:{id}"),
+                reason,
+            )
+            .with_details(serde_json::json!({
+                "state": d.state, "expires_at": d.expires_at,
+            })),
+        )
+        .await?;
+        tx.commit().await?;
+        self.reconcile(store, now).await?;
+        Ok(d)
     }
 
     /// Revokes an active decision on a person's word.
@@ -188,12 +729,9 @@ impl Responder {
         let mut tx = store.begin().await?;
         let ended = tx.end_decision(id, DecisionState::Revoked, now).await?;
         if ended.is_some() {
-            let actor = Actor::User {
-                name: user.to_owned(),
-            };
             tx.audit(&AuditEntry::new(
                 now,
-                actor,
+                user_actor(user),
                 "decision.revoke",
                 format!("decision:{id}"),
                 reason,
@@ -256,12 +794,73 @@ impl Responder {
     }
 }
 
+/// A person's verdict in the review queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReviewVerdict {
+    /// Keep it (and activate it, if it was held for approval).
+    Approve,
+    /// Revoke it: a false positive.
+    Revert,
+    /// Keep it and make it last this much longer.
+    Extend(TimeDelta),
+}
+
+/// The circuit breaker's state, if tripped.
+pub async fn breaker(tx: &mut dyn Tx) -> Result<Option<BreakerState>, RespondError> {
+    tx.setting(BREAKER_KEY)
+        .await?
+        .map(|json| parse_breaker(&json))
+        .transpose()
+}
+
+/// The circuit breaker's state as the store has it, for status displays.
+pub async fn breaker_status(store: &dyn Store) -> Result<Option<BreakerState>, RespondError> {
+    store
+        .setting(BREAKER_KEY)
+        .await?
+        .map(|json| parse_breaker(&json))
+        .transpose()
+}
+
+fn parse_breaker(json: &str) -> Result<BreakerState, RespondError> {
+    serde_json::from_str(json)
+        .map_err(|e| RespondError::Invalid(format!("stored breaker state is unreadable: {e}")))
+}
+
+impl Plan {
+    fn plain(duration: Option<TimeDelta>) -> Self {
+        Self {
+            state: DecisionState::Active,
+            hold: None,
+            trips: None,
+            duration,
+            offence: None,
+            notes: Vec::new(),
+        }
+    }
+}
+
+fn system() -> Actor {
+    Actor::System {
+        component: "responder".to_owned(),
+    }
+}
+
+fn user_actor(name: &str) -> Actor {
+    Actor::User {
+        name: name.to_owned(),
+    }
+}
+
 fn actor_of(origin: &Origin) -> Actor {
     match origin {
         Origin::Playbook { playbook, step, .. } => Actor::Playbook {
             playbook: playbook.clone(),
             step: step.clone(),
         },
-        Origin::User { name } => Actor::User { name: name.clone() },
+        Origin::User { name } => user_actor(name),
+        Origin::Import { source } => Actor::System {
+            component: format!("import:{source}"),
+        },
     }
 }

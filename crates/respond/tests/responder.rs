@@ -4,7 +4,7 @@ use std::sync::Arc;
 use chrono::{TimeDelta, TimeZone, Utc};
 use riposte_model::{Clock, Confidence, DecisionState, ManualClock, Origin, RunId, Scope};
 use riposte_respond::{
-    Allowlist, BanOutcome, BanRequest, Enforcer, FileEnforcer, Responder, ResponderConfig,
+    Allowlist, DecisionRequest, Enforcer, FileEnforcer, Outcome, Responder, ResponderConfig,
 };
 use riposte_store::{DecisionFilter, Store};
 
@@ -25,6 +25,7 @@ async fn fixture() -> Fixture {
     let config = ResponderConfig {
         allowlist: Allowlist::new(vec!["10.0.0.0/8".parse().unwrap()]),
         max_duration: TimeDelta::days(1),
+        ..ResponderConfig::default()
     };
     let responder = Responder::new(
         config,
@@ -40,8 +41,9 @@ async fn fixture() -> Fixture {
     }
 }
 
-fn automated(value: &str, duration: Option<TimeDelta>) -> BanRequest {
-    BanRequest {
+fn automated(value: &str, duration: Option<TimeDelta>) -> DecisionRequest {
+    DecisionRequest {
+        kind: riposte_model::DecisionKind::Ban,
         scope: Scope::Ip,
         value: value.to_owned(),
         duration,
@@ -54,18 +56,20 @@ fn automated(value: &str, duration: Option<TimeDelta>) -> BanRequest {
             rule: Some("ssh-bruteforce".into()),
             alert: None,
         },
-        simulate: false,
+        mode: riposte_model::Mode::Enforce,
+        evidence: Vec::new(),
     }
 }
 
 impl Fixture {
-    async fn ban(&self, req: BanRequest) -> BanOutcome {
+    async fn ban(&self, req: DecisionRequest) -> Outcome {
         let mut tx = self.store.begin().await.unwrap();
         let out = self
             .responder
-            .ban(&mut *tx, req, self.clock.now())
+            .decide(&mut *tx, req, self.clock.now())
             .await
-            .unwrap();
+            .unwrap()
+            .outcome;
         tx.commit().await.unwrap();
         self.responder
             .reconcile(self.store.as_ref(), self.clock.now())
@@ -82,7 +86,7 @@ impl Fixture {
 #[tokio::test]
 async fn a_ban_expires_on_the_clock_and_leaves_the_blocklist() {
     let f = fixture().await;
-    let BanOutcome::Created(d) = f
+    let Outcome::Created(d) = f
         .ban(automated("203.0.113.7", Some(TimeDelta::hours(4))))
         .await
     else {
@@ -141,18 +145,18 @@ async fn allowlisted_and_host_addresses_are_refused_and_audited() {
         let out = f.ban(automated(value, Some(TimeDelta::hours(1)))).await;
         assert_eq!(
             out,
-            BanOutcome::Refused {
+            Outcome::Refused {
                 value: value.to_owned(),
                 reason: reason.to_owned()
             }
         );
     }
-    let range = BanRequest {
+    let range = DecisionRequest {
         scope: Scope::Range,
         ..automated("10.0.0.0/7", Some(TimeDelta::hours(1)))
     };
     assert!(
-        matches!(f.ban(range).await, BanOutcome::Refused { .. }),
+        matches!(f.ban(range).await, Outcome::Refused { .. }),
         "a range covering the allowlist"
     );
     assert_eq!(f.blocklist(), "", "nothing enforced");
@@ -184,12 +188,12 @@ async fn automation_cannot_ban_forever_and_is_capped_at_max_duration() {
     let out = f.ban(automated("203.0.113.8", None)).await;
     assert_eq!(
         out,
-        BanOutcome::Refused {
+        Outcome::Refused {
             value: "203.0.113.8".into(),
             reason: "permanent decisions can only be made by a person".into()
         }
     );
-    let BanOutcome::Created(d) = f
+    let Outcome::Created(d) = f
         .ban(automated("203.0.113.9", Some(TimeDelta::days(30))))
         .await
     else {
@@ -202,7 +206,7 @@ async fn automation_cannot_ban_forever_and_is_capped_at_max_duration() {
     );
 
     // A duration past the calendar's end is an error, not a panic.
-    let huge = BanRequest {
+    let huge = DecisionRequest {
         origin: Origin::User {
             name: "alice".into(),
         },
@@ -211,7 +215,7 @@ async fn automation_cannot_ban_forever_and_is_capped_at_max_duration() {
     let mut tx = f.store.begin().await.unwrap();
     let err = f
         .responder
-        .ban(&mut *tx, huge, f.clock.now())
+        .decide(&mut *tx, huge, f.clock.now())
         .await
         .unwrap_err();
     assert!(
@@ -221,13 +225,13 @@ async fn automation_cannot_ban_forever_and_is_capped_at_max_duration() {
     drop(tx);
 
     // A person may ban permanently; it never expires.
-    let manual = BanRequest {
+    let manual = DecisionRequest {
         origin: Origin::User {
             name: "alice".into(),
         },
         ..automated("203.0.113.10", None)
     };
-    let BanOutcome::Created(p) = f.ban(manual).await else {
+    let Outcome::Created(p) = f.ban(manual).await else {
         panic!("not created")
     };
     assert_eq!(p.expires_at, None);
@@ -242,7 +246,7 @@ async fn automation_cannot_ban_forever_and_is_capped_at_max_duration() {
 #[tokio::test]
 async fn a_second_ban_on_an_active_value_is_not_duplicated_and_revoke_unblocks() {
     let f = fixture().await;
-    let BanOutcome::Created(first) = f
+    let Outcome::Created(first) = f
         .ban(automated("203.0.113.7", Some(TimeDelta::hours(4))))
         .await
     else {
@@ -251,7 +255,7 @@ async fn a_second_ban_on_an_active_value_is_not_duplicated_and_revoke_unblocks()
     assert_eq!(
         f.ban(automated("203.0.113.7", Some(TimeDelta::hours(4))))
             .await,
-        BanOutcome::AlreadyActive(first.clone())
+        Outcome::AlreadyActive(first.clone())
     );
     let revoked = f
         .responder

@@ -26,6 +26,11 @@ pub struct AppState {
     /// Records posted to the API are cut to this like file lines
     /// (`ingest.max_line_bytes`); longer ones are dead-lettered.
     pub max_line_bytes: usize,
+    /// `respond.review.max_age`: unreviewed decisions older than this are
+    /// flagged in `GET /api/v1/review`.
+    pub review_max_age: chrono::TimeDelta,
+    /// CrowdSec bouncers allowed on `/v1/decisions` (`bouncers:`).
+    pub bouncers: Arc<crate::Bouncers>,
 }
 
 /// Request bodies larger than this are refused (413) before being read.
@@ -45,6 +50,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/cases", get(cases))
         .route("/api/v1/cases/{id}", get(case))
         .route("/api/v1/decisions", get(decisions))
+        .route("/api/v1/review", get(review))
+        .route("/api/v1/breaker", get(breaker))
+        .route("/v1/decisions/stream", get(crate::crowdsec::stream))
+        .route("/v1/decisions", get(crate::crowdsec::lookup))
         .route("/api/v1/dead-letters", get(dead_letters))
         .route("/api/v1/events", post(events))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -58,6 +67,8 @@ pub fn app(state: AppState) -> Router {
 struct ListQuery {
     limit: Option<u32>,
     state: Option<String>,
+    /// `GET /api/v1/review?flagged=true`: only overdue reviews.
+    flagged: Option<bool>,
 }
 
 impl ListQuery {
@@ -110,10 +121,36 @@ async fn decisions(
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let filter = DecisionFilter {
         state,
-        value: None,
         limit: Some(q.limit()),
+        ..DecisionFilter::default()
     };
     Ok(Json(s.store.list_decisions(&filter).await?))
+}
+
+/// Automated decisions waiting for review, oldest first, each with the
+/// alert behind it and whether it is overdue.
+async fn review(
+    State(s): State<AppState>,
+    q: ListParams,
+) -> Result<Json<Vec<riposte_respond::ReviewItem>>, ApiError> {
+    let Query(q) = q?;
+    let mut items =
+        riposte_respond::review_queue(s.store.as_ref(), s.review_max_age, s.clock.now(), q.limit())
+            .await?;
+    if q.flagged == Some(true) {
+        items.retain(|i| i.flagged);
+    }
+    Ok(Json(items))
+}
+
+/// `{"tripped": false}`, or `{"tripped": true, "tripped_at": …, "reason": …}`.
+async fn breaker(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        match riposte_respond::breaker_status(s.store.as_ref()).await? {
+            Some(b) => json!({"tripped": true, "tripped_at": b.tripped_at, "reason": b.reason}),
+            None => json!({"tripped": false}),
+        },
+    ))
 }
 
 async fn dead_letters(

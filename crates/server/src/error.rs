@@ -42,6 +42,12 @@ impl From<riposte_store::StoreError> for ApiError {
     }
 }
 
+impl From<riposte_respond::RespondError> for ApiError {
+    fn from(e: riposte_respond::RespondError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
 /// Malformed request bodies and query strings answer in the API's own error
 /// shape, not axum's plain text.
 impl From<axum::extract::rejection::JsonRejection> for ApiError {

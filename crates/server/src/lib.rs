@@ -2,9 +2,11 @@
 //! pipeline, the file sources, the expiry sweeper and the API together.
 
 mod api;
+mod crowdsec;
 mod error;
 mod service;
 
 pub use api::{AppState, MAX_INFLATED_BYTES, app};
+pub use crowdsec::{Bouncers, CsDecision, CsStream};
 pub use error::ApiError;
 pub use service::serve;

@@ -83,6 +83,14 @@ pub async fn serve(
         pipeline: handle,
         clock,
         max_line_bytes: config.ingest.max_line_bytes,
+        review_max_age: config.respond.review_max_age,
+        bouncers: std::sync::Arc::new(crate::Bouncers::new(
+            config
+                .bouncers
+                .iter()
+                .map(|b| (b.name.clone(), b.key.clone()))
+                .collect(),
+        )),
     };
     let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
         shutdown.await;

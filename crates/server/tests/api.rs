@@ -35,6 +35,11 @@ async fn state() -> AppState {
         pipeline: handle,
         clock,
         max_line_bytes: 200,
+        review_max_age: chrono::TimeDelta::hours(24),
+        bouncers: Arc::new(riposte_server::Bouncers::new(vec![
+            ("nginx".into(), "nginx-key-0123456789abcdef".into()),
+            ("firewall".into(), "fw-key-0123456789abcdef".into()),
+        ])),
     }
 }
 
@@ -85,7 +90,7 @@ async fn malformed_requests_get_json_errors() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         body["error"],
-        "unknown decision state \"pending\" (valid: active, expired, revoked, simulated)"
+        "unknown decision state \"pending\" (valid: active, expired, revoked, simulated, pending_approval)"
     );
 
     let (status, body) = call(
@@ -299,4 +304,76 @@ async fn gzip_bombs_and_bad_encodings_are_refused() {
         "unsupported Content-Encoding \"br\" (valid: gzip, identity)"
     );
     assert_eq!(s.store.counts().await.unwrap().events, 0);
+}
+
+#[tokio::test]
+async fn review_queue_and_breaker_state_are_served() {
+    use riposte_model::{AlertId, Confidence, Origin, RunId, Scope};
+    let s = state().await;
+    let now = Utc.with_ymd_and_hms(2026, 3, 13, 9, 0, 0).unwrap();
+    let responder = Responder::new(ResponderConfig::default(), Vec::new());
+    let mut tx = s.store.begin().await.unwrap();
+    let origin = |rule: &str| Origin::Playbook {
+        playbook: "ssh-ban".into(),
+        step: "ban".into(),
+        run: RunId::new(),
+        rule: Some(rule.into()),
+        alert: Some(AlertId::new()),
+    };
+    for (value, at) in [("203.0.113.7", now), ("203.0.113.8", s.clock.now())] {
+        let req = riposte_respond::DecisionRequest::ban(
+            Scope::Ip,
+            value,
+            Some(chrono::TimeDelta::hours(48)),
+            "ssh brute force",
+            Confidence::new(90).unwrap(),
+            origin("ssh-brute-force"),
+        );
+        responder.decide(&mut *tx, req, at).await.unwrap();
+    }
+    tx.set_setting(
+        riposte_respond::BREAKER_KEY,
+        Some(r#"{"tripped_at":"2026-03-14T09:59:00Z","reason":"61 automated decisions"}"#),
+        now,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let get = |uri: &str| Request::get(uri).body(Body::empty()).unwrap();
+    let (status, body) = call(&s, get("/api/v1/review")).await;
+    assert_eq!(status, StatusCode::OK);
+    let items: Vec<(String, bool, String)> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["decision"]["value"].as_str().unwrap().to_owned(),
+                i["flagged"].as_bool().unwrap(),
+                i["decision"]["review"]["status"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    // Oldest first; the one from 25 hours ago is overdue.
+    assert_eq!(
+        items,
+        [
+            ("203.0.113.7".to_owned(), true, "pending".to_owned()),
+            ("203.0.113.8".to_owned(), false, "pending".to_owned()),
+        ]
+    );
+    let (_, body) = call(&s, get("/api/v1/review?flagged=true")).await;
+    assert_eq!(body.as_array().unwrap().len(), 1);
+    assert_eq!(body[0]["decision"]["value"], "203.0.113.7");
+
+    let (status, body) = call(&s, get("/api/v1/breaker")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        serde_json::json!({"tripped": true, "tripped_at": "2026-03-14T09:59:00Z", "reason": "61 automated decisions"})
+    );
 }

@@ -15,7 +15,7 @@ macro_rules! sql_backend {
             use async_trait::async_trait;
             use riposte_model::{
                 Alert, AlertId, AuditEntry, Case, CaseId, DeadLetter, Decision, DecisionId,
-                DecisionState, Event, PlaybookRun, RunId, Scope, Timestamp,
+                DecisionKind, DecisionState, Event, PlaybookRun, RunId, Scope, Timestamp,
             };
             use sqlx::Arguments as _;
 
@@ -124,6 +124,8 @@ macro_rules! sql_backend {
                     let vals = vec![
                         Val::Text(filter.state.map(|s| s.as_str().to_owned())),
                         Val::Text(filter.value.clone()),
+                        Val::Text(filter.review.map(|r| r.as_str().to_owned())),
+                        Val::Int(filter.since.map(|t| t.timestamp_millis())),
                         Val::Int(Some(filter.limit.map_or(i64::MAX, i64::from))),
                     ];
                     fetch_all(&self.pool, "decision", shared::LIST_DECISIONS, vals).await
@@ -193,6 +195,21 @@ macro_rules! sql_backend {
                         sqlx::query_as(shared::COUNTS).fetch_one(&self.pool).await?;
                     shared::counts(row)
                 }
+
+                async fn setting(&self, key: &str) -> Result<Option<String>> {
+                    get_setting(&self.pool, key).await
+                }
+            }
+
+            async fn get_setting<'e, E>(exec: E, key: &'e str) -> Result<Option<String>>
+            where
+                E: sqlx::Executor<'e, Database = Db>,
+            {
+                let row: Option<(String,)> =
+                    sqlx::query_as_with(shared::GET_SETTING, args(vec![Val::text(key)])?)
+                        .fetch_optional(exec)
+                        .await?;
+                Ok(row.map(|(value,)| value))
             }
 
             /// Dropping it drops the sqlx transaction, which rolls back.
@@ -247,17 +264,52 @@ macro_rules! sql_backend {
 
                 async fn effective_decision(
                     &mut self,
+                    kind: DecisionKind,
                     scope: Scope,
                     value: &str,
                     now: Timestamp,
                 ) -> Result<Option<Decision>> {
-                    let vals = vec![Val::text(scope), Val::text(value), Val::time(now)];
+                    let vals = vec![
+                        Val::text(kind),
+                        Val::text(scope),
+                        Val::text(value),
+                        Val::time(now),
+                    ];
                     fetch_one(&mut *self.0, "decision", shared::EFFECTIVE_DECISION, vals).await
+                }
+
+                async fn decisions_on(
+                    &mut self,
+                    scope: Scope,
+                    value: &str,
+                    since: Timestamp,
+                ) -> Result<Vec<Decision>> {
+                    let vals = vec![Val::text(scope), Val::text(value), Val::time(since)];
+                    fetch_all(&mut *self.0, "decision", shared::DECISIONS_ON, vals).await
+                }
+
+                async fn count_automated_since(&mut self, since: Timestamp) -> Result<u64> {
+                    let (n,): (i64,) = sqlx::query_as_with(
+                        shared::COUNT_AUTOMATED_SINCE,
+                        args(vec![Val::time(since)])?,
+                    )
+                    .fetch_one(&mut *self.0)
+                    .await?;
+                    shared::to_u64(n)
+                }
+
+                async fn get_decision(&mut self, id: DecisionId) -> Result<Option<Decision>> {
+                    let vals = vec![Val::text(id)];
+                    fetch_one(&mut *self.0, "decision", shared::GET_DECISION, vals).await
                 }
 
                 async fn insert_decision(&mut self, decision: &Decision) -> Result<()> {
                     let vals = shared::decision_row(decision)?;
                     execute(&mut *self.0, shared::INSERT_DECISION, vals).await
+                }
+
+                async fn update_decision(&mut self, decision: &Decision) -> Result<()> {
+                    update_decision(&mut self.0, decision).await
                 }
 
                 async fn end_decision(
@@ -311,6 +363,28 @@ macro_rules! sql_backend {
                 ) -> Result<()> {
                     let vals = shared::checkpoint_row(source, checkpoint)?;
                     execute(&mut *self.0, shared::SET_CHECKPOINT, vals).await
+                }
+
+                async fn setting(&mut self, key: &str) -> Result<Option<String>> {
+                    get_setting(&mut *self.0, key).await
+                }
+
+                async fn set_setting(
+                    &mut self,
+                    key: &str,
+                    value: Option<&str>,
+                    at: Timestamp,
+                ) -> Result<()> {
+                    match value {
+                        Some(value) => {
+                            let vals = vec![Val::text(key), Val::text(value), Val::time(at)];
+                            execute(&mut *self.0, shared::SET_SETTING, vals).await
+                        }
+                        None => {
+                            let vals = vec![Val::text(key)];
+                            execute(&mut *self.0, shared::DELETE_SETTING, vals).await
+                        }
+                    }
                 }
 
                 async fn commit(self: Box<Self>) -> Result<()> {

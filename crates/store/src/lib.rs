@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use riposte_model::{
-    Alert, AlertId, AuditEntry, Case, CaseId, DeadLetter, Decision, DecisionId, DecisionState,
-    Event, PlaybookRun, RunId, Scope, Timestamp,
+    Alert, AlertId, AuditEntry, Case, CaseId, DeadLetter, Decision, DecisionId, DecisionKind,
+    DecisionState, Event, PlaybookRun, ReviewStatus, RunId, Scope, Timestamp,
 };
 use serde::Serialize;
 
@@ -52,6 +52,11 @@ pub struct DecisionFilter {
     pub state: Option<DecisionState>,
     /// Only decisions on this value (exact match on the canonical value).
     pub value: Option<String>,
+    /// Only automated decisions with this review status.
+    pub review: Option<ReviewStatus>,
+    /// Only decisions made or changed (expired, revoked, reviewed) at or
+    /// after this time.
+    pub since: Option<Timestamp>,
     pub limit: Option<u32>,
 }
 
@@ -96,6 +101,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// How far `source` has been committed.
     async fn checkpoint(&self, source: &str) -> Result<Option<Checkpoint>>;
     async fn counts(&self) -> Result<Counts>;
+    /// A named piece of durable state (see [`Tx::set_setting`]).
+    async fn setting(&self, key: &str) -> Result<Option<String>>;
 }
 
 /// How far a source has been committed: an offset in the source's own unit
@@ -127,14 +134,30 @@ pub trait Tx: Send {
     async fn open_case_by_key(&mut self, key: &str) -> Result<Option<Case>>;
     /// Inserts the case or replaces the stored one with the same id.
     async fn upsert_case(&mut self, case: &Case) -> Result<()>;
-    /// An active, unexpired decision on exactly this scope and value.
+    /// An active, unexpired decision of this kind on exactly this scope and
+    /// value.
     async fn effective_decision(
         &mut self,
+        kind: DecisionKind,
         scope: Scope,
         value: &str,
         now: Timestamp,
     ) -> Result<Option<Decision>>;
+    /// Every decision (any kind and state) on this scope and value made at
+    /// or after `since`, newest first.
+    async fn decisions_on(
+        &mut self,
+        scope: Scope,
+        value: &str,
+        since: Timestamp,
+    ) -> Result<Vec<Decision>>;
+    /// How many decisions automation made at or after `since`, not counting
+    /// simulated ones and those held for approval.
+    async fn count_automated_since(&mut self, since: Timestamp) -> Result<u64>;
+    async fn get_decision(&mut self, id: DecisionId) -> Result<Option<Decision>>;
     async fn insert_decision(&mut self, decision: &Decision) -> Result<()>;
+    /// Rewrites a stored decision (state, expiry, review) by its id.
+    async fn update_decision(&mut self, decision: &Decision) -> Result<()>;
     /// Moves an `active` decision to `state`; returns the updated decision, or
     /// `None` if no active decision has this id.
     async fn end_decision(
@@ -149,6 +172,9 @@ pub trait Tx: Send {
     async fn insert_run(&mut self, run: &PlaybookRun) -> Result<()>;
     async fn audit(&mut self, entry: &AuditEntry) -> Result<()>;
     async fn set_checkpoint(&mut self, source: &str, checkpoint: &Checkpoint) -> Result<()>;
+    async fn setting(&mut self, key: &str) -> Result<Option<String>>;
+    /// Sets (`Some`) or deletes (`None`) a named piece of durable state.
+    async fn set_setting(&mut self, key: &str, value: Option<&str>, at: Timestamp) -> Result<()>;
     async fn commit(self: Box<Self>) -> Result<()>;
 }
 

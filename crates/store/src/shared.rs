@@ -185,13 +185,14 @@ pub(crate) fn case_row(case: &Case) -> Result<Vec<Val>> {
 }
 
 pub(crate) const INSERT_DECISION: &str = "INSERT INTO decisions \
-    (id, kind, scope, value, state, created_at, expires_at, updated_at, format_version, body) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+    (id, kind, scope, value, state, created_at, expires_at, updated_at, format_version, body, \
+    automated, review) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 /// Rewrites the whole row from [`decision_row`], so a state change cannot
 /// leave the body and the columns disagreeing.
 pub(crate) const UPDATE_DECISION: &str = "UPDATE decisions SET kind = $2, scope = $3, \
     value = $4, state = $5, created_at = $6, expires_at = $7, updated_at = $8, \
-    format_version = $9, body = $10 WHERE id = $1";
+    format_version = $9, body = $10, automated = $11, review = $12 WHERE id = $1";
 
 pub(crate) fn decision_row(decision: &Decision) -> Result<Vec<Val>> {
     Ok(vec![
@@ -205,6 +206,13 @@ pub(crate) fn decision_row(decision: &Decision) -> Result<Vec<Val>> {
         Val::time(decision.updated_at),
         Val::Int(Some(FORMAT_VERSION)),
         Val::body(decision)?,
+        Val::Int(Some(i64::from(decision.origin.is_automated()))),
+        Val::Text(
+            decision
+                .review
+                .as_ref()
+                .map(|r| r.status.as_str().to_owned()),
+        ),
     ])
 }
 
@@ -266,10 +274,26 @@ pub(crate) const LIST_CASES: &str =
 pub(crate) const GET_CASE: &str = "SELECT format_version, body FROM cases WHERE id = $1";
 pub(crate) const OPEN_CASE_BY_KEY: &str = "SELECT format_version, body FROM cases \
     WHERE group_key = $1 AND status = 'open' ORDER BY created_at DESC, id DESC LIMIT 1";
-/// `$1` state and `$2` value are optional filters; `$3` is the limit.
+/// `$1` state, `$2` value, `$3` review status and `$4` "made or changed at
+/// or after" (Unix ms) are optional filters; `$5` is the limit.
 pub(crate) const LIST_DECISIONS: &str = "SELECT format_version, body FROM decisions \
     WHERE ($1 IS NULL OR state = $1) AND ($2 IS NULL OR value = $2) \
-    ORDER BY created_at DESC, id DESC LIMIT $3";
+    AND ($3 IS NULL OR review = $3) \
+    AND ($4 IS NULL OR created_at >= $4 OR updated_at >= $4) \
+    ORDER BY created_at DESC, id DESC LIMIT $5";
+/// Every decision on one value of one scope made at or after `$3`, newest
+/// first: the history escalation counts and duplicates are checked against.
+pub(crate) const DECISIONS_ON: &str = "SELECT format_version, body FROM decisions \
+    WHERE scope = $1 AND value = $2 AND created_at >= $3 ORDER BY created_at DESC, id DESC";
+/// Decisions automation made at or after `$1` that took effect (neither
+/// simulated nor held for approval): what the per-minute cap counts.
+pub(crate) const COUNT_AUTOMATED_SINCE: &str = "SELECT COUNT(*) FROM decisions \
+    WHERE automated = 1 AND created_at >= $1 AND state NOT IN ('simulated', 'pending_approval')";
+pub(crate) const GET_SETTING: &str = "SELECT value FROM settings WHERE key = $1";
+pub(crate) const SET_SETTING: &str = "INSERT INTO settings (key, value, updated_at) \
+    VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET value = excluded.value, \
+    updated_at = excluded.updated_at";
+pub(crate) const DELETE_SETTING: &str = "DELETE FROM settings WHERE key = $1";
 pub(crate) const GET_DECISION: &str = "SELECT format_version, body FROM decisions WHERE id = $1";
 pub(crate) const GET_ACTIVE_DECISION: &str =
     "SELECT format_version, body FROM decisions WHERE id = $1 AND state = 'active'";
@@ -279,8 +303,8 @@ pub(crate) const EFFECTIVE_DECISIONS: &str = "SELECT format_version, body FROM d
     WHERE state = 'active' AND (expires_at IS NULL OR expires_at > $1) \
     ORDER BY created_at DESC, id DESC";
 pub(crate) const EFFECTIVE_DECISION: &str = "SELECT format_version, body FROM decisions \
-    WHERE scope = $1 AND value = $2 AND state = 'active' \
-    AND (expires_at IS NULL OR expires_at > $3) ORDER BY created_at DESC, id DESC LIMIT 1";
+    WHERE kind = $1 AND scope = $2 AND value = $3 AND state = 'active' \
+    AND (expires_at IS NULL OR expires_at > $4) ORDER BY created_at DESC, id DESC LIMIT 1";
 /// Earliest expiry first, the order in which they lapsed.
 pub(crate) const DUE_DECISIONS: &str = "SELECT format_version, body FROM decisions \
     WHERE state = 'active' AND expires_at <= $1 ORDER BY expires_at, id";

@@ -16,9 +16,9 @@ use std::sync::Arc;
 use chrono::{TimeDelta, TimeZone, Utc};
 use riposte_model::{
     Actor, Alert, AlertId, AuditEntry, Case, CaseId, CaseStatus, Confidence, DeadLetter, Decision,
-    DecisionId, DecisionKind, DecisionState, Event, EventId, FieldValue, Observable,
-    ObservableKind, Origin, PlaybookRun, RuleInfo, RunId, RunStatus, Scope, Severity, SourcePos,
-    StepRecord, StepStatus, Timestamp,
+    DecisionId, DecisionKind, DecisionState, Event, EventId, FieldValue, Mode, Observable,
+    ObservableKind, Origin, PlaybookRun, Review, ReviewStatus, RuleInfo, RunId, RunStatus, Scope,
+    Severity, SourcePos, StepRecord, StepStatus, Timestamp,
 };
 use riposte_store::{Checkpoint, Counts, DecisionFilter, Store, StoreError};
 use sqlx::{ConnectOptions, Connection, Executor};
@@ -54,6 +54,7 @@ conformance!([sqlite_file, sqlite_memory, postgres]:
     effective_decisions_exclude_expiry_at_now,
     expire_decisions_ends_exactly_the_due_ones,
     end_decision_moves_only_active_decisions,
+    active_response_history_counts_and_settings,
     runs_round_trip_newest_first,
     audit_round_trip_newest_first,
     dead_letters_keep_exact_raw_bytes,
@@ -209,6 +210,13 @@ fn decision(
         expires_at,
         state,
         updated_at: t(created_ms),
+        mode: Mode::Enforce,
+        shadow_verdict: None,
+        held: None,
+        evidence: vec!["alert:0190b5e8-0000-7000-8000-000000000001".into()],
+        duration: Some(TimeDelta::hours(4)),
+        offence: Some(1),
+        review: Some(Review::pending()),
     }
 }
 
@@ -431,6 +439,7 @@ async fn decisions_round_trip_and_filter(store: Arc<dyn Store>) {
             state,
             value: value.map(str::to_owned),
             limit,
+            ..DecisionFilter::default()
         };
         let store = store.clone();
         async move { store.list_decisions(&filter).await.unwrap() }
@@ -495,9 +504,18 @@ async fn effective_decisions_exclude_expiry_at_now(store: Arc<dyn Store>) {
         (Scope::Ip, &simulated, None),
     ];
     for (scope, d, expected) in cases {
-        let found = tx.effective_decision(scope, &d.value, now).await.unwrap();
+        let found = tx
+            .effective_decision(DecisionKind::Ban, scope, &d.value, now)
+            .await
+            .unwrap();
         assert_eq!(found.as_ref(), expected, "{scope} {}", d.value);
     }
+    // Another kind on the same value is a different decision.
+    let captcha = tx
+        .effective_decision(DecisionKind::Captcha, Scope::Ip, &permanent.value, now)
+        .await
+        .unwrap();
+    assert_eq!(captcha, None);
     tx.commit().await.unwrap();
 
     assert_eq!(
@@ -602,6 +620,119 @@ async fn end_decision_moves_only_active_decisions(store: Arc<dyn Store>) {
         Some(simulated)
     );
     assert_eq!(store.counts().await.unwrap().decisions_active, 0);
+}
+
+async fn active_response_history_counts_and_settings(store: Arc<dyn Store>) {
+    let hour = Some(t(3_600_000));
+    let first = decision("192.0.2.1", DecisionState::Expired, 1_000, Some(t(2_000)));
+    let second = decision("192.0.2.1", DecisionState::Active, 61_000, hour);
+    let other = decision("192.0.2.9", DecisionState::Active, 62_000, hour);
+    let held = Decision {
+        held: Some("circuit breaker tripped".into()),
+        ..decision("192.0.2.7", DecisionState::PendingApproval, 63_000, None)
+    };
+    let simulated = Decision {
+        mode: Mode::Shadow,
+        review: None,
+        shadow_verdict: Some("active".into()),
+        ..decision("192.0.2.8", DecisionState::Simulated, 64_000, hour)
+    };
+    let manual = Decision {
+        origin: Origin::User {
+            name: "alice".into(),
+        },
+        review: None,
+        ..decision("192.0.2.6", DecisionState::Active, 65_000, hour)
+    };
+    let mut tx = store.begin().await.unwrap();
+    for d in [&first, &second, &other, &held, &simulated, &manual] {
+        tx.insert_decision(d).await.unwrap();
+    }
+    // History of one value, newest first, bounded below by `since`.
+    let on = tx.decisions_on(Scope::Ip, "192.0.2.1", t(0)).await.unwrap();
+    assert_eq!(on, [second.clone(), first.clone()]);
+    let on = tx
+        .decisions_on(Scope::Ip, "192.0.2.1", t(1_001))
+        .await
+        .unwrap();
+    assert_eq!(on, std::slice::from_ref(&second));
+    assert_eq!(
+        tx.decisions_on(Scope::Range, "192.0.2.1", t(0))
+            .await
+            .unwrap(),
+        []
+    );
+    // Automated decisions that took effect: not the held, simulated or
+    // manual ones.
+    assert_eq!(tx.count_automated_since(t(0)).await.unwrap(), 3);
+    assert_eq!(tx.count_automated_since(t(61_000)).await.unwrap(), 2);
+    assert_eq!(tx.count_automated_since(t(62_001)).await.unwrap(), 0);
+    // Review verdicts are rewritten in place, columns and body together.
+    let reviewed = Decision {
+        review: Some(Review {
+            status: ReviewStatus::Reverted,
+            by: Some("alice".into()),
+            at: Some(t(70_000)),
+            note: Some("our scanner".into()),
+        }),
+        state: DecisionState::Revoked,
+        updated_at: t(70_000),
+        ..other.clone()
+    };
+    tx.update_decision(&reviewed).await.unwrap();
+    assert_eq!(
+        tx.get_decision(other.id).await.unwrap(),
+        Some(reviewed.clone())
+    );
+    // Settings: set, overwrite, delete.
+    assert_eq!(tx.setting("respond.breaker").await.unwrap(), None);
+    tx.set_setting("respond.breaker", Some("{\"a\":1}"), t(1))
+        .await
+        .unwrap();
+    tx.set_setting("respond.breaker", Some("{\"a\":2}"), t(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        tx.setting("respond.breaker").await.unwrap().as_deref(),
+        Some("{\"a\":2}")
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store.setting("respond.breaker").await.unwrap().as_deref(),
+        Some("{\"a\":2}")
+    );
+    let mut tx = store.begin().await.unwrap();
+    tx.set_setting("respond.breaker", None, t(3)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.setting("respond.breaker").await.unwrap(), None);
+
+    // The review queue and the digest's window.
+    let pending = DecisionFilter {
+        review: Some(ReviewStatus::Pending),
+        ..DecisionFilter::default()
+    };
+    assert_eq!(
+        store.list_decisions(&pending).await.unwrap(),
+        [held.clone(), second.clone(), first.clone()]
+    );
+    let reverted = DecisionFilter {
+        review: Some(ReviewStatus::Reverted),
+        ..DecisionFilter::default()
+    };
+    assert_eq!(store.list_decisions(&reverted).await.unwrap(), [reviewed]);
+    let since = DecisionFilter {
+        since: Some(t(64_000)),
+        ..DecisionFilter::default()
+    };
+    let ids: Vec<DecisionId> = store
+        .list_decisions(&since)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    // Made at or after 64 s, or changed then (the reviewed one at 70 s).
+    assert_eq!(ids, [manual.id, simulated.id, other.id]);
 }
 
 async fn runs_round_trip_newest_first(store: Arc<dyn Store>) {

@@ -1,0 +1,216 @@
+//! `riposte review` and `riposte breaker`: the daily review of automated
+//! decisions, and the circuit breaker's reset.
+
+use anyhow::{anyhow, bail};
+use clap::Subcommand;
+use riposte_model::{Clock, DecisionId, parse_duration};
+use riposte_respond::{ReviewItem, ReviewVerdict, breaker_status, digest, review_queue};
+
+use crate::commands::{StoreArgs, decision_line, print_json, print_list, terminal_safe};
+
+#[derive(Subcommand, Debug)]
+pub enum ReviewCommand {
+    /// Automated decisions waiting for review, oldest first; `!` marks
+    /// those older than respond.review.max_age.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Only the flagged (overdue) ones.
+        #[arg(long)]
+        flagged: bool,
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Keep a decision; a decision held for approval becomes active for
+    /// its requested duration from now.
+    Approve {
+        #[command(flatten)]
+        store: StoreArgs,
+        id: String,
+        #[arg(long, default_value = "")]
+        note: String,
+        #[arg(long, env = "USER", default_value = "cli")]
+        user: String,
+    },
+    /// Revoke a decision as a false positive (counted against its rule);
+    /// enforcers are updated.
+    Revert {
+        #[command(flatten)]
+        store: StoreArgs,
+        id: String,
+        #[arg(long, default_value = "")]
+        note: String,
+        #[arg(long, env = "USER", default_value = "cli")]
+        user: String,
+    },
+    /// Keep a decision and make it last longer.
+    Extend {
+        #[command(flatten)]
+        store: StoreArgs,
+        id: String,
+        /// How much longer, e.g. 24h.
+        #[arg(long)]
+        by: String,
+        #[arg(long, default_value = "")]
+        note: String,
+        #[arg(long, env = "USER", default_value = "cli")]
+        user: String,
+    },
+    /// What automation decided over a window, why, what was reverted, and
+    /// each rule's false-positive rate.
+    Digest {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The window, ending now.
+        #[arg(long, default_value = "24h")]
+        since: String,
+        /// markdown, html or json.
+        #[arg(long, default_value = "markdown")]
+        format: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BreakerCommand {
+    /// Whether the circuit breaker is tripped, since when and why.
+    Status {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Reset a tripped breaker: automated decisions take effect again.
+    /// Decisions held while it was tripped stay pending until reviewed.
+    Reset {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long, default_value = "reset from the command line")]
+        note: String,
+        #[arg(long, env = "USER", default_value = "cli")]
+        user: String,
+    },
+}
+
+fn review_line(item: &ReviewItem) -> String {
+    let mark = if item.flagged { "!" } else { " " };
+    let why = item
+        .alert
+        .as_ref()
+        .map(|a| format!("  [alert {}: {}]", a.rule_id, a.summary))
+        .unwrap_or_default();
+    format!("{mark} {}{why}", decision_line(&item.decision))
+}
+
+fn decision_id(id: &str) -> anyhow::Result<DecisionId> {
+    id.parse()
+        .map_err(|_| anyhow!("{id:?} is not a decision id"))
+}
+
+pub async fn review(cmd: ReviewCommand) -> anyhow::Result<()> {
+    let (store, id, verdict, note, user) = match cmd {
+        ReviewCommand::List {
+            store,
+            flagged,
+            limit,
+            json,
+        } => {
+            let ctx = store.open().await?;
+            let max_age = ctx.responder.config().review_max_age;
+            let mut items =
+                review_queue(ctx.store.as_ref(), max_age, ctx.clock.now(), limit).await?;
+            if flagged {
+                items.retain(|i| i.flagged);
+            }
+            return print_list(&items, json, "decisions awaiting review", review_line);
+        }
+        ReviewCommand::Digest {
+            store,
+            since,
+            format,
+        } => {
+            let ctx = store.open().await?;
+            let window = parse_duration(&since).map_err(|e| anyhow!(e))?;
+            let max_age = ctx.responder.config().review_max_age;
+            let d = digest(ctx.store.as_ref(), window, max_age, ctx.clock.now()).await?;
+            match format.as_str() {
+                "markdown" | "md" => print!("{}", d.to_markdown()),
+                "html" => print!("{}", d.to_html()),
+                "json" => print_json(&d)?,
+                other => bail!("unknown format {other:?} (valid: markdown, html, json)"),
+            }
+            return Ok(());
+        }
+        ReviewCommand::Approve {
+            store,
+            id,
+            note,
+            user,
+        } => (store, id, ReviewVerdict::Approve, note, user),
+        ReviewCommand::Revert {
+            store,
+            id,
+            note,
+            user,
+        } => (store, id, ReviewVerdict::Revert, note, user),
+        ReviewCommand::Extend {
+            store,
+            id,
+            by,
+            note,
+            user,
+        } => {
+            let by = parse_duration(&by).map_err(|e| anyhow!(e))?;
+            (store, id, ReviewVerdict::Extend(by), note, user)
+        }
+    };
+    let ctx = store.open_for_decisions().await?;
+    let id = decision_id(&id)?;
+    let d = ctx
+        .responder
+        .review(
+            ctx.store.as_ref(),
+            id,
+            verdict,
+            &user,
+            &note,
+            ctx.clock.now(),
+        )
+        .await?;
+    println!("{}", terminal_safe(&decision_line(&d)));
+    Ok(())
+}
+
+pub async fn breaker(cmd: BreakerCommand) -> anyhow::Result<()> {
+    match cmd {
+        BreakerCommand::Status { store } => {
+            let ctx = store.open().await?;
+            match breaker_status(ctx.store.as_ref()).await? {
+                Some(b) => println!(
+                    "tripped at {}: {}",
+                    b.tripped_at.to_rfc3339(),
+                    terminal_safe(&b.reason)
+                ),
+                None => println!("not tripped"),
+            }
+            Ok(())
+        }
+        BreakerCommand::Reset { store, note, user } => {
+            let ctx = store.open_for_decisions().await?;
+            match ctx
+                .responder
+                .reset_breaker(ctx.store.as_ref(), &user, &note, ctx.clock.now())
+                .await?
+            {
+                Some(b) => {
+                    println!(
+                        "reset (it tripped at {}: {})",
+                        b.tripped_at.to_rfc3339(),
+                        terminal_safe(&b.reason)
+                    );
+                    Ok(())
+                }
+                None => bail!("the circuit breaker is not tripped"),
+            }
+        }
+    }
+}

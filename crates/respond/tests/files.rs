@@ -1,0 +1,155 @@
+//! List-file enforcers: the three formats, atomic rewrite only on change,
+//! and the reload command run as argv with a timeout.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use chrono::{TimeDelta, TimeZone, Utc};
+use riposte_model::{
+    Confidence, Decision, DecisionId, DecisionKind, DecisionState, Mode, Origin, Scope,
+};
+use riposte_respond::{FileEnforcer, ListFormat};
+
+fn decision(kind: DecisionKind, scope: Scope, value: &str) -> Decision {
+    let now = Utc.with_ymd_and_hms(2026, 3, 14, 10, 0, 0).unwrap();
+    Decision {
+        id: DecisionId::new(),
+        kind,
+        scope,
+        value: value.into(),
+        origin: Origin::User {
+            name: "alice".into(),
+        },
+        reason: "test".into(),
+        confidence: Confidence::MAX,
+        created_at: now,
+        expires_at: Some(now + TimeDelta::hours(1)),
+        state: DecisionState::Active,
+        updated_at: now,
+        mode: Mode::Enforce,
+        shadow_verdict: None,
+        held: None,
+        evidence: Vec::new(),
+        duration: None,
+        offence: None,
+        review: None,
+    }
+}
+
+fn effective() -> Vec<Decision> {
+    vec![
+        decision(DecisionKind::Ban, Scope::Ip, "203.0.113.7"),
+        decision(DecisionKind::Captcha, Scope::Ip, "203.0.113.7"),
+        decision(DecisionKind::Captcha, Scope::Ip, "198.51.100.9"),
+        decision(DecisionKind::Ban, Scope::Range, "198.51.100.0/24"),
+        decision(DecisionKind::Throttle, Scope::Ip, "2001:db8::5"),
+        decision(DecisionKind::Ban, Scope::User, "jdoe"),
+        decision(DecisionKind::DisableAccount, Scope::User, "jdoe"),
+        decision(DecisionKind::Ban, Scope::Country, "FR"),
+    ]
+}
+
+#[test]
+fn each_format_lists_what_it_can_enforce() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (ListFormat::Plain, "198.51.100.0/24\n203.0.113.7\n"),
+        (
+            ListFormat::Nginx,
+            "deny 198.51.100.0/24;\ndeny 203.0.113.7;\n",
+        ),
+        (
+            ListFormat::Haproxy,
+            "198.51.100.0/24 ban\n198.51.100.9 captcha\n203.0.113.7 ban\n2001:db8::5 throttle\n",
+        ),
+    ];
+    for (format, expected) in cases {
+        let path = dir.path().join(format!("{format:?}.list"));
+        FileEnforcer::new(path.clone())
+            .with_format(format)
+            .apply(&effective())
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            expected,
+            "{format:?}"
+        );
+    }
+}
+
+#[test]
+fn reload_runs_as_argv_only_when_the_list_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deny.conf");
+    let marker = dir.path().join("reloaded");
+    let touch = |format| {
+        FileEnforcer::new(path.clone())
+            .with_format(format)
+            .with_reload(
+                vec!["touch".into(), marker.to_str().unwrap().into()],
+                Duration::from_secs(10),
+            )
+    };
+    let e = touch(ListFormat::Nginx);
+    e.apply(&effective()).unwrap();
+    assert!(marker.exists(), "reloaded after the first write");
+    std::fs::remove_file(&marker).unwrap();
+    e.apply(&effective()).unwrap();
+    assert!(!marker.exists(), "no reload when nothing changed");
+    e.apply(&effective()[..1]).unwrap();
+    assert!(marker.exists(), "reloaded after a change");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "deny 203.0.113.7;\n"
+    );
+}
+
+#[test]
+fn a_failing_or_hanging_reload_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("list");
+    let failing = FileEnforcer::new(path.clone()).with_reload(
+        vec!["ls".into(), "/nonexistent-riposte-dir".into()],
+        Duration::from_secs(10),
+    );
+    let err = failing.apply(&effective()).unwrap_err().to_string();
+    assert!(
+        err.starts_with(
+            "reload \"ls\" failed (exit status: 2): ls: cannot access '/nonexistent-riposte-dir'"
+        ),
+        "{err}"
+    );
+    // The list itself was written, and the next reconciliation retries the
+    // reload although the list is unchanged.
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "198.51.100.0/24\n203.0.113.7\n"
+    );
+    assert!(failing.apply(&effective()).is_err(), "reload retried");
+    let marker = dir.path().join("reloaded");
+    let fixed = FileEnforcer::new(path.clone()).with_reload(
+        vec!["touch".into(), marker.to_str().unwrap().into()],
+        Duration::from_secs(10),
+    );
+    fixed.apply(&effective()).unwrap();
+    assert!(marker.exists(), "a new enforcer (a restart) reloads once");
+    std::fs::remove_file(&marker).unwrap();
+    fixed.apply(&effective()).unwrap();
+    assert!(!marker.exists(), "then only on change");
+
+    let hanging = FileEnforcer::new(dir.path().join("list2")).with_reload(
+        vec!["sleep".into(), "30".into()],
+        Duration::from_millis(200),
+    );
+    let err = hanging.apply(&effective()).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    assert_eq!(err.to_string(), "reload \"sleep\" killed after 200ms");
+
+    let missing = FileEnforcer::new(dir.path().join("list3"))
+        .with_reload(vec!["/nonexistent/reloader".into()], Duration::from_secs(1));
+    assert_eq!(
+        missing.apply(&effective()).unwrap_err().to_string(),
+        "reload \"/nonexistent/reloader\": No such file or directory (os error 2)"
+    );
+}

@@ -1,0 +1,349 @@
+//! A CrowdSec-compatible Local API for bouncers: the two endpoints a
+//! bouncer reads, with CrowdSec's JSON shapes, so existing bouncers
+//! (firewall, nginx, HAProxy, Traefik, …) enforce Riposte's decisions.
+//!
+//! - `GET /v1/decisions/stream?startup=true|false[&scopes=ip,range]`:
+//!   `{"new": [...], "deleted": [...]}` (`null` for an empty side, as
+//!   CrowdSec answers). `startup=true` (or a bouncer's first pull) gives
+//!   every effective decision; later pulls give what changed at or after
+//!   the time of that bouncer's previous pull (a change in that very
+//!   millisecond is repeated rather than missed; bouncers take a repeated
+//!   decision as a refresh). Pull times are kept in memory: after a
+//!   restart, each bouncer's next pull is a full one.
+//! - `GET /v1/decisions?ip=A` (or `range=`, `scope=`+`value=`, `type=`):
+//!   the effective decisions covering it, or `null`.
+//!
+//! Every request carries `X-Api-Key`; each bouncer has its own key
+//! (`bouncers:` in riposte.yaml). Keys are compared in constant time.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ipnet::IpNet;
+use riposte_model::{Decision, DecisionKind, Scope, Timestamp};
+use riposte_store::DecisionFilter;
+use serde::{Deserialize, Serialize};
+
+use crate::{ApiError, AppState};
+
+/// The bouncers allowed to read decisions, and when each last pulled.
+#[derive(Debug, Default)]
+pub struct Bouncers {
+    keys: Vec<(String, String)>,
+    pulls: Mutex<HashMap<String, Timestamp>>,
+}
+
+impl Bouncers {
+    /// `(name, key)` pairs.
+    pub fn new(keys: Vec<(String, String)>) -> Self {
+        Self {
+            keys,
+            pulls: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The bouncer whose key this is.
+    fn authenticate(&self, headers: &HeaderMap) -> Option<&str> {
+        let given = headers.get("x-api-key")?.as_bytes();
+        // Every key is compared, each in constant time, so the answer's
+        // timing says nothing about which key or how much of it matched.
+        let mut found = None;
+        for (name, key) in &self.keys {
+            if constant_time_eq(given, key.as_bytes()) {
+                found = Some(name.as_str());
+            }
+        }
+        found
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// One decision as CrowdSec's API writes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CsDecision {
+    pub id: i64,
+    pub uuid: String,
+    pub origin: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub scope: String,
+    pub value: String,
+    /// Time left, as a Go duration (`3h59m58s`), which bouncers parse.
+    pub duration: String,
+    pub until: String,
+    pub scenario: String,
+    pub simulated: bool,
+}
+
+/// The stream's answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CsStream {
+    pub new: Option<Vec<CsDecision>>,
+    pub deleted: Option<Vec<CsDecision>>,
+}
+
+/// CrowdSec's scope names.
+fn cs_scope(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Ip => "Ip",
+        Scope::Range => "Range",
+        Scope::User => "Username",
+        Scope::Domain => "Domain",
+        Scope::Country => "Country",
+        Scope::Asn => "AS",
+    }
+}
+
+/// A stable 63-bit id from the decision's UUID (CrowdSec ids are int64).
+fn cs_id(d: &Decision) -> i64 {
+    let n = d.id.0.as_u128();
+    let folded = (n as u64) ^ ((n >> 64) as u64);
+    (folded & (i64::MAX as u64)) as i64
+}
+
+/// Seconds as a Go duration string: `167h59m59s`, `45s`, `0s`.
+fn go_duration(secs: i64) -> String {
+    let secs = secs.max(0);
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m{s}s"),
+        _ => format!("{h}h{m}m{s}s"),
+    }
+}
+
+fn to_cs(d: &Decision, now: Timestamp) -> CsDecision {
+    // Permanent decisions get CrowdSec's convention of a very long one.
+    let left = d
+        .expires_at
+        .map_or(10 * 365 * 86_400, |e| (e - now).num_seconds());
+    CsDecision {
+        id: cs_id(d),
+        uuid: d.id.to_string(),
+        origin: if d.origin.is_automated() {
+            "riposte".to_owned()
+        } else {
+            "cscli".to_owned()
+        },
+        kind: d.kind.as_str().to_owned(),
+        scope: cs_scope(d.scope).to_owned(),
+        value: d.value.clone(),
+        duration: go_duration(left),
+        until: d
+            .expires_at
+            .map(|e| e.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default(),
+        scenario: d.origin.rule().unwrap_or(&d.reason).to_owned(),
+        simulated: false,
+    }
+}
+
+/// The kinds a bouncer can enforce; connectors' kinds stay out.
+fn for_bouncers(d: &Decision) -> bool {
+    matches!(
+        d.kind,
+        DecisionKind::Ban | DecisionKind::Captcha | DecisionKind::Throttle
+    )
+}
+
+#[derive(Deserialize)]
+pub(crate) struct StreamQuery {
+    startup: Option<bool>,
+    /// Comma-separated CrowdSec scope names; default `ip,range`.
+    scopes: Option<String>,
+}
+
+fn wanted_scopes(param: Option<&str>) -> Vec<Scope> {
+    let text = param.unwrap_or("ip,range");
+    text.split(',')
+        .filter_map(|s| match s.trim().to_ascii_lowercase().as_str() {
+            "ip" => Some(Scope::Ip),
+            "range" => Some(Scope::Range),
+            "username" | "user" => Some(Scope::User),
+            "domain" => Some(Scope::Domain),
+            "country" => Some(Scope::Country),
+            "as" | "asn" => Some(Scope::Asn),
+            _ => None,
+        })
+        .collect()
+}
+
+fn forbidden() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        Json(serde_json::json!({"message": "access forbidden"})),
+    )
+        .into_response()
+}
+
+/// Decisions changed (or made) at or after this many are read per pull at
+/// most; a bouncer further behind should pull with `startup=true`.
+const STREAM_LIMIT: u32 = 1_000_000;
+
+pub(crate) async fn stream(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<StreamQuery>,
+) -> Result<Response, ApiError> {
+    let Some(bouncer) = s.bouncers.authenticate(&headers).map(str::to_owned) else {
+        return Ok(forbidden());
+    };
+    let now = s.clock.now();
+    let scopes = wanted_scopes(q.scopes.as_deref());
+    let keep = |d: &&Decision| for_bouncers(d) && scopes.contains(&d.scope);
+    let previous = {
+        let mut pulls = s
+            .bouncers
+            .pulls
+            .lock()
+            .map_err(|_| ApiError::Internal("bouncer state poisoned".into()))?;
+        pulls.insert(bouncer.clone(), now)
+    };
+    let since = match (q.startup, previous) {
+        (Some(true), _) | (_, None) => None,
+        (_, Some(t)) => Some(t),
+    };
+    let (new, deleted): (Vec<CsDecision>, Vec<CsDecision>) = match since {
+        None => {
+            let all = s.store.effective_decisions(now).await?;
+            (
+                all.iter().filter(keep).map(|d| to_cs(d, now)).collect(),
+                Vec::new(),
+            )
+        }
+        Some(since) => {
+            let changed = s
+                .store
+                .list_decisions(&DecisionFilter {
+                    since: Some(since),
+                    limit: Some(STREAM_LIMIT),
+                    ..DecisionFilter::default()
+                })
+                .await?;
+            // Lapsed since the last pull but not swept yet: deleted too.
+            let effective = s.store.effective_decisions(now).await?;
+            let effective_ids: std::collections::HashSet<_> =
+                effective.iter().map(|d| d.id).collect();
+            let mut new = Vec::new();
+            let mut deleted = Vec::new();
+            for d in changed.iter().filter(keep) {
+                if effective_ids.contains(&d.id) {
+                    new.push(to_cs(d, now));
+                } else if d.state != riposte_model::DecisionState::Simulated
+                    && d.state != riposte_model::DecisionState::PendingApproval
+                {
+                    deleted.push(to_cs(d, now));
+                }
+            }
+            let lapsed = s
+                .store
+                .list_decisions(&DecisionFilter {
+                    state: Some(riposte_model::DecisionState::Active),
+                    limit: Some(STREAM_LIMIT),
+                    ..DecisionFilter::default()
+                })
+                .await?;
+            for d in lapsed.iter().filter(keep) {
+                let lapsed_now = d.expires_at.is_some_and(|e| e > since && e <= now);
+                if lapsed_now && !deleted.iter().any(|x| x.uuid == d.id.to_string()) {
+                    deleted.push(to_cs(d, now));
+                }
+            }
+            (new, deleted)
+        }
+    };
+    tracing::debug!(%bouncer, new = new.len(), deleted = deleted.len(), "bouncer pull");
+    let side = |v: Vec<CsDecision>| (!v.is_empty()).then_some(v);
+    Ok(Json(CsStream {
+        new: side(new),
+        deleted: side(deleted),
+    })
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LookupQuery {
+    ip: Option<String>,
+    range: Option<String>,
+    scope: Option<String>,
+    value: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+pub(crate) async fn lookup(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<LookupQuery>,
+) -> Result<Response, ApiError> {
+    if s.bouncers.authenticate(&headers).is_none() {
+        return Ok(forbidden());
+    }
+    let now = s.clock.now();
+    let net: Option<IpNet> = match (&q.ip, &q.range) {
+        (Some(ip), _) => Some(
+            ip.trim()
+                .parse::<IpAddr>()
+                .map(|a| IpNet::from(a.to_canonical()))
+                .map_err(|_| ApiError::BadRequest(format!("{ip:?} is not an IP address")))?,
+        ),
+        (None, Some(r)) => Some(
+            r.trim()
+                .parse::<IpNet>()
+                .map(riposte_model::canonical_net)
+                .map_err(|_| ApiError::BadRequest(format!("{r:?} is not a CIDR range")))?,
+        ),
+        (None, None) => None,
+    };
+    let kind = q.kind.as_deref().map(str::to_ascii_lowercase);
+    let effective = s.store.effective_decisions(now).await?;
+    let found: Vec<CsDecision> = effective
+        .iter()
+        .filter(|d| for_bouncers(d))
+        .filter(|d| kind.as_deref().is_none_or(|k| d.kind.as_str() == k))
+        .filter(|d| match (&net, &q.scope, &q.value) {
+            // A decision covers the address or range asked about.
+            (Some(net), _, _) => d.scope.network(&d.value).is_some_and(|dn| dn.contains(net)),
+            (None, Some(scope), Some(value)) => {
+                cs_scope(d.scope).eq_ignore_ascii_case(scope)
+                    && d.scope.normalize(value).is_ok_and(|v| v == d.value)
+            }
+            _ => true,
+        })
+        .map(|d| to_cs(d, now))
+        .collect();
+    Ok(Json((!found.is_empty()).then_some(found)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_go_durations() {
+        assert_eq!(go_duration(0), "0s");
+        assert_eq!(go_duration(45), "45s");
+        assert_eq!(go_duration(3599), "59m59s");
+        assert_eq!(go_duration(4 * 3600 - 2), "3h59m58s");
+        assert_eq!(go_duration(7 * 86_400), "168h0m0s");
+        assert_eq!(go_duration(-5), "0s");
+    }
+
+    #[test]
+    fn keys_compare_exactly() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+}

@@ -1,0 +1,302 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+//! The CrowdSec-compatible bouncer API, served on a real socket and read
+//! with a real HTTP client, as a bouncer would.
+
+use std::sync::Arc;
+
+use chrono::{TimeDelta, TimeZone, Utc};
+use riposte_detect::RuleSet;
+use riposte_engine::{Engine, pipeline};
+use riposte_model::{Clock, Confidence, DecisionKind, ManualClock, Mode, Origin, Scope};
+use riposte_respond::{DecisionRequest, Outcome, Responder, ResponderConfig};
+use riposte_server::{AppState, Bouncers, CsStream, app};
+use serde_json::Value;
+
+const NGINX: &str = "nginx-key-0123456789abcdef";
+const FIREWALL: &str = "fw-key-0123456789abcdef";
+
+struct Lapi {
+    url: String,
+    clock: Arc<ManualClock>,
+    state: AppState,
+    responder: Responder,
+    http: reqwest::Client,
+}
+
+async fn lapi() -> Lapi {
+    let store = riposte_store::open("sqlite::memory:").await.unwrap();
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 3, 14, 10, 0, 0).unwrap(),
+    ));
+    let responder = Arc::new(Responder::new(ResponderConfig::default(), Vec::new()));
+    let engine = Engine::new(
+        store.clone(),
+        Arc::new(RuleSet::default()),
+        Vec::new(),
+        responder,
+        clock.clone(),
+    );
+    let (handle, _task) = pipeline::spawn(engine, 4);
+    let state = AppState {
+        store,
+        pipeline: handle,
+        clock: clock.clone(),
+        max_line_bytes: 1000,
+        review_max_age: TimeDelta::hours(24),
+        bouncers: Arc::new(Bouncers::new(vec![
+            ("nginx".into(), NGINX.into()),
+            ("firewall".into(), FIREWALL.into()),
+        ])),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let router = app(state.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    Lapi {
+        url,
+        clock,
+        state,
+        responder: Responder::new(ResponderConfig::default(), Vec::new()),
+        http: reqwest::Client::new(),
+    }
+}
+
+impl Lapi {
+    async fn decide(&self, kind: DecisionKind, scope: Scope, value: &str, mode: Mode) -> String {
+        let mut req = DecisionRequest::ban(
+            scope,
+            value,
+            Some(TimeDelta::hours(4)),
+            "ssh brute force",
+            Confidence::new(90).unwrap(),
+            Origin::User {
+                name: "alice".into(),
+            },
+        );
+        req.kind = kind;
+        req.mode = mode;
+        let mut tx = self.state.store.begin().await.unwrap();
+        let decided = self
+            .responder
+            .decide(&mut *tx, req, self.clock.now())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        match decided.outcome {
+            Outcome::Created(d) => d.id.to_string(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    async fn get(&self, path: &str, key: Option<&str>) -> (u16, Value) {
+        let mut req = self.http.get(format!("{}{path}", self.url));
+        if let Some(key) = key {
+            req = req.header("X-Api-Key", key);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap())
+    }
+
+    async fn stream(&self, query: &str, key: &str) -> CsStream {
+        let (status, body) = self
+            .get(&format!("/v1/decisions/stream{query}"), Some(key))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_value(body).unwrap()
+    }
+}
+
+/// `(type, scope, value, duration)` of a stream side, sorted by value.
+fn side(
+    decisions: &Option<Vec<riposte_server::CsDecision>>,
+) -> Vec<(String, String, String, String)> {
+    let mut out: Vec<_> = decisions
+        .iter()
+        .flatten()
+        .map(|d| {
+            (
+                d.kind.clone(),
+                d.scope.clone(),
+                d.value.clone(),
+                d.duration.clone(),
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| a.2.cmp(&b.2));
+    out
+}
+
+fn row(kind: &str, scope: &str, value: &str, duration: &str) -> (String, String, String, String) {
+    (kind.into(), scope.into(), value.into(), duration.into())
+}
+
+#[tokio::test]
+async fn bouncers_stream_startup_then_deltas_and_look_up_addresses() {
+    let l = lapi().await;
+    let banned = l
+        .decide(DecisionKind::Ban, Scope::Ip, "203.0.113.7", Mode::Enforce)
+        .await;
+    l.decide(
+        DecisionKind::Ban,
+        Scope::Range,
+        "198.51.100.0/24",
+        Mode::Enforce,
+    )
+    .await;
+    l.decide(
+        DecisionKind::Captcha,
+        Scope::Ip,
+        "192.0.2.77",
+        Mode::Enforce,
+    )
+    .await;
+    // Neither reaches bouncers: an account decision and a simulated ban.
+    l.decide(
+        DecisionKind::DisableAccount,
+        Scope::User,
+        "jdoe",
+        Mode::Enforce,
+    )
+    .await;
+    l.decide(DecisionKind::Ban, Scope::Ip, "203.0.113.99", Mode::Simulate)
+        .await;
+    l.clock.advance(TimeDelta::seconds(1));
+
+    // Keys: none, wrong, and one bouncer's key is not another's.
+    for key in [None, Some("nginx-key-0123456789abcdeX")] {
+        let (status, body) = l.get("/v1/decisions/stream?startup=true", key).await;
+        assert_eq!(
+            (status, body),
+            (403, serde_json::json!({"message": "access forbidden"}))
+        );
+    }
+
+    let first = l.stream("?startup=true", NGINX).await;
+    assert_eq!(
+        side(&first.new),
+        [
+            row("captcha", "Ip", "192.0.2.77", "3h59m59s"),
+            row("ban", "Range", "198.51.100.0/24", "3h59m59s"),
+            row("ban", "Ip", "203.0.113.7", "3h59m59s"),
+        ]
+    );
+    assert_eq!(first.deleted, None);
+    let raw = l
+        .get("/v1/decisions/stream?startup=true", Some(NGINX))
+        .await
+        .1;
+    let one = &raw["new"][0];
+    assert_eq!(one["origin"], "cscli");
+    assert_eq!(one["until"], "2026-03-14T14:00:00Z");
+    assert_eq!(one["simulated"], false);
+    assert!(one["id"].as_i64().unwrap() > 0);
+
+    // Nothing changed since: both sides null. (A pull repeats what changed
+    // in the very millisecond of the previous pull: never missed, and a
+    // bouncer takes a repeated decision as a refresh.)
+    l.clock.advance(TimeDelta::seconds(1));
+    let quiet = l.stream("?startup=false", NGINX).await;
+    assert_eq!((quiet.new, quiet.deleted), (None, None));
+
+    // A revocation and a new ban are the next delta.
+    l.clock.advance(TimeDelta::minutes(1));
+    l.responder
+        .revoke(
+            l.state.store.as_ref(),
+            banned.parse().unwrap(),
+            "alice",
+            "false positive",
+            l.clock.now(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    l.decide(DecisionKind::Ban, Scope::Ip, "203.0.113.8", Mode::Enforce)
+        .await;
+    l.clock.advance(TimeDelta::minutes(1));
+    let delta = l.stream("", NGINX).await;
+    assert_eq!(
+        side(&delta.new),
+        [row("ban", "Ip", "203.0.113.8", "3h59m0s")]
+    );
+    assert_eq!(
+        side(&delta.deleted),
+        [row("ban", "Ip", "203.0.113.7", "3h57m58s")]
+    );
+
+    // Another bouncer's first pull is a full one; `scopes` filters.
+    let fw = l.stream("?scopes=range", FIREWALL).await;
+    assert_eq!(
+        side(&fw.new),
+        [row("ban", "Range", "198.51.100.0/24", "3h57m58s")]
+    );
+
+    // Expiry reaches bouncers as deletions even before the sweeper runs.
+    l.clock.advance(TimeDelta::hours(4));
+    let expired = l.stream("", NGINX).await;
+    assert_eq!(expired.new, None);
+    assert_eq!(
+        side(&expired.deleted)
+            .iter()
+            .map(|r| r.2.as_str())
+            .collect::<Vec<_>>(),
+        ["192.0.2.77", "198.51.100.0/24", "203.0.113.8"]
+    );
+}
+
+#[tokio::test]
+async fn decisions_by_address_cover_ranges_and_answer_null() {
+    let l = lapi().await;
+    l.decide(
+        DecisionKind::Ban,
+        Scope::Range,
+        "198.51.100.0/24",
+        Mode::Enforce,
+    )
+    .await;
+    l.decide(
+        DecisionKind::Captcha,
+        Scope::Ip,
+        "198.51.100.20",
+        Mode::Enforce,
+    )
+    .await;
+    let (status, body) = l.get("/v1/decisions?ip=198.51.100.20", Some(NGINX)).await;
+    assert_eq!(status, 200);
+    let mut found: Vec<(String, String)> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["type"].as_str().unwrap().into(),
+                d["value"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("ban".to_owned(), "198.51.100.0/24".to_owned()),
+            ("captcha".to_owned(), "198.51.100.20".to_owned())
+        ]
+    );
+    // IPv4-mapped IPv6 is the same address; `type` filters.
+    let (_, body) = l
+        .get(
+            "/v1/decisions?ip=::ffff:198.51.100.20&type=ban",
+            Some(NGINX),
+        )
+        .await;
+    assert_eq!(body.as_array().unwrap().len(), 1);
+    assert_eq!(body[0]["value"], "198.51.100.0/24");
+    let (status, body) = l.get("/v1/decisions?ip=203.0.113.1", Some(NGINX)).await;
+    assert_eq!((status, body), (200, Value::Null));
+    let (status, body) = l.get("/v1/decisions?ip=not-an-ip", Some(NGINX)).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "\"not-an-ip\" is not an IP address");
+    let (status, _) = l.get("/v1/decisions?ip=198.51.100.20", None).await;
+    assert_eq!(status, 403);
+}
