@@ -642,6 +642,9 @@ impl Config {
                         reload,
                         reload_timeout,
                     },
+                    // `nft` is looked up on PATH like any program, not
+                    // resolved against the configuration's directory.
+                    other @ EnforcerConfig::Nftables(_) => other,
                 })
                 .collect(),
             Some(_) => {

@@ -51,6 +51,31 @@ fn configuration_examples_load() {
         configs[4].sigma_mapping.as_deref(),
         Some(Path::new("/srv/sigma-mapping.yml"))
     );
+    // The enforcers example: the nftables one with every documented key.
+    let enforcers = &configs[2].enforcers;
+    assert_eq!(enforcers.len(), 2);
+    let riposte_respond::EnforcerConfig::Nftables(nft) = &enforcers[1] else {
+        panic!("{enforcers:?}");
+    };
+    assert_eq!(
+        (
+            nft.table.as_str(),
+            nft.hooks.as_slice(),
+            nft.priority,
+            nft.timeout,
+            nft.dry_run
+        ),
+        (
+            "riposte",
+            &[
+                riposte_respond::NftHook::Input,
+                riposte_respond::NftHook::Forward
+            ][..],
+            -10,
+            std::time::Duration::from_secs(10),
+            false
+        )
+    );
     // The sources example names every source type, and the json mapping is
     // the one the decoder gets.
     let sources = &configs[1].sources;

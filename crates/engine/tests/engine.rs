@@ -85,7 +85,8 @@ respond:
   allowlist: [10.0.0.0/33]
   max_duration: forever
 enforcers:
-  - { type: nftables }
+  - { type: nftables, table: "my table" }
+  - { type: iptables }
 ingest: { batch_lines: 0 }
 "#;
     let errs = Config::parse("riposte.yaml", text, Path::new("/etc/riposte")).unwrap_err();
@@ -102,7 +103,8 @@ ingest: { batch_lines: 0 }
         "riposte.yaml: sources[4].mapping: only a json source takes a mapping",
         "riposte.yaml: respond.allowlist[0]: \"10.0.0.0/33\" is not an IP address or CIDR",
         "riposte.yaml: respond.max_duration: invalid duration \"forever\"",
-        "riposte.yaml: enforcers[0]: unknown variant `nftables`, expected `file`",
+        "riposte.yaml: enforcers[0]: invalid name \"my table\" (expected a letter, then letters, digits, '_' or '-', at most 32)",
+        "riposte.yaml: enforcers[1]: unknown variant `iptables`, expected `file` or `nftables`",
         "riposte.yaml: ingest.batch_lines: 0 must be a positive integer",
     ];
     assert_eq!(lines.len(), expected.len(), "{lines:#?}");

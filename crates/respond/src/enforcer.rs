@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use riposte_model::{Decision, DecisionKind};
+use riposte_model::{Decision, DecisionKind, Timestamp};
 use serde::Deserialize;
+
+use crate::nft::{NftConfig, NftEnforcer};
 
 /// In-tree enforcers, as configured (`enforcers:` in riposte.yaml).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -28,6 +30,8 @@ pub enum EnforcerConfig {
         #[serde(default = "default_reload_timeout", with = "humantime_secs")]
         reload_timeout: Duration,
     },
+    /// Sets with element timeouts in a dedicated nftables table.
+    Nftables(NftConfig),
 }
 
 fn default_reload_timeout() -> Duration {
@@ -80,6 +84,9 @@ impl EnforcerConfig {
                     .with_format(*format)
                     .with_reload(reload.clone(), *reload_timeout),
             ),
+            EnforcerConfig::Nftables(config) => {
+                Enforcer::Nftables(NftEnforcer::new(config.clone()))
+            }
         }
     }
 
@@ -87,6 +94,7 @@ impl EnforcerConfig {
     pub fn path(&self) -> Option<&Path> {
         match self {
             EnforcerConfig::File { path, .. } => Some(path),
+            EnforcerConfig::Nftables(_) => None,
         }
     }
 }
@@ -95,19 +103,25 @@ impl EnforcerConfig {
 #[derive(Clone, Debug)]
 pub enum Enforcer {
     File(FileEnforcer),
+    Nftables(NftEnforcer),
 }
 
 impl Enforcer {
     pub fn name(&self) -> String {
         match self {
             Enforcer::File(f) => format!("file:{}", f.path.display()),
+            Enforcer::Nftables(n) => n.name(),
         }
     }
 
-    /// Makes the enforced state equal to `effective`.
-    pub fn apply(&self, effective: &[Decision]) -> std::io::Result<()> {
+    /// Makes the enforced state equal to `effective`. `now` is the time the
+    /// decisions were judged effective at, from which enforcers with their
+    /// own expiry (nftables element timeouts) compute the time left.
+    /// Blocking: it may run external programs (bounded by their timeouts).
+    pub fn apply(&self, effective: &[Decision], now: Timestamp) -> std::io::Result<()> {
         match self {
             Enforcer::File(f) => f.apply(effective),
+            Enforcer::Nftables(n) => n.apply(effective, now),
         }
     }
 }

@@ -4,11 +4,13 @@
 
 mod allowlist;
 mod enforcer;
+mod nft;
 mod responder;
 mod review;
 
 pub use allowlist::Allowlist;
 pub use enforcer::{Enforcer, EnforcerConfig, FileEnforcer, ListFormat};
+pub use nft::{NftConfig, NftEnforcer, NftHook, NftName, NftPlan, TIMEOUT_TOLERANCE_SECS};
 pub use responder::{
     BREAKER_KEY, BREAKER_RULE, BreakerState, Decided, DecisionRequest, Escalation, MinConfidence,
     Outcome, RespondError, Responder, ResponderConfig, ReviewVerdict, breaker, breaker_status,

@@ -784,7 +784,7 @@ impl Responder {
         let effective = store.effective_decisions(now).await?;
         for enforcer in &self.enforcers {
             enforcer
-                .apply(&effective)
+                .apply(&effective, now)
                 .map_err(|source| RespondError::Enforcer {
                     name: enforcer.name(),
                     source,
