@@ -781,16 +781,30 @@ impl Responder {
         if self.enforcers.is_empty() {
             return Ok(());
         }
-        let effective = store.effective_decisions(now).await?;
+        let effective = std::sync::Arc::new(store.effective_decisions(now).await?);
+        // Every enforcer is given its turn even when another fails (a failed
+        // one is retried at the next reconciliation, which the sweeper runs);
+        // each runs on a blocking thread, since writing files and running
+        // nft or a reload command must not stall the async executor.
+        let mut first_error = None;
         for enforcer in &self.enforcers {
-            enforcer
-                .apply(&effective, now)
-                .map_err(|source| RespondError::Enforcer {
+            let (task, list) = (enforcer.clone(), effective.clone());
+            let result = tokio::task::spawn_blocking(move || task.apply(&list, now))
+                .await
+                .unwrap_or_else(|join| {
+                    Err(std::io::Error::other(format!(
+                        "enforcer task failed: {join}"
+                    )))
+                });
+            if let Err(source) = result {
+                tracing::error!(enforcer = %enforcer.name(), error = %source, "enforcer failed; retried at the next reconciliation");
+                first_error.get_or_insert(RespondError::Enforcer {
                     name: enforcer.name(),
                     source,
-                })?;
+                });
+            }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 }
 

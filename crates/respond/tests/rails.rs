@@ -685,3 +685,40 @@ async fn the_review_loop_and_its_digest() {
     assert!(html.contains("scanner &lt;script&gt;x&lt;/script&gt; | pipes"));
     assert!(!html.contains("<script>"));
 }
+
+#[tokio::test]
+async fn a_failing_enforcer_does_not_stop_the_others_and_is_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = riposte_store::open("sqlite::memory:").await.unwrap();
+    let good = dir.path().join("good.txt");
+    let bad = FileEnforcer::new(dir.path().join("bad.txt")).with_reload(
+        vec!["ls".into(), "/nonexistent-riposte-dir".into()],
+        std::time::Duration::from_secs(5),
+    );
+    let responder = Responder::new(
+        ResponderConfig::default(),
+        vec![
+            Enforcer::File(bad),
+            Enforcer::File(FileEnforcer::new(good.clone())),
+        ],
+    );
+    let now = t0();
+    let mut tx = store.begin().await.unwrap();
+    responder
+        .decide(&mut *tx, ban("203.0.113.7", 1), now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let err = responder.reconcile(store.as_ref(), now).await.unwrap_err();
+    assert!(
+        err.to_string().starts_with(&format!(
+            "enforcer file:{} failed: reload \"ls\" failed",
+            dir.path().join("bad.txt").display()
+        )),
+        "{err}"
+    );
+    // The second enforcer was applied all the same.
+    assert_eq!(std::fs::read_to_string(&good).unwrap(), "203.0.113.7\n");
+    // The next reconciliation tries the failed reload again.
+    assert!(responder.reconcile(store.as_ref(), now).await.is_err());
+}
