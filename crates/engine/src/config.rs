@@ -221,6 +221,26 @@ impl RawBouncer {
     }
 }
 
+/// A webhook's URL must be http(s) and its secret's variable set.
+fn check_webhook(w: &riposte_respond::WebhookConfig, file: &str, loc: &str, p: &mut Problems) {
+    if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+        p.push(
+            file,
+            format!("{loc}.url"),
+            format!("{:?} is not an http(s) URL", w.url),
+        );
+    }
+    if let Some(var) = &w.secret_env
+        && std::env::var(var).is_err()
+    {
+        p.push(
+            file,
+            format!("{loc}.secret_env"),
+            format!("environment variable {var} is not set"),
+        );
+    }
+}
+
 /// Why a secrets file is readable by others, if it is.
 fn loose_permissions(path: &Path) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
@@ -628,7 +648,12 @@ impl Config {
                 .iter()
                 .enumerate()
                 .filter_map(|(i, item)| {
-                    take::<EnforcerConfig>(item.clone(), file, &format!("enforcers[{i}]"), &mut p)
+                    let loc = format!("enforcers[{i}]");
+                    let e = take::<EnforcerConfig>(item.clone(), file, &loc, &mut p)?;
+                    if let EnforcerConfig::Webhook(w) = &e {
+                        check_webhook(w, file, &loc, &mut p);
+                    }
+                    Some(e)
                 })
                 .map(|e| match e {
                     EnforcerConfig::File {
@@ -644,7 +669,7 @@ impl Config {
                     },
                     // `nft` is looked up on PATH like any program, not
                     // resolved against the configuration's directory.
-                    other @ EnforcerConfig::Nftables(_) => other,
+                    other @ (EnforcerConfig::Nftables(_) | EnforcerConfig::Webhook(_)) => other,
                 })
                 .collect(),
             Some(_) => {

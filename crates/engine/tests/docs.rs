@@ -170,7 +170,7 @@ fn readme_config_is_the_tested_example() {
 fn active_response_examples_load() {
     use riposte_model::{Confidence, DecisionKind, Mode, Scope};
     let blocks = yaml_blocks("active-response.md");
-    assert_eq!(blocks.len(), 3);
+    assert_eq!(blocks.len(), 4);
     let config =
         riposte_engine::Config::parse("active-response.md block 1", &blocks[0], Path::new("/srv"))
             .unwrap_or_else(|p| panic!("{p}"));
@@ -249,7 +249,7 @@ fn bouncer_keys_come_from_private_files_or_the_environment() {
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     // The firewall's variable is not set in tests: that is one problem,
     // the readable key file another.
-    let problems = riposte_engine::Config::parse("b.yaml", &blocks[2], dir.path())
+    let problems = riposte_engine::Config::parse("b.yaml", &blocks[3], dir.path())
         .unwrap_err()
         .to_string();
     assert_eq!(
@@ -260,7 +260,7 @@ fn bouncer_keys_come_from_private_files_or_the_environment() {
         )
     );
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let one = blocks[2].replace(
+    let one = blocks[3].replace(
         "  - { name: firewall, key_env: RIPOSTE_BOUNCER_FW }     # or an environment variable\n",
         "  - { name: firewall, key_env: PATH }\n",
     );
@@ -280,6 +280,39 @@ fn bouncer_keys_come_from_private_files_or_the_environment() {
         problems,
         "1 problem:\n  b.yaml: bouncers[0]: the key of bouncer \"nginx\" is shorter than 16 characters"
     );
+}
+
+#[test]
+fn webhook_example_needs_its_secret() {
+    let blocks = yaml_blocks("active-response.md");
+    let problems = riposte_engine::Config::parse("w.yaml", &blocks[2], Path::new("/srv"))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        problems,
+        "1 problem:\n  w.yaml: enforcers[0].secret_env: environment variable RIPOSTE_WEBHOOK_SECRET is not set"
+    );
+    let with_var = blocks[2].replace("RIPOSTE_WEBHOOK_SECRET", "PATH");
+    let config = riposte_engine::Config::parse("w.yaml", &with_var, Path::new("/srv")).unwrap();
+    assert_eq!(
+        config.enforcers,
+        [riposte_respond::EnforcerConfig::Webhook(
+            riposte_respond::WebhookConfig {
+                url: "https://soar-connector.internal.example/riposte".into(),
+                secret_env: Some("PATH".into()),
+                kinds: vec![
+                    riposte_model::DecisionKind::DisableAccount,
+                    riposte_model::DecisionKind::QuarantineHost
+                ],
+                timeout: std::time::Duration::from_secs(10),
+            }
+        )]
+    );
+    let bad = with_var.replace("https://soar", "ftp://soar");
+    let problems = riposte_engine::Config::parse("w.yaml", &bad, Path::new("/srv"))
+        .unwrap_err()
+        .to_string();
+    assert!(problems.contains("enforcers[0].url: \"ftp://soar-connector.internal.example/riposte\" is not an http(s) URL"), "{problems}");
 }
 
 #[test]

@@ -104,7 +104,7 @@ ingest: { batch_lines: 0 }
         "riposte.yaml: respond.allowlist[0]: \"10.0.0.0/33\" is not an IP address or CIDR",
         "riposte.yaml: respond.max_duration: invalid duration \"forever\"",
         "riposte.yaml: enforcers[0]: invalid name \"my table\" (expected a letter, then letters, digits, '_' or '-', at most 32)",
-        "riposte.yaml: enforcers[1]: unknown variant `iptables`, expected `file` or `nftables`",
+        "riposte.yaml: enforcers[1]: unknown variant `iptables`, expected one of `file`, `nftables`, `webhook`",
         "riposte.yaml: ingest.batch_lines: 0 must be a positive integer",
     ];
     assert_eq!(lines.len(), expected.len(), "{lines:#?}");

@@ -32,6 +32,8 @@ pub enum EnforcerConfig {
     },
     /// Sets with element timeouts in a dedicated nftables table.
     Nftables(NftConfig),
+    /// Signed JSON POSTs of the decisions, for connectors.
+    Webhook(crate::webhook::WebhookConfig),
 }
 
 fn default_reload_timeout() -> Duration {
@@ -39,7 +41,7 @@ fn default_reload_timeout() -> Duration {
 }
 
 /// `reload_timeout: 10s` in the configuration's duration syntax.
-mod humantime_secs {
+pub(crate) mod humantime_secs {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer};
@@ -87,6 +89,9 @@ impl EnforcerConfig {
             EnforcerConfig::Nftables(config) => {
                 Enforcer::Nftables(NftEnforcer::new(config.clone()))
             }
+            EnforcerConfig::Webhook(config) => {
+                Enforcer::Webhook(crate::webhook::WebhookEnforcer::new(config))
+            }
         }
     }
 
@@ -94,7 +99,7 @@ impl EnforcerConfig {
     pub fn path(&self) -> Option<&Path> {
         match self {
             EnforcerConfig::File { path, .. } => Some(path),
-            EnforcerConfig::Nftables(_) => None,
+            EnforcerConfig::Nftables(_) | EnforcerConfig::Webhook(_) => None,
         }
     }
 }
@@ -104,6 +109,7 @@ impl EnforcerConfig {
 pub enum Enforcer {
     File(FileEnforcer),
     Nftables(NftEnforcer),
+    Webhook(crate::webhook::WebhookEnforcer),
 }
 
 impl Enforcer {
@@ -111,6 +117,7 @@ impl Enforcer {
         match self {
             Enforcer::File(f) => format!("file:{}", f.path.display()),
             Enforcer::Nftables(n) => n.name(),
+            Enforcer::Webhook(w) => w.name(),
         }
     }
 
@@ -122,6 +129,7 @@ impl Enforcer {
         match self {
             Enforcer::File(f) => f.apply(effective),
             Enforcer::Nftables(n) => n.apply(effective, now),
+            Enforcer::Webhook(w) => w.apply(effective, now),
         }
     }
 }

@@ -7,6 +7,7 @@ mod enforcer;
 mod nft;
 mod responder;
 mod review;
+mod webhook;
 
 pub use allowlist::Allowlist;
 pub use enforcer::{Enforcer, EnforcerConfig, FileEnforcer, ListFormat};
@@ -16,3 +17,4 @@ pub use responder::{
     Outcome, RespondError, Responder, ResponderConfig, ReviewVerdict, breaker, breaker_status,
 };
 pub use review::{Digest, ReviewItem, RuleStats, digest, review_queue};
+pub use webhook::{WebhookConfig, WebhookEnforcer, signature};

@@ -1,0 +1,183 @@
+//! The webhook enforcer against a real local HTTP server: snapshot, then
+//! deltas, signed; a failing or slow receiver.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use chrono::{TimeDelta, TimeZone, Utc};
+use riposte_model::{
+    Confidence, Decision, DecisionId, DecisionKind, DecisionState, Mode, Origin, Scope, Timestamp,
+};
+use riposte_respond::{WebhookConfig, WebhookEnforcer, signature};
+use serde_json::Value;
+
+#[derive(Clone, Default)]
+struct Receiver {
+    got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
+    status: Arc<AtomicU16>,
+    delay_ms: Arc<AtomicU16>,
+}
+
+async fn serve(r: Receiver) -> String {
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move |headers: HeaderMap, body: Bytes| {
+            let r = r.clone();
+            async move {
+                let delay = r.delay_ms.load(Ordering::Relaxed);
+                if delay > 0 {
+                    tokio::time::sleep(Duration::from_millis(delay.into())).await;
+                }
+                r.got.lock().unwrap().push((headers, body));
+                StatusCode::from_u16(r.status.load(Ordering::Relaxed)).unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+fn now() -> Timestamp {
+    Utc.with_ymd_and_hms(2026, 3, 14, 10, 0, 0).unwrap()
+}
+
+fn decision(kind: DecisionKind, scope: Scope, value: &str) -> Decision {
+    Decision {
+        id: DecisionId::new(),
+        kind,
+        scope,
+        value: value.into(),
+        origin: Origin::User {
+            name: "alice".into(),
+        },
+        reason: "test".into(),
+        confidence: Confidence::MAX,
+        created_at: now(),
+        expires_at: Some(now() + TimeDelta::hours(1)),
+        state: DecisionState::Active,
+        updated_at: now(),
+        mode: Mode::Enforce,
+        shadow_verdict: None,
+        held: None,
+        evidence: Vec::new(),
+        duration: None,
+        offence: None,
+        review: None,
+    }
+}
+
+async fn apply(w: &WebhookEnforcer, effective: &[Decision]) -> std::io::Result<()> {
+    let (w, list) = (w.clone(), effective.to_vec());
+    tokio::task::spawn_blocking(move || w.apply(&list, now()))
+        .await
+        .unwrap()
+}
+
+fn values(body: &Value, key: &str) -> Vec<String> {
+    let mut v: Vec<String> = body[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["value"].as_str().unwrap().to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn snapshot_then_signed_deltas_and_a_fresh_snapshot_after_a_failure() {
+    let r = Receiver::default();
+    r.status.store(200, Ordering::Relaxed);
+    let url = serve(r.clone()).await;
+    let config = WebhookConfig {
+        url,
+        secret_env: None,
+        kinds: Vec::new(),
+        timeout: Duration::from_secs(5),
+    };
+    let secret = b"webhook-secret-0123456789".to_vec();
+    let w = WebhookEnforcer::with_secret(&config, Some(secret.clone()));
+    let ban = decision(DecisionKind::Ban, Scope::Ip, "203.0.113.7");
+    let lock = decision(DecisionKind::DisableAccount, Scope::User, "jdoe");
+    apply(&w, &[ban.clone(), lock.clone()]).await.unwrap();
+    apply(&w, &[ban.clone(), lock.clone()]).await.unwrap();
+    let quarantine = decision(DecisionKind::QuarantineHost, Scope::Ip, "10.1.2.3");
+    apply(&w, &[lock.clone(), quarantine.clone()])
+        .await
+        .unwrap();
+
+    let got = r.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "no POST when nothing changed");
+    for (headers, body) in &got {
+        let ts = headers["x-riposte-timestamp"].to_str().unwrap();
+        assert_eq!(ts, now().timestamp().to_string());
+        assert_eq!(
+            headers["x-riposte-signature"].to_str().unwrap(),
+            signature(&secret, ts, body)
+        );
+        // A different secret gives a different signature.
+        assert_ne!(
+            headers["x-riposte-signature"].to_str().unwrap(),
+            signature(b"other", ts, body)
+        );
+    }
+    let first: Value = serde_json::from_slice(&got[0].1).unwrap();
+    assert_eq!(first["type"], "snapshot");
+    assert_eq!(values(&first, "decisions"), ["203.0.113.7", "jdoe"]);
+    let second: Value = serde_json::from_slice(&got[1].1).unwrap();
+    assert_eq!(second["type"], "delta");
+    assert_eq!(values(&second, "added"), ["10.1.2.3"]);
+    assert_eq!(values(&second, "removed"), ["203.0.113.7"]);
+    assert_eq!(second["added"][0]["kind"], "quarantine_host");
+
+    // A failing receiver is an error, and the next POST is a snapshot.
+    r.status.store(500, Ordering::Relaxed);
+    let err = apply(&w, std::slice::from_ref(&lock)).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("POST {} answered 500 Internal Server Error", config.url)
+    );
+    r.status.store(200, Ordering::Relaxed);
+    apply(&w, std::slice::from_ref(&lock)).await.unwrap();
+    let last: Value = serde_json::from_slice(&r.got.lock().unwrap().last().unwrap().1).unwrap();
+    assert_eq!(last["type"], "snapshot");
+    assert_eq!(values(&last, "decisions"), ["jdoe"]);
+}
+
+#[tokio::test]
+async fn kinds_filter_and_a_hanging_receiver_times_out() {
+    let r = Receiver::default();
+    r.status.store(204, Ordering::Relaxed);
+    let url = serve(r.clone()).await;
+    let config = WebhookConfig {
+        url,
+        secret_env: None,
+        kinds: vec![DecisionKind::DisableAccount],
+        timeout: Duration::from_millis(300),
+    };
+    let w = WebhookEnforcer::with_secret(&config, None);
+    let ban = decision(DecisionKind::Ban, Scope::Ip, "203.0.113.7");
+    let lock = decision(DecisionKind::DisableAccount, Scope::User, "jdoe");
+    apply(&w, &[ban, lock.clone()]).await.unwrap();
+    {
+        let got = r.got.lock().unwrap();
+        let body: Value = serde_json::from_slice(&got[0].1).unwrap();
+        assert_eq!(values(&body, "decisions"), ["jdoe"]);
+        assert!(
+            !got[0].0.contains_key("x-riposte-signature"),
+            "no secret, no signature"
+        );
+    }
+    r.delay_ms.store(3000, Ordering::Relaxed);
+    let other = decision(DecisionKind::DisableAccount, Scope::User, "mallory");
+    let err = apply(&w, &[lock, other]).await.unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+}
