@@ -13,9 +13,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use chrono::{TimeDelta, Utc};
-use riposte_model::{
-    Confidence, Decision, DecisionId, DecisionKind, DecisionState, Mode, Origin, Scope,
-};
+use riposte_model::{Decision, DecisionKind, Origin, Scope};
 use riposte_respond::{NftConfig, NftEnforcer, NftName};
 
 struct Netns(String);
@@ -70,27 +68,12 @@ fn decisions(n: usize) -> Vec<Decision> {
                     format!("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255),
                 ),
             };
+            let origin = Origin::User {
+                name: "bench".into(),
+            };
             Decision {
-                id: DecisionId::new(),
-                kind: DecisionKind::Ban,
-                scope,
-                value,
-                origin: Origin::User {
-                    name: "bench".into(),
-                },
-                reason: "bench".into(),
-                confidence: Confidence::new(90).unwrap_or_else(|e| panic!("{e}")),
-                created_at: now,
                 expires_at: Some(now + ttl),
-                state: DecisionState::Active,
-                updated_at: now,
-                mode: Mode::Enforce,
-                shadow_verdict: None,
-                held: None,
-                evidence: Vec::new(),
-                duration: None,
-                offence: None,
-                review: None,
+                ..Decision::active(DecisionKind::Ban, scope, value, origin, now)
             }
         })
         .collect()

@@ -27,7 +27,7 @@ fn request(i: usize) -> DecisionRequest {
     DecisionRequest::ban(
         Scope::Ip,
         value,
-        Some(TimeDelta::hours(4)),
+        Some(TimeDelta::days(7)),
         "bench",
         Confidence::MAX,
         Origin::Playbook {
@@ -71,6 +71,9 @@ async fn latency(n: usize) {
     let mut times = Vec::with_capacity(n);
     let t = Instant::now();
     for i in 0..n {
+        // One decision a second: the per-minute cap's window holds 60, as
+        // in a busy production minute, and all stay active (7 days).
+        clock.advance(TimeDelta::seconds(1));
         let started = Instant::now();
         let mut tx = store.begin().await.unwrap_or_else(|e| panic!("{e}"));
         let d = r
@@ -104,6 +107,7 @@ async fn sustained(n: usize) -> (tempfile::TempDir, Arc<dyn Store>) {
     for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
         let mut tx = store.begin().await.unwrap_or_else(|e| panic!("{e}"));
         for &i in chunk {
+            clock.advance(TimeDelta::seconds(1));
             r.decide(&mut *tx, request(i), clock.now())
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
@@ -122,7 +126,8 @@ async fn sustained(n: usize) -> (tempfile::TempDir, Arc<dyn Store>) {
 }
 
 async fn active_set(dir: &std::path::Path, store: Arc<dyn Store>, n: usize) {
-    let now = crate::start();
+    // After the last decision (one a second since the start); all active.
+    let now = crate::start() + TimeDelta::seconds(n as i64 + 1);
     let t = Instant::now();
     let effective = store
         .effective_decisions(now)

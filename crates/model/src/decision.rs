@@ -294,6 +294,38 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// An active, enforce-mode decision made at `at`: permanent, full
+    /// confidence, no reason, evidence or review yet. Set the rest with
+    /// struct update syntax (`Decision { expires_at, ..Decision::active(..) }`).
+    pub fn active(
+        kind: DecisionKind,
+        scope: Scope,
+        value: impl Into<String>,
+        origin: Origin,
+        at: Timestamp,
+    ) -> Self {
+        Self {
+            id: DecisionId::new(),
+            kind,
+            scope,
+            value: value.into(),
+            origin,
+            reason: String::new(),
+            confidence: Confidence::MAX,
+            created_at: at,
+            expires_at: None,
+            state: DecisionState::Active,
+            updated_at: at,
+            mode: Mode::Enforce,
+            shadow_verdict: None,
+            held: None,
+            evidence: Vec::new(),
+            duration: None,
+            offence: None,
+            review: None,
+        }
+    }
+
     /// True while the decision should be enforced at `now`.
     pub fn is_effective(&self, now: Timestamp) -> bool {
         self.state == DecisionState::Active && self.expires_at.is_none_or(|exp| exp > now)

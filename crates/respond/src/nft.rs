@@ -984,7 +984,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
     use chrono::{TimeDelta, TimeZone, Utc};
-    use riposte_model::{Confidence, DecisionId, DecisionState, Mode, Origin, Scope};
+    use riposte_model::{Origin, Scope};
 
     use super::*;
     use crate::EnforcerConfig;
@@ -994,27 +994,13 @@ mod tests {
     }
 
     fn ban(scope: Scope, value: &str, ttl: Option<TimeDelta>) -> Decision {
+        let alice = Origin::User {
+            name: "alice".into(),
+        };
+        let value = scope.normalize(value).unwrap();
         Decision {
-            id: DecisionId::new(),
-            kind: DecisionKind::Ban,
-            scope,
-            value: scope.normalize(value).unwrap(),
-            origin: Origin::User {
-                name: "alice".into(),
-            },
-            reason: "test".into(),
-            confidence: Confidence::new(90).unwrap(),
-            created_at: now(),
             expires_at: ttl.map(|t| now() + t),
-            state: DecisionState::Active,
-            updated_at: now(),
-            mode: Mode::Enforce,
-            shadow_verdict: None,
-            held: None,
-            evidence: Vec::new(),
-            duration: None,
-            offence: None,
-            review: None,
+            ..Decision::active(DecisionKind::Ban, scope, value, alice, now())
         }
     }
 

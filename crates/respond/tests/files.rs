@@ -6,34 +6,17 @@
 use std::time::Duration;
 
 use chrono::{TimeDelta, TimeZone, Utc};
-use riposte_model::{
-    Confidence, Decision, DecisionId, DecisionKind, DecisionState, Mode, Origin, Scope,
-};
+use riposte_model::{Decision, DecisionKind, Origin, Scope};
 use riposte_respond::{FileEnforcer, ListFormat};
 
 fn decision(kind: DecisionKind, scope: Scope, value: &str) -> Decision {
     let now = Utc.with_ymd_and_hms(2026, 3, 14, 10, 0, 0).unwrap();
+    let alice = Origin::User {
+        name: "alice".into(),
+    };
     Decision {
-        id: DecisionId::new(),
-        kind,
-        scope,
-        value: value.into(),
-        origin: Origin::User {
-            name: "alice".into(),
-        },
-        reason: "test".into(),
-        confidence: Confidence::MAX,
-        created_at: now,
         expires_at: Some(now + TimeDelta::hours(1)),
-        state: DecisionState::Active,
-        updated_at: now,
-        mode: Mode::Enforce,
-        shadow_verdict: None,
-        held: None,
-        evidence: Vec::new(),
-        duration: None,
-        offence: None,
-        review: None,
+        ..Decision::active(kind, scope, value, alice, now)
     }
 }
 

@@ -18,9 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use riposte_model::{
-    Confidence, Decision, DecisionId, DecisionKind, DecisionState, Mode, Origin, Scope, Timestamp,
-};
+use riposte_model::{Decision, DecisionKind, Origin, Scope, Timestamp};
 use riposte_respond::{NftConfig, NftEnforcer, NftName};
 
 const FW4: &str = "10.201.0.1";
@@ -244,27 +242,12 @@ fn probe_helper() {
 }
 
 fn ban(scope: Scope, value: &str, now: Timestamp, ttl: Option<TimeDelta>) -> Decision {
+    let alice = Origin::User {
+        name: "alice".into(),
+    };
     Decision {
-        id: DecisionId::new(),
-        kind: DecisionKind::Ban,
-        scope,
-        value: value.to_owned(),
-        origin: Origin::User {
-            name: "alice".into(),
-        },
-        reason: "test".into(),
-        confidence: Confidence::new(90).unwrap(),
-        created_at: now,
         expires_at: ttl.map(|t| now + t),
-        state: DecisionState::Active,
-        updated_at: now,
-        mode: Mode::Enforce,
-        shadow_verdict: None,
-        held: None,
-        evidence: Vec::new(),
-        duration: None,
-        offence: None,
-        review: None,
+        ..Decision::active(DecisionKind::Ban, scope, value, alice, now)
     }
 }
 

@@ -11,9 +11,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use chrono::{TimeDelta, TimeZone, Utc};
-use riposte_model::{
-    Confidence, Decision, DecisionId, DecisionKind, DecisionState, Mode, Origin, Scope, Timestamp,
-};
+use riposte_model::{Decision, DecisionKind, Origin, Scope, Timestamp};
 use riposte_respond::{WebhookConfig, WebhookEnforcer, signature};
 use serde_json::Value;
 
@@ -50,27 +48,13 @@ fn now() -> Timestamp {
 }
 
 fn decision(kind: DecisionKind, scope: Scope, value: &str) -> Decision {
+    let now = now();
+    let alice = Origin::User {
+        name: "alice".into(),
+    };
     Decision {
-        id: DecisionId::new(),
-        kind,
-        scope,
-        value: value.into(),
-        origin: Origin::User {
-            name: "alice".into(),
-        },
-        reason: "test".into(),
-        confidence: Confidence::MAX,
-        created_at: now(),
-        expires_at: Some(now() + TimeDelta::hours(1)),
-        state: DecisionState::Active,
-        updated_at: now(),
-        mode: Mode::Enforce,
-        shadow_verdict: None,
-        held: None,
-        evidence: Vec::new(),
-        duration: None,
-        offence: None,
-        review: None,
+        expires_at: Some(now + TimeDelta::hours(1)),
+        ..Decision::active(kind, scope, value, alice, now)
     }
 }
 
