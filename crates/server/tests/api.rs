@@ -2,45 +2,19 @@
 //! The router in-process (`oneshot`), against a real in-memory SQLite store
 //! and a real pipeline task.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{TimeZone, Utc};
 use http_body_util::BodyExt;
-use riposte_detect::RuleSet;
-use riposte_engine::{Engine, pipeline};
-use riposte_model::ManualClock;
 use riposte_respond::{Responder, ResponderConfig};
 use riposte_server::{AppState, app};
 use serde_json::Value;
 use tower::ServiceExt;
 
+mod common;
+
 async fn state() -> AppState {
-    let store = riposte_store::open("sqlite::memory:").await.unwrap();
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 3, 14, 10, 0, 0).unwrap(),
-    ));
-    let responder = Arc::new(Responder::new(ResponderConfig::default(), Vec::new()));
-    let engine = Engine::new(
-        store.clone(),
-        Arc::new(RuleSet::default()),
-        Vec::new(),
-        responder,
-        clock.clone(),
-    );
-    let (handle, _task) = pipeline::spawn(engine, 4);
-    AppState {
-        store,
-        pipeline: handle,
-        clock,
-        max_line_bytes: 200,
-        review_max_age: chrono::TimeDelta::hours(24),
-        bouncers: Arc::new(riposte_server::Bouncers::new(vec![
-            ("nginx".into(), "nginx-key-0123456789abcdef".into()),
-            ("firewall".into(), "fw-key-0123456789abcdef".into()),
-        ])),
-    }
+    common::state(200).await.0
 }
 
 async fn call(state: &AppState, req: Request<Body>) -> (StatusCode, Value) {

@@ -4,16 +4,15 @@
 
 use std::sync::Arc;
 
-use chrono::{TimeDelta, TimeZone, Utc};
-use riposte_detect::RuleSet;
-use riposte_engine::{Engine, pipeline};
+use chrono::TimeDelta;
 use riposte_model::{Clock, Confidence, DecisionKind, ManualClock, Mode, Origin, Scope};
 use riposte_respond::{DecisionRequest, Outcome, Responder, ResponderConfig};
-use riposte_server::{AppState, Bouncers, CsStream, app};
+use riposte_server::{AppState, CsStream, app};
 use serde_json::Value;
 
-const NGINX: &str = "nginx-key-0123456789abcdef";
-const FIREWALL: &str = "fw-key-0123456789abcdef";
+mod common;
+
+use common::{FIREWALL, NGINX};
 
 struct Lapi {
     url: String,
@@ -24,30 +23,7 @@ struct Lapi {
 }
 
 async fn lapi() -> Lapi {
-    let store = riposte_store::open("sqlite::memory:").await.unwrap();
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 3, 14, 10, 0, 0).unwrap(),
-    ));
-    let responder = Arc::new(Responder::new(ResponderConfig::default(), Vec::new()));
-    let engine = Engine::new(
-        store.clone(),
-        Arc::new(RuleSet::default()),
-        Vec::new(),
-        responder,
-        clock.clone(),
-    );
-    let (handle, _task) = pipeline::spawn(engine, 4);
-    let state = AppState {
-        store,
-        pipeline: handle,
-        clock: clock.clone(),
-        max_line_bytes: 1000,
-        review_max_age: TimeDelta::hours(24),
-        bouncers: Arc::new(Bouncers::new(vec![
-            ("nginx".into(), NGINX.into()),
-            ("firewall".into(), FIREWALL.into()),
-        ])),
-    };
+    let (state, clock) = common::state(1000).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let router = app(state.clone());

@@ -600,13 +600,16 @@ mod tests {
 
     #[test]
     fn every_problem_is_listed_with_its_item() {
-        let text = "[Definition]\nfailregex = ^ok <HOST>\n  ^no host here\n  ^bad [ <HOST>\n  ^%(missing)s\ndatepattern = %Q\n";
-        let err = filter(text, &[]).unwrap_err();
-        let got: Vec<String> = err
-            .0
-            .iter()
-            .map(|p| format!("{}: {}", p.location, p.message))
-            .collect();
+        let problems = |text: &str| -> Vec<String> {
+            let err = filter(text, &[]).unwrap_err();
+            err.0
+                .iter()
+                .map(|p| format!("{}: {}", p.location, p.message))
+                .collect()
+        };
+        let got = problems(
+            "[Definition]\nfailregex = ^ok <HOST>\n  ^no host here\n  ^bad [ <HOST>\n  ^%(missing)s\ndatepattern = %Q\n",
+        );
         assert_eq!(got.len(), 2, "{got:?}");
         assert!(
             got[0].starts_with("failregex: %(missing)s refers to an option that does not exist"),
@@ -614,13 +617,8 @@ mod tests {
         );
         assert!(got[1].starts_with("datepattern: "), "{got:?}");
         // failregex could not be interpolated, so no per-item problems; fix it:
-        let text = "[Definition]\nfailregex = ^ok <HOST>\n  ^no host here\n  ^bad [ <HOST>\n";
-        let err = filter(text, &[]).unwrap_err();
-        let got: Vec<String> = err
-            .0
-            .iter()
-            .map(|p| format!("{}: {}", p.location, p.message))
-            .collect();
+        let got =
+            problems("[Definition]\nfailregex = ^ok <HOST>\n  ^no host here\n  ^bad [ <HOST>\n");
         assert_eq!(got.len(), 2, "{got:?}");
         assert!(
             got[0].starts_with("failregex[2]: no failure-id group"),
