@@ -281,6 +281,12 @@ pub(crate) fn terminal_safe(text: &str) -> String {
         .collect()
 }
 
+/// A decision id given on the command line.
+pub(crate) fn decision_id(id: &str) -> anyhow::Result<DecisionId> {
+    id.parse()
+        .map_err(|_| anyhow!("{id:?} is not a decision id"))
+}
+
 /// One line per decision, in the style of `cscli decisions list`.
 pub fn decision_line(d: &Decision) -> String {
     let until = match (d.state, d.expires_at) {
@@ -378,9 +384,7 @@ pub async fn decisions(cmd: DecisionsCommand) -> anyhow::Result<()> {
             user,
         } => {
             let ctx = store.open_for_decisions().await?;
-            let id: DecisionId = id
-                .parse()
-                .map_err(|_| anyhow!("{id:?} is not a decision id"))?;
+            let id = decision_id(&id)?;
             match ctx
                 .responder
                 .revoke(ctx.store.as_ref(), id, &user, &reason, ctx.clock.now())

@@ -3,10 +3,12 @@
 
 use anyhow::{anyhow, bail};
 use clap::Subcommand;
-use riposte_model::{Clock, DecisionId, parse_duration};
+use riposte_model::{Clock, parse_duration};
 use riposte_respond::{ReviewItem, ReviewVerdict, breaker_status, digest, review_queue};
 
-use crate::commands::{StoreArgs, decision_line, print_json, print_list, terminal_safe};
+use crate::commands::{
+    StoreArgs, decision_id, decision_line, print_json, print_list, terminal_safe,
+};
 
 #[derive(Subcommand, Debug)]
 pub enum ReviewCommand {
@@ -99,11 +101,6 @@ fn review_line(item: &ReviewItem) -> String {
         .map(|a| format!("  [alert {}: {}]", a.rule_id, a.summary))
         .unwrap_or_default();
     format!("{mark} {}{why}", decision_line(&item.decision))
-}
-
-fn decision_id(id: &str) -> anyhow::Result<DecisionId> {
-    id.parse()
-        .map_err(|_| anyhow!("{id:?} is not a decision id"))
 }
 
 pub async fn review(cmd: ReviewCommand) -> anyhow::Result<()> {

@@ -27,7 +27,7 @@ pub enum EnforcerConfig {
         #[serde(default)]
         reload: Vec<String>,
         /// How long the reload command may run before it is killed.
-        #[serde(default = "default_reload_timeout", with = "humantime_secs")]
+        #[serde(default = "default_reload_timeout", with = "std_duration")]
         reload_timeout: Duration,
     },
     /// Sets with element timeouts in a dedicated nftables table.
@@ -40,8 +40,9 @@ fn default_reload_timeout() -> Duration {
     Duration::from_secs(10)
 }
 
-/// `reload_timeout: 10s` in the configuration's duration syntax.
-pub(crate) mod humantime_secs {
+/// A `std::time::Duration` written in the configuration's duration syntax
+/// (`10s`, `1m30s`): every enforcer timeout.
+pub(crate) mod std_duration {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer};

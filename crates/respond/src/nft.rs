@@ -74,7 +74,7 @@ pub struct NftConfig {
     pub nft: PathBuf,
     /// How long one nft run may take before it is killed and the
     /// reconciliation fails (to be retried at the next one).
-    #[serde(default = "default_timeout", deserialize_with = "deserialize_duration")]
+    #[serde(default = "default_timeout", with = "crate::enforcer::std_duration")]
     pub timeout: Duration,
     /// Plan and log the changes, change nothing.
     #[serde(default)]
@@ -124,13 +124,6 @@ fn default_nft() -> PathBuf {
 
 fn default_timeout() -> Duration {
     Duration::from_secs(10)
-}
-
-fn deserialize_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(d)?;
-    riposte_model::parse_duration(&text)
-        .and_then(|t| t.to_std().map_err(|e| e.to_string()))
-        .map_err(serde::de::Error::custom)
 }
 
 /// An nftables hook a drop chain attaches to.

@@ -299,10 +299,7 @@ impl Responder {
                         None => plan.state.to_string(),
                     },
                 };
-                let plan = match judgement {
-                    Judgement::Create(plan) => plan,
-                    _ => Plan::plain(req.duration),
-                };
+                let plan = judgement.into_plan(req.duration);
                 let mut d = self.build(&req, value, plan, DecisionState::Simulated, mode, now)?;
                 d.shadow_verdict = Some(verdict);
                 tx.insert_decision(&d).await?;
@@ -333,11 +330,7 @@ impl Responder {
                 });
             }
             (Mode::Simulate, judgement) => {
-                let plan = match judgement {
-                    Judgement::Create(plan) => plan,
-                    _ => Plan::plain(req.duration),
-                };
-                (DecisionState::Simulated, plan)
+                (DecisionState::Simulated, judgement.into_plan(req.duration))
             }
             (Mode::Enforce, Judgement::Duplicate(existing)) => {
                 return Ok(Decided {
@@ -529,26 +522,19 @@ impl Responder {
         };
         let automated = req.origin.is_automated();
         Ok(Decision {
-            id: DecisionId::new(),
-            kind: req.kind,
-            scope: req.scope,
-            value,
-            origin: req.origin.clone(),
             reason,
             confidence: req.confidence,
-            created_at: now,
             expires_at,
             state,
-            updated_at: now,
             mode,
-            shadow_verdict: None,
-            held: (state == DecisionState::PendingApproval)
-                .then(|| plan.hold.clone())
-                .flatten(),
+            held: plan
+                .hold
+                .filter(|_| state == DecisionState::PendingApproval),
             evidence: req.evidence.clone(),
             duration: plan.duration,
             offence: plan.offence,
             review: (automated && mode == Mode::Enforce).then(Review::pending),
+            ..Decision::active(req.kind, req.scope, value, req.origin.clone(), now)
         })
     }
 
@@ -839,6 +825,17 @@ pub async fn breaker_status(store: &dyn Store) -> Result<Option<BreakerState>, R
 fn parse_breaker(json: &str) -> Result<BreakerState, RespondError> {
     serde_json::from_str(json)
         .map_err(|e| RespondError::Invalid(format!("stored breaker state is unreadable: {e}")))
+}
+
+impl Judgement {
+    /// What a recorded-only (simulated or shadow) decision is built from:
+    /// the plan, or the request as asked when enforce would not create one.
+    fn into_plan(self, requested: Option<TimeDelta>) -> Plan {
+        match self {
+            Judgement::Create(plan) => plan,
+            Judgement::Refuse(_) | Judgement::Duplicate(_) => Plan::plain(requested),
+        }
+    }
 }
 
 impl Plan {

@@ -47,12 +47,17 @@ pub async fn review_queue(
             None => None,
         };
         items.push(ReviewItem {
-            flagged: now - decision.created_at > max_age,
+            flagged: overdue(&decision, max_age, now),
             decision,
             alert,
         });
     }
     Ok(items)
+}
+
+/// Unreviewed for longer than `max_age` at `now`.
+fn overdue(d: &Decision, max_age: TimeDelta, now: Timestamp) -> bool {
+    now - d.created_at > max_age
 }
 
 fn alert_of(d: &Decision) -> Option<riposte_model::AlertId> {
@@ -127,45 +132,44 @@ pub async fn digest(
         let Some(review) = &d.review else {
             continue;
         };
-        let rule = d.origin.rule().unwrap_or("(none)").to_owned();
-        let stats = rules.entry(rule).or_default();
-        if in_window(d.created_at) {
+        let made_in_window = in_window(d.created_at);
+        if made_in_window {
+            let rule = d.origin.rule().unwrap_or("(none)").to_owned();
+            let stats = rules.entry(rule).or_default();
             stats.decided += 1;
-            if review.status != ReviewStatus::Pending {
-                stats.reviewed += 1;
-            }
-            if review.status == ReviewStatus::Reverted {
-                stats.reverted += 1;
-            }
+            stats.reviewed += u64::from(review.status != ReviewStatus::Pending);
+            stats.reverted += u64::from(review.status == ReviewStatus::Reverted);
         }
         if review.status == ReviewStatus::Reverted && review.at.is_some_and(in_window) {
             reverted.push(d.clone());
         }
-        if in_window(d.created_at) {
+        if made_in_window {
             decided.push(d);
         }
     }
-    rules.retain(|_, s| s.decided > 0);
     for s in rules.values_mut() {
         s.false_positive_rate = (s.reviewed > 0).then(|| s.reverted as f64 / s.reviewed as f64);
     }
-    let queue = review_queue(store, max_age, to, DIGEST_LIMIT).await?;
-    let pending_approval = store
+    // Counts only: the queue's alerts are not needed here.
+    let awaiting = store
         .list_decisions(&DecisionFilter {
-            state: Some(DecisionState::PendingApproval),
+            review: Some(ReviewStatus::Pending),
             limit: Some(DIGEST_LIMIT),
             ..DecisionFilter::default()
         })
-        .await?
-        .len() as u64;
+        .await?;
+    let pending_approval = awaiting
+        .iter()
+        .filter(|d| d.state == DecisionState::PendingApproval)
+        .count() as u64;
     Ok(Digest {
         from,
         to,
         decided,
         reverted,
         simulated,
-        awaiting_review: queue.len() as u64,
-        flagged: queue.iter().filter(|i| i.flagged).count() as u64,
+        awaiting_review: awaiting.len() as u64,
+        flagged: awaiting.iter().filter(|d| overdue(d, max_age, to)).count() as u64,
         pending_approval,
         breaker: breaker_status(store).await?,
         rules,

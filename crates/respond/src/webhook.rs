@@ -35,7 +35,7 @@ pub struct WebhookConfig {
     /// Which kinds to send (default: every kind).
     #[serde(default)]
     pub kinds: Vec<DecisionKind>,
-    #[serde(default = "default_timeout", with = "crate::enforcer::humantime_secs")]
+    #[serde(default = "default_timeout", with = "crate::enforcer::std_duration")]
     pub timeout: Duration,
 }
 

@@ -16,8 +16,7 @@
 //! Every request carries `X-Api-Key`; each bouncer has its own key
 //! (`bouncers:` in riposte.yaml). Keys are compared in constant time.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use axum::Json;
@@ -25,7 +24,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
-use riposte_model::{Decision, DecisionKind, Scope, Timestamp};
+use riposte_model::{Decision, DecisionId, DecisionKind, DecisionState, Scope, Timestamp};
 use riposte_store::DecisionFilter;
 use serde::{Deserialize, Serialize};
 
@@ -164,17 +163,16 @@ pub(crate) struct StreamQuery {
     scopes: Option<String>,
 }
 
+/// Scopes by CrowdSec's name (`Username`, `AS`) or Riposte's (`user`,
+/// `asn`), any case; unknown names are ignored, as CrowdSec does.
 fn wanted_scopes(param: Option<&str>) -> Vec<Scope> {
     let text = param.unwrap_or("ip,range");
     text.split(',')
-        .filter_map(|s| match s.trim().to_ascii_lowercase().as_str() {
-            "ip" => Some(Scope::Ip),
-            "range" => Some(Scope::Range),
-            "username" | "user" => Some(Scope::User),
-            "domain" => Some(Scope::Domain),
-            "country" => Some(Scope::Country),
-            "as" | "asn" => Some(Scope::Asn),
-            _ => None,
+        .filter_map(|name| {
+            let name = name.trim();
+            Scope::ALL.iter().copied().find(|s| {
+                cs_scope(*s).eq_ignore_ascii_case(name) || s.as_str().eq_ignore_ascii_case(name)
+            })
         })
         .collect()
 }
@@ -231,32 +229,39 @@ pub(crate) async fn stream(
                     ..DecisionFilter::default()
                 })
                 .await?;
-            // Lapsed since the last pull but not swept yet: deleted too.
-            let effective = s.store.effective_decisions(now).await?;
-            let effective_ids: std::collections::HashSet<_> =
-                effective.iter().map(|d| d.id).collect();
-            let mut new = Vec::new();
-            let mut deleted = Vec::new();
-            for d in changed.iter().filter(keep) {
-                if effective_ids.contains(&d.id) {
-                    new.push(to_cs(d, now));
-                } else if d.state != riposte_model::DecisionState::Simulated
-                    && d.state != riposte_model::DecisionState::PendingApproval
-                {
-                    deleted.push(to_cs(d, now));
-                }
-            }
-            let lapsed = s
+            // Every decision in state `active`: the effective ones, and
+            // those lapsed but not swept yet.
+            let active = s
                 .store
                 .list_decisions(&DecisionFilter {
-                    state: Some(riposte_model::DecisionState::Active),
+                    state: Some(DecisionState::Active),
                     limit: Some(STREAM_LIMIT),
                     ..DecisionFilter::default()
                 })
                 .await?;
-            for d in lapsed.iter().filter(keep) {
-                let lapsed_now = d.expires_at.is_some_and(|e| e > since && e <= now);
-                if lapsed_now && !deleted.iter().any(|x| x.uuid == d.id.to_string()) {
+            let effective: HashSet<DecisionId> = active
+                .iter()
+                .filter(|d| d.is_effective(now))
+                .map(|d| d.id)
+                .collect();
+            let mut new = Vec::new();
+            let mut deleted = Vec::new();
+            let mut deleted_ids = HashSet::new();
+            for d in changed.iter().filter(keep) {
+                if effective.contains(&d.id) {
+                    new.push(to_cs(d, now));
+                } else if !matches!(
+                    d.state,
+                    DecisionState::Simulated | DecisionState::PendingApproval
+                ) {
+                    deleted.push(to_cs(d, now));
+                    deleted_ids.insert(d.id);
+                }
+            }
+            // Lapsed since the last pull but not swept yet: deleted too.
+            for d in active.iter().filter(keep) {
+                let lapsed = !d.is_effective(now) && d.expires_at.is_some_and(|e| e > since);
+                if lapsed && deleted_ids.insert(d.id) {
                     deleted.push(to_cs(d, now));
                 }
             }
@@ -291,21 +296,20 @@ pub(crate) async fn lookup(
         return Ok(forbidden());
     }
     let now = s.clock.now();
-    let net: Option<IpNet> = match (&q.ip, &q.range) {
-        (Some(ip), _) => Some(
-            ip.trim()
-                .parse::<IpAddr>()
-                .map(|a| IpNet::from(a.to_canonical()))
-                .map_err(|_| ApiError::BadRequest(format!("{ip:?} is not an IP address")))?,
-        ),
-        (None, Some(r)) => Some(
-            r.trim()
-                .parse::<IpNet>()
-                .map(riposte_model::canonical_net)
-                .map_err(|_| ApiError::BadRequest(format!("{r:?} is not a CIDR range")))?,
-        ),
+    let asked = match (&q.ip, &q.range) {
+        (Some(ip), _) => Some((Scope::Ip, ip)),
+        (None, Some(range)) => Some((Scope::Range, range)),
         (None, None) => None,
     };
+    // Canonical like a decision's value (IPv4-mapped IPv6 as IPv4).
+    let net: Option<IpNet> = asked
+        .map(|(scope, value)| {
+            let value = scope.normalize(value).map_err(ApiError::BadRequest)?;
+            scope
+                .network(&value)
+                .ok_or_else(|| ApiError::BadRequest(format!("{value:?} is not an address")))
+        })
+        .transpose()?;
     let kind = q.kind.as_deref().map(str::to_ascii_lowercase);
     let effective = s.store.effective_decisions(now).await?;
     let found: Vec<CsDecision> = effective
