@@ -28,6 +28,8 @@ pub(crate) struct Ctx {
     pub store: Arc<dyn Store>,
     pub responder: Responder,
     pub clock: SystemClock,
+    /// The configuration, when one was found.
+    pub config: Option<Config>,
 }
 
 impl StoreArgs {
@@ -70,6 +72,7 @@ impl StoreArgs {
             store,
             responder,
             clock: SystemClock,
+            config,
         })
     }
 }
@@ -211,6 +214,20 @@ pub enum AlertsCommand {
 pub enum DeadLettersCommand {
     /// List input that could not be decoded, newest first, with the reason
     /// and where it came from.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// The audit log, newest first: every decision, refusal, hold, review,
+    /// case change, playbook step and digest, with who did it and why.
     List {
         #[command(flatten)]
         store: StoreArgs,
@@ -429,6 +446,22 @@ pub async fn dead_letters(cmd: DeadLettersCommand) -> anyhow::Result<()> {
             d.format,
             d.raw_len,
             d.reason
+        )
+    })
+}
+
+pub async fn audit(cmd: AuditCommand) -> anyhow::Result<()> {
+    let AuditCommand::List { store, limit, json } = cmd;
+    let ctx = store.open().await?;
+    let list = ctx.store.list_audit(limit).await?;
+    print_list(&list, json, "audit entries", |a| {
+        format!(
+            "{}  {:<18} {:<28} {}  {}",
+            a.at.format("%Y-%m-%dT%H:%M:%SZ"),
+            a.action,
+            a.actor,
+            a.target,
+            a.reason
         )
     })
 }

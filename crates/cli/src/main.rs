@@ -82,6 +82,9 @@ enum Command {
     /// List input that could not be decoded.
     #[command(subcommand, name = "dead-letters")]
     DeadLetters(commands::DeadLettersCommand),
+    /// Read the audit log.
+    #[command(subcommand)]
+    Audit(commands::AuditCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -134,6 +137,7 @@ fn main() -> ExitCode {
             Command::Alerts(cmd) => commands::alerts(cmd).await,
             Command::Cases(cmd) => commands::cases(cmd).await,
             Command::DeadLetters(cmd) => commands::dead_letters(cmd).await,
+            Command::Audit(cmd) => commands::audit(cmd).await,
             Command::Import(cmd) => import::run(cmd),
         }
     });

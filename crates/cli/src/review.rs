@@ -4,10 +4,12 @@
 use anyhow::{anyhow, bail};
 use clap::Subcommand;
 use riposte_model::{Clock, parse_duration};
-use riposte_respond::{ReviewItem, ReviewVerdict, breaker_status, digest, review_queue};
+use riposte_respond::{
+    DigestSchedule, ReviewItem, ReviewVerdict, breaker_status, digest, review_queue,
+};
 
 use crate::commands::{
-    StoreArgs, decision_id, decision_line, print_json, print_list, terminal_safe,
+    Ctx, StoreArgs, decision_id, decision_line, print_json, print_list, terminal_safe,
 };
 
 #[derive(Subcommand, Debug)]
@@ -71,6 +73,14 @@ pub enum ReviewCommand {
         /// markdown, html or json.
         #[arg(long, default_value = "markdown")]
         format: String,
+        /// Deliver it instead of printing it: write the Markdown and HTML
+        /// files under the data directory's digests/, email them through
+        /// notify.smtp to respond.review.digest.to (or --to), and audit it.
+        #[arg(long)]
+        email: bool,
+        /// Recipients for --email, instead of the configured ones.
+        #[arg(long, requires = "email")]
+        to: Vec<String>,
     },
 }
 
@@ -124,10 +134,15 @@ pub async fn review(cmd: ReviewCommand) -> anyhow::Result<()> {
             store,
             since,
             format,
+            email,
+            to,
         } => {
             let ctx = store.open().await?;
             let window = parse_duration(&since).map_err(|e| anyhow!(e))?;
             let max_age = ctx.responder.config().review_max_age;
+            if email {
+                return email_digest(&ctx, window, &to).await;
+            }
             let d = digest(ctx.store.as_ref(), window, max_age, ctx.clock.now()).await?;
             match format.as_str() {
                 "markdown" | "md" => print!("{}", d.to_markdown()),
@@ -210,4 +225,44 @@ pub async fn breaker(cmd: BreakerCommand) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// `review digest --email`: the same delivery `serve` makes on schedule.
+async fn email_digest(ctx: &Ctx, window: chrono::TimeDelta, to: &[String]) -> anyhow::Result<()> {
+    let config = ctx
+        .config
+        .as_ref()
+        .ok_or_else(|| anyhow!("--email needs --config FILE (its notify.smtp is the relay)"))?;
+    if config.smtp.is_none() {
+        bail!("--email needs notify.smtp in {}", config.base_dir.display());
+    }
+    let mut config = config.clone();
+    let schedule = config.digest.get_or_insert_with(|| DigestSchedule {
+        at: chrono::NaiveTime::MIN,
+        window,
+        to: Vec::new(),
+        subject: None,
+    });
+    schedule.window = window;
+    let recipients = if to.is_empty() {
+        schedule.to.clone()
+    } else {
+        to.to_vec()
+    };
+    if recipients.is_empty() {
+        bail!("no recipients: give --to ADDRESS or set respond.review.digest.to");
+    }
+    let job = riposte_server::digest_job(&config)?.expect("digest schedule set above");
+    let delivered = job
+        .deliver(ctx.store.as_ref(), ctx.clock.now(), Some(&recipients))
+        .await?;
+    for f in &delivered.files {
+        println!("wrote {}", f.display());
+    }
+    println!(
+        "mailed the digest ({} automated decisions) to {}",
+        delivered.digest.decided.len(),
+        delivered.mailed_to.join(", ")
+    );
+    Ok(())
 }

@@ -21,6 +21,11 @@ fn text(b: &[u8]) -> String {
 /// The demo's configuration, rules and playbooks in a fresh directory, with
 /// `extra` appended to the `respond:` section.
 fn demo(extra: &str) -> tempfile::TempDir {
+    demo_with(extra, "")
+}
+
+/// `demo`, with `top` appended to the configuration as top-level keys.
+fn demo_with(extra: &str, top: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo");
     std::fs::create_dir_all(dir.path().join("playbooks")).unwrap();
@@ -38,7 +43,8 @@ fn demo(extra: &str) -> tempfile::TempDir {
         .replace(
             "  sweep_interval: 10s\n",
             &format!("  sweep_interval: 10s\n{extra}"),
-        );
+        )
+        + top;
     std::fs::write(dir.path().join("riposte.yaml"), config).unwrap();
     let d = dir.path();
     let out = riposte(&[
@@ -152,6 +158,74 @@ fn review_list_revert_extend_and_digest() {
     );
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
     assert!(html.contains("<td>our bastion</td>"), "{html}");
+}
+
+#[test]
+fn digest_email_writes_mails_and_audits_the_digest() {
+    let sink = riposte_testkit::SmtpSink::start();
+    let dir = demo_with(
+        "",
+        &format!(
+            "notify:\n  smtp: {{ host: 127.0.0.1, port: {}, tls: none, from: \"Riposte <riposte@example.org>\" }}\n",
+            sink.port()
+        ),
+    );
+    let config = dir.path().join("riposte.yaml");
+    let config = config.to_str().unwrap();
+    let out = riposte(&[
+        "review", "digest", "-c", config, "--since", "3650d", "--email",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "error: no recipients: give --to ADDRESS or set respond.review.digest.to\n"
+    );
+    let out = riposte(&[
+        "review",
+        "digest",
+        "-c",
+        config,
+        "--since",
+        "3650d",
+        "--email",
+        "--to",
+        "soc@example.org",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert_eq!(
+        lines[2],
+        "mailed the digest (2 automated decisions) to soc@example.org"
+    );
+    let md_path = lines[0].strip_prefix("wrote ").unwrap();
+    assert!(
+        md_path.starts_with(
+            dir.path()
+                .join("riposte-data/digests/digest-")
+                .to_str()
+                .unwrap()
+        ) && md_path.ends_with("Z.md"),
+        "{md_path}"
+    );
+    let md = std::fs::read_to_string(md_path).unwrap();
+    let mails = sink.messages();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].to, ["soc@example.org"]);
+    assert_eq!(
+        mails[0].body("text/plain").unwrap().replace("\r\n", "\n"),
+        md
+    );
+    assert!(
+        md.contains("| ssh-bruteforce | 1 | 0 | 0 | – |\n| suricata-alert | 1 | 0 | 0 | – |\n"),
+        "{md}"
+    );
+    let audit = text(&riposte(&["audit", "list", "-c", config]).stdout);
+    assert!(
+        audit.contains("digest.deliver") && audit.contains("mailed to soc@example.org"),
+        "{audit}"
+    );
 }
 
 #[test]

@@ -17,6 +17,8 @@
 //!   sweep_interval: 30s
 //! enforcers:
 //!   - { type: file, path: riposte-data/blocklist.txt }
+//! notify:                            # see notify_config.rs
+//!   smtp: { host: 127.0.0.1, tls: none, from: riposte@example.org }
 //! ingest: { max_line_bytes: 1048576, batch_lines: 1000, poll_interval: 250ms }
 //! ```
 
@@ -123,6 +125,10 @@ pub struct Config {
     pub enforcers: Vec<EnforcerConfig>,
     /// CrowdSec bouncers allowed to read decisions (`bouncers:`).
     pub bouncers: Vec<BouncerConfig>,
+    /// `notify.smtp`: the relay email goes through.
+    pub smtp: Option<riposte_notify::SmtpConfig>,
+    /// `respond.review.digest`: the daily review digest's schedule.
+    pub digest: Option<riposte_respond::DigestSchedule>,
     pub ingest: IngestLimits,
     /// The directory relative paths resolve against.
     pub base_dir: PathBuf,
@@ -169,34 +175,9 @@ impl RawBouncer {
         p: &mut Problems,
     ) -> Option<BouncerConfig> {
         let key = match (&self.key_env, &self.key_file) {
-            (Some(var), None) => match std::env::var(var) {
-                Ok(k) => k,
-                Err(_) => {
-                    p.push(
-                        file,
-                        format!("{loc}.key_env"),
-                        format!("environment variable {var} is not set"),
-                    );
-                    return None;
-                }
-            },
+            (Some(var), None) => read_secret(&SecretSource::Env(var), file, loc, "key", p)?,
             (None, Some(path)) => {
-                let path = resolve(path);
-                if let Some(why) = loose_permissions(&path) {
-                    p.push(file, format!("{loc}.key_file"), why);
-                    return None;
-                }
-                match std::fs::read_to_string(&path) {
-                    Ok(k) => k.trim().to_owned(),
-                    Err(e) => {
-                        p.push(
-                            file,
-                            format!("{loc}.key_file"),
-                            format!("cannot read {}: {e}", path.display()),
-                        );
-                        return None;
-                    }
-                }
+                read_secret(&SecretSource::File(resolve(path)), file, loc, "key", p)?
             }
             _ => {
                 p.push(file, loc, "give exactly one of key_env and key_file");
@@ -241,6 +222,57 @@ fn check_webhook(w: &riposte_respond::WebhookConfig, file: &str, loc: &str, p: &
     }
 }
 
+/// Where a secret (an API key, a password) is read from: never the
+/// configuration itself, which is shared and versioned.
+pub(crate) enum SecretSource<'a> {
+    /// `<name>_env`: an environment variable.
+    Env(&'a str),
+    /// `<name>_file`: a file only its owner can read (trailing whitespace
+    /// trimmed).
+    File(PathBuf),
+}
+
+/// Reads a secret; a problem at `{loc}.{name}_env` or `{loc}.{name}_file`
+/// when the variable is unset or the file unreadable or readable by others.
+pub(crate) fn read_secret(
+    source: &SecretSource<'_>,
+    file: &str,
+    loc: &str,
+    name: &str,
+    p: &mut Problems,
+) -> Option<String> {
+    match source {
+        SecretSource::Env(var) => match std::env::var(var) {
+            Ok(k) => Some(k),
+            Err(_) => {
+                p.push(
+                    file,
+                    format!("{loc}.{name}_env"),
+                    format!("environment variable {var} is not set"),
+                );
+                None
+            }
+        },
+        SecretSource::File(path) => {
+            if let Some(why) = loose_permissions(path) {
+                p.push(file, format!("{loc}.{name}_file"), why);
+                return None;
+            }
+            match std::fs::read_to_string(path) {
+                Ok(k) => Some(k.trim().to_owned()),
+                Err(e) => {
+                    p.push(
+                        file,
+                        format!("{loc}.{name}_file"),
+                        format!("cannot read {}: {e}", path.display()),
+                    );
+                    None
+                }
+            }
+        }
+    }
+}
+
 /// Why a secrets file is readable by others, if it is.
 fn loose_permissions(path: &Path) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
@@ -254,7 +286,7 @@ fn loose_permissions(path: &Path) -> Option<String> {
     })
 }
 
-const TOP_KEYS: [&str; 12] = [
+const TOP_KEYS: [&str; 13] = [
     "version",
     "data_dir",
     "store",
@@ -266,6 +298,7 @@ const TOP_KEYS: [&str; 12] = [
     "respond",
     "enforcers",
     "bouncers",
+    "notify",
     "ingest",
 ];
 
@@ -641,6 +674,24 @@ impl Config {
             &mut p,
         );
         let respond = crate::respond_config::parse_respond(&respond, file, &mut p);
+        let notify = section(
+            &doc,
+            "notify",
+            &crate::notify_config::NOTIFY_KEYS,
+            file,
+            &mut p,
+        );
+        let smtp = crate::notify_config::parse_notify(&notify, file, &resolve, &mut p);
+        if let Some(r) = &respond
+            && r.digest.as_ref().is_some_and(|d| !d.to.is_empty())
+            && !crate::notify_config::has_smtp(&notify)
+        {
+            p.push(
+                file,
+                "respond.review.digest.to",
+                "mailing the digest needs notify.smtp (the relay to send through)",
+            );
+        }
 
         let enforcers = match doc.get("enforcers") {
             None => Vec::new(),
@@ -739,9 +790,9 @@ impl Config {
         if !p.is_empty() {
             return Err(p);
         }
-        let respond = respond.and_then(|(r, sweep)| Some((r, sweep.to_std().ok()?)));
+        let respond = respond.and_then(|r| Some((r.responder, r.sweep.to_std().ok()?, r.digest)));
         match (api_listen, respond) {
-            (Some(api_listen), Some((respond, sweep_interval))) => Ok(Config {
+            (Some(api_listen), Some((respond, sweep_interval, digest))) => Ok(Config {
                 data_dir,
                 store_url,
                 api_listen,
@@ -753,6 +804,8 @@ impl Config {
                 sweep_interval,
                 enforcers,
                 bouncers,
+                smtp,
+                digest,
                 ingest: IngestLimits {
                     max_line_bytes,
                     batch_lines,

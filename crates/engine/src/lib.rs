@@ -8,6 +8,7 @@ pub mod evtx_dir;
 mod host;
 pub mod listener;
 pub mod nats;
+mod notify_config;
 pub mod pipeline;
 mod respond_config;
 pub mod source;

@@ -16,7 +16,9 @@
 //!   max_prefix: { ipv4: 24, ipv6: 48 }     # wider ranges wait for approval
 //!   mode: enforce                          # or shadow / simulate, for everything
 //!   rule_modes: { ssh-bruteforce: shadow }
-//!   review: { max_age: 24h }
+//!   review:
+//!     max_age: 24h                         # older unreviewed decisions are flagged
+//!     digest: { at: "07:00", window: 24h, to: [soc@example.org] }
 //! ```
 
 use std::collections::BTreeMap;
@@ -26,7 +28,7 @@ use chrono::TimeDelta;
 use ipnet::IpNet;
 use riposte_model::yaml::{display_value, scalar_text};
 use riposte_model::{Confidence, Mode, Problems, parse_duration};
-use riposte_respond::{Allowlist, Escalation, MinConfidence, ResponderConfig};
+use riposte_respond::{Allowlist, DigestSchedule, Escalation, MinConfidence, ResponderConfig};
 use serde_yaml_ng::{Mapping, Value};
 
 pub(crate) const RESPOND_KEYS: [&str; 13] = [
@@ -45,13 +47,19 @@ pub(crate) const RESPOND_KEYS: [&str; 13] = [
     "review",
 ];
 
+/// What the section configures.
+pub(crate) struct RespondSection {
+    pub responder: ResponderConfig,
+    pub sweep: TimeDelta,
+    pub digest: Option<DigestSchedule>,
+}
+
 /// Reads the section (its keys already checked); every problem is pushed.
-/// Returns the responder's settings and the sweep interval.
 pub(crate) fn parse_respond(
     respond: &Mapping,
     file: &str,
     p: &mut Problems,
-) -> Option<(ResponderConfig, TimeDelta)> {
+) -> Option<RespondSection> {
     let defaults = ResponderConfig::default();
     let mut at = Reader { file, p };
     let allow = at.nets(respond.get("allowlist"), "respond.allowlist");
@@ -186,26 +194,41 @@ pub(crate) fn parse_respond(
             "must map rule ids to modes (simulate, shadow, enforce)",
         ),
     }
-    let review_max_age = match respond.get("review") {
-        None => Some(defaults.review_max_age),
+    let (review_max_age, digest) = match respond.get("review") {
+        None => (Some(defaults.review_max_age), None),
         Some(Value::Mapping(m)) => {
             for key in m.keys() {
                 let key = scalar_text(key);
-                if key != "max_age" {
+                if key != "max_age" && key != "digest" {
                     at.push(
                         &format!("respond.review.{key}"),
-                        "unknown key (valid: max_age)",
+                        "unknown key (valid: max_age, digest)",
                     );
                 }
             }
-            match m.get("max_age") {
+            let max_age = match m.get("max_age") {
                 None => Some(defaults.review_max_age),
                 some => at.duration(some, "respond.review.max_age"),
-            }
+            };
+            let digest = match m.get("digest") {
+                None => None,
+                Some(Value::Mapping(d)) => at.digest(d),
+                Some(_) => {
+                    at.push(
+                        "respond.review.digest",
+                        "must be a mapping (keys: at, window, to, subject)",
+                    );
+                    None
+                }
+            };
+            (max_age, digest)
         }
         Some(_) => {
-            at.push("respond.review", "must be a mapping (keys: max_age)");
-            None
+            at.push(
+                "respond.review",
+                "must be a mapping (keys: max_age, digest)",
+            );
+            (None, None)
         }
     };
     let config = ResponderConfig {
@@ -220,7 +243,11 @@ pub(crate) fn parse_respond(
         rule_modes,
         review_max_age: review_max_age?,
     };
-    Some((config, sweep.unwrap_or_else(|| TimeDelta::seconds(30))))
+    Some(RespondSection {
+        responder: config,
+        sweep: sweep.unwrap_or_else(|| TimeDelta::seconds(30)),
+        digest,
+    })
 }
 
 struct Reader<'a> {
@@ -288,6 +315,66 @@ impl Reader<'_> {
             .parse::<Mode>()
             .map_err(|e| self.push(loc, e.to_string()))
             .ok()
+    }
+
+    fn digest(&mut self, m: &Mapping) -> Option<DigestSchedule> {
+        for key in m.keys() {
+            let key = scalar_text(key);
+            if !["at", "window", "to", "subject"].contains(&key.as_str()) {
+                self.push(
+                    &format!("respond.review.digest.{key}"),
+                    "unknown key (valid: at, window, to, subject)",
+                );
+            }
+        }
+        let at = match m.get("at") {
+            None => Some(chrono::NaiveTime::MIN),
+            Some(v) => {
+                let text = scalar_text(v);
+                chrono::NaiveTime::parse_from_str(&text, "%H:%M")
+                    .map_err(|_| {
+                        self.push(
+                            "respond.review.digest.at",
+                            format!("{text:?} is not a time of day HH:MM (UTC)"),
+                        )
+                    })
+                    .ok()
+            }
+        };
+        let window = match m.get("window") {
+            None => Some(TimeDelta::hours(24)),
+            some => self.duration(some, "respond.review.digest.window"),
+        };
+        let to: Vec<String> = match m.get("to") {
+            None => Vec::new(),
+            Some(Value::Sequence(items)) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| {
+                    let text = scalar_text(v);
+                    riposte_notify::parse_mailbox(&text)
+                        .map_err(|e| {
+                            self.push(&format!("respond.review.digest.to[{i}]"), e.to_string())
+                        })
+                        .ok()
+                        .map(|_| text)
+                })
+                .collect(),
+            Some(_) => {
+                self.push(
+                    "respond.review.digest.to",
+                    "must be a list of email addresses",
+                );
+                Vec::new()
+            }
+        };
+        let subject = m.get("subject").map(scalar_text);
+        Some(DigestSchedule {
+            at: at?,
+            window: window?,
+            to,
+            subject,
+        })
     }
 
     fn escalation(&mut self, m: &Mapping) -> Option<Escalation> {

@@ -170,7 +170,7 @@ fn readme_config_is_the_tested_example() {
 fn active_response_examples_load() {
     use riposte_model::{Confidence, DecisionKind, Mode, Scope};
     let blocks = yaml_blocks("active-response.md");
-    assert_eq!(blocks.len(), 4);
+    assert_eq!(blocks.len(), 5);
     let config =
         riposte_engine::Config::parse("active-response.md block 1", &blocks[0], Path::new("/srv"))
             .unwrap_or_else(|p| panic!("{p}"));
@@ -211,7 +211,7 @@ fn active_response_examples_load() {
     assert_eq!(config.sweep_interval, std::time::Duration::from_secs(30));
 
     let enforcers =
-        riposte_engine::Config::parse("active-response.md block 2", &blocks[1], Path::new("/srv"))
+        riposte_engine::Config::parse("active-response.md block 3", &blocks[2], Path::new("/srv"))
             .unwrap_or_else(|p| panic!("{p}"))
             .enforcers;
     assert_eq!(
@@ -249,7 +249,7 @@ fn bouncer_keys_come_from_private_files_or_the_environment() {
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     // The firewall's variable is not set in tests: that is one problem,
     // the readable key file another.
-    let problems = riposte_engine::Config::parse("b.yaml", &blocks[3], dir.path())
+    let problems = riposte_engine::Config::parse("b.yaml", &blocks[4], dir.path())
         .unwrap_err()
         .to_string();
     assert_eq!(
@@ -260,7 +260,7 @@ fn bouncer_keys_come_from_private_files_or_the_environment() {
         )
     );
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let one = blocks[3].replace(
+    let one = blocks[4].replace(
         "  - { name: firewall, key_env: RIPOSTE_BOUNCER_FW }     # or an environment variable\n",
         "  - { name: firewall, key_env: PATH }\n",
     );
@@ -285,14 +285,14 @@ fn bouncer_keys_come_from_private_files_or_the_environment() {
 #[test]
 fn webhook_example_needs_its_secret() {
     let blocks = yaml_blocks("active-response.md");
-    let problems = riposte_engine::Config::parse("w.yaml", &blocks[2], Path::new("/srv"))
+    let problems = riposte_engine::Config::parse("w.yaml", &blocks[3], Path::new("/srv"))
         .unwrap_err()
         .to_string();
     assert_eq!(
         problems,
         "1 problem:\n  w.yaml: enforcers[0].secret_env: environment variable RIPOSTE_WEBHOOK_SECRET is not set"
     );
-    let with_var = blocks[2].replace("RIPOSTE_WEBHOOK_SECRET", "PATH");
+    let with_var = blocks[3].replace("RIPOSTE_WEBHOOK_SECRET", "PATH");
     let config = riposte_engine::Config::parse("w.yaml", &with_var, Path::new("/srv")).unwrap();
     assert_eq!(
         config.enforcers,
@@ -317,7 +317,7 @@ fn webhook_example_needs_its_secret() {
 
 #[test]
 fn respond_mistakes_are_all_listed() {
-    let text = "version: 1\nrespond:\n  escalation: { lookback: 7x, durations: [] }\n  min_confidence: { ban: 101, nuke: 5 }\n  max_prefix: { ipv4: 33, ipx: 1 }\n  mode: enforced\n  gateways: [not-an-ip]\n  review: { max_age: soon, min_age: 1h }\n  max_per_minute: 0\n";
+    let text = "version: 1\nrespond:\n  escalation: { lookback: 7x, durations: [] }\n  min_confidence: { ban: 101, nuke: 5 }\n  max_prefix: { ipv4: 33, ipx: 1 }\n  mode: enforced\n  gateways: [not-an-ip]\n  review: { max_age: soon, min_age: 1h, digest: { at: 25:00, window: forever, to: [nobody], cc: [] } }\n  max_per_minute: 0\n";
     let problems = riposte_engine::Config::parse("r.yaml", text, Path::new("/srv"))
         .unwrap_err()
         .to_string();
@@ -331,11 +331,99 @@ fn respond_mistakes_are_all_listed() {
         "r.yaml: respond.max_prefix.ipv4: 33 must be a prefix length 0-32",
         "r.yaml: respond.max_prefix.ipx: unknown key (valid: ipv4, ipv6)",
         "r.yaml: respond.mode: unknown mode \"enforced\" (valid: simulate, shadow, enforce)",
-        "r.yaml: respond.review.min_age: unknown key (valid: max_age)",
+        "r.yaml: respond.review.min_age: unknown key (valid: max_age, digest)",
         "r.yaml: respond.review.max_age: invalid duration \"soon\" (expected e.g. 60s, 15m, 4h, 1h30m, 7d)",
+        "r.yaml: respond.review.digest.cc: unknown key (valid: at, window, to, subject)",
+        "r.yaml: respond.review.digest.at: \"25:00\" is not a time of day HH:MM (UTC)",
+        "r.yaml: respond.review.digest.window: invalid duration \"forever\" (expected e.g. 60s, 15m, 4h, 1h30m, 7d)",
+        "r.yaml: respond.review.digest.to[0]: \"nobody\" is not an email address",
     ];
     for line in expected {
         assert!(problems.contains(line), "missing {line:?} in:\n{problems}");
     }
-    assert!(problems.starts_with("11 problems"), "{problems}");
+    assert!(problems.starts_with("15 problems"), "{problems}");
+}
+
+#[test]
+fn digest_example_mails_through_the_relay_with_a_private_password() {
+    use std::os::unix::fs::PermissionsExt;
+    let blocks = yaml_blocks("active-response.md");
+    let block = &blocks[1];
+    // The password file is missing: one problem, named.
+    let problems = riposte_engine::Config::parse("d.yaml", block, Path::new("/srv"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        problems.starts_with("1 problem:\n  d.yaml: notify.smtp.password_file: cannot read /etc/riposte/smtp.password: "),
+        "{problems}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("smtp.password");
+    std::fs::write(&pw, "correct horse\n").unwrap();
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let text = block.replace("/etc/riposte/smtp.password", pw.to_str().unwrap());
+    let config = riposte_engine::Config::parse("d.yaml", &text, dir.path()).unwrap();
+    let smtp = config.smtp.as_ref().unwrap();
+    assert_eq!(
+        (
+            smtp.host.as_str(),
+            smtp.port,
+            smtp.tls,
+            smtp.username.as_deref(),
+            smtp.password.as_deref(),
+            smtp.from.as_str(),
+            smtp.timeout
+        ),
+        (
+            "mail.example.org",
+            587,
+            riposte_notify::SmtpTls::Starttls,
+            Some("riposte"),
+            Some("correct horse"),
+            "Riposte <riposte@example.org>",
+            std::time::Duration::from_secs(30)
+        )
+    );
+    assert!(!format!("{config:?}").contains("correct horse"));
+    assert_eq!(
+        config.digest,
+        Some(riposte_respond::DigestSchedule {
+            at: chrono::NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
+            window: chrono::TimeDelta::hours(24),
+            to: vec![
+                "soc@example.org".into(),
+                "SOC lead <lead@example.org>".into()
+            ],
+            subject: None,
+        })
+    );
+    // Recipients without a relay.
+    let problems = riposte_engine::Config::parse(
+        "n.yaml",
+        "version: 1\nrespond:\n  review: { digest: { to: [soc@example.org] } }\n",
+        Path::new("/srv"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        problems,
+        "1 problem:\n  n.yaml: respond.review.digest.to: mailing the digest needs notify.smtp (the relay to send through)"
+    );
+    // A relay with mistakes: all listed.
+    let bad = "version: 1\nnotify:\n  smtp: { host: '', tls: ssl, from: riposte, password_env: RIPOSTE_NO_SUCH_VAR, port: 70000 }\nrespond:\n  review: { digest: { to: [soc@example.org] } }\n";
+    let problems = riposte_engine::Config::parse("n.yaml", bad, Path::new("/srv"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        problems.starts_with("1 problem:\n  n.yaml: notify.smtp: "),
+        "{problems}"
+    );
+    let bad = bad.replace(", port: 70000", "");
+    let problems = riposte_engine::Config::parse("n.yaml", &bad, Path::new("/srv"))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        problems,
+        "5 problems:\n  n.yaml: notify.smtp.tls: \"ssl\" is not a TLS mode (valid: none, starttls, tls)\n  n.yaml: notify.smtp.host: must not be empty\n  n.yaml: notify.smtp.from: \"riposte\" is not an email address\n  n.yaml: notify.smtp.password_env: environment variable RIPOSTE_NO_SUCH_VAR is not set\n  n.yaml: notify.smtp.username: missing: a password is given, so the relay needs a user name"
+    );
 }

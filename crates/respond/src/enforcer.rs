@@ -193,24 +193,7 @@ impl FileEnforcer {
             }
             return Ok(());
         }
-        let dir = self
-            .path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let file_name = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
-        {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(content.as_bytes())?;
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, &self.path)?;
+        write_atomically(&self.path, content.as_bytes())?;
         tracing::debug!(path = %self.path.display(), entries = content.lines().count(), "blocklist written");
         self.reload()
     }
@@ -224,6 +207,28 @@ impl FileEnforcer {
         self.reload_owed.store(result.is_err(), Ordering::Relaxed);
         result
     }
+}
+
+/// Writes a file so that a reader sees the old content or the new, never
+/// half of it: a temporary file beside it, fsynced, then renamed over it
+/// (the directory is created if missing).
+pub fn write_atomically(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(content)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
 }
 
 /// The list's lines in `format`: addresses and ranges sorted, each once

@@ -10,11 +10,11 @@ mod review;
 mod webhook;
 
 pub use allowlist::Allowlist;
-pub use enforcer::{Enforcer, EnforcerConfig, FileEnforcer, ListFormat};
+pub use enforcer::{Enforcer, EnforcerConfig, FileEnforcer, ListFormat, write_atomically};
 pub use nft::{NftConfig, NftEnforcer, NftHook, NftName, NftPlan, TIMEOUT_TOLERANCE_SECS};
 pub use responder::{
     BREAKER_KEY, BREAKER_RULE, BreakerState, Decided, DecisionRequest, Escalation, MinConfidence,
     Outcome, RespondError, Responder, ResponderConfig, ReviewVerdict, breaker, breaker_status,
 };
-pub use review::{Digest, ReviewItem, RuleStats, digest, review_queue};
+pub use review::{DIGEST_KEY, Digest, DigestSchedule, ReviewItem, RuleStats, digest, review_queue};
 pub use webhook::{WebhookConfig, WebhookEnforcer, signature};

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use chrono::TimeDelta;
+use chrono::{NaiveTime, TimeDelta};
 use riposte_model::{Alert, Decision, DecisionState, ReviewStatus, Timestamp, format_duration};
 use riposte_store::{DecisionFilter, Store};
 use serde::Serialize;
@@ -176,6 +176,53 @@ pub async fn digest(
     })
 }
 
+/// `respond.review.digest`: when the daily digest is made, over what
+/// window, and who gets it by email.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DigestSchedule {
+    /// Time of day, UTC.
+    pub at: NaiveTime,
+    pub window: TimeDelta,
+    /// Recipients; empty: the digest is only written to files.
+    pub to: Vec<String>,
+    pub subject: Option<String>,
+}
+
+/// The settings key holding the scheduled instant of the last digest made.
+pub const DIGEST_KEY: &str = "respond.digest.last";
+
+impl DigestSchedule {
+    /// The latest scheduled instant at or before `now`.
+    pub fn latest(&self, now: Timestamp) -> Timestamp {
+        let today = now.date_naive().and_time(self.at).and_utc();
+        if today <= now {
+            today
+        } else {
+            today - TimeDelta::days(1)
+        }
+    }
+
+    /// The digest owed at `now`, given the instant of the last one made:
+    /// the latest scheduled instant, if it comes after `last`. Days missed
+    /// while the service was down give one digest, not one per day. With
+    /// no record (a new deployment) nothing is owed until the next
+    /// scheduled instant.
+    pub fn owed(&self, last: Option<Timestamp>, now: Timestamp) -> Option<Timestamp> {
+        let latest = self.latest(now);
+        last.is_some_and(|last| last < latest).then_some(latest)
+    }
+
+    /// The next scheduled instant after `now`.
+    pub fn next(&self, now: Timestamp) -> Timestamp {
+        self.latest(now) + TimeDelta::days(1)
+    }
+
+    /// The email subject for a digest ending at `to`.
+    pub fn subject_for(&self, digest: &Digest) -> String {
+        self.subject.clone().unwrap_or_else(|| digest.title())
+    }
+}
+
 fn rate(s: &RuleStats) -> String {
     s.false_positive_rate
         .map_or_else(|| "–".to_owned(), |r| format!("{:.0}%", r * 100.0))
@@ -224,7 +271,8 @@ fn html(text: &str) -> String {
 }
 
 impl Digest {
-    fn title(&self) -> String {
+    /// "Riposte review digest FROM – TO".
+    pub fn title(&self) -> String {
         format!(
             "Riposte review digest {} – {}",
             self.from.format("%Y-%m-%d %H:%M UTC"),
@@ -375,6 +423,47 @@ mod tests {
         assert_eq!(
             html("<script>alert('x')</script> & \"q\""),
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
+    }
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn digests_are_owed_once_per_scheduled_instant() {
+        let s = DigestSchedule {
+            at: NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
+            window: TimeDelta::hours(24),
+            to: vec![],
+            subject: None,
+        };
+        // Before today's 07:00 the latest instant is yesterday's.
+        assert_eq!(
+            s.latest(at("2026-12-04T06:59:59Z")),
+            at("2026-12-03T07:00:00Z")
+        );
+        assert_eq!(
+            s.latest(at("2026-12-04T07:00:00Z")),
+            at("2026-12-04T07:00:00Z")
+        );
+        assert_eq!(
+            s.next(at("2026-12-04T07:00:00Z")),
+            at("2026-12-05T07:00:00Z")
+        );
+        // A new deployment owes nothing until its first 07:00.
+        assert_eq!(s.owed(None, at("2026-12-04T10:00:00Z")), None);
+        // Made today: nothing more owed today.
+        let made = Some(at("2026-12-04T07:00:00Z"));
+        assert_eq!(s.owed(made, at("2026-12-04T23:00:00Z")), None);
+        assert_eq!(
+            s.owed(made, at("2026-12-05T07:00:01Z")),
+            Some(at("2026-12-05T07:00:00Z"))
+        );
+        // Three days down: one digest, for the latest instant.
+        assert_eq!(
+            s.owed(Some(at("2026-12-01T07:00:00Z")), at("2026-12-04T08:00:00Z")),
+            Some(at("2026-12-04T07:00:00Z"))
         );
     }
 }

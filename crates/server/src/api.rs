@@ -55,6 +55,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/decisions/stream", get(crate::crowdsec::stream))
         .route("/v1/decisions", get(crate::crowdsec::lookup))
         .route("/api/v1/dead-letters", get(dead_letters))
+        .route("/api/v1/audit", get(audit))
         .route("/api/v1/events", post(events))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower::limit::ConcurrencyLimitLayer::new(
@@ -159,6 +160,15 @@ async fn dead_letters(
 ) -> Result<Json<Vec<DeadLetter>>, ApiError> {
     let Query(q) = q?;
     Ok(Json(s.store.list_dead_letters(q.limit()).await?))
+}
+
+/// The audit log, newest first.
+async fn audit(
+    State(s): State<AppState>,
+    q: ListParams,
+) -> Result<Json<Vec<riposte_model::AuditEntry>>, ApiError> {
+    let Query(q) = q?;
+    Ok(Json(s.store.list_audit(q.limit()).await?))
 }
 
 #[derive(Deserialize)]

@@ -3,10 +3,11 @@
 
 mod api;
 mod crowdsec;
+pub mod digest;
 mod error;
 mod service;
 
 pub use api::{AppState, MAX_INFLATED_BYTES, app};
 pub use crowdsec::{Bouncers, CsDecision, CsStream};
 pub use error::ApiError;
-pub use service::serve;
+pub use service::{digest_job, serve};

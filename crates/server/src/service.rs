@@ -74,6 +74,15 @@ pub async fn serve(
     };
     tasks.push(sweeper);
 
+    if let Some(job) = digest_job(&config)? {
+        tracing::info!(at = %job.schedule.at, to = ?job.schedule.to, "review digest scheduled (UTC)");
+        tasks.push(tokio::spawn(job.run(
+            store.clone(),
+            clock.clone(),
+            stop_rx.clone(),
+        )));
+    }
+
     let listener = tokio::net::TcpListener::bind(config.api_listen)
         .await
         .with_context(|| format!("binding the API to {}", config.api_listen))?;
@@ -181,4 +190,23 @@ async fn start_source(source: SourceConfig, ctx: SourceCtx) -> anyhow::Result<So
             name, path, ctx,
         )),
     })
+}
+
+/// The digest job a configuration asks for, if any.
+pub fn digest_job(config: &Config) -> anyhow::Result<Option<crate::digest::DigestJob>> {
+    let Some(schedule) = config.digest.clone() else {
+        return Ok(None);
+    };
+    let mailer = config
+        .smtp
+        .as_ref()
+        .map(riposte_notify::Mailer::new)
+        .transpose()
+        .context("notify.smtp")?;
+    Ok(Some(crate::digest::DigestJob {
+        schedule,
+        max_age: config.respond.review_max_age,
+        dir: config.data_dir.join("digests"),
+        mailer,
+    }))
 }

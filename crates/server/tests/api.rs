@@ -350,4 +350,27 @@ async fn review_queue_and_breaker_state_are_served() {
         body,
         serde_json::json!({"tripped": true, "tripped_at": "2026-03-14T09:59:00Z", "reason": "61 automated decisions"})
     );
+
+    // The audit log holds both decisions, newest first.
+    let (status, body) = call(&s, get("/api/v1/audit?limit=10")).await;
+    assert_eq!(status, StatusCode::OK);
+    let entries: Vec<(&str, &str, &str)> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["action"].as_str().unwrap(),
+                a["actor"]["playbook"].as_str().unwrap(),
+                a["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("decision.create", "ssh-ban", "ssh brute force"),
+            ("decision.create", "ssh-ban", "ssh brute force"),
+        ]
+    );
 }

@@ -26,3 +26,7 @@ pub fn corpus(rel: &str) -> Option<PathBuf> {
     eprintln!("skipped: corpus {} not found", path.display());
     None
 }
+
+mod smtp;
+
+pub use smtp::{ReceivedMail, SmtpSink};
