@@ -144,11 +144,12 @@ async fn active_set(dir: &std::path::Path, store: Arc<dyn Store>, n: usize) {
 
     use tower::ServiceExt;
     let clock = Arc::new(ManualClock::new(now));
+    let responder = Arc::new(Responder::new(ResponderConfig::default(), Vec::new()));
     let engine = riposte_engine::Engine::new(
         store.clone(),
         Arc::new(riposte_detect::RuleSet::default()),
         Vec::new(),
-        Arc::new(Responder::new(ResponderConfig::default(), Vec::new())),
+        responder.clone(),
         clock.clone(),
     );
     let (handle, _task) = riposte_engine::pipeline::spawn(engine, 4);
@@ -156,6 +157,7 @@ async fn active_set(dir: &std::path::Path, store: Arc<dyn Store>, n: usize) {
     let state = riposte_server::AppState {
         store,
         pipeline: handle,
+        responder,
         clock,
         max_line_bytes: 1 << 20,
         review_max_age: TimeDelta::hours(24),

@@ -225,6 +225,22 @@ pub enum DeadLettersCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum EnforcersCommand {
+    /// What each configured enforcer would change to equal the effective
+    /// decisions now; changes nothing.
+    Plan {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Make every enforcer equal to the effective decisions now (what
+    /// `serve` does at start and on every sweep).
+    Reconcile {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum AuditCommand {
     /// The audit log, newest first: every decision, refusal, hold, review,
     /// case change, playbook step and digest, with who did it and why.
@@ -448,6 +464,43 @@ pub async fn dead_letters(cmd: DeadLettersCommand) -> anyhow::Result<()> {
             d.reason
         )
     })
+}
+
+pub async fn enforcers(cmd: EnforcersCommand) -> anyhow::Result<()> {
+    match cmd {
+        EnforcersCommand::Plan { store } => {
+            let ctx = store.open_for_decisions().await?;
+            let now = ctx.clock.now();
+            let effective = Arc::new(ctx.store.effective_decisions(now).await?);
+            for enforcer in ctx.responder.enforcers() {
+                let (task, list) = (enforcer.clone(), effective.clone());
+                let plan = tokio::task::spawn_blocking(move || task.plan(&list, now)).await?;
+                let dry = if enforcer.dry_run() { " (dry run)" } else { "" };
+                println!("{}{dry}", terminal_safe(&enforcer.name()));
+                match plan {
+                    Ok(p) if p.is_empty() => println!("  (no change)"),
+                    Ok(p) => {
+                        for line in p.lines() {
+                            println!("  {}", terminal_safe(line));
+                        }
+                    }
+                    Err(e) => println!("  cannot tell: {}", terminal_safe(&e.to_string())),
+                }
+            }
+            if ctx.responder.enforcers().is_empty() {
+                println!("no enforcers configured");
+            }
+            Ok(())
+        }
+        EnforcersCommand::Reconcile { store } => {
+            let ctx = store.open_for_decisions().await?;
+            ctx.responder
+                .reconcile(ctx.store.as_ref(), ctx.clock.now())
+                .await?;
+            println!("{} enforcer(s) reconciled", ctx.responder.enforcers().len());
+            Ok(())
+        }
+    }
 }
 
 pub async fn audit(cmd: AuditCommand) -> anyhow::Result<()> {

@@ -85,6 +85,9 @@ enum Command {
     /// Read the audit log.
     #[command(subcommand)]
     Audit(commands::AuditCommand),
+    /// See what enforcers would change, or reconcile them now.
+    #[command(subcommand)]
+    Enforcers(commands::EnforcersCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -138,6 +141,7 @@ fn main() -> ExitCode {
             Command::Cases(cmd) => commands::cases(cmd).await,
             Command::DeadLetters(cmd) => commands::dead_letters(cmd).await,
             Command::Audit(cmd) => commands::audit(cmd).await,
+            Command::Enforcers(cmd) => commands::enforcers(cmd).await,
             Command::Import(cmd) => import::run(cmd),
         }
     });

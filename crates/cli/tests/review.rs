@@ -229,6 +229,40 @@ fn digest_email_writes_mails_and_audits_the_digest() {
 }
 
 #[test]
+fn enforcers_plan_shows_changes_and_reconcile_makes_them() {
+    let dir = demo("");
+    let config = dir.path().join("riposte.yaml");
+    let config = config.to_str().unwrap();
+    let blocklist = dir.path().join("riposte-data/blocklist.txt");
+    std::fs::write(&blocklist, "192.0.2.99\n203.0.113.7\n").unwrap();
+    let out = riposte(&["enforcers", "plan", "-c", config]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "file:{}\n  + 198.51.100.23\n  - 192.0.2.99\n",
+            blocklist.display()
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(&blocklist).unwrap(),
+        "192.0.2.99\n203.0.113.7\n",
+        "plan changes nothing"
+    );
+    let out = riposte(&["enforcers", "reconcile", "-c", config]);
+    assert_eq!(text(&out.stdout), "1 enforcer(s) reconciled\n");
+    assert_eq!(
+        std::fs::read_to_string(&blocklist).unwrap(),
+        "198.51.100.23\n203.0.113.7\n"
+    );
+    let out = riposte(&["enforcers", "plan", "-c", config]);
+    assert_eq!(
+        text(&out.stdout),
+        format!("file:{}\n  (no change)\n", blocklist.display())
+    );
+}
+
+#[test]
 fn the_breaker_trips_holds_and_resets() {
     let dir = demo("  max_per_minute: 1\n");
     let config = dir.path().join("riposte.yaml");

@@ -712,11 +712,13 @@ impl Config {
                         format,
                         reload,
                         reload_timeout,
+                        dry_run,
                     } => EnforcerConfig::File {
                         path: resolve(&path),
                         format,
                         reload,
                         reload_timeout,
+                        dry_run,
                     },
                     // `nft` is looked up on PATH like any program, not
                     // resolved against the configuration's directory.

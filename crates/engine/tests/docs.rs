@@ -222,18 +222,21 @@ fn active_response_examples_load() {
                 format: riposte_respond::ListFormat::Plain,
                 reload: Vec::new(),
                 reload_timeout: std::time::Duration::from_secs(10),
+                dry_run: false,
             },
             riposte_respond::EnforcerConfig::File {
                 path: "/etc/nginx/riposte-deny.conf".into(),
                 format: riposte_respond::ListFormat::Nginx,
                 reload: vec!["nginx".into(), "-s".into(), "reload".into()],
                 reload_timeout: std::time::Duration::from_secs(10),
+                dry_run: false,
             },
             riposte_respond::EnforcerConfig::File {
                 path: "/etc/haproxy/riposte.map".into(),
                 format: riposte_respond::ListFormat::Haproxy,
                 reload: vec!["systemctl".into(), "reload".into(), "haproxy".into()],
                 reload_timeout: std::time::Duration::from_secs(30),
+                dry_run: false,
             },
         ]
     );
@@ -305,6 +308,7 @@ fn webhook_example_needs_its_secret() {
                     riposte_model::DecisionKind::QuarantineHost
                 ],
                 timeout: std::time::Duration::from_secs(10),
+                dry_run: false,
             }
         )]
     );

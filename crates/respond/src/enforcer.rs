@@ -29,6 +29,9 @@ pub enum EnforcerConfig {
         /// How long the reload command may run before it is killed.
         #[serde(default = "default_reload_timeout", with = "std_duration")]
         reload_timeout: Duration,
+        /// Log what would change; write and reload nothing.
+        #[serde(default)]
+        dry_run: bool,
     },
     /// Sets with element timeouts in a dedicated nftables table.
     Nftables(NftConfig),
@@ -82,10 +85,12 @@ impl EnforcerConfig {
                 format,
                 reload,
                 reload_timeout,
+                dry_run,
             } => Enforcer::File(
                 FileEnforcer::new(path.clone())
                     .with_format(*format)
-                    .with_reload(reload.clone(), *reload_timeout),
+                    .with_reload(reload.clone(), *reload_timeout)
+                    .with_dry_run(*dry_run),
             ),
             EnforcerConfig::Nftables(config) => {
                 Enforcer::Nftables(NftEnforcer::new(config.clone()))
@@ -133,6 +138,26 @@ impl Enforcer {
             Enforcer::Webhook(w) => w.apply(effective, now),
         }
     }
+
+    /// What [`Self::apply`] would change now, for people (`riposte
+    /// enforcers plan`, dry runs); empty when nothing would. Reads the
+    /// enforced state (the file, the nftables table), writes nothing.
+    pub fn plan(&self, effective: &[Decision], now: Timestamp) -> std::io::Result<String> {
+        match self {
+            Enforcer::File(f) => Ok(f.plan(effective)),
+            Enforcer::Nftables(n) => n.plan(effective, now).map(|p| p.script().to_owned()),
+            Enforcer::Webhook(w) => w.plan(effective),
+        }
+    }
+
+    /// Whether this enforcer only logs what it would do.
+    pub fn dry_run(&self) -> bool {
+        match self {
+            Enforcer::File(f) => f.dry_run,
+            Enforcer::Nftables(n) => n.config().dry_run,
+            Enforcer::Webhook(w) => w.dry_run(),
+        }
+    }
 }
 
 /// Rewrites a list file atomically (write a temporary file beside it,
@@ -148,6 +173,7 @@ pub struct FileEnforcer {
     /// apply reloads even if the list did not change (so a start makes
     /// sure the reader has the list, whatever happened before a crash).
     reload_owed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    dry_run: bool,
 }
 
 impl FileEnforcer {
@@ -158,7 +184,14 @@ impl FileEnforcer {
             reload: Vec::new(),
             reload_timeout: default_reload_timeout(),
             reload_owed: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            dry_run: false,
         }
+    }
+
+    /// Only log what would change (`dry_run: true`).
+    pub fn with_dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
     }
 
     pub fn with_format(mut self, format: ListFormat) -> Self {
@@ -184,8 +217,36 @@ impl FileEnforcer {
         render(ListFormat::Plain, effective)
     }
 
+    /// The lines the list would gain (`+ `) and lose (`- `), one per line.
+    pub fn plan(&self, effective: &[Decision]) -> String {
+        let new = render(self.format, effective);
+        let old = std::fs::read_to_string(&self.path).unwrap_or_default();
+        let old_lines: std::collections::BTreeSet<&str> = old.lines().collect();
+        let new_lines: std::collections::BTreeSet<&str> = new.lines().collect();
+        let mut out = String::new();
+        for line in new_lines.difference(&old_lines) {
+            out.push_str("+ ");
+            out.push_str(line);
+            out.push('\n');
+        }
+        for line in old_lines.difference(&new_lines) {
+            out.push_str("- ");
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
+    }
+
     pub fn apply(&self, effective: &[Decision]) -> std::io::Result<()> {
         use std::sync::atomic::Ordering;
+        if self.dry_run {
+            let plan = self.plan(effective);
+            if !plan.is_empty() {
+                tracing::info!(path = %self.path.display(), changes = %plan.trim_end(),
+                    "dry run: list file not written");
+            }
+            return Ok(());
+        }
         let content = render(self.format, effective);
         if std::fs::read_to_string(&self.path).is_ok_and(|old| old == content) {
             if self.reload_owed.load(Ordering::Relaxed) {
@@ -213,6 +274,11 @@ impl FileEnforcer {
 /// half of it: a temporary file beside it, fsynced, then renamed over it
 /// (the directory is created if missing).
 pub fn write_atomically(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    write_via_temp(path, content)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("writing {}: {e}", path.display())))
+}
+
+fn write_via_temp(path: &Path, content: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

@@ -13,8 +13,9 @@ pub use allowlist::Allowlist;
 pub use enforcer::{Enforcer, EnforcerConfig, FileEnforcer, ListFormat, write_atomically};
 pub use nft::{NftConfig, NftEnforcer, NftHook, NftName, NftPlan, TIMEOUT_TOLERANCE_SECS};
 pub use responder::{
-    BREAKER_KEY, BREAKER_RULE, BreakerState, Decided, DecisionRequest, Escalation, MinConfidence,
-    Outcome, RespondError, Responder, ResponderConfig, ReviewVerdict, breaker, breaker_status,
+    BREAKER_KEY, BREAKER_RULE, BreakerState, Decided, DecisionRequest, EnforcerHealth, Escalation,
+    MinConfidence, Outcome, RespondError, Responder, ResponderConfig, ReviewVerdict, breaker,
+    breaker_status,
 };
 pub use review::{DIGEST_KEY, Digest, DigestSchedule, ReviewItem, RuleStats, digest, review_queue};
 pub use webhook::{WebhookConfig, WebhookEnforcer, signature};

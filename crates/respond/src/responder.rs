@@ -236,16 +236,58 @@ struct Plan {
     notes: Vec<String>,
 }
 
+/// How an enforcer has been doing: after a failure it is skipped until
+/// `retry_at` (10 s, doubling with each consecutive failure up to 10
+/// minutes), so a hanging receiver or a broken reload command is not hit
+/// on every batch; the state it missed is applied whole when it is tried
+/// again (enforcers are reconciled, never fed deltas they could lose).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct EnforcerHealth {
+    pub name: String,
+    /// Consecutive failures; 0 when the last attempt succeeded.
+    pub failures: u32,
+    pub last_ok: Option<Timestamp>,
+    pub last_error: Option<String>,
+    /// Not tried again before this.
+    pub retry_at: Option<Timestamp>,
+    pub dry_run: bool,
+}
+
+/// The wait after the `failures`-th consecutive failure.
+fn backoff(failures: u32) -> TimeDelta {
+    let secs = 10i64.saturating_mul(1 << failures.saturating_sub(1).min(16));
+    TimeDelta::seconds(secs.min(600))
+}
+
 /// Applies the safety rails and writes decisions; owns the enforcers.
 #[derive(Debug)]
 pub struct Responder {
     config: ResponderConfig,
     enforcers: Vec<Enforcer>,
+    /// Index-aligned with `enforcers`.
+    health: std::sync::Mutex<Vec<EnforcerHealth>>,
 }
 
 impl Responder {
     pub fn new(config: ResponderConfig, enforcers: Vec<Enforcer>) -> Self {
-        Self { config, enforcers }
+        let health = enforcers
+            .iter()
+            .map(|e| EnforcerHealth {
+                name: e.name(),
+                dry_run: e.dry_run(),
+                ..EnforcerHealth::default()
+            })
+            .collect();
+        Self {
+            config,
+            enforcers,
+            health: std::sync::Mutex::new(health),
+        }
+    }
+
+    /// Each enforcer's health, in configuration order.
+    pub fn enforcer_health(&self) -> Vec<EnforcerHealth> {
+        self.health.lock().map(|h| h.clone()).unwrap_or_default()
     }
 
     pub fn config(&self) -> &ResponderConfig {
@@ -763,17 +805,33 @@ impl Responder {
     }
 
     /// Makes every enforcer equal to the effective decisions at `now`.
+    /// An enforcer still backing off from a failure is skipped (see
+    /// [`EnforcerHealth`]); the error returned is the first of this round.
     pub async fn reconcile(&self, store: &dyn Store, now: Timestamp) -> Result<(), RespondError> {
         if self.enforcers.is_empty() {
             return Ok(());
         }
+        let due: Vec<usize> = {
+            let health = self.health.lock().map(|h| h.clone()).unwrap_or_default();
+            (0..self.enforcers.len())
+                .filter(|&i| {
+                    health
+                        .get(i)
+                        .and_then(|h| h.retry_at)
+                        .is_none_or(|t| t <= now)
+                })
+                .collect()
+        };
+        if due.is_empty() {
+            return Ok(());
+        }
         let effective = std::sync::Arc::new(store.effective_decisions(now).await?);
-        // Every enforcer is given its turn even when another fails (a failed
-        // one is retried at the next reconciliation, which the sweeper runs);
-        // each runs on a blocking thread, since writing files and running
-        // nft or a reload command must not stall the async executor.
+        // Every enforcer is given its turn even when another fails; each
+        // runs on a blocking thread, since writing files and running nft
+        // or a reload command must not stall the async executor.
         let mut first_error = None;
-        for enforcer in &self.enforcers {
+        for i in due {
+            let enforcer = &self.enforcers[i];
             let (task, list) = (enforcer.clone(), effective.clone());
             let result = tokio::task::spawn_blocking(move || task.apply(&list, now))
                 .await
@@ -782,12 +840,32 @@ impl Responder {
                         "enforcer task failed: {join}"
                     )))
                 });
-            if let Err(source) = result {
-                tracing::error!(enforcer = %enforcer.name(), error = %source, "enforcer failed; retried at the next reconciliation");
-                first_error.get_or_insert(RespondError::Enforcer {
-                    name: enforcer.name(),
-                    source,
-                });
+            let mut health = self
+                .health
+                .lock()
+                .map_err(|_| RespondError::Invalid("enforcer health poisoned".into()))?;
+            let h = &mut health[i];
+            match result {
+                Ok(()) => {
+                    if h.failures > 0 {
+                        tracing::info!(enforcer = %h.name, after = h.failures, "enforcer recovered");
+                    }
+                    h.failures = 0;
+                    h.last_ok = Some(now);
+                    h.retry_at = None;
+                }
+                Err(source) => {
+                    h.failures += 1;
+                    h.last_error = Some(source.to_string());
+                    let retry_at = now + backoff(h.failures);
+                    h.retry_at = Some(retry_at);
+                    tracing::error!(enforcer = %h.name, error = %source, failures = h.failures,
+                        retry_at = %retry_at, "enforcer failed; the whole state is applied when it is retried");
+                    first_error.get_or_insert(RespondError::Enforcer {
+                        name: enforcer.name(),
+                        source,
+                    });
+                }
             }
         }
         first_error.map_or(Ok(()), Err)

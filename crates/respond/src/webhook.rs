@@ -37,6 +37,9 @@ pub struct WebhookConfig {
     pub kinds: Vec<DecisionKind>,
     #[serde(default = "default_timeout", with = "crate::enforcer::std_duration")]
     pub timeout: Duration,
+    /// Log what would be sent; POST nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 fn default_timeout() -> Duration {
@@ -50,6 +53,7 @@ pub struct WebhookEnforcer {
     secret: Option<Vec<u8>>,
     kinds: Vec<DecisionKind>,
     timeout: Duration,
+    dry_run: bool,
     /// What the receiver has, as of the last successful POST; `None`
     /// until then (and after a failure), which makes the next POST a
     /// snapshot.
@@ -74,6 +78,7 @@ impl WebhookEnforcer {
             secret,
             kinds: config.kinds.clone(),
             timeout: config.timeout,
+            dry_run: config.dry_run,
             sent: Arc::new(Mutex::new(None)),
         }
     }
@@ -82,41 +87,102 @@ impl WebhookEnforcer {
         format!("webhook:{}", self.url)
     }
 
-    /// Blocking: run it off the async executor (reconciliation does).
-    pub fn apply(&self, effective: &[Decision], now: Timestamp) -> std::io::Result<()> {
-        let want: BTreeMap<DecisionId, Decision> = effective
+    pub fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    /// What the next POST would carry, or `None` when nothing changed.
+    fn next_body(
+        &self,
+        want: &BTreeMap<DecisionId, Decision>,
+        sent: Option<&BTreeMap<DecisionId, Decision>>,
+        now: Timestamp,
+    ) -> Option<serde_json::Value> {
+        let sent_at = now.to_rfc3339();
+        let Some(prev) = sent else {
+            return Some(serde_json::json!({
+                "type": "snapshot", "sent_at": sent_at,
+                "decisions": want.values().collect::<Vec<_>>(),
+            }));
+        };
+        let added: Vec<&Decision> = want
+            .iter()
+            .filter(|(id, _)| !prev.contains_key(id))
+            .map(|(_, d)| d)
+            .collect();
+        let removed: Vec<&Decision> = prev
+            .iter()
+            .filter(|(id, _)| !want.contains_key(id))
+            .map(|(_, d)| d)
+            .collect();
+        if added.is_empty() && removed.is_empty() {
+            return None;
+        }
+        Some(serde_json::json!({
+            "type": "delta", "sent_at": sent_at, "added": added, "removed": removed,
+        }))
+    }
+
+    fn wanted(&self, effective: &[Decision]) -> BTreeMap<DecisionId, Decision> {
+        effective
             .iter()
             .filter(|d| self.kinds.is_empty() || self.kinds.contains(&d.kind))
             .map(|d| (d.id, d.clone()))
-            .collect();
+            .collect()
+    }
+
+    /// The next POST, summarised: a snapshot's size, or a delta's added
+    /// and removed decisions (`+`/`-` kind scope value).
+    pub fn plan(&self, effective: &[Decision]) -> std::io::Result<String> {
+        let want = self.wanted(effective);
+        let sent = self
+            .sent
+            .lock()
+            .map_err(|_| std::io::Error::other("webhook state poisoned"))?;
+        let line = |sign: char, d: &serde_json::Value| {
+            format!(
+                "{sign} {} {} {}\n",
+                d["kind"].as_str().unwrap_or(""),
+                d["scope"].as_str().unwrap_or(""),
+                d["value"].as_str().unwrap_or("")
+            )
+        };
+        Ok(
+            match self.next_body(&want, sent.as_ref(), Timestamp::default()) {
+                None => String::new(),
+                Some(body) if body["type"] == "snapshot" => {
+                    format!("POST {}: snapshot of {} decisions\n", self.url, want.len())
+                }
+                Some(body) => {
+                    let mut out = format!("POST {}: delta\n", self.url);
+                    for (key, sign) in [("added", '+'), ("removed", '-')] {
+                        for d in body[key].as_array().into_iter().flatten() {
+                            out.push_str(&line(sign, d));
+                        }
+                    }
+                    out
+                }
+            },
+        )
+    }
+
+    /// Blocking: run it off the async executor (reconciliation does).
+    pub fn apply(&self, effective: &[Decision], now: Timestamp) -> std::io::Result<()> {
+        if self.dry_run {
+            let plan = self.plan(effective)?;
+            if !plan.is_empty() {
+                tracing::info!(enforcer = %self.name(), plan = %plan.trim_end(),
+                    "dry run: webhook not sent");
+            }
+            return Ok(());
+        }
+        let want = self.wanted(effective);
         let mut sent = self
             .sent
             .lock()
             .map_err(|_| std::io::Error::other("webhook state poisoned"))?;
-        let sent_at = now.to_rfc3339();
-        let body = match sent.as_ref() {
-            None => serde_json::json!({
-                "type": "snapshot", "sent_at": sent_at,
-                "decisions": want.values().collect::<Vec<_>>(),
-            }),
-            Some(prev) => {
-                let added: Vec<&Decision> = want
-                    .iter()
-                    .filter(|(id, _)| !prev.contains_key(id))
-                    .map(|(_, d)| d)
-                    .collect();
-                let removed: Vec<&Decision> = prev
-                    .iter()
-                    .filter(|(id, _)| !want.contains_key(id))
-                    .map(|(_, d)| d)
-                    .collect();
-                if added.is_empty() && removed.is_empty() {
-                    return Ok(());
-                }
-                serde_json::json!({
-                    "type": "delta", "sent_at": sent_at, "added": added, "removed": removed,
-                })
-            }
+        let Some(body) = self.next_body(&want, sent.as_ref(), now) else {
+            return Ok(());
         };
         let body = serde_json::to_vec(&body).map_err(std::io::Error::other)?;
         match self.post(body, now) {

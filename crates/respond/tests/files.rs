@@ -136,3 +136,26 @@ fn a_failing_or_hanging_reload_is_an_error() {
         "reload \"/nonexistent/reloader\": No such file or directory (os error 2)"
     );
 }
+
+#[test]
+fn plans_list_lines_gained_and_lost_and_a_dry_run_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deny.conf");
+    std::fs::write(&path, "deny 192.0.2.99;\ndeny 203.0.113.7;\n").unwrap();
+    let dry = FileEnforcer::new(path.clone())
+        .with_format(ListFormat::Nginx)
+        .with_dry_run(true);
+    assert_eq!(
+        dry.plan(&effective()),
+        "+ deny 198.51.100.0/24;\n- deny 192.0.2.99;\n"
+    );
+    dry.apply(&effective()).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "deny 192.0.2.99;\ndeny 203.0.113.7;\n",
+        "a dry run writes nothing"
+    );
+    let real = FileEnforcer::new(path.clone()).with_format(ListFormat::Nginx);
+    real.apply(&effective()).unwrap();
+    assert_eq!(real.plan(&effective()), "");
+}

@@ -692,7 +692,10 @@ async fn a_failing_enforcer_does_not_stop_the_others_and_is_retried() {
     let store = riposte_store::open("sqlite::memory:").await.unwrap();
     let good = dir.path().join("good.txt");
     let bad = FileEnforcer::new(dir.path().join("bad.txt")).with_reload(
-        vec!["ls".into(), "/nonexistent-riposte-dir".into()],
+        vec![
+            "ls".into(),
+            dir.path().join("later").to_str().unwrap().into(),
+        ],
         std::time::Duration::from_secs(5),
     );
     let responder = Responder::new(
@@ -719,6 +722,43 @@ async fn a_failing_enforcer_does_not_stop_the_others_and_is_retried() {
     );
     // The second enforcer was applied all the same.
     assert_eq!(std::fs::read_to_string(&good).unwrap(), "203.0.113.7\n");
-    // The next reconciliation tries the failed reload again.
-    assert!(responder.reconcile(store.as_ref(), now).await.is_err());
+    let health = responder.enforcer_health();
+    assert_eq!(
+        (
+            health[0].failures,
+            health[0].retry_at,
+            health[1].failures,
+            health[1].last_ok
+        ),
+        (1, Some(now + TimeDelta::seconds(10)), 0, Some(now))
+    );
+    assert!(
+        health[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .starts_with("reload \"ls\" failed"),
+        "{health:?}"
+    );
+    // Backing off: not tried again within 10 s, then tried, and the wait
+    // doubles.
+    let soon = now + TimeDelta::seconds(5);
+    responder.reconcile(store.as_ref(), soon).await.unwrap();
+    assert_eq!(responder.enforcer_health()[0].failures, 1);
+    let later = now + TimeDelta::seconds(10);
+    assert!(responder.reconcile(store.as_ref(), later).await.is_err());
+    let health = responder.enforcer_health();
+    assert_eq!(
+        (health[0].failures, health[0].retry_at),
+        (2, Some(later + TimeDelta::seconds(20)))
+    );
+    // Once the reload works again, it is tried at its time and is healthy.
+    std::fs::create_dir(dir.path().join("later")).unwrap();
+    let retry = later + TimeDelta::seconds(20);
+    responder.reconcile(store.as_ref(), retry).await.unwrap();
+    let health = responder.enforcer_health();
+    assert_eq!(
+        (health[0].failures, health[0].retry_at, health[0].last_ok),
+        (0, None, Some(retry))
+    );
 }

@@ -86,6 +86,7 @@ async fn snapshot_then_signed_deltas_and_a_fresh_snapshot_after_a_failure() {
         secret_env: None,
         kinds: Vec::new(),
         timeout: Duration::from_secs(5),
+        dry_run: false,
     };
     let secret = b"webhook-secret-0123456789".to_vec();
     let w = WebhookEnforcer::with_secret(&config, Some(secret.clone()));
@@ -146,6 +147,7 @@ async fn kinds_filter_and_a_hanging_receiver_times_out() {
         secret_env: None,
         kinds: vec![DecisionKind::DisableAccount],
         timeout: Duration::from_millis(300),
+        dry_run: false,
     };
     let w = WebhookEnforcer::with_secret(&config, None);
     let ban = decision(DecisionKind::Ban, Scope::Ip, "203.0.113.7");
@@ -164,4 +166,38 @@ async fn kinds_filter_and_a_hanging_receiver_times_out() {
     let other = decision(DecisionKind::DisableAccount, Scope::User, "mallory");
     let err = apply(&w, &[lock, other]).await.unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+}
+
+#[tokio::test]
+async fn plans_say_what_the_next_post_carries_and_a_dry_run_posts_nothing() {
+    let r = Receiver::default();
+    r.status.store(200, Ordering::Relaxed);
+    let url = serve(r.clone()).await;
+    let mut config = WebhookConfig {
+        url: url.clone(),
+        secret_env: None,
+        kinds: Vec::new(),
+        timeout: Duration::from_secs(5),
+        dry_run: false,
+    };
+    let ban = decision(DecisionKind::Ban, Scope::Ip, "203.0.113.7");
+    let lock = decision(DecisionKind::DisableAccount, Scope::User, "jdoe");
+    let w = WebhookEnforcer::with_secret(&config, None);
+    assert_eq!(
+        w.plan(std::slice::from_ref(&ban)).unwrap(),
+        format!("POST {url}: snapshot of 1 decisions\n")
+    );
+    apply(&w, std::slice::from_ref(&ban)).await.unwrap();
+    assert_eq!(w.plan(std::slice::from_ref(&ban)).unwrap(), "");
+    assert_eq!(
+        w.plan(std::slice::from_ref(&lock)).unwrap(),
+        format!("POST {url}: delta\n+ disable_account user jdoe\n- ban ip 203.0.113.7\n")
+    );
+    assert_eq!(r.got.lock().unwrap().len(), 1);
+
+    config.dry_run = true;
+    let dry = WebhookEnforcer::with_secret(&config, None);
+    assert!(dry.dry_run());
+    apply(&dry, &[ban, lock]).await.unwrap();
+    assert_eq!(r.got.lock().unwrap().len(), 1, "a dry run POSTs nothing");
 }

@@ -31,6 +31,8 @@ pub struct AppState {
     pub review_max_age: chrono::TimeDelta,
     /// CrowdSec bouncers allowed on `/v1/decisions` (`bouncers:`).
     pub bouncers: Arc<crate::Bouncers>,
+    /// The pipeline's responder, for its enforcers' health.
+    pub responder: Arc<riposte_respond::Responder>,
 }
 
 /// Request bodies larger than this are refused (413) before being read.
@@ -56,6 +58,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/decisions", get(crate::crowdsec::lookup))
         .route("/api/v1/dead-letters", get(dead_letters))
         .route("/api/v1/audit", get(audit))
+        .route("/api/v1/enforcers", get(enforcers))
         .route("/api/v1/events", post(events))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower::limit::ConcurrencyLimitLayer::new(
@@ -160,6 +163,12 @@ async fn dead_letters(
 ) -> Result<Json<Vec<DeadLetter>>, ApiError> {
     let Query(q) = q?;
     Ok(Json(s.store.list_dead_letters(q.limit()).await?))
+}
+
+/// Each enforcer's health: failures in a row, last success, last error,
+/// and when a failing one is tried again.
+async fn enforcers(State(s): State<AppState>) -> Json<Vec<riposte_respond::EnforcerHealth>> {
+    Json(s.responder.enforcer_health())
 }
 
 /// The audit log, newest first.

@@ -26,6 +26,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let store = engine.store().clone();
     let clock = engine.clock().clone();
+    let responder = engine.responder().clone();
     engine
         .responder()
         .reconcile(store.as_ref(), clock.now())
@@ -90,6 +91,7 @@ pub async fn serve(
     let state = AppState {
         store,
         pipeline: handle,
+        responder,
         clock,
         max_line_bytes: config.ingest.max_line_bytes,
         review_max_age: config.respond.review_max_age,

@@ -374,3 +374,51 @@ async fn review_queue_and_breaker_state_are_served() {
         ]
     );
 }
+
+#[tokio::test]
+async fn enforcer_health_is_served() {
+    use riposte_respond::{Enforcer, FileEnforcer};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    // A list file whose directory is a file: every write fails.
+    std::fs::write(dir.path().join("not-a-dir"), "").unwrap();
+    let broken = dir.path().join("not-a-dir/blocklist.txt");
+    let responder = Arc::new(Responder::new(
+        ResponderConfig::default(),
+        vec![
+            Enforcer::File(FileEnforcer::new(dir.path().join("ok.txt"))),
+            Enforcer::File(FileEnforcer::new(broken.clone())),
+        ],
+    ));
+    let s = AppState {
+        responder: responder.clone(),
+        ..state().await
+    };
+    let now = s.clock.now();
+    assert!(responder.reconcile(s.store.as_ref(), now).await.is_err());
+    let (status, body) = call(
+        &s,
+        Request::get("/api/v1/enforcers")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let ok = &body[0];
+    assert_eq!(
+        (
+            ok["failures"].as_u64(),
+            ok["retry_at"].is_null(),
+            ok["last_ok"].as_str()
+        ),
+        (Some(0), true, Some("2026-03-14T10:00:00Z"))
+    );
+    let bad = &body[1];
+    assert_eq!(bad["name"], format!("file:{}", broken.display()));
+    assert_eq!(bad["failures"], 1);
+    assert_eq!(bad["retry_at"], "2026-03-14T10:00:10Z");
+    assert_eq!(
+        bad["last_error"],
+        format!("writing {}: File exists (os error 17)", broken.display())
+    );
+}

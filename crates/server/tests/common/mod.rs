@@ -26,13 +26,14 @@ pub async fn state(max_line_bytes: usize) -> (AppState, Arc<ManualClock>) {
         store.clone(),
         Arc::new(RuleSet::default()),
         Vec::new(),
-        responder,
+        responder.clone(),
         clock.clone(),
     );
     let (handle, _task) = pipeline::spawn(engine, 4);
     let state = AppState {
         store,
         pipeline: handle,
+        responder,
         clock: clock.clone(),
         max_line_bytes,
         review_max_age: chrono::TimeDelta::hours(24),
