@@ -129,6 +129,9 @@ pub struct Config {
     pub smtp: Option<riposte_notify::SmtpConfig>,
     /// `respond.review.digest`: the daily review digest's schedule.
     pub digest: Option<riposte_respond::DigestSchedule>,
+    /// Named secrets for playbooks (`secrets.NAME`): the `secrets.file`
+    /// and `RIPOSTE_SECRET_<NAME>` environment variables.
+    pub secrets: riposte_playbooks::Secrets,
     pub ingest: IngestLimits,
     /// The directory relative paths resolve against.
     pub base_dir: PathBuf,
@@ -273,6 +276,74 @@ pub(crate) fn read_secret(
     }
 }
 
+/// Environment variables `RIPOSTE_SECRET_<NAME>` define secret `<name>`
+/// (lowercased).
+pub const SECRET_ENV_PREFIX: &str = "RIPOSTE_SECRET_";
+
+/// `secrets: { file: PATH }` (a YAML mapping of names to values, mode 600)
+/// and the `RIPOSTE_SECRET_*` environment variables, which win.
+fn read_secrets(
+    section: &Mapping,
+    file: &str,
+    resolve: &dyn Fn(&Path) -> PathBuf,
+    p: &mut Problems,
+) -> riposte_playbooks::Secrets {
+    let mut values = BTreeMap::new();
+    match section.get("file") {
+        None => {}
+        Some(Value::String(path)) => {
+            let path = resolve(Path::new(path));
+            if let Some(text) = read_secret(
+                &SecretSource::File(path.clone()),
+                file,
+                "secrets",
+                "file",
+                p,
+            )
+            .map(|_| ())
+            .and_then(|()| std::fs::read_to_string(&path).ok())
+            {
+                match serde_yaml_ng::from_str::<BTreeMap<String, Value>>(&text) {
+                    Ok(map) => {
+                        for (k, v) in map {
+                            match v {
+                                Value::String(s) => {
+                                    values.insert(k, s);
+                                }
+                                Value::Number(n) => {
+                                    values.insert(k, n.to_string());
+                                }
+                                _ => p.push(
+                                    file,
+                                    "secrets.file",
+                                    format!("{}: secret {k:?} must be a text", path.display()),
+                                ),
+                            }
+                        }
+                    }
+                    Err(e) => p.push(
+                        file,
+                        "secrets.file",
+                        format!(
+                            "{} is not a mapping of names to values: {e}",
+                            path.display()
+                        ),
+                    ),
+                }
+            }
+        }
+        Some(_) => p.push(file, "secrets.file", "must be a path"),
+    }
+    for (k, v) in std::env::vars() {
+        if let Some(name) = k.strip_prefix(SECRET_ENV_PREFIX)
+            && !name.is_empty()
+        {
+            values.insert(name.to_ascii_lowercase(), v);
+        }
+    }
+    riposte_playbooks::Secrets::new(values)
+}
+
 /// Why a secrets file is readable by others, if it is.
 fn loose_permissions(path: &Path) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
@@ -286,7 +357,7 @@ fn loose_permissions(path: &Path) -> Option<String> {
     })
 }
 
-const TOP_KEYS: [&str; 13] = [
+const TOP_KEYS: [&str; 14] = [
     "version",
     "data_dir",
     "store",
@@ -299,6 +370,7 @@ const TOP_KEYS: [&str; 13] = [
     "enforcers",
     "bouncers",
     "notify",
+    "secrets",
     "ingest",
 ];
 
@@ -682,6 +754,8 @@ impl Config {
             &mut p,
         );
         let smtp = crate::notify_config::parse_notify(&notify, file, &resolve, &mut p);
+        let secrets_section = section(&doc, "secrets", &["file"], file, &mut p);
+        let secrets = read_secrets(&secrets_section, file, &resolve, &mut p);
         if let Some(r) = &respond
             && r.digest.as_ref().is_some_and(|d| !d.to.is_empty())
             && !crate::notify_config::has_smtp(&notify)
@@ -808,6 +882,7 @@ impl Config {
                 bouncers,
                 smtp,
                 digest,
+                secrets,
                 ingest: IngestLimits {
                     max_line_bytes,
                     batch_lines,

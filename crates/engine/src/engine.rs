@@ -5,14 +5,14 @@ use std::sync::Arc;
 use riposte_detect::{Detector, DetectorStats, RuleSet};
 use riposte_ingest::DecodedBatch;
 use riposte_model::{
-    Actor, Alert, AuditEntry, Case, Clock, DeadLetter, Decision, DecisionState, ManualClock,
-    PlaybookRun, StepStatus,
+    Alert, Case, Clock, DeadLetter, Decision, DecisionState, ManualClock, PlaybookRun, RunTrigger,
+    TriggerKind,
 };
-use riposte_playbooks::Playbook;
+use riposte_playbooks::{Playbook, PlaybookSet, Secrets};
 use riposte_respond::{RespondError, Responder};
 use riposte_store::{Checkpoint, Store, StoreError};
 
-use crate::host::TxHost;
+use crate::host::TxRuntime;
 
 /// Loads and cross-checks the rules and playbooks a configuration names.
 pub fn load_logic(
@@ -42,6 +42,22 @@ pub fn load_logic(
     let playbooks = riposte_playbooks::load_playbooks(&config.playbooks, known)
         .map_err(|p| problems.extend(p))
         .ok();
+    for pb in playbooks.iter().flatten() {
+        let names = pb.secrets.iter().chain(pb.trigger.webhook.as_ref());
+        for name in names {
+            if config.secrets.get(name).is_none() {
+                problems.push(
+                    &pb.file,
+                    "secrets",
+                    format!(
+                        "secret {name:?} is not defined (add it to the secrets file, or set {}{})",
+                        crate::config::SECRET_ENV_PREFIX,
+                        name.to_ascii_uppercase()
+                    ),
+                );
+            }
+        }
+    }
     match (rules, playbooks) {
         (Some(r), Some(p)) if problems.is_empty() => Ok((r, p)),
         _ => Err(problems),
@@ -87,6 +103,9 @@ pub struct BatchReport {
     pub decisions: Vec<Decision>,
     pub refusals: Vec<Refusal>,
     pub runs: Vec<PlaybookRun>,
+    /// Runs left unfinished for the executor (a step with outside effects,
+    /// an approval, a retry or a timer).
+    pub queued_runs: u64,
 }
 
 impl BatchReport {
@@ -105,6 +124,7 @@ impl BatchReport {
         self.decisions.extend(other.decisions);
         self.refusals.extend(other.refusals);
         self.runs.extend(other.runs);
+        self.queued_runs += other.queued_runs;
     }
 }
 
@@ -115,7 +135,10 @@ impl BatchReport {
 pub struct Engine {
     store: Arc<dyn Store>,
     detector: Detector,
-    playbooks: Vec<Playbook>,
+    playbooks: PlaybookSet,
+    secrets: Secrets,
+    /// Told when a batch leaves runs for the executor.
+    executor_wake: Option<Arc<tokio::sync::Notify>>,
     responder: Arc<Responder>,
     clock: Arc<dyn Clock>,
     /// When set, "now" follows event time (demo and replays of recorded
@@ -134,11 +157,33 @@ impl Engine {
         Self {
             store,
             detector: Detector::new(rules),
-            playbooks,
+            playbooks: PlaybookSet::new(playbooks),
+            secrets: Secrets::default(),
+            executor_wake: None,
             responder,
             clock,
             event_clock: None,
         }
+    }
+
+    /// Secrets playbook templates read as `secrets.NAME`.
+    pub fn with_secrets(mut self, secrets: Secrets) -> Self {
+        self.secrets = secrets;
+        self
+    }
+
+    /// Wakes this executor when a batch leaves runs unfinished.
+    pub fn with_executor_wake(mut self, wake: Arc<tokio::sync::Notify>) -> Self {
+        self.executor_wake = Some(wake);
+        self
+    }
+
+    pub fn playbooks(&self) -> &PlaybookSet {
+        &self.playbooks
+    }
+
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
     }
 
     /// Loads rules and playbooks (all problems reported together), opens
@@ -150,13 +195,10 @@ impl Engine {
         let (rules, playbooks) = load_logic(config).map_err(BuildError::Invalid)?;
         let store = riposte_store::open(&config.store_url).await?;
         let responder = Arc::new(config.responder());
-        Ok(Self::new(
-            store,
-            Arc::new(rules),
-            playbooks,
-            responder,
-            clock,
-        ))
+        Ok(
+            Self::new(store, Arc::new(rules), playbooks, responder, clock)
+                .with_secrets(config.secrets.clone()),
+        )
     }
 
     /// Runs on recorded time: the clock is moved to each event's timestamp
@@ -195,6 +237,11 @@ impl Engine {
         let result = self.detect_and_commit(batch, checkpoint).await;
         match result {
             Ok(report) => {
+                if report.queued_runs > 0
+                    && let Some(wake) = &self.executor_wake
+                {
+                    wake.notify_one();
+                }
                 if report
                     .decisions
                     .iter()
@@ -244,15 +291,7 @@ impl Engine {
             }
             let now = self.clock.now();
             for alert in self.detector.process(event, now) {
-                handle_alert(
-                    alert,
-                    &self.playbooks,
-                    &self.responder,
-                    &mut tx,
-                    &mut report,
-                    now,
-                )
-                .await?;
+                handle_alert(alert, self.logic(), &mut tx, &mut report, now).await?;
             }
         }
         // Correlations whose window has passed at the newest event time
@@ -260,15 +299,7 @@ impl Engine {
         if let Some(latest) = batch.events.iter().map(|e| e.timestamp).max() {
             let now = self.clock.now();
             for alert in self.detector.flush(latest, now) {
-                handle_alert(
-                    alert,
-                    &self.playbooks,
-                    &self.responder,
-                    &mut tx,
-                    &mut report,
-                    now,
-                )
-                .await?;
+                handle_alert(alert, self.logic(), &mut tx, &mut report, now).await?;
             }
         }
         if let Some((source, position)) = checkpoint {
@@ -276,6 +307,14 @@ impl Engine {
         }
         tx.commit().await?;
         Ok(report)
+    }
+
+    fn logic(&self) -> Logic<'_> {
+        Logic {
+            playbooks: &self.playbooks,
+            responder: &self.responder,
+            secrets: &self.secrets,
+        }
     }
 
     /// Expires due decisions and reconciles enforcers at the engine's "now".
@@ -287,50 +326,58 @@ impl Engine {
     }
 }
 
-/// Stores an alert and runs the playbooks it triggers, in the batch's
-/// transaction.
+/// What acting on an alert needs from the engine.
+#[derive(Clone, Copy)]
+struct Logic<'a> {
+    playbooks: &'a PlaybookSet,
+    responder: &'a Responder,
+    secrets: &'a Secrets,
+}
+
+/// Stores an alert and starts the playbooks it triggers, in the batch's
+/// transaction: their database steps run here and commit with the alert;
+/// what is left (outside effects, waits) is saved for the executor.
 async fn handle_alert(
     alert: Alert,
-    playbooks: &[Playbook],
-    responder: &Responder,
+    logic: Logic<'_>,
     tx: &mut Box<dyn riposte_store::Tx>,
     report: &mut BatchReport,
     now: riposte_model::Timestamp,
 ) -> Result<(), EngineError> {
     tx.insert_alert(&alert).await?;
-    for pb in playbooks.iter().filter(|pb| pb.trigger.matches(&alert)) {
-        let run = {
-            let mut host = TxHost {
-                tx: &mut **tx,
-                responder,
-                report: &mut *report,
-            };
-            pb.run(&alert, &mut host, now).await
+    let data = serde_json::to_value(&alert).unwrap_or(serde_json::Value::Null);
+    let started: Vec<Arc<Playbook>> = logic.playbooks.for_alert(&alert).cloned().collect();
+    for pb in started {
+        let trigger = RunTrigger {
+            kind: TriggerKind::Alert,
+            data: data.clone(),
+            by: None,
         };
-        for step in &run.steps {
-            let actor = Actor::Playbook {
-                playbook: pb.id.clone(),
-                step: step.step.clone(),
-            };
-            let status = match step.status {
-                StepStatus::Succeeded => "succeeded",
-                StepStatus::Skipped => "skipped",
-                StepStatus::Failed => "failed",
-            };
-            let reason = match &step.message {
-                Some(m) => format!("{} {status}: {m}", step.action),
-                None => format!("{} {status}", step.action),
-            };
-            tx.audit(&AuditEntry::new(
-                now,
-                actor,
-                "playbook.step",
-                format!("run:{}", run.id),
-                reason,
-            ))
-            .await?;
+        let run = PlaybookRun::pending(&pb.id, pb.revision, pb.mode, trigger, Some(alert.id), now);
+        let rt = TxRuntime::new(
+            &mut **tx,
+            logic.responder,
+            logic.playbooks,
+            logic.secrets,
+            now,
+        );
+        let run = riposte_playbooks::run(pb, run, &rt).await;
+        let fx = rt.into_effects();
+        report.decisions.extend(fx.decisions);
+        report.refusals.extend(fx.refusals);
+        report.alerts.extend(fx.alerts);
+        for (case, created) in fx.cases {
+            match report.cases.iter_mut().find(|(c, _)| c.id == case.id) {
+                Some(slot) => slot.0 = case,
+                None => report.cases.push((case, created)),
+            }
         }
-        tx.insert_run(&run).await?;
+        let mut audited = std::collections::HashSet::new();
+        crate::executor::audit_steps(&mut **tx, &run, &mut audited, now).await?;
+        tx.save_run(&run, None).await?;
+        if !run.status.is_finished() {
+            report.queued_runs += 1;
+        }
         report.runs.push(run);
     }
     report.alerts.push(alert);

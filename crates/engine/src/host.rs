@@ -1,153 +1,110 @@
-//! Playbook actions performed inside the batch's store transaction.
+//! Running a playbook inside the batch transaction that triggered it: its
+//! database steps (cases, decisions) commit with the alert that caused
+//! them, so a crash neither loses nor repeats them; at the first step with
+//! outside effects (or a wait) the run is left to the executor.
+
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use riposte_model::{Actor, AuditEntry, Case, CaseId, CaseStatus, Origin};
-use riposte_playbooks::{ActionCall, ActionError, ActionHost, ActionResult, RunContext};
-use riposte_respond::{DecisionRequest, Outcome, Responder};
+use riposte_model::{Approval, PlaybookRun, Timestamp};
+use riposte_playbooks::{Effect, Performed, Playbook, PlaybookSet, Runtime, Secrets, StepCall};
+use riposte_respond::Responder;
 use riposte_store::Tx;
-use serde_json::json;
 
-use crate::engine::{BatchReport, Refusal};
+use crate::dbactions::{self, DbEffects};
 
-pub(crate) struct TxHost<'a> {
-    pub tx: &'a mut dyn Tx,
+pub(crate) struct TxRuntime<'a> {
+    pub tx: tokio::sync::Mutex<&'a mut dyn Tx>,
     pub responder: &'a Responder,
-    pub report: &'a mut BatchReport,
+    pub playbooks: &'a PlaybookSet,
+    pub secrets: &'a Secrets,
+    pub now: Timestamp,
+    pub effects: Mutex<DbEffects>,
+    pub approvals: Mutex<Vec<Approval>>,
 }
 
-fn err(e: impl std::fmt::Display) -> ActionError {
-    ActionError(e.to_string())
+impl<'a> TxRuntime<'a> {
+    pub fn new(
+        tx: &'a mut dyn Tx,
+        responder: &'a Responder,
+        playbooks: &'a PlaybookSet,
+        secrets: &'a Secrets,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            tx: tokio::sync::Mutex::new(tx),
+            responder,
+            playbooks,
+            secrets,
+            now,
+            effects: Mutex::new(DbEffects::default()),
+            approvals: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn into_effects(self) -> DbEffects {
+        self.effects.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 #[async_trait]
-impl ActionHost for TxHost<'_> {
-    async fn perform(
-        &mut self,
-        ctx: &RunContext<'_>,
-        step: &str,
-        call: ActionCall,
-    ) -> Result<ActionResult, ActionError> {
-        let actor = Actor::Playbook {
-            playbook: ctx.playbook.id.clone(),
-            step: step.to_owned(),
-        };
-        match call {
-            ActionCall::CaseAttach { key, title } => {
-                let existing = self.tx.open_case_by_key(&key).await.map_err(err)?;
-                let created = existing.is_none();
-                let mut case = existing.unwrap_or_else(|| Case {
-                    id: CaseId::new(),
-                    title,
-                    status: CaseStatus::Open,
-                    severity: ctx.alert.severity,
-                    group_key: Some(key.clone()),
-                    alerts: Vec::new(),
-                    observables: Vec::new(),
-                    created_at: ctx.now,
-                    updated_at: ctx.now,
-                });
-                case.attach(ctx.alert, ctx.now);
-                self.tx.upsert_case(&case).await.map_err(err)?;
-                let (action, reason) = if created {
-                    (
-                        "case.create",
-                        format!("opened for alert {} ({})", ctx.alert.id, ctx.alert.rule_id),
-                    )
-                } else {
-                    (
-                        "case.attach",
-                        format!("alert {} ({}) attached", ctx.alert.id, ctx.alert.rule_id),
-                    )
-                };
-                let entry =
-                    AuditEntry::new(ctx.now, actor, action, format!("case:{}", case.id), reason);
-                self.tx.audit(&entry).await.map_err(err)?;
-                let output =
-                    json!({"case_id": case.id, "created": created, "alerts": case.alerts.len()});
-                self.report.cases.retain(|(c, _)| c.id != case.id);
-                self.report.cases.push((case, created));
-                Ok(ActionResult {
-                    done: true,
-                    output,
-                    message: None,
-                })
-            }
-            ActionCall::DecisionBan {
-                scope,
-                value,
-                duration,
-                reason,
-            } => {
-                let req = DecisionRequest {
-                    kind: riposte_model::DecisionKind::Ban,
-                    scope,
-                    value,
-                    duration: Some(duration),
-                    reason,
-                    confidence: ctx.alert.confidence,
-                    origin: Origin::Playbook {
-                        playbook: ctx.playbook.id.clone(),
-                        step: step.to_owned(),
-                        run: ctx.run,
-                        rule: Some(ctx.alert.rule_id.clone()),
-                        alert: Some(ctx.alert.id),
-                    },
-                    mode: ctx.mode,
-                    evidence: vec![
-                        format!("alert:{}", ctx.alert.id),
-                        format!("run:{}", ctx.run),
-                    ],
-                };
-                let decided = self
-                    .responder
-                    .decide(&mut *self.tx, req, ctx.now)
-                    .await
-                    .map_err(err)?;
-                if let Some(alert) = decided.breaker_alert {
-                    self.report.alerts.push(alert);
-                }
-                match decided.outcome {
-                    Outcome::Created(d) => {
-                        let output = json!({
-                            "decision_id": d.id, "value": d.value, "state": d.state,
-                            "expires_at": d.expires_at,
-                        });
-                        let message = d
-                            .held
-                            .as_ref()
-                            .map(|why| format!("held for approval: {why}"));
-                        self.report.decisions.push(d);
-                        Ok(ActionResult {
-                            done: true,
-                            output,
-                            message,
-                        })
-                    }
-                    Outcome::AlreadyActive(d) => Ok(ActionResult {
-                        done: false,
-                        output: json!({"decision_id": d.id, "value": d.value, "expires_at": d.expires_at}),
-                        message: Some(format!(
-                            "{} already banned until {}",
-                            d.value,
-                            d.expires_at
-                                .map_or_else(|| "forever".to_owned(), |t| t.to_rfc3339())
-                        )),
-                    }),
-                    Outcome::Refused { value, reason } => {
-                        self.report.refusals.push(Refusal {
-                            value: value.clone(),
-                            reason: reason.clone(),
-                            playbook: ctx.playbook.id.clone(),
-                            step: step.to_owned(),
-                        });
-                        Ok(ActionResult {
-                            done: false,
-                            output: json!({"refused": value}),
-                            message: Some(format!("refused: {reason}")),
-                        })
-                    }
+impl Runtime for TxRuntime<'_> {
+    fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    async fn perform(&self, call: &StepCall<'_>) -> Performed {
+        if call.spec.effect != Effect::Db {
+            return Performed::Deferred;
+        }
+        let mut tx = self.tx.lock().await;
+        let mut fx = DbEffects::default();
+        let p = dbactions::perform(&mut **tx, self.responder, call, self.now, &mut fx).await;
+        if let Ok(mut all) = self.effects.lock() {
+            all.decisions.extend(fx.decisions);
+            all.refusals.extend(fx.refusals);
+            all.alerts.extend(fx.alerts);
+            for (case, created) in fx.cases {
+                match all.cases.iter_mut().find(|(c, _)| c.id == case.id) {
+                    Some(slot) => slot.0 = case,
+                    None => all.cases.push((case, created)),
                 }
             }
         }
+        p
+    }
+
+    async fn checkpoint(&self, _run: &PlaybookRun) -> Result<(), String> {
+        // The batch saves the run once, with everything else it commits.
+        Ok(())
+    }
+
+    fn approval(&self, path: &str) -> Option<Approval> {
+        self.approvals
+            .lock()
+            .ok()?
+            .iter()
+            .find(|a| a.step == path)
+            .cloned()
+    }
+
+    async fn request_approval(&self, approval: &Approval) -> Result<(), String> {
+        let mut tx = self.tx.lock().await;
+        tx.save_approval(approval)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Ok(mut list) = self.approvals.lock() {
+            list.retain(|a| a.id != approval.id);
+            list.push(approval.clone());
+        }
+        Ok(())
+    }
+
+    fn playbook(&self, id: &str) -> Option<Arc<Playbook>> {
+        self.playbooks.get(id)
+    }
+
+    fn secrets(&self) -> &Secrets {
+        self.secrets
     }
 }

@@ -3,8 +3,10 @@
 //! checkpoint; and the configuration that assembles it.
 
 mod config;
+mod dbactions;
 mod engine;
 pub mod evtx_dir;
+pub mod executor;
 mod host;
 pub mod listener;
 pub mod nats;
@@ -15,5 +17,6 @@ pub mod source;
 
 pub use config::{BouncerConfig, Config, IngestLimits, SourceConfig, SourceKind};
 pub use engine::{BatchReport, BuildError, Engine, EngineError, Refusal, load_logic};
+pub use executor::{Effects, Executor, ExecutorConfig, NoEffects};
 pub use pipeline::{BatchSummary, PipelineError, PipelineHandle};
 pub use riposte_store::Checkpoint;

@@ -92,7 +92,7 @@ ingest: { batch_lines: 0 }
     let errs = Config::parse("riposte.yaml", text, Path::new("/etc/riposte")).unwrap_err();
     let lines: Vec<String> = errs.0.iter().map(ToString::to_string).collect();
     let expected = [
-        "riposte.yaml: stor: unknown key (valid: version, data_dir, store, api, rules, sigma, playbooks, sources, respond, enforcers, bouncers, notify, ingest)",
+        "riposte.yaml: stor: unknown key (valid: version, data_dir, store, api, rules, sigma, playbooks, sources, respond, enforcers, bouncers, notify, secrets, ingest)",
         "riposte.yaml: api.listen: \"localhost\" is not an address:port",
         "riposte.yaml: sources[0].format: unknown format \"evt\"",
         "riposte.yaml: sources[1].type: unknown source type \"kafka\" (valid: file, syslog-udp, syslog-tcp, nats, evtx-dir)",
@@ -235,7 +235,14 @@ async fn every_decision_case_change_and_step_is_audited() {
     expected.sort();
     assert_eq!(audit, expected);
     assert_eq!(decision.value, "203.0.113.7");
-    assert_eq!(store.list_runs(10).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .list_runs(&riposte_store::RunFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 /// A broken enforcer (here: its directory is a file) must not turn a stored

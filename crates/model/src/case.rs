@@ -28,6 +28,21 @@ pub struct Case {
     pub observables: Vec<Observable>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Who works on it (a person or a team such as `level2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    /// Notes from people and playbooks, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub comments: Vec<CaseComment>,
+}
+
+/// A note on a case.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CaseComment {
+    pub at: Timestamp,
+    /// `user:alice`, `playbook:phishing/notify`.
+    pub author: String,
+    pub text: String,
 }
 
 impl Case {

@@ -200,3 +200,7 @@ mod tests {
         assert_eq!(back.get_version_num(), 7);
     }
 }
+id_type!(
+    /// Identifies one approval request of a playbook run.
+    ApprovalId
+);

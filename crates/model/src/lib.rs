@@ -22,7 +22,7 @@ pub mod yaml;
 
 pub use alert::{Alert, RuleInfo};
 pub use audit::{Actor, AuditEntry};
-pub use case::{Case, CaseStatus};
+pub use case::{Case, CaseComment, CaseStatus};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use compact_str::{CompactString, ToCompactString};
 pub use dead_letter::DeadLetter;
@@ -32,9 +32,12 @@ pub use decision::{
 pub use duration::{format_duration, parse_duration};
 pub use event::{Event, FieldValue, Observable, ObservableKind, SourcePos};
 pub use fields::Fields;
-pub use ids::{AlertId, AuditId, CaseId, DecisionId, EventId, RunId};
+pub use ids::{AlertId, ApprovalId, AuditId, CaseId, DecisionId, EventId, RunId};
 pub use problems::{Problem, Problems};
-pub use run::{PlaybookRun, RunStatus, StepRecord, StepStatus};
+pub use run::{
+    Approval, ApprovalStatus, PlaybookRun, RunStatus, RunTrigger, StepRecord, StepStatus,
+    TriggerKind,
+};
 pub use severity::{Confidence, ConfidenceError, Severity};
 pub use string_enum::UnknownName;
 

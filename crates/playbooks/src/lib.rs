@@ -1,4 +1,5 @@
-//! Playbooks: a team's response procedure as a versioned YAML file.
+//! Playbooks: a team's response procedure as a versioned YAML file, run
+//! durably.
 //!
 //! ```yaml
 //! version: 1
@@ -16,14 +17,23 @@
 //!     with: { scope: ip, value: "{{ alert.group['source.ip'] }}", duration: 4h }
 //! ```
 //!
-//! [`load_playbooks`] validates files and reports every problem with the file
-//! and step; [`Playbook::run`] executes the steps through an [`ActionHost`],
-//! which the engine implements over the store and the responder.
+//! [`load_playbooks`] validates files and reports every problem with the
+//! file and step; [`run`] runs (or resumes) a run through a [`Runtime`]:
+//! the engine's executor over the store, the batch transaction that
+//! triggered it, or a test's mocks.
 
-mod action;
 mod format;
+pub mod mock;
 mod runner;
+pub mod spec;
+mod step;
+mod value;
 
-pub use action::{ACTIONS, Action, ActionCall, ActionError, ActionHost, ActionResult};
-pub use format::{AlertTrigger, Mode, Playbook, Step, load_playbooks, parse_playbook};
-pub use runner::RunContext;
+pub use format::{
+    AlertTrigger, CaseEvent, CaseTrigger, InputSpec, InputType, Mode, Playbook, PlaybookSet,
+    ScheduleTrigger, Triggers, load_playbooks, parse_playbook,
+};
+pub use runner::{ActionResult, Performed, REDACTED, Runtime, Secrets, StepCall, run};
+pub use spec::{ACTIONS, ActionSpec, Effect, Ty};
+pub use step::{DEFAULT_MAX_ITEMS, OnError, Retry, Step, StepKind, has_outside_effects, walk};
+pub use value::ValueTemplate;

@@ -14,14 +14,15 @@ macro_rules! sql_backend {
         mod sql_impl {
             use async_trait::async_trait;
             use riposte_model::{
-                Alert, AlertId, AuditEntry, Case, CaseId, DeadLetter, Decision, DecisionId,
-                DecisionKind, DecisionState, Event, PlaybookRun, RunId, Scope, Timestamp,
+                Alert, AlertId, Approval, ApprovalId, ApprovalStatus, AuditEntry, Case, CaseId,
+                DeadLetter, Decision, DecisionId, DecisionKind, DecisionState, Event, PlaybookRun,
+                RunId, RunStatus, Scope, Timestamp,
             };
             use sqlx::Arguments as _;
 
             use super::$store;
             use $crate::shared::{self, BodyRow, Val};
-            use $crate::{Checkpoint, Counts, DecisionFilter, Result, Store, Tx};
+            use $crate::{Checkpoint, Counts, DecisionFilter, Result, RunFilter, Store, Tx};
 
             type Db = $db;
             type Args<'q> = <Db as sqlx::Database>::Arguments<'q>;
@@ -49,6 +50,34 @@ macro_rules! sql_backend {
             {
                 sqlx::query_with(sql, args(vals)?).execute(exec).await?;
                 Ok(())
+            }
+
+            /// Executes and returns how many rows it changed.
+            async fn execute_count<'e, E>(exec: E, sql: &'e str, vals: Vec<Val>) -> Result<u64>
+            where
+                E: sqlx::Executor<'e, Database = Db>,
+            {
+                Ok(sqlx::query_with(sql, args(vals)?)
+                    .execute(exec)
+                    .await?
+                    .rows_affected())
+            }
+
+            /// A run with its scheduling column (see `shared::GET_RUN_DUE`).
+            async fn run_due<'e, E>(exec: E, id: &str) -> Result<Option<PlaybookRun>>
+            where
+                E: sqlx::Executor<'e, Database = Db>,
+            {
+                let row: Option<(i32, String, Option<i64>)> =
+                    sqlx::query_as_with(shared::GET_RUN_DUE, args(vec![Val::text(id)])?)
+                        .fetch_optional(exec)
+                        .await?;
+                row.map(|(version, body, next_at)| {
+                    let mut run: PlaybookRun = shared::decode("playbook run", (version, body))?;
+                    run.next_at = next_at.and_then(chrono::DateTime::from_timestamp_millis);
+                    Ok(run)
+                })
+                .transpose()
             }
 
             async fn fetch_all<'e, E, T>(
@@ -141,14 +170,49 @@ macro_rules! sql_backend {
                     fetch_all(&self.pool, "decision", shared::EFFECTIVE_DECISIONS, vals).await
                 }
 
-                async fn list_runs(&self, limit: u32) -> Result<Vec<PlaybookRun>> {
-                    let vals = vec![shared::limit(limit)];
+                async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<PlaybookRun>> {
+                    let vals = vec![
+                        Val::Text(filter.status.map(|s| s.as_str().to_owned())),
+                        Val::Text(filter.playbook.clone()),
+                        Val::Int(Some(filter.limit.map_or(i64::MAX, i64::from))),
+                    ];
                     fetch_all(&self.pool, "playbook run", shared::LIST_RUNS, vals).await
                 }
 
                 async fn get_run(&self, id: RunId) -> Result<Option<PlaybookRun>> {
+                    run_due(&self.pool, &id.to_string()).await
+                }
+
+                async fn count_runs(&self, status: RunStatus) -> Result<u64> {
+                    let (n,): (i64,) =
+                        sqlx::query_as_with(shared::COUNT_RUNS, args(vec![Val::text(status)])?)
+                            .fetch_one(&self.pool)
+                            .await?;
+                    shared::to_u64(n)
+                }
+
+                async fn next_run_due(&self) -> Result<Option<Timestamp>> {
+                    let (at,): (Option<i64>,) = sqlx::query_as(shared::NEXT_RUN_DUE)
+                        .fetch_one(&self.pool)
+                        .await?;
+                    Ok(at.and_then(chrono::DateTime::from_timestamp_millis))
+                }
+
+                async fn list_approvals(
+                    &self,
+                    status: Option<ApprovalStatus>,
+                    limit: u32,
+                ) -> Result<Vec<Approval>> {
+                    let vals = vec![
+                        Val::Text(status.map(|s| s.as_str().to_owned())),
+                        shared::limit(limit),
+                    ];
+                    fetch_all(&self.pool, "approval", shared::LIST_APPROVALS, vals).await
+                }
+
+                async fn get_approval(&self, id: ApprovalId) -> Result<Option<Approval>> {
                     let vals = vec![Val::text(id)];
-                    fetch_one(&self.pool, "playbook run", shared::GET_RUN, vals).await
+                    fetch_one(&self.pool, "approval", shared::GET_APPROVAL, vals).await
                 }
 
                 async fn list_audit(&self, limit: u32) -> Result<Vec<AuditEntry>> {
@@ -262,6 +326,11 @@ macro_rules! sql_backend {
                     execute(&mut *self.0, shared::UPSERT_CASE, shared::case_row(case)?).await
                 }
 
+                async fn get_case(&mut self, id: CaseId) -> Result<Option<Case>> {
+                    let vals = vec![Val::text(id)];
+                    fetch_one(&mut *self.0, "case", shared::GET_CASE, vals).await
+                }
+
                 async fn effective_decision(
                     &mut self,
                     kind: DecisionKind,
@@ -343,8 +412,61 @@ macro_rules! sql_backend {
                     Ok(expired)
                 }
 
-                async fn insert_run(&mut self, run: &PlaybookRun) -> Result<()> {
-                    execute(&mut *self.0, shared::INSERT_RUN, shared::run_row(run)?).await
+                async fn save_run(
+                    &mut self,
+                    run: &PlaybookRun,
+                    lease_until: Option<Timestamp>,
+                ) -> Result<()> {
+                    let vals = shared::run_row(run, lease_until)?;
+                    execute(&mut *self.0, shared::SAVE_RUN, vals).await
+                }
+
+                async fn claim_runs(
+                    &mut self,
+                    now: Timestamp,
+                    lease_until: Timestamp,
+                    limit: u32,
+                ) -> Result<Vec<PlaybookRun>> {
+                    let ids: Vec<(String,)> = sqlx::query_as_with(
+                        shared::DUE_RUNS,
+                        args(vec![Val::time(now), shared::limit(limit)])?,
+                    )
+                    .fetch_all(&mut *self.0)
+                    .await?;
+                    let mut runs = Vec::with_capacity(ids.len());
+                    for (id,) in ids {
+                        let vals = vec![Val::text(&id), Val::time(lease_until), Val::time(now)];
+                        if execute_count(&mut *self.0, shared::LEASE_RUN, vals).await? == 1
+                            && let Some(run) = run_due(&mut *self.0, &id).await?
+                        {
+                            runs.push(run);
+                        }
+                    }
+                    Ok(runs)
+                }
+
+                async fn get_run(&mut self, id: RunId) -> Result<Option<PlaybookRun>> {
+                    run_due(&mut *self.0, &id.to_string()).await
+                }
+
+                async fn wake_run(&mut self, id: RunId, at: Timestamp) -> Result<bool> {
+                    let vals = vec![Val::text(id), Val::time(at)];
+                    Ok(execute_count(&mut *self.0, shared::WAKE_RUN, vals).await? > 0)
+                }
+
+                async fn save_approval(&mut self, approval: &Approval) -> Result<()> {
+                    let vals = shared::approval_row(approval)?;
+                    execute(&mut *self.0, shared::SAVE_APPROVAL, vals).await
+                }
+
+                async fn get_approval(&mut self, id: ApprovalId) -> Result<Option<Approval>> {
+                    let vals = vec![Val::text(id)];
+                    fetch_one(&mut *self.0, "approval", shared::GET_APPROVAL, vals).await
+                }
+
+                async fn approvals_of(&mut self, run: RunId) -> Result<Vec<Approval>> {
+                    let vals = vec![Val::text(run)];
+                    fetch_all(&mut *self.0, "approval", shared::APPROVALS_OF, vals).await
                 }
 
                 async fn audit(&mut self, entry: &AuditEntry) -> Result<()> {

@@ -12,8 +12,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use riposte_model::{
-    Alert, AlertId, AuditEntry, Case, CaseId, DeadLetter, Decision, DecisionId, DecisionKind,
-    DecisionState, Event, PlaybookRun, ReviewStatus, RunId, Scope, Timestamp,
+    Alert, AlertId, Approval, ApprovalId, ApprovalStatus, AuditEntry, Case, CaseId, DeadLetter,
+    Decision, DecisionId, DecisionKind, DecisionState, Event, PlaybookRun, ReviewStatus, RunId,
+    RunStatus, Scope, Timestamp,
 };
 use serde::Serialize;
 
@@ -60,6 +61,14 @@ pub struct DecisionFilter {
     pub limit: Option<u32>,
 }
 
+/// Which runs [`Store::list_runs`] returns; newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunFilter {
+    pub status: Option<RunStatus>,
+    pub playbook: Option<String>,
+    pub limit: Option<u32>,
+}
+
 /// Row counts, for health and the demo summary.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
@@ -92,8 +101,20 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Decisions in state `active` whose expiry is after `now` (or never):
     /// exactly what enforcers must apply.
     async fn effective_decisions(&self, now: Timestamp) -> Result<Vec<Decision>>;
-    async fn list_runs(&self, limit: u32) -> Result<Vec<PlaybookRun>>;
+    async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<PlaybookRun>>;
     async fn get_run(&self, id: RunId) -> Result<Option<PlaybookRun>>;
+    /// How many runs are in `status` (the executor's backlog, for
+    /// backpressure and metrics).
+    async fn count_runs(&self, status: RunStatus) -> Result<u64>;
+    /// The earliest time an unfinished run is due, if any is scheduled.
+    async fn next_run_due(&self) -> Result<Option<Timestamp>>;
+    /// Approval requests, oldest first, optionally only those in `status`.
+    async fn list_approvals(
+        &self,
+        status: Option<ApprovalStatus>,
+        limit: u32,
+    ) -> Result<Vec<Approval>>;
+    async fn get_approval(&self, id: ApprovalId) -> Result<Option<Approval>>;
     async fn list_audit(&self, limit: u32) -> Result<Vec<AuditEntry>>;
     async fn list_dead_letters(&self, limit: u32) -> Result<Vec<DeadLetter>>;
     /// Events whose origin is `source`, oldest offset first (replays, tests).
@@ -134,6 +155,7 @@ pub trait Tx: Send {
     async fn open_case_by_key(&mut self, key: &str) -> Result<Option<Case>>;
     /// Inserts the case or replaces the stored one with the same id.
     async fn upsert_case(&mut self, case: &Case) -> Result<()>;
+    async fn get_case(&mut self, id: CaseId) -> Result<Option<Case>>;
     /// An active, unexpired decision of this kind on exactly this scope and
     /// value.
     async fn effective_decision(
@@ -169,7 +191,26 @@ pub trait Tx: Send {
     /// Marks every active decision with `expires_at <= now` as expired and
     /// returns them.
     async fn expire_decisions(&mut self, now: Timestamp) -> Result<Vec<Decision>>;
-    async fn insert_run(&mut self, run: &PlaybookRun) -> Result<()>;
+    /// Inserts or replaces a run. `lease_until`: how long the saving
+    /// executor keeps holding it (`None` releases it).
+    async fn save_run(&mut self, run: &PlaybookRun, lease_until: Option<Timestamp>) -> Result<()>;
+    /// Takes up to `limit` runs due at `now` that no executor holds, for
+    /// this one until `lease_until`; each comes with `next_at` as scheduled.
+    async fn claim_runs(
+        &mut self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<PlaybookRun>>;
+    async fn get_run(&mut self, id: RunId) -> Result<Option<PlaybookRun>>;
+    /// Makes an unfinished run due at `at` (unless it is due sooner):
+    /// after an approval is answered. Returns whether a run was woken.
+    async fn wake_run(&mut self, id: RunId, at: Timestamp) -> Result<bool>;
+    /// Inserts or replaces an approval request.
+    async fn save_approval(&mut self, approval: &Approval) -> Result<()>;
+    async fn get_approval(&mut self, id: ApprovalId) -> Result<Option<Approval>>;
+    /// A run's approval requests, oldest first.
+    async fn approvals_of(&mut self, run: RunId) -> Result<Vec<Approval>>;
     async fn audit(&mut self, entry: &AuditEntry) -> Result<()>;
     async fn set_checkpoint(&mut self, source: &str, checkpoint: &Checkpoint) -> Result<()>;
     async fn setting(&mut self, key: &str) -> Result<Option<String>>;

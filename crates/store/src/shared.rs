@@ -7,7 +7,8 @@
 //! the backends differ only in how they connect and begin a transaction.
 
 use riposte_model::{
-    Alert, AuditEntry, Case, DeadLetter, Decision, DecisionState, Event, PlaybookRun, Timestamp,
+    Alert, Approval, AuditEntry, Case, DeadLetter, Decision, DecisionState, Event, PlaybookRun,
+    Timestamp,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -216,18 +217,72 @@ pub(crate) fn decision_row(decision: &Decision) -> Result<Vec<Val>> {
     ])
 }
 
-pub(crate) const INSERT_RUN: &str = "INSERT INTO runs \
-    (id, playbook, started_at, format_version, body) VALUES ($1, $2, $3, $4, $5)";
+/// Inserts a run or replaces the stored one: runs are saved after every
+/// step. `next_at` and `lease_until` are scheduling columns the executor
+/// reads (see `Tx::claim_runs`).
+pub(crate) const SAVE_RUN: &str = "INSERT INTO runs \
+    (id, playbook, started_at, format_version, body, status, next_at, lease_until, updated_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+    ON CONFLICT (id) DO UPDATE SET format_version = excluded.format_version, \
+    body = excluded.body, status = excluded.status, next_at = excluded.next_at, \
+    lease_until = excluded.lease_until, updated_at = excluded.updated_at";
 
-pub(crate) fn run_row(run: &PlaybookRun) -> Result<Vec<Val>> {
+pub(crate) fn run_row(run: &PlaybookRun, lease_until: Option<Timestamp>) -> Result<Vec<Val>> {
     Ok(vec![
         Val::text(run.id),
         Val::text(&run.playbook),
         Val::time(run.started_at),
         Val::Int(Some(FORMAT_VERSION)),
         Val::body(run)?,
+        Val::text(run.status),
+        Val::Int(run.next_at.map(|t| t.timestamp_millis())),
+        Val::Int(lease_until.map(|t| t.timestamp_millis())),
+        Val::time(run.finished_at),
     ])
 }
+
+/// Unfinished runs due at `$1` that no executor holds, soonest first.
+pub(crate) const DUE_RUNS: &str = "SELECT id FROM runs \
+    WHERE next_at IS NOT NULL AND next_at <= $1 AND (lease_until IS NULL OR lease_until < $1) \
+    ORDER BY next_at, id LIMIT $2";
+/// Takes a run for an executor until `$2`, unless another holds it at `$3`
+/// (PostgreSQL re-checks the condition after waiting for a row lock, so of
+/// two executors racing for a run only one updates it).
+pub(crate) const LEASE_RUN: &str = "UPDATE runs SET lease_until = $2 \
+    WHERE id = $1 AND next_at IS NOT NULL AND (lease_until IS NULL OR lease_until < $3)";
+/// A run's body with its scheduling column, which wins over the body's copy
+/// (a wake-up updates only the column).
+pub(crate) const GET_RUN_DUE: &str = "SELECT format_version, body, next_at FROM runs WHERE id = $1";
+pub(crate) const WAKE_RUN: &str = "UPDATE runs SET next_at = $2 \
+    WHERE id = $1 AND status IN ('pending', 'running', 'waiting') \
+    AND (next_at IS NULL OR next_at > $2)";
+pub(crate) const NEXT_RUN_DUE: &str = "SELECT MIN(next_at) FROM runs WHERE next_at IS NOT NULL";
+pub(crate) const COUNT_RUNS: &str = "SELECT COUNT(*) FROM runs WHERE status = $1";
+
+pub(crate) const SAVE_APPROVAL: &str = "INSERT INTO approvals \
+    (id, run, step, status, created_at, format_version, body) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+    ON CONFLICT (id) DO UPDATE SET status = excluded.status, \
+    format_version = excluded.format_version, body = excluded.body";
+
+pub(crate) fn approval_row(a: &Approval) -> Result<Vec<Val>> {
+    Ok(vec![
+        Val::text(a.id),
+        Val::text(a.run),
+        Val::text(&a.step),
+        Val::text(a.status),
+        Val::time(a.created_at),
+        Val::Int(Some(FORMAT_VERSION)),
+        Val::body(a)?,
+    ])
+}
+
+pub(crate) const GET_APPROVAL: &str = "SELECT format_version, body FROM approvals WHERE id = $1";
+pub(crate) const APPROVALS_OF: &str =
+    "SELECT format_version, body FROM approvals WHERE run = $1 ORDER BY created_at, id";
+/// `$1` status (optional), `$2` limit; oldest first: the order people work
+/// through them.
+pub(crate) const LIST_APPROVALS: &str = "SELECT format_version, body FROM approvals \
+    WHERE ($1 IS NULL OR status = $1) ORDER BY created_at, id LIMIT $2";
 
 pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit \
     (id, at, actor, action, target, format_version, body) VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -308,9 +363,10 @@ pub(crate) const EFFECTIVE_DECISION: &str = "SELECT format_version, body FROM de
 /// Earliest expiry first, the order in which they lapsed.
 pub(crate) const DUE_DECISIONS: &str = "SELECT format_version, body FROM decisions \
     WHERE state = 'active' AND expires_at <= $1 ORDER BY expires_at, id";
-pub(crate) const LIST_RUNS: &str =
-    "SELECT format_version, body FROM runs ORDER BY started_at DESC, id DESC LIMIT $1";
-pub(crate) const GET_RUN: &str = "SELECT format_version, body FROM runs WHERE id = $1";
+/// `$1` status and `$2` playbook are optional filters; `$3` the limit.
+pub(crate) const LIST_RUNS: &str = "SELECT format_version, body FROM runs \
+    WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR playbook = $2) \
+    ORDER BY started_at DESC, id DESC LIMIT $3";
 pub(crate) const LIST_AUDIT: &str =
     "SELECT format_version, body FROM audit ORDER BY at DESC, id DESC LIMIT $1";
 pub(crate) const LIST_DEAD_LETTERS: &str = "SELECT format_version, body, raw FROM dead_letters \

@@ -15,12 +15,13 @@ use std::sync::Arc;
 
 use chrono::{TimeDelta, TimeZone, Utc};
 use riposte_model::{
-    Actor, Alert, AlertId, AuditEntry, Case, CaseId, CaseStatus, Confidence, DeadLetter, Decision,
-    DecisionId, DecisionKind, DecisionState, Event, EventId, FieldValue, Mode, Observable,
-    ObservableKind, Origin, PlaybookRun, Review, ReviewStatus, RuleInfo, RunId, RunStatus, Scope,
-    Severity, SourcePos, StepRecord, StepStatus, Timestamp,
+    Actor, Alert, AlertId, Approval, ApprovalId, ApprovalStatus, AuditEntry, Case, CaseId,
+    CaseStatus, Confidence, DeadLetter, Decision, DecisionId, DecisionKind, DecisionState, Event,
+    EventId, FieldValue, Mode, Observable, ObservableKind, Origin, PlaybookRun, Review,
+    ReviewStatus, RuleInfo, RunId, RunStatus, Scope, Severity, SourcePos, StepRecord, StepStatus,
+    Timestamp,
 };
-use riposte_store::{Checkpoint, Counts, DecisionFilter, Store, StoreError};
+use riposte_store::{Checkpoint, Counts, DecisionFilter, RunFilter, Store, StoreError};
 use sqlx::{ConnectOptions, Connection, Executor};
 use uuid::Uuid;
 
@@ -56,6 +57,8 @@ conformance!([sqlite_file, sqlite_memory, postgres]:
     end_decision_moves_only_active_decisions,
     active_response_history_counts_and_settings,
     runs_round_trip_newest_first,
+    due_runs_are_claimed_once_leased_and_woken,
+    approvals_round_trip_by_run_and_status,
     audit_round_trip_newest_first,
     dead_letters_keep_exact_raw_bytes,
     checkpoints_set_get_overwrite,
@@ -183,6 +186,12 @@ fn case(key: Option<&str>, status: CaseStatus, created_ms: i64) -> Case {
         observables: vec![ip_observable()],
         created_at: t(created_ms),
         updated_at: t(created_ms),
+        assignee: Some("level2".into()),
+        comments: vec![riposte_model::CaseComment {
+            at: t(created_ms),
+            author: "user:alice".into(),
+            text: "looking".into(),
+        }],
     }
 }
 
@@ -238,7 +247,15 @@ fn run(started_ms: i64) -> PlaybookRun {
             input: serde_json::json!({"ip": IP, "ttl": "4h"}),
             output: serde_json::Value::Null,
             message: Some("allowlisted".into()),
+            path: "ban".into(),
+            attempts: 1,
+            wake_at: None,
         }],
+        trigger: None,
+        mode: Mode::Enforce,
+        next_at: None,
+        message: None,
+        case: None,
     }
 }
 
@@ -743,16 +760,150 @@ async fn runs_round_trip_newest_first(store: Arc<dyn Store>) {
     failed.steps.clear();
     let mut tx = store.begin().await.unwrap();
     for r in [&r1, &failed, &r0, &r2] {
-        tx.insert_run(r).await.unwrap();
+        tx.save_run(r, None).await.unwrap();
     }
     tx.commit().await.unwrap();
 
     let all = [failed.clone(), r2.clone(), r1.clone(), r0];
-    assert_eq!(store.list_runs(10).await.unwrap(), all);
-    assert_eq!(store.list_runs(2).await.unwrap(), all[..2]);
+    let limit = |n| RunFilter {
+        limit: Some(n),
+        ..RunFilter::default()
+    };
+    assert_eq!(store.list_runs(&limit(10)).await.unwrap(), all);
+    assert_eq!(store.list_runs(&limit(2)).await.unwrap(), all[..2]);
+    let failed_only = RunFilter {
+        status: Some(RunStatus::Failed),
+        ..RunFilter::default()
+    };
+    assert_eq!(
+        store.list_runs(&failed_only).await.unwrap(),
+        [failed.clone()]
+    );
+    let other = RunFilter {
+        playbook: Some("other".into()),
+        ..RunFilter::default()
+    };
+    assert_eq!(store.list_runs(&other).await.unwrap(), []);
+    assert_eq!(store.count_runs(RunStatus::Succeeded).await.unwrap(), 3);
     assert_eq!(store.get_run(failed.id).await.unwrap(), Some(failed));
     assert_eq!(store.get_run(RunId::new()).await.unwrap(), None);
     assert_eq!(store.counts().await.unwrap().runs, 4);
+}
+
+fn waiting(run_ms: i64, next_ms: Option<i64>) -> PlaybookRun {
+    let mut r = run(run_ms);
+    r.status = RunStatus::Waiting;
+    r.next_at = next_ms.map(t);
+    r
+}
+
+async fn due_runs_are_claimed_once_leased_and_woken(store: Arc<dyn Store>) {
+    let due = waiting(0, Some(1_000));
+    let later = waiting(0, Some(9_000));
+    let person = waiting(0, None);
+    let mut done = run(0);
+    done.next_at = None;
+    let mut tx = store.begin().await.unwrap();
+    for r in [&due, &later, &person, &done] {
+        tx.save_run(r, None).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    assert_eq!(store.next_run_due().await.unwrap(), Some(t(1_000)));
+    assert_eq!(store.count_runs(RunStatus::Waiting).await.unwrap(), 3);
+
+    // At 2 s only the first is due; it is leased until 60 s.
+    let mut tx = store.begin().await.unwrap();
+    let claimed = tx.claim_runs(t(2_000), t(60_000), 10).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(claimed, std::slice::from_ref(&due));
+    // Held: another claim before the lease ends gets nothing.
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.claim_runs(t(3_000), t(60_000), 10).await.unwrap(), []);
+    // A save that keeps the lease (still running) keeps it held.
+    let mut running = due.clone();
+    running.status = RunStatus::Running;
+    tx.save_run(&running, Some(t(60_000))).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.claim_runs(t(4_000), t(60_000), 10).await.unwrap(), []);
+    // After the lease (a crashed executor), it is taken again.
+    let again = tx.claim_runs(t(61_000), t(120_000), 10).await.unwrap();
+    tx.commit().await.unwrap();
+    let ids: Vec<RunId> = again.iter().map(|r| r.id).collect();
+    assert_eq!(ids, [due.id, later.id]);
+
+    // A wake-up makes the run waiting for a person due now; the column
+    // wins over the body's copy.
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.wake_run(person.id, t(5_000)).await.unwrap());
+    assert!(
+        !tx.wake_run(done.id, t(5_000)).await.unwrap(),
+        "finished runs stay asleep"
+    );
+    // Not later than it already was.
+    assert!(!tx.wake_run(person.id, t(7_000)).await.unwrap());
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store.get_run(person.id).await.unwrap().unwrap().next_at,
+        Some(t(5_000))
+    );
+    let mut tx = store.begin().await.unwrap();
+    let woken = tx.claim_runs(t(5_000), t(60_000), 10).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(woken.len(), 1);
+    assert_eq!(woken[0].id, person.id);
+    assert_eq!(woken[0].next_at, Some(t(5_000)));
+}
+
+async fn approvals_round_trip_by_run_and_status(store: Arc<dyn Store>) {
+    let r = waiting(0, Some(3_600_000));
+    let approval = |step: &str, at: i64| Approval {
+        id: ApprovalId::new(),
+        run: r.id,
+        playbook: "ssh-ban".into(),
+        step: step.into(),
+        prompt: format!("ban {IP}?"),
+        approvers: vec!["alice".into()],
+        created_at: t(at),
+        expires_at: t(at + 3_600_000),
+        default_approve: false,
+        status: ApprovalStatus::Pending,
+        decided_by: None,
+        decided_at: None,
+        comment: None,
+    };
+    let (a, b) = (approval("ask", 0), approval("again", 1_000));
+    let mut tx = store.begin().await.unwrap();
+    tx.save_run(&r, None).await.unwrap();
+    tx.save_approval(&b).await.unwrap();
+    tx.save_approval(&a).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut answered = a.clone();
+    answered.status = ApprovalStatus::Approved;
+    answered.decided_by = Some("alice".into());
+    answered.decided_at = Some(t(2_000));
+    let mut tx = store.begin().await.unwrap();
+    tx.save_approval(&answered).await.unwrap();
+    assert_eq!(
+        tx.approvals_of(r.id).await.unwrap(),
+        [answered.clone(), b.clone()]
+    );
+    assert_eq!(tx.approvals_of(RunId::new()).await.unwrap(), []);
+    assert_eq!(tx.get_approval(b.id).await.unwrap(), Some(b.clone()));
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store
+            .list_approvals(Some(ApprovalStatus::Pending), 10)
+            .await
+            .unwrap(),
+        std::slice::from_ref(&b)
+    );
+    assert_eq!(
+        store.list_approvals(None, 1).await.unwrap(),
+        [answered.clone()]
+    );
+    assert_eq!(store.get_approval(a.id).await.unwrap(), Some(answered));
+    assert_eq!(store.get_approval(ApprovalId::new()).await.unwrap(), None);
 }
 
 async fn audit_round_trip_newest_first(store: Arc<dyn Store>) {
@@ -843,7 +994,7 @@ async fn write_batch(tx: &mut dyn riposte_store::Tx) {
     tx.insert_decision(&decision("192.0.2.2", DecisionState::Simulated, 0, None))
         .await
         .unwrap();
-    tx.insert_run(&run(0)).await.unwrap();
+    tx.save_run(&run(0), None).await.unwrap();
     tx.audit(&audit_entry(0)).await.unwrap();
     tx.set_checkpoint("/var/log/auth.log", &170.into())
         .await
