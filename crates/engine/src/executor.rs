@@ -18,32 +18,12 @@ use riposte_model::{
     Timestamp,
 };
 use riposte_playbooks::{Effect, Performed, Playbook, PlaybookSet, Runtime, Secrets, StepCall};
+pub use riposte_playbooks::{Effects, NoEffects};
 use riposte_respond::Responder;
 use riposte_store::{Store, StoreError, Tx};
 use tokio::sync::{Notify, watch};
 
 use crate::dbactions::{self, DbEffects};
-
-/// Performs actions with outside effects and read-only ones (mail, HTTP,
-/// tickets, programs, enrichment).
-#[async_trait]
-pub trait Effects: Send + Sync + std::fmt::Debug {
-    async fn perform(&self, call: &StepCall<'_>) -> Performed;
-}
-
-/// No outside actions available (every one fails, saying so).
-#[derive(Debug, Default)]
-pub struct NoEffects;
-
-#[async_trait]
-impl Effects for NoEffects {
-    async fn perform(&self, call: &StepCall<'_>) -> Performed {
-        Performed::Failed(format!(
-            "{} is not available in this process",
-            call.spec.name
-        ))
-    }
-}
 
 /// How the executor works.
 #[derive(Clone, Debug)]

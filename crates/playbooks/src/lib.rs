@@ -33,7 +33,9 @@ pub use format::{
     AlertTrigger, CaseEvent, CaseTrigger, InputSpec, InputType, Mode, Playbook, PlaybookSet,
     ScheduleTrigger, Triggers, load_playbooks, parse_playbook,
 };
-pub use runner::{ActionResult, Performed, REDACTED, Runtime, Secrets, StepCall, run};
+pub use runner::{
+    ActionResult, Effects, NoEffects, Performed, REDACTED, Runtime, Secrets, StepCall, run,
+};
 pub use spec::{ACTIONS, ActionSpec, Effect, Ty};
 pub use step::{DEFAULT_MAX_ITEMS, OnError, Retry, Step, StepKind, has_outside_effects, walk};
 pub use value::ValueTemplate;

@@ -108,6 +108,27 @@ pub trait Runtime: Send + Sync {
     fn secrets(&self) -> &Secrets;
 }
 
+/// Performs actions with outside effects and read-only ones (mail, HTTP,
+/// tickets, programs, enrichment) for the executor.
+#[async_trait]
+pub trait Effects: Send + Sync + std::fmt::Debug {
+    async fn perform(&self, call: &StepCall<'_>) -> Performed;
+}
+
+/// No outside actions available (every one fails, saying so).
+#[derive(Debug, Default)]
+pub struct NoEffects;
+
+#[async_trait]
+impl Effects for NoEffects {
+    async fn perform(&self, call: &StepCall<'_>) -> Performed {
+        Performed::Failed(format!(
+            "{} is not available in this process",
+            call.spec.name
+        ))
+    }
+}
+
 /// How a list of steps ended (for now).
 #[derive(Clone, Debug, PartialEq)]
 enum Flow {
