@@ -152,12 +152,14 @@ async fn active_set(dir: &std::path::Path, store: Arc<dyn Store>, n: usize) {
         responder.clone(),
         clock.clone(),
     );
+    let executor = Arc::new(engine.executor(Arc::new(riposte_engine::NoEffects)));
     let (handle, _task) = riposte_engine::pipeline::spawn(engine, 4);
     let key = "bench-key-0123456789abcdef";
     let state = riposte_server::AppState {
         store,
         pipeline: handle,
         responder,
+        executor,
         clock,
         max_line_bytes: 1 << 20,
         review_max_age: TimeDelta::hours(24),

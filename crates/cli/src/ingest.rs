@@ -94,7 +94,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
             if given.is_some() { "given" } else { "detected" },
         );
     }
-    if engine.is_some() {
+    if let (Some(engine), Some(config)) = (&engine, &config) {
         eprintln!(
             "stored: {} alerts, {} cases touched, {} decisions, {} refused",
             total.alerts.len(),
@@ -102,6 +102,17 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
             total.decisions.len(),
             total.refusals.len()
         );
+        if total.queued_runs > 0 {
+            // Steps with outside effects run here, as `serve`'s executor
+            // would run them; runs that wait stay waiting.
+            let executor = engine.executor(riposte_engine::effects_for(config));
+            let n = executor.run_until_idle().await?;
+            let waiting = engine
+                .store()
+                .count_runs(riposte_model::RunStatus::Waiting)
+                .await?;
+            eprintln!("runs: {n} continued by the executor, {waiting} waiting");
+        }
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ mod import;
 mod ingest;
 mod review;
 mod rules;
+mod runs;
 
 /// mimalloc rather than glibc's malloc: decoding allocates and frees tens of
 /// small objects per event, and glibc trims the heap between batches and
@@ -88,6 +89,12 @@ enum Command {
     /// See what enforcers would change, or reconcile them now.
     #[command(subcommand)]
     Enforcers(commands::EnforcersCommand),
+    /// Playbook runs: list, show the step timeline, cancel, resume.
+    #[command(subcommand)]
+    Runs(runs::RunsCommand),
+    /// Approvals playbook steps wait for: list, approve, reject.
+    #[command(subcommand)]
+    Approvals(runs::ApprovalsCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -96,6 +103,22 @@ enum PlaybookCommand {
     Validate {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Run a playbook by hand (its trigger must allow `manual`), executed
+    /// here until it finishes or waits; prints the step timeline.
+    Run {
+        #[arg(long, short, default_value = "riposte.yaml")]
+        config: PathBuf,
+        /// The playbook id.
+        id: String,
+        /// An input, NAME=VALUE (VALUE read as JSON when it is JSON).
+        #[arg(long = "input")]
+        inputs: Vec<String>,
+        /// All inputs as one JSON object.
+        #[arg(long)]
+        inputs_json: Option<String>,
+        #[arg(long, env = "USER", default_value = "cli")]
+        user: String,
     },
 }
 
@@ -134,6 +157,15 @@ fn main() -> ExitCode {
             Command::Playbook(PlaybookCommand::Validate { files }) => {
                 commands::validate_playbooks(&files)
             }
+            Command::Playbook(PlaybookCommand::Run {
+                config,
+                id,
+                inputs,
+                inputs_json,
+                user,
+            }) => runs::run_playbook(config, id, inputs, inputs_json, user).await,
+            Command::Runs(cmd) => runs::runs(cmd).await,
+            Command::Approvals(cmd) => runs::approvals(cmd).await,
             Command::Decisions(cmd) => commands::decisions(cmd).await,
             Command::Review(cmd) => review::review(cmd).await,
             Command::Breaker(cmd) => review::breaker(cmd).await,

@@ -129,12 +129,35 @@ pub struct Config {
     pub smtp: Option<riposte_notify::SmtpConfig>,
     /// `respond.review.digest`: the daily review digest's schedule.
     pub digest: Option<riposte_respond::DigestSchedule>,
+    /// `executor:`: how playbook runs are executed.
+    pub executor: ExecutorSettings,
     /// Named secrets for playbooks (`secrets.NAME`): the `secrets.file`
     /// and `RIPOSTE_SECRET_<NAME>` environment variables.
     pub secrets: riposte_playbooks::Secrets,
     pub ingest: IngestLimits,
     /// The directory relative paths resolve against.
     pub base_dir: PathBuf,
+}
+
+/// `executor: { workers, backlog, action_timeout }`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExecutorSettings {
+    /// Runs executed at once.
+    pub workers: usize,
+    /// Runs due at most before new batches wait for the executor.
+    pub backlog: u64,
+    /// One attempt of an outside action, unless its step sets `timeout`.
+    pub action_timeout: Duration,
+}
+
+impl Default for ExecutorSettings {
+    fn default() -> Self {
+        Self {
+            workers: 8,
+            backlog: 10_000,
+            action_timeout: Duration::from_secs(60),
+        }
+    }
 }
 
 /// A CrowdSec bouncer's name and API key, the key read from the
@@ -357,7 +380,7 @@ fn loose_permissions(path: &Path) -> Option<String> {
     })
 }
 
-const TOP_KEYS: [&str; 14] = [
+const TOP_KEYS: [&str; 15] = [
     "version",
     "data_dir",
     "store",
@@ -371,6 +394,7 @@ const TOP_KEYS: [&str; 14] = [
     "bouncers",
     "notify",
     "secrets",
+    "executor",
     "ingest",
 ];
 
@@ -756,6 +780,40 @@ impl Config {
         let smtp = crate::notify_config::parse_notify(&notify, file, &resolve, &mut p);
         let secrets_section = section(&doc, "secrets", &["file"], file, &mut p);
         let secrets = read_secrets(&secrets_section, file, &resolve, &mut p);
+        let ex = section(
+            &doc,
+            "executor",
+            &["workers", "backlog", "action_timeout"],
+            file,
+            &mut p,
+        );
+        let mut executor = ExecutorSettings::default();
+        for (key, slot) in [("workers", 0usize), ("backlog", 1)] {
+            if let Some(v) = ex.get(key) {
+                match v.as_u64().filter(|n| *n > 0) {
+                    Some(n) if slot == 0 => executor.workers = n.min(1024) as usize,
+                    Some(n) => executor.backlog = n,
+                    None => p.push(
+                        file,
+                        format!("executor.{key}"),
+                        format!("{} must be a positive integer", display_value(v)),
+                    ),
+                }
+            }
+        }
+        if let Some(v) = ex.get("action_timeout") {
+            match parse_duration(&scalar_text(v))
+                .ok()
+                .and_then(|d| d.to_std().ok())
+            {
+                Some(d) if !d.is_zero() => executor.action_timeout = d,
+                _ => p.push(
+                    file,
+                    "executor.action_timeout",
+                    format!("{} must be a duration such as 60s", display_value(v)),
+                ),
+            }
+        }
         if let Some(r) = &respond
             && r.digest.as_ref().is_some_and(|d| !d.to.is_empty())
             && !crate::notify_config::has_smtp(&notify)
@@ -883,6 +941,7 @@ impl Config {
                 smtp,
                 digest,
                 secrets,
+                executor,
                 ingest: IngestLimits {
                     max_line_bytes,
                     batch_lines,

@@ -42,7 +42,51 @@ pub fn load_logic(
     let playbooks = riposte_playbooks::load_playbooks(&config.playbooks, known)
         .map_err(|p| problems.extend(p))
         .ok();
-    for pb in playbooks.iter().flatten() {
+    check_secrets(config, playbooks.iter().flatten(), &mut problems);
+    match (rules, playbooks) {
+        (Some(r), Some(p)) if problems.is_empty() => Ok((r, p)),
+        _ => Err(problems),
+    }
+}
+
+/// An executor for a configuration's playbooks without loading its rules
+/// (`riposte runs`, `riposte approvals`, `riposte playbook run`).
+pub async fn executor_from_config(
+    config: &crate::Config,
+    clock: Arc<dyn Clock>,
+) -> Result<crate::Executor, BuildError> {
+    let mut problems = riposte_model::Problems::new();
+    let playbooks = riposte_playbooks::load_playbooks(&config.playbooks, None)
+        .map_err(|p| problems.extend(p))
+        .ok();
+    check_secrets(config, playbooks.iter().flatten(), &mut problems);
+    let playbooks = match playbooks {
+        Some(p) if problems.is_empty() => p,
+        _ => return Err(BuildError::Invalid(problems)),
+    };
+    let store = riposte_store::open(&config.store_url).await?;
+    Ok(crate::Executor::new(
+        store,
+        Arc::new(config.responder()),
+        PlaybookSet::new(playbooks),
+        effects_for(config),
+        clock,
+    )
+    .with_secrets(config.secrets.clone())
+    .with_config(crate::ExecutorConfig {
+        workers: config.executor.workers,
+        action_timeout: config.executor.action_timeout,
+        ..crate::ExecutorConfig::default()
+    }))
+}
+
+/// Every secret a playbook reads (and each webhook trigger's) is defined.
+fn check_secrets<'a>(
+    config: &crate::Config,
+    playbooks: impl Iterator<Item = &'a Playbook>,
+    problems: &mut riposte_model::Problems,
+) {
+    for pb in playbooks {
         let names = pb.secrets.iter().chain(pb.trigger.webhook.as_ref());
         for name in names {
             if config.secrets.get(name).is_none() {
@@ -58,10 +102,12 @@ pub fn load_logic(
             }
         }
     }
-    match (rules, playbooks) {
-        (Some(r), Some(p)) if problems.is_empty() => Ok((r, p)),
-        _ => Err(problems),
-    }
+}
+
+/// What performs a configuration's outside actions (mail, HTTP, tickets,
+/// programs, enrichment).
+pub fn effects_for(_config: &crate::Config) -> Arc<dyn riposte_playbooks::Effects> {
+    Arc::new(riposte_playbooks::NoEffects)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +185,8 @@ pub struct Engine {
     secrets: Secrets,
     /// Told when a batch leaves runs for the executor.
     executor_wake: Option<Arc<tokio::sync::Notify>>,
+    /// Runs due at most before new batches wait (with an executor).
+    backlog: Option<u64>,
     responder: Arc<Responder>,
     clock: Arc<dyn Clock>,
     /// When set, "now" follows event time (demo and replays of recorded
@@ -160,9 +208,49 @@ impl Engine {
             playbooks: PlaybookSet::new(playbooks),
             secrets: Secrets::default(),
             executor_wake: None,
+            backlog: None,
             responder,
             clock,
             event_clock: None,
+        }
+    }
+
+    /// An executor for the runs this engine starts, sharing its store,
+    /// responder, playbooks, secrets and clock.
+    pub fn executor(&self, effects: Arc<dyn riposte_playbooks::Effects>) -> crate::Executor {
+        crate::Executor::new(
+            self.store.clone(),
+            self.responder.clone(),
+            self.playbooks.clone(),
+            effects,
+            self.clock.clone(),
+        )
+        .with_secrets(self.secrets.clone())
+    }
+
+    /// Waits while the executor's backlog (runs due now) is over `bound`:
+    /// new alerts would only add to it. Returns how long it waited.
+    pub async fn hold_back(&self, bound: u64) -> std::time::Duration {
+        let started = std::time::Instant::now();
+        let mut warned = false;
+        loop {
+            match self.store.count_due_runs(self.clock.now()).await {
+                Ok(n) if n > bound => {
+                    if !warned {
+                        tracing::warn!(
+                            due = n,
+                            bound,
+                            "playbook runs are behind; holding back new batches"
+                        );
+                        warned = true;
+                    }
+                    if let Some(wake) = &self.executor_wake {
+                        wake.notify_one();
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                _ => return started.elapsed(),
+            }
         }
     }
 
@@ -172,10 +260,17 @@ impl Engine {
         self
     }
 
-    /// Wakes this executor when a batch leaves runs unfinished.
-    pub fn with_executor_wake(mut self, wake: Arc<tokio::sync::Notify>) -> Self {
+    /// Wakes this executor when a batch leaves runs unfinished, and holds
+    /// new batches back while more than `backlog` runs are due.
+    pub fn with_executor(mut self, wake: Arc<tokio::sync::Notify>, backlog: u64) -> Self {
         self.executor_wake = Some(wake);
+        self.backlog = Some(backlog);
         self
+    }
+
+    /// See [`Self::with_executor`].
+    pub fn backlog_bound(&self) -> Option<u64> {
+        self.backlog
     }
 
     pub fn playbooks(&self) -> &PlaybookSet {

@@ -112,6 +112,10 @@ impl Executor {
         &self.store
     }
 
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
     /// Takes the runs due now and runs each until it finishes or waits.
     /// Returns how many it ran.
     pub async fn run_due(&self) -> Result<usize, StoreError> {
@@ -245,6 +249,20 @@ impl Executor {
     /// is due, a wake-up, or `poll`, until `stop`.
     pub async fn serve(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         loop {
+            match crate::runs::start_scheduled(
+                self.store.as_ref(),
+                &self.playbooks,
+                self.clock.now(),
+            )
+            .await
+            {
+                Ok(started) => {
+                    for run in started {
+                        tracing::info!(playbook = %run.playbook, run = %run.id, "scheduled run started");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "starting scheduled runs failed"),
+            }
             if let Err(e) = self.run_due().await {
                 tracing::error!(error = %e, "taking due runs failed");
             }

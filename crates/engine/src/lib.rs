@@ -13,10 +13,14 @@ pub mod nats;
 mod notify_config;
 pub mod pipeline;
 mod respond_config;
+pub mod runs;
 pub mod source;
 
-pub use config::{BouncerConfig, Config, IngestLimits, SourceConfig, SourceKind};
-pub use engine::{BatchReport, BuildError, Engine, EngineError, Refusal, load_logic};
+pub use config::{BouncerConfig, Config, ExecutorSettings, IngestLimits, SourceConfig, SourceKind};
+pub use engine::{
+    BatchReport, BuildError, Engine, EngineError, Refusal, effects_for, executor_from_config,
+    load_logic,
+};
 pub use executor::{Effects, Executor, ExecutorConfig, NoEffects};
 pub use pipeline::{BatchSummary, PipelineError, PipelineHandle};
 pub use riposte_store::Checkpoint;

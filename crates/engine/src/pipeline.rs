@@ -116,6 +116,9 @@ pub fn spawn(
                     checkpoint,
                     ack,
                 } => {
+                    if let Some(bound) = engine.backlog_bound() {
+                        engine.hold_back(bound).await;
+                    }
                     let cp = checkpoint.as_ref().map(|(s, c)| (s.as_str(), c));
                     let result = engine.commit_batch(batch, cp).await;
                     if let Err(e) = &result {

@@ -287,23 +287,39 @@ impl<'a> Interp<'a> {
 
     async fn go(self) -> PlaybookRun {
         self.with_run(|r| r.status = RunStatus::Running);
+        let trigger = self.snapshot().trigger;
+        let inputs = match trigger.as_ref().map(|t| (t.kind, &t.data)) {
+            Some((
+                riposte_model::TriggerKind::Manual | riposte_model::TriggerKind::Webhook,
+                data,
+            )) => Ok(data.clone()),
+            // Other triggers pass no inputs: the declared defaults apply.
+            _ => self
+                .root
+                .check_inputs(&Map::new())
+                .map(Value::Object)
+                .map_err(|e| e.join("; ")),
+        };
+        let inputs = match inputs {
+            Ok(i) => i,
+            Err(e) => {
+                let now = self.rt.now();
+                self.with_run(|r| {
+                    r.status = RunStatus::Failed;
+                    r.message = Some(format!("inputs: {e}"));
+                    r.next_at = None;
+                    r.finished_at = now;
+                });
+                self.checkpoint().await;
+                return self.snapshot();
+            }
+        };
         let scope = Scope {
             prefix: String::new(),
             steps: Map::new(),
             locals: Map::new(),
             playbook: self.root.clone(),
-            inputs: self
-                .snapshot()
-                .trigger
-                .as_ref()
-                .filter(|t| {
-                    matches!(
-                        t.kind,
-                        riposte_model::TriggerKind::Manual | riposte_model::TriggerKind::Webhook
-                    )
-                })
-                .map(|t| t.data.clone())
-                .unwrap_or_else(|| json!({})),
+            inputs,
             depth: 0,
         };
         let steps = self.root.steps.clone();

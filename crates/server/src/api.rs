@@ -33,6 +33,8 @@ pub struct AppState {
     pub bouncers: Arc<crate::Bouncers>,
     /// The pipeline's responder, for its enforcers' health.
     pub responder: Arc<riposte_respond::Responder>,
+    /// Runs playbooks: started by hand or webhook, woken by approvals.
+    pub executor: Arc<riposte_engine::Executor>,
 }
 
 /// Request bodies larger than this are refused (413) before being read.
@@ -59,6 +61,17 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/dead-letters", get(dead_letters))
         .route("/api/v1/audit", get(audit))
         .route("/api/v1/enforcers", get(enforcers))
+        .route("/api/v1/runs", get(crate::runs_api::list))
+        .route("/api/v1/runs/{id}", get(crate::runs_api::show))
+        .route("/api/v1/runs/{id}/cancel", post(crate::runs_api::cancel))
+        .route("/api/v1/approvals", get(crate::runs_api::approvals))
+        .route("/api/v1/approvals/{id}", post(crate::runs_api::answer))
+        .route("/api/v1/playbooks", get(crate::runs_api::playbooks))
+        .route("/api/v1/playbooks/{id}/runs", post(crate::runs_api::start))
+        .route(
+            "/api/v1/playbooks/{id}/webhook",
+            post(crate::runs_api::webhook),
+        )
         .route("/api/v1/events", post(events))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower::limit::ConcurrencyLimitLayer::new(

@@ -9,7 +9,13 @@ use serde_json::json;
 #[derive(Debug)]
 pub enum ApiError {
     BadRequest(String),
+    /// Missing or wrong credentials.
+    Unauthorized(String),
+    /// Known, but not allowed (an approver not on the list).
+    Forbidden(String),
     NotFound(String),
+    /// The state forbids it (an approval already answered).
+    Conflict(String),
     /// A body over a size limit (after decompression too).
     TooLarge(String),
     /// The pipeline is shutting down; the client should retry elsewhere/later.
@@ -21,7 +27,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = match self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, m),
             ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
             ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
             ApiError::Internal(detail) => {

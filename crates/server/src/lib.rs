@@ -5,6 +5,7 @@ mod api;
 mod crowdsec;
 pub mod digest;
 mod error;
+mod runs_api;
 mod service;
 
 pub use api::{AppState, MAX_INFLATED_BYTES, app};

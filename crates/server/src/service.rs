@@ -2,6 +2,7 @@
 //! stopped together on a shutdown signal without losing acknowledged work.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use anyhow::Context;
 use std::pin::Pin;
@@ -32,10 +33,22 @@ pub async fn serve(
         .reconcile(store.as_ref(), clock.now())
         .await
         .context("reconciling enforcers at start")?;
+    let executor = Arc::new(
+        engine
+            .executor(riposte_engine::effects_for(&config))
+            .with_config(riposte_engine::ExecutorConfig {
+                workers: config.executor.workers,
+                action_timeout: config.executor.action_timeout,
+                ..riposte_engine::ExecutorConfig::default()
+            }),
+    );
+    let engine = engine.with_executor(executor.wake_handle(), config.executor.backlog);
     let (handle, pipeline_task) = pipeline::spawn(engine, PIPELINE_CAPACITY);
     let (stop_tx, stop_rx) = watch::channel(false);
+    // Runs that were waiting, or cut short by a stop or a crash, resume in
+    // the executor started below.
 
-    let mut tasks = Vec::new();
+    let mut tasks = vec![tokio::spawn(executor.clone().serve(stop_rx.clone()))];
     for source in &config.sources {
         let ctx = SourceCtx {
             limits: config.ingest,
@@ -92,6 +105,7 @@ pub async fn serve(
         store,
         pipeline: handle,
         responder,
+        executor: executor.clone(),
         clock,
         max_line_bytes: config.ingest.max_line_bytes,
         review_max_age: config.respond.review_max_age,

@@ -191,6 +191,14 @@ macro_rules! sql_backend {
                     shared::to_u64(n)
                 }
 
+                async fn count_due_runs(&self, now: Timestamp) -> Result<u64> {
+                    let (n,): (i64,) =
+                        sqlx::query_as_with(shared::COUNT_DUE_RUNS, args(vec![Val::time(now)])?)
+                            .fetch_one(&self.pool)
+                            .await?;
+                    shared::to_u64(n)
+                }
+
                 async fn next_run_due(&self) -> Result<Option<Timestamp>> {
                     let (at,): (Option<i64>,) = sqlx::query_as(shared::NEXT_RUN_DUE)
                         .fetch_one(&self.pool)

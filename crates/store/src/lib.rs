@@ -108,6 +108,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn count_runs(&self, status: RunStatus) -> Result<u64>;
     /// The earliest time an unfinished run is due, if any is scheduled.
     async fn next_run_due(&self) -> Result<Option<Timestamp>>;
+    /// Runs due at `now` (the executor's backlog, which holds back new
+    /// batches when it grows past its bound).
+    async fn count_due_runs(&self, now: Timestamp) -> Result<u64>;
     /// Approval requests, oldest first, optionally only those in `status`.
     async fn list_approvals(
         &self,

@@ -257,6 +257,8 @@ pub(crate) const WAKE_RUN: &str = "UPDATE runs SET next_at = $2 \
     WHERE id = $1 AND status IN ('pending', 'running', 'waiting') \
     AND (next_at IS NULL OR next_at > $2)";
 pub(crate) const NEXT_RUN_DUE: &str = "SELECT MIN(next_at) FROM runs WHERE next_at IS NOT NULL";
+pub(crate) const COUNT_DUE_RUNS: &str =
+    "SELECT COUNT(*) FROM runs WHERE next_at IS NOT NULL AND next_at <= $1";
 pub(crate) const COUNT_RUNS: &str = "SELECT COUNT(*) FROM runs WHERE status = $1";
 
 pub(crate) const SAVE_APPROVAL: &str = "INSERT INTO approvals \

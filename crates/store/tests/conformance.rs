@@ -809,6 +809,8 @@ async fn due_runs_are_claimed_once_leased_and_woken(store: Arc<dyn Store>) {
     }
     tx.commit().await.unwrap();
     assert_eq!(store.next_run_due().await.unwrap(), Some(t(1_000)));
+    assert_eq!(store.count_due_runs(t(999)).await.unwrap(), 0);
+    assert_eq!(store.count_due_runs(t(9_000)).await.unwrap(), 2);
     assert_eq!(store.count_runs(RunStatus::Waiting).await.unwrap(), 3);
 
     // At 2 s only the first is due; it is leased until 60 s.

@@ -29,11 +29,13 @@ pub async fn state(max_line_bytes: usize) -> (AppState, Arc<ManualClock>) {
         responder.clone(),
         clock.clone(),
     );
+    let executor = Arc::new(engine.executor(Arc::new(riposte_engine::NoEffects)));
     let (handle, _task) = pipeline::spawn(engine, 4);
     let state = AppState {
         store,
         pipeline: handle,
         responder,
+        executor,
         clock: clock.clone(),
         max_line_bytes,
         review_max_age: chrono::TimeDelta::hours(24),
