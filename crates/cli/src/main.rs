@@ -104,6 +104,21 @@ enum PlaybookCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Run declarative test cases against a playbook: a trigger and mocked
+    /// action results in, the expected steps, inputs and decisions out.
+    /// Nothing is performed.
+    Test {
+        /// Playbook files or directories (the one under test and those it
+        /// calls).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The cases file.
+        #[arg(long = "case")]
+        cases: PathBuf,
+        /// Print each case's step timeline too.
+        #[arg(long)]
+        verbose: bool,
+    },
     /// Run a playbook by hand (its trigger must allow `manual`), executed
     /// here until it finishes or waits; prints the step timeline.
     Run {
@@ -164,6 +179,11 @@ fn main() -> ExitCode {
                 inputs_json,
                 user,
             }) => runs::run_playbook(config, id, inputs, inputs_json, user).await,
+            Command::Playbook(PlaybookCommand::Test {
+                files,
+                cases,
+                verbose,
+            }) => runs::test_playbook(&files, &cases, verbose).await,
             Command::Runs(cmd) => runs::runs(cmd).await,
             Command::Approvals(cmd) => runs::approvals(cmd).await,
             Command::Decisions(cmd) => commands::decisions(cmd).await,

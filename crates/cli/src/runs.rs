@@ -350,3 +350,41 @@ pub async fn run_playbook(
 fn terminal_safe_lines(text: &str) -> String {
     text.lines().map(|l| terminal_safe(l) + "\n").collect()
 }
+
+/// `riposte playbook test FILES… --case CASES`.
+pub async fn test_playbook(
+    files: &[PathBuf],
+    cases: &std::path::Path,
+    verbose: bool,
+) -> anyhow::Result<()> {
+    let playbooks = riposte_playbooks::load_playbooks(files, None).map_err(|p| anyhow!("{p}"))?;
+    let set = riposte_playbooks::PlaybookSet::new(playbooks);
+    let text =
+        std::fs::read_to_string(cases).with_context(|| format!("reading {}", cases.display()))?;
+    let file = riposte_playbooks::testcase::parse_case_file(&cases.display().to_string(), &text)
+        .map_err(|e| anyhow!(e))?;
+    let results = riposte_playbooks::testcase::run_cases(&set, &file)
+        .await
+        .map_err(|e| anyhow!("{}: {e}", cases.display()))?;
+    let failed = results.iter().filter(|r| !r.passed()).count();
+    for r in &results {
+        println!(
+            "{} {}",
+            if r.passed() { "PASS" } else { "FAIL" },
+            terminal_safe(&r.name)
+        );
+        for f in &r.failures {
+            println!("  {}", terminal_safe(f));
+        }
+        if verbose && let Some(run) = &r.run {
+            for line in timeline(run, &[]).lines() {
+                println!("    {}", terminal_safe(line));
+            }
+        }
+    }
+    println!("{} passed, {failed} failed", results.len() - failed);
+    if failed > 0 {
+        bail!("{failed} of {} cases failed", results.len());
+    }
+    Ok(())
+}

@@ -187,6 +187,7 @@ impl Playbook {
         if errors.is_empty() {
             Ok(out)
         } else {
+            errors.sort();
             Err(errors)
         }
     }

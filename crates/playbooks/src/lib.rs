@@ -27,6 +27,7 @@ pub mod mock;
 mod runner;
 pub mod spec;
 mod step;
+pub mod testcase;
 mod value;
 
 pub use format::{

@@ -175,6 +175,10 @@ impl ActionSpec {
         let mut errors = Vec::new();
         let mut out = serde_json::Map::new();
         for (k, v) in map {
+            // An optional input that rendered to null is left out.
+            if v.is_null() && self.field(&k).is_some_and(|f| !f.required) {
+                continue;
+            }
             match self.field(&k) {
                 None => errors.push((
                     k.clone(),
@@ -196,6 +200,8 @@ impl ActionSpec {
         if errors.is_empty() {
             Ok(Value::Object(out))
         } else {
+            // By input name, whatever order the map keeps.
+            errors.sort();
             Err(errors)
         }
     }

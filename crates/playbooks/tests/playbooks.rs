@@ -531,8 +531,8 @@ async fn calls_run_another_playbook_and_stop_ends_the_run() {
     assert_eq!(
         bad,
         [
+            "input ip: \"not-an-ip\" is not of type ip",
             "unknown input \"colour\" (declared: ip, why)",
-            "input ip: \"not-an-ip\" is not of type ip"
         ]
     );
     let rt = MockRuntime::new(set.clone(), t0())

@@ -201,10 +201,17 @@ impl Expr {
             .map_err(|e| TemplateError(describe(&e)))
     }
 
-    /// Evaluates to JSON (undefined and none become null).
+    /// Evaluates to JSON: none becomes null; an undefined value is an
+    /// error, as it is in text templates (a typo must not pass as null).
     pub fn eval_json<C: Serialize>(&self, ctx: C) -> Result<serde_json::Value, TemplateError> {
         let v = self.eval(ctx)?;
-        if v.is_undefined() || v.is_none() {
+        if v.is_undefined() {
+            return Err(TemplateError(format!(
+                "undefined value: {} is not defined",
+                self.source
+            )));
+        }
+        if v.is_none() {
             return Ok(serde_json::Value::Null);
         }
         serde_json::to_value(&v).map_err(|e| TemplateError(e.to_string()))
@@ -270,6 +277,11 @@ mod tests {
         let e = Expr::new("{{ steps.scan.hosts }}").unwrap();
         let ctx = json!({"steps": {"scan": {"hosts": ["a", "b"]}}});
         assert_eq!(e.eval_json(&ctx).unwrap(), json!(["a", "b"]));
+        let missing = Expr::new("steps.scan.nope").unwrap();
+        assert_eq!(
+            missing.eval_json(&ctx).unwrap_err().0,
+            "undefined value: steps.scan.nope is not defined"
+        );
         assert_eq!(e.variable_paths(), vec!["steps.scan.hosts".to_owned()]);
         assert!(
             Expr::new("n > 3 and kind == 'ban'")

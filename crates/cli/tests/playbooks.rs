@@ -1,0 +1,219 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+
+//! `riposte playbook test|run`, `riposte runs` and `riposte approvals`
+//! through the real binary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn riposte(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_riposte"))
+        .args(args)
+        .env("USER", "alice")
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn examples() -> &'static Path {
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/playbooks"
+    ))
+}
+
+#[test]
+fn playbook_test_runs_the_documented_cases_and_reports_failures() {
+    let pb = examples().join("ssh-contain.yaml");
+    let cases = examples().join("ssh-contain.cases.yaml");
+    let out = riposte(&[
+        "playbook",
+        "test",
+        pb.to_str().unwrap(),
+        "--case",
+        cases.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "PASS a foreign brute forcer is banned for an hour, then for a day once alice approves\n\
+         PASS nobody answers in 4 hours, so there is no day-long ban\n\
+         PASS without geolocation the run goes on\n\
+         PASS the ticket is retried while Jira is down\n\
+         PASS a low-confidence alert does not start it\n\
+         5 passed, 0 failed\n"
+    );
+
+    // A wrong expectation fails, saying what differed.
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = dir.path().join("wrong.yaml");
+    let text_cases = std::fs::read_to_string(&cases).unwrap().replace(
+        "duration: 24h, reason: approved by alice",
+        "duration: 48h, reason: approved by alice",
+    );
+    std::fs::write(&wrong, text_cases).unwrap();
+    let out = riposte(&[
+        "playbook",
+        "test",
+        pb.to_str().unwrap(),
+        "--case",
+        wrong.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("FAIL a foreign brute forcer is banned for an hour, then for a day once alice approves\n  decisions: expected ["),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("4 passed, 1 failed\n"), "{stdout}");
+    assert_eq!(text(&out.stderr), "error: 1 of 5 cases failed\n");
+
+    // A malformed cases file is named.
+    std::fs::write(
+        &wrong,
+        "version: 1\ncases:\n  - { name: x, trigger: {}, expect: {}, colour: red }\n",
+    )
+    .unwrap();
+    let out = riposte(&[
+        "playbook",
+        "test",
+        pb.to_str().unwrap(),
+        "--case",
+        wrong.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with(&format!(
+            "error: {}: cases[0]: unknown field `colour`",
+            wrong.display()
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+const CONTAIN: &str = r#"
+version: 1
+id: contain
+name: Contain an address
+trigger: { manual: true }
+inputs:
+  ip: { type: ip, required: true }
+steps:
+  - id: ask
+    wait_for:
+      approval: { prompt: "Ban {{ inputs.ip }}?", approvers: [alice], timeout: 1h }
+  - id: ban
+    if: steps.ask.approved
+    action: decision
+    with: { kind: ban, scope: ip, value: "{{ inputs.ip }}", duration: 2h, reason: "by hand" }
+"#;
+
+#[test]
+fn a_manual_run_waits_for_an_approval_given_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("contain.yaml"), CONTAIN).unwrap();
+    std::fs::write(
+        dir.path().join("riposte.yaml"),
+        "version: 1\nplaybooks: [contain.yaml]\nenforcers:\n  - { type: file, path: riposte-data/blocklist.txt }\n",
+    )
+    .unwrap();
+    let config = dir.path().join("riposte.yaml");
+    let config = config.to_str().unwrap();
+
+    let out = riposte(&[
+        "playbook", "run", "-c", config, "contain", "--input", "ip=nope",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "error: invalid inputs: input ip: \"nope\" is not of type ip\n"
+    );
+    let out = riposte(&[
+        "playbook",
+        "run",
+        "-c",
+        config,
+        "contain",
+        "--input",
+        "ip=203.0.113.7",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let first = stdout.lines().next().unwrap();
+    let run_id = first.split_whitespace().next().unwrap().to_owned();
+    assert!(first.contains(" contain "), "{stdout}");
+    assert!(first.contains(" waiting "), "{stdout}");
+    assert!(stdout.contains("wait_for.approval  waiting"), "{stdout}");
+    assert!(
+        stdout.contains("pending  contain step ask until "),
+        "{stdout}"
+    );
+
+    let out = riposte(&["approvals", "list", "-c", config, "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["prompt"], "Ban 203.0.113.7?");
+    let approval = list[0]["id"].as_str().unwrap();
+
+    let out = riposte(&[
+        "approvals",
+        "approve",
+        "-c",
+        config,
+        approval,
+        "--user",
+        "bob",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!("error: bob may not answer approval {approval} (approvers: alice)\n")
+    );
+    let out = riposte(&[
+        "approvals",
+        "approve",
+        "-c",
+        config,
+        approval,
+        "--comment",
+        "seen it",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(" approved ") && stdout.contains(" by alice: Ban 203.0.113.7?"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.lines().nth(1).unwrap().contains(" succeeded "),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("riposte-data/blocklist.txt")).unwrap(),
+        "203.0.113.7\n"
+    );
+
+    let out = riposte(&["runs", "show", "-c", config, &run_id, "--json"]);
+    let run: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(run["status"], "succeeded");
+    assert_eq!(run["trigger"]["by"], "alice");
+    assert_eq!(run["steps"][0]["output"]["comment"], "seen it");
+    assert_eq!(run["approvals"][0]["status"], "approved");
+    let out = riposte(&["runs", "list", "-c", config, "--status", "succeeded"]);
+    assert_eq!(text(&out.stdout).lines().count(), 1);
+    let out = riposte(&["runs", "cancel", "-c", config, &run_id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!("error: run {run_id} is already succeeded\n")
+    );
+}
