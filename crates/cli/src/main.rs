@@ -5,6 +5,7 @@ mod commands;
 mod demo;
 mod import;
 mod ingest;
+mod replay;
 mod review;
 mod rules;
 mod runs;
@@ -89,6 +90,9 @@ enum Command {
     /// See what enforcers would change, or reconcile them now.
     #[command(subcommand)]
     Enforcers(commands::EnforcersCommand),
+    /// Run recorded events through rules and playbooks in simulate mode:
+    /// what would have been decided, and the difference from a baseline.
+    Replay(replay::ReplayArgs),
     /// Playbook runs: list, show the step timeline, cancel, resume.
     #[command(subcommand)]
     Runs(runs::RunsCommand),
@@ -185,6 +189,7 @@ fn main() -> ExitCode {
                 verbose,
             }) => runs::test_playbook(&files, &cases, verbose).await,
             Command::Runs(cmd) => runs::runs(cmd).await,
+            Command::Replay(args) => replay::run(args).await,
             Command::Approvals(cmd) => runs::approvals(cmd).await,
             Command::Decisions(cmd) => commands::decisions(cmd).await,
             Command::Review(cmd) => review::review(cmd).await,

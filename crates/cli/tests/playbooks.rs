@@ -217,3 +217,70 @@ fn a_manual_run_waits_for_an_approval_given_on_the_command_line() {
         format!("error: run {run_id} is already succeeded\n")
     );
 }
+
+#[test]
+fn replay_shows_what_a_new_playbook_version_changes_on_a_real_corpus() {
+    let Some(sshd) = riposte_testkit::corpus("fail2ban/logs/sshd") else {
+        return;
+    };
+    let replay = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/replay"
+    ));
+    let arg = |name: &str| replay.join(name).to_str().unwrap().to_owned();
+    let (rules, v1, v2) = (arg("rules.yaml"), arg("ban-v1.yaml"), arg("ban-v2.yaml"));
+    let sshd = sshd.to_str().unwrap();
+    let out = riposte(&[
+        "replay",
+        "--events",
+        sshd,
+        "--format",
+        "syslog",
+        "--rules",
+        &rules,
+        "--playbooks",
+        &v2,
+        "--baseline",
+        &v1,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "Replayed 417 records from 1 file(s): 155 events, 193 dead-lettered, 5 alerts, 5 runs (0 failed), 2 refused by the safety rails\n\
+         Would decide (2):\n  \
+         ban ip 192.0.2.1 for 4h — rule ssh-failures, playbook ssh-ban step block\n  \
+         ban ip 192.0.2.111 for 4h — rule ssh-failures, playbook ssh-ban step block\n\
+         Against the baseline: 0 new, 1 removed, 2 changed\n  \
+         - ban ip aaaa:bbbb:cccc:1234::1:1 for 1h — rule ssh-failures, playbook ssh-ban step block\n  \
+         ~ ban ip 192.0.2.1: for 1h by step block -> for 4h by step block\n  \
+         ~ ban ip 192.0.2.111: for 1h by step block -> for 4h by step block\n\
+         By rule (baseline -> candidate):\n  \
+         ssh-failures: 3 -> 2\n"
+    );
+    let out = riposte(&[
+        "replay",
+        "--events",
+        sshd,
+        "--format",
+        "syslog",
+        "--rules",
+        &rules,
+        "--playbooks",
+        &v1,
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["candidate"]["alerts"], 5);
+    assert!(report.get("diff").is_none());
+    let mut values: Vec<&str> = report["candidate"]["decisions"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v[0]["value"].as_str().unwrap())
+        .collect();
+    values.sort();
+    assert_eq!(
+        values,
+        ["192.0.2.1", "192.0.2.111", "aaaa:bbbb:cccc:1234::1:1"]
+    );
+}
