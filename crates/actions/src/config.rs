@@ -279,6 +279,8 @@ fn positive(v: Option<usize>, key: &str, default: usize, p: &mut Vec<String>) ->
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+    use std::collections::BTreeMap;
+
     use super::*;
 
     #[test]
@@ -302,6 +304,35 @@ mod tests {
                 "actions.exec.allowed[2]: \"/usr/bin/../bin/sh\" has a `..` component",
             ]
         );
+    }
+
+    /// The section as the module documentation (and docs/actions.md)
+    /// shows it.
+    #[test]
+    fn the_documented_section_loads() {
+        let doc: String = include_str!("config.rs")
+            .lines()
+            .skip_while(|l| *l != "//! ```yaml")
+            .skip(1)
+            .take_while(|l| *l != "//! ```")
+            .map(|l| format!("{}\n", l.strip_prefix("//! ").unwrap_or("")))
+            .collect();
+        let mut top: BTreeMap<String, RawActionsConfig> = serde_yaml_ng::from_str(&doc).unwrap();
+        let c = top.remove("actions").unwrap().validate(None).unwrap();
+        assert_eq!(
+            c.geoip.unwrap(),
+            PathBuf::from("/var/lib/GeoIP/GeoLite2-City.mmdb")
+        );
+        assert_eq!(
+            c.http.allow_networks,
+            vec!["10.20.30.0/24".parse::<IpNet>().unwrap()]
+        );
+        assert_eq!(c.http.max_redirects, 3);
+        assert_eq!(
+            c.exec.allowed,
+            vec![PathBuf::from("/usr/local/bin/isolate-host")]
+        );
+        assert_eq!(c.exec.timeout, Duration::from_secs(60));
     }
 
     #[test]
