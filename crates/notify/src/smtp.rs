@@ -151,7 +151,15 @@ impl Mailer {
 
     /// Sends `mail`; the error names the relay and what it answered.
     pub async fn send(&self, mail: &Mail) -> Result<(), NotifyError> {
-        let message = self.build(mail)?;
+        self.send_with_id(mail, None).await
+    }
+
+    /// Sends `mail` with the Message-ID `<unique@sender's domain>`: the
+    /// same `unique` for a message sent again (a playbook step retried
+    /// after a crash) lets receivers and archives drop the repeat.
+    /// `unique` keeps only characters a Message-ID allows.
+    pub async fn send_with_id(&self, mail: &Mail, unique: Option<&str>) -> Result<(), NotifyError> {
+        let message = self.build_with_id(mail, unique)?;
         self.transport
             .send(message)
             .await
@@ -163,13 +171,25 @@ impl Mailer {
         Ok(())
     }
 
+    #[cfg(test)]
     fn build(&self, mail: &Mail) -> Result<Message, NotifyError> {
+        self.build_with_id(mail, None)
+    }
+
+    fn build_with_id(&self, mail: &Mail, unique: Option<&str>) -> Result<Message, NotifyError> {
         if mail.to.is_empty() {
             return Err(NotifyError::NoRecipient);
         }
         let mut builder = Message::builder()
             .from(self.from.clone())
             .subject(one_line(&mail.subject));
+        if let Some(unique) = unique {
+            let left: String = unique
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+                .collect();
+            builder = builder.message_id(Some(format!("<{left}@{}>", self.from.email.domain())));
+        }
         for to in &mail.to {
             builder = builder.to(parse_mailbox(to)?);
         }
