@@ -105,7 +105,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         if total.queued_runs > 0 {
             // Steps with outside effects run here, as `serve`'s executor
             // would run them; runs that wait stay waiting.
-            let executor = engine.executor(riposte_engine::effects_for(config));
+            let executor = engine.executor(riposte_engine::effects_for(config)?);
             let n = executor.run_until_idle().await?;
             let waiting = engine
                 .store()

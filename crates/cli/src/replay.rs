@@ -181,10 +181,10 @@ async fn replay_once(
     if let Some(c) = config {
         engine = engine.with_secrets(c.secrets.clone());
     }
-    let effects = config.map_or_else(
-        || Arc::new(riposte_playbooks::NoEffects) as Arc<dyn riposte_playbooks::Effects>,
-        riposte_engine::effects_for,
-    );
+    let effects = match config {
+        Some(c) => riposte_engine::effects_for(c)?,
+        None => Arc::new(riposte_playbooks::NoEffects) as Arc<dyn riposte_playbooks::Effects>,
+    };
     let executor = engine.executor(effects);
     let mut out = Outcome {
         records,

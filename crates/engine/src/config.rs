@@ -131,6 +131,9 @@ pub struct Config {
     pub digest: Option<riposte_respond::DigestSchedule>,
     /// `executor:`: how playbook runs are executed.
     pub executor: ExecutorSettings,
+    /// `actions:` (with `notify.smtp`): what playbook actions with outside
+    /// effects may do.
+    pub actions: riposte_actions::ActionsConfig,
     /// Named secrets for playbooks (`secrets.NAME`): the `secrets.file`
     /// and `RIPOSTE_SECRET_<NAME>` environment variables.
     pub secrets: riposte_playbooks::Secrets,
@@ -155,7 +158,9 @@ impl Default for ExecutorSettings {
         Self {
             workers: 8,
             backlog: 10_000,
-            action_timeout: Duration::from_secs(60),
+            // Longer than the actions' own limits (HTTP 30 s, exec 60 s),
+            // so theirs, which name what timed out, come first.
+            action_timeout: Duration::from_secs(90),
         }
     }
 }
@@ -380,7 +385,7 @@ fn loose_permissions(path: &Path) -> Option<String> {
     })
 }
 
-const TOP_KEYS: [&str; 15] = [
+const TOP_KEYS: [&str; 16] = [
     "version",
     "data_dir",
     "store",
@@ -395,6 +400,7 @@ const TOP_KEYS: [&str; 15] = [
     "notify",
     "secrets",
     "executor",
+    "actions",
     "ingest",
 ];
 
@@ -778,6 +784,27 @@ impl Config {
             &mut p,
         );
         let smtp = crate::notify_config::parse_notify(&notify, file, &resolve, &mut p);
+        let actions = match doc.get("actions") {
+            None => Some(riposte_actions::RawActionsConfig::default()),
+            Some(v) => {
+                take::<riposte_actions::RawActionsConfig>(v.clone(), file, "actions", &mut p)
+            }
+        }
+        .and_then(|raw| {
+            let mut raw = raw;
+            raw.geoip = raw.geoip.map(|g| resolve(&g));
+            raw.asn = raw.asn.map(|a| resolve(&a));
+            raw.validate(smtp.clone())
+                .map_err(|errs| {
+                    for e in errs {
+                        match e.split_once(": ") {
+                            Some((loc, msg)) => p.push(file, loc, msg),
+                            None => p.push(file, "actions", e),
+                        }
+                    }
+                })
+                .ok()
+        });
         let secrets_section = section(&doc, "secrets", &["file"], file, &mut p);
         let secrets = read_secrets(&secrets_section, file, &resolve, &mut p);
         let ex = section(
@@ -942,6 +969,7 @@ impl Config {
                 digest,
                 secrets,
                 executor,
+                actions: actions.unwrap_or_default(),
                 ingest: IngestLimits {
                     max_line_bytes,
                     batch_lines,

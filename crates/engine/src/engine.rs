@@ -64,12 +64,21 @@ pub async fn executor_from_config(
         Some(p) if problems.is_empty() => p,
         _ => return Err(BuildError::Invalid(problems)),
     };
+    let effects = effects_for(config).map_err(|e| {
+        let mut p = riposte_model::Problems::new();
+        p.push(
+            &config.base_dir.display().to_string(),
+            "actions",
+            e.to_string(),
+        );
+        BuildError::Invalid(p)
+    })?;
     let store = riposte_store::open(&config.store_url).await?;
     Ok(crate::Executor::new(
         store,
         Arc::new(config.responder()),
         PlaybookSet::new(playbooks),
-        effects_for(config),
+        effects,
         clock,
     )
     .with_secrets(config.secrets.clone())
@@ -105,9 +114,14 @@ fn check_secrets<'a>(
 }
 
 /// What performs a configuration's outside actions (mail, HTTP, tickets,
-/// programs, enrichment).
-pub fn effects_for(_config: &crate::Config) -> Arc<dyn riposte_playbooks::Effects> {
-    Arc::new(riposte_playbooks::NoEffects)
+/// programs, enrichment): opens the GeoIP databases and builds the HTTP
+/// client; the error names the key or file at fault.
+pub fn effects_for(
+    config: &crate::Config,
+) -> Result<Arc<dyn riposte_playbooks::Effects>, riposte_actions::ActionsError> {
+    Ok(Arc::new(riposte_actions::Actions::new(
+        config.actions.clone(),
+    )?))
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -47,7 +47,7 @@ impl Default for ExecutorConfig {
             lease: TimeDelta::minutes(10),
             poll: Duration::from_secs(1),
             batch: 64,
-            action_timeout: Duration::from_secs(60),
+            action_timeout: Duration::from_secs(90),
         }
     }
 }

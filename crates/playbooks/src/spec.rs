@@ -318,14 +318,14 @@ pub static ACTIONS: &[ActionSpec] = &[
         fields: &[req("ip", Ty::Str)],
         effect: Effect::Read,
         html: &[],
-        simulated: || json!({"ip": null, "country_code": null, "country": null, "asn": null, "as_org": null}),
+        simulated: || json!({"ip": null, "country_code": null, "country": null, "city": null, "asn": null, "as_org": null}),
     },
     ActionSpec {
         name: "enrich.rdns",
         fields: &[req("ip", Ty::Str)],
         effect: Effect::Read,
         html: &[],
-        simulated: || json!({"ip": null, "hostname": null}),
+        simulated: || json!({"ip": null, "hostname": null, "hostnames": [], "confirmed": false}),
     },
     ActionSpec {
         name: "notify.email",
@@ -377,7 +377,7 @@ pub static ACTIONS: &[ActionSpec] = &[
         ],
         effect: Effect::Outside,
         html: &[],
-        simulated: || json!({"status": 0, "headers": {}, "json": null, "text": ""}),
+        simulated: || json!({"status": 0, "headers": {}, "json": null, "text": "", "truncated": false}),
     },
     ActionSpec {
         name: "ticket.create",
@@ -406,7 +406,7 @@ pub static ACTIONS: &[ActionSpec] = &[
         ],
         effect: Effect::Outside,
         html: &[],
-        simulated: || json!({"id": null}),
+        simulated: || json!({"id": null, "created": false}),
     },
     ActionSpec {
         name: "exec",
@@ -418,7 +418,7 @@ pub static ACTIONS: &[ActionSpec] = &[
         ],
         effect: Effect::Outside,
         html: &[],
-        simulated: || json!({"exit_code": 0, "stdout": "", "stderr": ""}),
+        simulated: || json!({"exit_code": 0, "stdout": "", "stderr": "", "truncated": false}),
     },
 ];
 

@@ -35,7 +35,7 @@ pub async fn serve(
         .context("reconciling enforcers at start")?;
     let executor = Arc::new(
         engine
-            .executor(riposte_engine::effects_for(&config))
+            .executor(riposte_engine::effects_for(&config).context("actions")?)
             .with_config(riposte_engine::ExecutorConfig {
                 workers: config.executor.workers,
                 action_timeout: config.executor.action_timeout,
