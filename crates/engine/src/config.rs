@@ -151,6 +151,9 @@ pub struct ExecutorSettings {
     pub backlog: u64,
     /// One attempt of an outside action, unless its step sets `timeout`.
     pub action_timeout: Duration,
+    /// How soon a run an executor was running when it died is taken up
+    /// again (its lease, renewed while it runs).
+    pub lease: Duration,
 }
 
 impl Default for ExecutorSettings {
@@ -161,6 +164,7 @@ impl Default for ExecutorSettings {
             // Longer than the actions' own limits (HTTP 30 s, exec 60 s),
             // so theirs, which name what timed out, come first.
             action_timeout: Duration::from_secs(90),
+            lease: Duration::from_secs(60),
         }
     }
 }
@@ -810,7 +814,7 @@ impl Config {
         let ex = section(
             &doc,
             "executor",
-            &["workers", "backlog", "action_timeout"],
+            &["workers", "backlog", "action_timeout", "lease"],
             file,
             &mut p,
         );

@@ -85,6 +85,8 @@ pub async fn executor_from_config(
     .with_config(crate::ExecutorConfig {
         workers: config.executor.workers,
         action_timeout: config.executor.action_timeout,
+        lease: chrono::TimeDelta::from_std(config.executor.lease)
+            .unwrap_or(chrono::TimeDelta::seconds(60)),
         ..crate::ExecutorConfig::default()
     }))
 }

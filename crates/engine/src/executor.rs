@@ -30,7 +30,10 @@ use crate::dbactions::{self, DbEffects};
 pub struct ExecutorConfig {
     /// Runs executed at once.
     pub workers: usize,
-    /// How long a run taken by this executor stays its own without a save.
+    /// How long a run taken by this executor stays its own: renewed every
+    /// third of it while the run executes, so after a crash (even `kill
+    /// -9`) another executor, or this one restarted, takes the run up
+    /// within this time.
     pub lease: TimeDelta,
     /// How often it looks for due runs when nothing wakes it.
     pub poll: Duration,
@@ -44,7 +47,7 @@ impl Default for ExecutorConfig {
     fn default() -> Self {
         Self {
             workers: 8,
-            lease: TimeDelta::minutes(10),
+            lease: TimeDelta::seconds(60),
             poll: Duration::from_secs(1),
             batch: 64,
             action_timeout: Duration::from_secs(90),
@@ -230,7 +233,9 @@ impl Executor {
             audited: Mutex::new(finished),
             failure: Mutex::new(None),
         };
+        let beat = self.heartbeat(run.id);
         let result = riposte_playbooks::run(playbook, run, &rt).await;
+        beat.abort();
         if let Some(e) = rt.failure.lock().ok().and_then(|mut f| f.take()) {
             return Err(e);
         }
@@ -243,6 +248,31 @@ impl Executor {
             tracing::error!(error = %e, "enforcer update failed; retried at the next sweep");
         }
         Ok(result)
+    }
+
+    /// Renews the lease of `id` every third of the lease until aborted.
+    fn heartbeat(&self, id: riposte_model::RunId) -> tokio::task::JoinHandle<()> {
+        let (store, clock, lease) = (self.store.clone(), self.clock.clone(), self.config.lease);
+        let every = (lease / 3).to_std().unwrap_or(Duration::from_secs(1));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let renewed = async {
+                    let mut tx = store.begin().await?;
+                    let held = tx.renew_lease(id, clock.now() + lease).await?;
+                    tx.commit().await?;
+                    Ok::<_, StoreError>(held)
+                }
+                .await;
+                match renewed {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => {
+                        tracing::warn!(run = %id, error = %e, "renewing a run's lease failed")
+                    }
+                }
+            }
+        })
     }
 
     /// The service loop: runs what is due, then sleeps until the next run

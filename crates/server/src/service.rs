@@ -39,6 +39,8 @@ pub async fn serve(
             .with_config(riposte_engine::ExecutorConfig {
                 workers: config.executor.workers,
                 action_timeout: config.executor.action_timeout,
+                lease: chrono::TimeDelta::from_std(config.executor.lease)
+                    .unwrap_or(chrono::TimeDelta::seconds(60)),
                 ..riposte_engine::ExecutorConfig::default()
             }),
     );

@@ -457,6 +457,11 @@ macro_rules! sql_backend {
                     run_due(&mut *self.0, &id.to_string()).await
                 }
 
+                async fn renew_lease(&mut self, id: RunId, until: Timestamp) -> Result<bool> {
+                    let vals = vec![Val::text(id), Val::time(until)];
+                    Ok(execute_count(&mut *self.0, shared::RENEW_LEASE, vals).await? > 0)
+                }
+
                 async fn wake_run(&mut self, id: RunId, at: Timestamp) -> Result<bool> {
                     let vals = vec![Val::text(id), Val::time(at)];
                     Ok(execute_count(&mut *self.0, shared::WAKE_RUN, vals).await? > 0)

@@ -206,6 +206,9 @@ pub trait Tx: Send {
         limit: u32,
     ) -> Result<Vec<PlaybookRun>>;
     async fn get_run(&mut self, id: RunId) -> Result<Option<PlaybookRun>>;
+    /// Extends the lease of a run this executor holds (a heartbeat while a
+    /// long step runs); false when the run is not leased any more.
+    async fn renew_lease(&mut self, id: RunId, until: Timestamp) -> Result<bool>;
     /// Makes an unfinished run due at `at` (unless it is due sooner):
     /// after an approval is answered. Returns whether a run was woken.
     async fn wake_run(&mut self, id: RunId, at: Timestamp) -> Result<bool>;

@@ -253,6 +253,8 @@ pub(crate) const LEASE_RUN: &str = "UPDATE runs SET lease_until = $2 \
 /// A run's body with its scheduling column, which wins over the body's copy
 /// (a wake-up updates only the column).
 pub(crate) const GET_RUN_DUE: &str = "SELECT format_version, body, next_at FROM runs WHERE id = $1";
+pub(crate) const RENEW_LEASE: &str =
+    "UPDATE runs SET lease_until = $2 WHERE id = $1 AND lease_until IS NOT NULL";
 pub(crate) const WAKE_RUN: &str = "UPDATE runs SET next_at = $2 \
     WHERE id = $1 AND status IN ('pending', 'running', 'waiting') \
     AND (next_at IS NULL OR next_at > $2)";

@@ -828,11 +828,19 @@ async fn due_runs_are_claimed_once_leased_and_woken(store: Arc<dyn Store>) {
     tx.commit().await.unwrap();
     let mut tx = store.begin().await.unwrap();
     assert_eq!(tx.claim_runs(t(4_000), t(60_000), 10).await.unwrap(), []);
+    // A heartbeat moves the lease on; a run no one holds has none to move.
+    assert!(tx.renew_lease(due.id, t(60_500)).await.unwrap());
+    assert!(!tx.renew_lease(later.id, t(60_500)).await.unwrap());
+    assert_eq!(
+        tx.claim_runs(t(60_200), t(60_000), 10).await.unwrap().len(),
+        1,
+        "only `later`"
+    );
     // After the lease (a crashed executor), it is taken again.
     let again = tx.claim_runs(t(61_000), t(120_000), 10).await.unwrap();
     tx.commit().await.unwrap();
     let ids: Vec<RunId> = again.iter().map(|r| r.id).collect();
-    assert_eq!(ids, [due.id, later.id]);
+    assert_eq!(ids, [due.id]);
 
     // A wake-up makes the run waiting for a person due now; the column
     // wins over the body's copy.
