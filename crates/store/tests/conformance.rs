@@ -832,7 +832,7 @@ async fn due_runs_are_claimed_once_leased_and_woken(store: Arc<dyn Store>) {
     assert!(tx.renew_lease(due.id, t(60_500)).await.unwrap());
     assert!(!tx.renew_lease(later.id, t(60_500)).await.unwrap());
     assert_eq!(
-        tx.claim_runs(t(60_200), t(60_000), 10).await.unwrap().len(),
+        tx.claim_runs(t(60_200), t(120_000), 10).await.unwrap().len(),
         1,
         "only `later`"
     );
