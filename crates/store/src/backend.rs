@@ -392,6 +392,8 @@ macro_rules! sql_backend {
                     Ok(())
                 }
             }
+
+            $crate::intel::intel_impl!($store);
         }
     };
 }
