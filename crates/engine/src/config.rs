@@ -124,6 +124,8 @@ pub struct Config {
     /// CrowdSec bouncers allowed to read decisions (`bouncers:`).
     pub bouncers: Vec<BouncerConfig>,
     pub ingest: IngestLimits,
+    /// `intel.feeds`: threat-intel feeds `riposte serve` keeps imported.
+    pub intel_feeds: Vec<riposte_intel::feed::FeedConfig>,
     /// The directory relative paths resolve against.
     pub base_dir: PathBuf,
 }
@@ -254,7 +256,7 @@ fn loose_permissions(path: &Path) -> Option<String> {
     })
 }
 
-const TOP_KEYS: [&str; 12] = [
+const TOP_KEYS: [&str; 13] = [
     "version",
     "data_dir",
     "store",
@@ -267,6 +269,7 @@ const TOP_KEYS: [&str; 12] = [
     "enforcers",
     "bouncers",
     "ingest",
+    "intel",
 ];
 
 /// A `sources` item before validation: the union of every kind's keys, so
@@ -736,6 +739,8 @@ impl Config {
                 .unwrap_or(defaults.poll_interval),
         };
 
+        let intel_feeds = riposte_intel::config::parse(doc.get("intel"), file, &resolve, &mut p);
+
         if !p.is_empty() {
             return Err(p);
         }
@@ -758,6 +763,7 @@ impl Config {
                     batch_lines,
                     poll_interval,
                 },
+                intel_feeds,
                 base_dir: base.to_path_buf(),
             }),
             _ => Err(p),

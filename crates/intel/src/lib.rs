@@ -10,6 +10,9 @@
 //! - [`import`]: the feed formats, streamed, every record accounted for.
 //! - [`stix`]: the STIX pattern language and its evaluator.
 
+pub mod alert;
+pub mod config;
+pub mod feed;
 pub mod import;
 mod index;
 pub mod normalize;

@@ -31,10 +31,21 @@ pub async fn serve(
         .reconcile(store.as_ref(), clock.now())
         .await
         .context("reconciling enforcers at start")?;
+    let intel = engine.intel().cloned();
     let (handle, pipeline_task) = pipeline::spawn(engine, PIPELINE_CAPACITY);
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let mut tasks = Vec::new();
+    if let Some(index) = intel {
+        // Threat-intel feeds, each on its own interval (issue #7).
+        tasks.extend(riposte_intel::feed::schedule(
+            &config.intel_feeds,
+            store.clone(),
+            index,
+            clock.clone(),
+            stop_rx.clone(),
+        ));
+    }
     for source in &config.sources {
         let ctx = SourceCtx {
             limits: config.ingest,
