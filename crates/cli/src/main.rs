@@ -5,6 +5,7 @@ mod commands;
 mod demo;
 mod import;
 mod ingest;
+mod intel;
 mod review;
 mod rules;
 
@@ -82,6 +83,9 @@ enum Command {
     /// List input that could not be decoded.
     #[command(subcommand, name = "dead-letters")]
     DeadLetters(commands::DeadLettersCommand),
+    /// Threat intel: import feeds, export indicators, look values up, stats.
+    #[command(subcommand)]
+    Intel(intel::IntelCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -135,6 +139,7 @@ fn main() -> ExitCode {
             Command::Cases(cmd) => commands::cases(cmd).await,
             Command::DeadLetters(cmd) => commands::dead_letters(cmd).await,
             Command::Import(cmd) => import::run(cmd),
+            Command::Intel(cmd) => intel::run(cmd).await,
         }
     });
     match result {

@@ -194,3 +194,52 @@ async fn feed_indicators_raise_alerts_with_context_and_every_hit_is_a_sighting()
             .is_empty()
     );
 }
+
+/// docs/intel.md's configuration example loads, every feed as documented
+/// (the MISP key's variable is unset here, which is the one problem).
+#[test]
+fn the_documented_feeds_load() {
+    let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/intel.md"))
+        .unwrap();
+    let start = page.find("```yaml\n").unwrap() + "```yaml\n".len();
+    let block = &page[start..start + page[start..].find("```").unwrap()];
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(block).unwrap();
+    let mut p = riposte_model::Problems::new();
+    let feeds = riposte_intel::config::parse(
+        doc.get("intel"),
+        "intel.md",
+        &|x| std::path::Path::new("/srv").join(x),
+        &mut p,
+    );
+    let problems: Vec<String> = p.0.iter().map(ToString::to_string).collect();
+    if std::env::var_os("MISP_KEY").is_none() {
+        assert_eq!(
+            problems,
+            ["intel.md: intel.feeds[misp].key_env: environment variable MISP_KEY is not set"]
+        );
+    } else {
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+    let names: Vec<&str> = feeds.iter().map(|f| f.name.as_str()).collect();
+    let expected: &[&str] = if std::env::var_os("MISP_KEY").is_none() {
+        &["circl-osint", "feodo", "partner-domains", "cti"]
+    } else {
+        &["circl-osint", "misp", "feodo", "partner-domains", "cti"]
+    };
+    assert_eq!(names, expected);
+    let partner = feeds.iter().find(|f| f.name == "partner-domains").unwrap();
+    assert_eq!(
+        partner.location,
+        Location::Path("/srv/feeds/partner.csv".into())
+    );
+    assert!(partner.defaults.subdomains);
+    assert_eq!(partner.defaults.valid_for, Some(TimeDelta::days(14)));
+    let FeedFormat::Csv(csv) = &partner.format else {
+        panic!()
+    };
+    assert_eq!(
+        (csv.delimiter, csv.header, csv.value, csv.description),
+        (b';', true, 1, Some(2))
+    );
+    assert!(feeds[0].snapshot);
+}

@@ -12,6 +12,7 @@
 
 pub mod alert;
 pub mod config;
+pub mod export;
 pub mod feed;
 pub mod import;
 mod index;

@@ -105,3 +105,66 @@ fn reference_matcher_cases() {
     assert_eq!(rejected, unsupported, "the expectation file is out of date");
     assert_eq!((lines.len(), passed, see_source), (288, 255, 27));
 }
+
+/// The OASIS example bundles (`stix2/examples`, threat reports included)
+/// import: every object accounted for, every indicator either a list of
+/// values or skipped with the reason, none rejected but the one whose
+/// domain value has a space in it.
+#[test]
+fn example_bundles_import() {
+    use riposte_intel::import::FeedDefaults;
+    use riposte_intel::import::misp::collect;
+    use riposte_intel::import::stix::import_bundle_file;
+    let Some(dir) = riposte_testkit::corpus("stix2/examples") else {
+        return;
+    };
+    let now = chrono::Utc::now();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .chain(std::fs::read_dir(dir.join("threat-reports")).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let (mut got, mut errors) = (Vec::new(), Vec::new());
+    for f in &files {
+        let mut out = Vec::new();
+        let r = import_bundle_file(f, &FeedDefaults::new("oasis", now), &mut collect(&mut out))
+            .unwrap();
+        assert_eq!(
+            r.read,
+            r.accepted + r.skipped_total() + r.rejected,
+            "{}",
+            f.display()
+        );
+        got.push((
+            f.file_name().unwrap().to_string_lossy().into_owned(),
+            r.read,
+            r.accepted,
+            out.len(),
+            r.rejected,
+        ));
+        errors.extend(r.errors.iter().map(|e| e.message.clone()));
+    }
+    let row = |f: &str, read, accepted, indicators, rejected| {
+        (f.to_owned(), read, accepted, indicators, rejected)
+    };
+    assert_eq!(
+        got,
+        [
+            row("indicator-for-c2-ip-address.json", 1, 1, 1, 0),
+            row("indicator-to-campaign-relationship.json", 3, 1, 1, 0),
+            row("indicators-for-C2-with-COA.json", 8, 2, 2, 0),
+            row("infrastructure.json", 10, 0, 0, 0),
+            // A single campaign object, not a bundle.
+            row("interop-objectmarking-test.json", 1, 0, 0, 0),
+            // Two MATCHES patterns on email subject and attachment name.
+            row("malicious-email-indicator-with-attachment.json", 6, 0, 0, 0),
+            // 12 indicators: 10 hashes, CIDRs and domains; 2 x509 AND patterns.
+            row("apt1.json", 76, 10, 10, 0),
+            // OR-ed domain and address lists: 24 indicators, 65 values.
+            row("poisonivy.json", 155, 24, 65, 1),
+        ]
+    );
+    assert_eq!(errors, ["domain \"domain autuo.xicp.net\": not a DNS name"]);
+}

@@ -63,11 +63,21 @@ pub fn import_bundle(
     report: &mut ImportReport,
     sink: &mut Sink<'_>,
 ) -> Result<(), ImportError> {
-    let Some(objects) = doc.get("objects").and_then(Value::as_array) else {
-        return Err(ImportError::Format {
-            path: name.to_owned(),
-            message: "not a STIX bundle (no objects list)".into(),
-        });
+    // A bundle, a list of objects, or one object on its own.
+    let single;
+    let objects: &Vec<Value> = match (doc.get("objects").and_then(Value::as_array), doc) {
+        (Some(list), _) => list,
+        (None, Value::Array(list)) => list,
+        (None, Value::Object(o)) if o.get("type").is_some_and(Value::is_string) => {
+            single = vec![doc.clone()];
+            &single
+        }
+        _ => {
+            return Err(ImportError::Format {
+                path: name.to_owned(),
+                message: "not a STIX bundle, object or list of objects".into(),
+            });
+        }
     };
     // TLP markings defined in the bundle itself.
     let mut markings: HashMap<&str, Tlp> = HashMap::new();
@@ -190,6 +200,10 @@ pub fn import_bundle(
                     ind.tags = tags.clone();
                     ind.description = description.clone();
                     ind.reference = Some(id.to_owned());
+                    // Riposte's own exports say which are fit for detection.
+                    if let Some(b) = o.get("x_riposte_to_ids").and_then(Value::as_bool) {
+                        ind.to_ids = b;
+                    }
                     defaults.expire(&mut ind);
                     built.push(ind);
                 }
