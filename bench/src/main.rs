@@ -11,7 +11,9 @@
 //! decisions through the file enforcer and the bouncer API); `nftables`
 //! runs only the nftables enforcer with 10,000 and 100,000 decisions (root,
 //! in a network namespace of its own; skipped without; not part of the
-//! default run).
+//! default run); `intel` runs only the threat-intel matcher with N
+//! generated indicators (load, memory per indicator, events/s matched,
+//! incremental update).
 
 /// mimalloc rather than glibc's malloc: decoding allocates and frees tens of
 /// small objects per event, and glibc trims the heap between batches and
@@ -61,6 +63,7 @@ fn allocations() -> usize {
     ALLOCATIONS.load(Ordering::Relaxed)
 }
 
+mod intel;
 mod nft;
 mod respond;
 mod sigma;
@@ -807,6 +810,10 @@ fn main() {
         ("decode json (generic)", Format::Json, json_lines),
     ];
     let only = std::env::args().nth(2);
+    if only.as_deref() == Some("intel") {
+        intel::run(n);
+        return;
+    }
     if only.as_deref() == Some("respond") {
         respond::run(n);
         return;

@@ -344,3 +344,17 @@ pub fn fail2ban_filter(data: &[u8]) {
         }
     }
 }
+
+/// What the intel importers promise about every indicator they produce:
+/// its value is in normal form (normalizing it again gives the same kind
+/// and value) and the matcher accepts it.
+pub fn check_indicators(indicators: &[riposte_model::Indicator]) {
+    let mut index = riposte_intel::IntelIndex::new();
+    for i in indicators {
+        let (kind, value) = riposte_intel::normalize::normalize(i.kind, &i.value)
+            .unwrap_or_else(|e| panic!("{i:?} does not normalize again: {e}"));
+        assert_eq!((kind, value.as_str()), (i.kind, i.value.as_str()));
+        index.insert(i).unwrap();
+    }
+    assert!(index.len() <= indicators.len());
+}

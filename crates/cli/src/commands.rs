@@ -33,6 +33,10 @@ pub(crate) struct Ctx {
 }
 
 impl StoreArgs {
+    pub(crate) fn config_path(&self) -> &Path {
+        &self.config
+    }
+
     /// For commands that change decisions: the configuration is required,
     /// because its allowlist must apply and its enforcers must be updated.
     pub(crate) async fn open_for_decisions(&self) -> anyhow::Result<Ctx> {

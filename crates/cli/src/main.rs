@@ -5,6 +5,7 @@ mod commands;
 mod demo;
 mod import;
 mod ingest;
+mod intel;
 mod replay;
 mod review;
 mod rules;
@@ -99,6 +100,9 @@ enum Command {
     /// Approvals playbook steps wait for: list, approve, reject.
     #[command(subcommand)]
     Approvals(runs::ApprovalsCommand),
+    /// Threat intel: import feeds, export indicators, look values up, stats.
+    #[command(subcommand)]
+    Intel(intel::IntelCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -200,6 +204,7 @@ fn main() -> ExitCode {
             Command::Audit(cmd) => commands::audit(cmd).await,
             Command::Enforcers(cmd) => commands::enforcers(cmd).await,
             Command::Import(cmd) => import::run(cmd),
+            Command::Intel(cmd) => intel::run(cmd).await,
         }
     });
     match result {

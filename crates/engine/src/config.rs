@@ -138,6 +138,8 @@ pub struct Config {
     /// and `RIPOSTE_SECRET_<NAME>` environment variables.
     pub secrets: riposte_playbooks::Secrets,
     pub ingest: IngestLimits,
+    /// `intel.feeds`: threat-intel feeds `riposte serve` keeps imported.
+    pub intel_feeds: Vec<riposte_intel::feed::FeedConfig>,
     /// The directory relative paths resolve against.
     pub base_dir: PathBuf,
 }
@@ -389,7 +391,7 @@ fn loose_permissions(path: &Path) -> Option<String> {
     })
 }
 
-const TOP_KEYS: [&str; 16] = [
+const TOP_KEYS: [&str; 17] = [
     "version",
     "data_dir",
     "store",
@@ -406,6 +408,7 @@ const TOP_KEYS: [&str; 16] = [
     "executor",
     "actions",
     "ingest",
+    "intel",
 ];
 
 /// A `sources` item before validation: the union of every kind's keys, so
@@ -952,6 +955,8 @@ impl Config {
                 .unwrap_or(defaults.poll_interval),
         };
 
+        let intel_feeds = riposte_intel::config::parse(doc.get("intel"), file, &resolve, &mut p);
+
         if !p.is_empty() {
             return Err(p);
         }
@@ -979,6 +984,7 @@ impl Config {
                     batch_lines,
                     poll_interval,
                 },
+                intel_feeds,
                 base_dir: base.to_path_buf(),
             }),
             _ => Err(p),

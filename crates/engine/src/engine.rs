@@ -208,6 +208,8 @@ pub struct Engine {
     /// When set, "now" follows event time (demo and replays of recorded
     /// data), so decisions expire relative to the events that caused them.
     event_clock: Option<Arc<ManualClock>>,
+    /// Threat-intel indicators every event is matched against (issue #7).
+    intel: Option<riposte_intel::feed::SharedIndex>,
 }
 
 impl Engine {
@@ -228,6 +230,7 @@ impl Engine {
             responder,
             clock,
             event_clock: None,
+            intel: None,
         }
     }
 
@@ -297,6 +300,18 @@ impl Engine {
         &self.secrets
     }
 
+    /// Matches every event against `index`: hits on indicators fit for
+    /// detection raise `intel.match` alerts, and every hit is recorded as a
+    /// sighting, in the batch's transaction.
+    pub fn with_intel(mut self, index: riposte_intel::feed::SharedIndex) -> Self {
+        self.intel = Some(index);
+        self
+    }
+
+    pub fn intel(&self) -> Option<&riposte_intel::feed::SharedIndex> {
+        self.intel.as_ref()
+    }
+
     /// Loads rules and playbooks (all problems reported together), opens
     /// the store and builds the enforcers a configuration names.
     pub async fn from_config(
@@ -306,10 +321,10 @@ impl Engine {
         let (rules, playbooks) = load_logic(config).map_err(BuildError::Invalid)?;
         let store = riposte_store::open(&config.store_url).await?;
         let responder = Arc::new(config.responder());
-        Ok(
-            Self::new(store, Arc::new(rules), playbooks, responder, clock)
-                .with_secrets(config.secrets.clone()),
-        )
+        let index = riposte_intel::feed::load_index(&store).await?;
+        let engine = Self::new(store, Arc::new(rules), playbooks, responder, clock)
+            .with_secrets(config.secrets.clone());
+        Ok(engine.with_intel(Arc::new(std::sync::RwLock::new(index))))
     }
 
     /// Runs on recorded time: the clock is moved to each event's timestamp
@@ -396,12 +411,27 @@ impl Engine {
         let mut tx = self.store.begin().await?;
         tx.insert_events(&batch.events).await?;
         tx.insert_dead_letters(&report.dead_letters).await?;
+        let mut sightings = riposte_intel::alert::SightingBatch::default();
+        let mut hits = Vec::new();
         for event in &batch.events {
             if let Some(c) = &self.event_clock {
                 c.advance_to(event.timestamp);
             }
             let now = self.clock.now();
-            for alert in self.detector.process(event, now) {
+            let mut alerts = self.detector.process(event, now);
+            if let Some(intel) = &self.intel {
+                hits.clear();
+                intel.read().unwrap_or_else(|p| p.into_inner()).match_event(
+                    event,
+                    event.timestamp,
+                    &mut hits,
+                );
+                if !hits.is_empty() {
+                    sightings.add(event, &hits);
+                    alerts.extend(riposte_intel::alert::alerts_for(event, &hits, now));
+                }
+            }
+            for alert in alerts {
                 handle_alert(alert, self.logic(), &mut tx, &mut report, now).await?;
             }
         }
@@ -412,6 +442,9 @@ impl Engine {
             for alert in self.detector.flush(latest, now) {
                 handle_alert(alert, self.logic(), &mut tx, &mut report, now).await?;
             }
+        }
+        if !sightings.is_empty() {
+            tx.record_sightings(&sightings.into_sorted()).await?;
         }
         if let Some((source, position)) = checkpoint {
             tx.set_checkpoint(source, position).await?;

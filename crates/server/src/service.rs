@@ -45,12 +45,23 @@ pub async fn serve(
             }),
     );
     let engine = engine.with_executor(executor.wake_handle(), config.executor.backlog);
+    let intel = engine.intel().cloned();
     let (handle, pipeline_task) = pipeline::spawn(engine, PIPELINE_CAPACITY);
     let (stop_tx, stop_rx) = watch::channel(false);
     // Runs that were waiting, or cut short by a stop or a crash, resume in
     // the executor started below.
 
     let mut tasks = vec![tokio::spawn(executor.clone().serve(stop_rx.clone()))];
+    if let Some(index) = intel {
+        // Threat-intel feeds, each on its own interval (issue #7).
+        tasks.extend(riposte_intel::feed::schedule(
+            &config.intel_feeds,
+            store.clone(),
+            index,
+            clock.clone(),
+            stop_rx.clone(),
+        ));
+    }
     for source in &config.sources {
         let ctx = SourceCtx {
             limits: config.ingest,

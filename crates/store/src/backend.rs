@@ -527,6 +527,8 @@ macro_rules! sql_backend {
                     Ok(())
                 }
             }
+
+            $crate::intel::intel_impl!($store);
         }
     };
 }

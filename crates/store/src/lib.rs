@@ -19,10 +19,12 @@ use riposte_model::{
 use serde::Serialize;
 
 mod backend;
+pub mod intel;
 mod postgres;
 mod shared;
 mod sqlite;
 
+pub use intel::{IndicatorKey, IntelCount, IntelStore, IntelTx};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -86,7 +88,7 @@ pub struct Counts {
 ///
 /// Lists are newest first and bounded by `limit`.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: IntelStore + Send + Sync + std::fmt::Debug + 'static {
     /// Starts a write transaction. On SQLite it takes the write lock up front
     /// (`BEGIN IMMEDIATE`), so read-then-write inside it cannot fail on a
     /// stale snapshot.
@@ -150,7 +152,7 @@ impl From<u64> for Checkpoint {
 
 /// A write transaction. Dropping it without [`Tx::commit`] rolls back.
 #[async_trait]
-pub trait Tx: Send {
+pub trait Tx: IntelTx + Send {
     async fn insert_events(&mut self, events: &[Event]) -> Result<()>;
     async fn insert_dead_letters(&mut self, letters: &[DeadLetter]) -> Result<()>;
     async fn insert_alert(&mut self, alert: &Alert) -> Result<()>;

@@ -17,7 +17,7 @@ use crate::{Result, StoreError};
 
 /// The form of `body` written today. Reads dispatch on the stored value, so
 /// rows written by an older Riposte stay readable once the model changes.
-const FORMAT_VERSION: i64 = 1;
+pub(crate) const FORMAT_VERSION: i64 = 1;
 
 /// One bind parameter. These three types are native to both engines, which is
 /// what lets one list of values feed either backend's query.

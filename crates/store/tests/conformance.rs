@@ -21,7 +21,7 @@ use riposte_model::{
     ReviewStatus, RuleInfo, RunId, RunStatus, Scope, Severity, SourcePos, StepRecord, StepStatus,
     Timestamp,
 };
-use riposte_store::{Checkpoint, Counts, DecisionFilter, RunFilter, Store, StoreError};
+use riposte_store::{Checkpoint, Counts, DecisionFilter, IntelCount, RunFilter, Store, StoreError};
 use sqlx::{ConnectOptions, Connection, Executor};
 use uuid::Uuid;
 
@@ -64,6 +64,8 @@ conformance!([sqlite_file, sqlite_memory, postgres]:
     checkpoints_set_get_overwrite,
     dropped_tx_rolls_back_everything,
     commit_makes_the_whole_batch_visible,
+    intel_indicators_merge_within_an_import_page_and_age_out,
+    intel_sightings_add_up,
 );
 
 // An in-memory SQLite store has a single connection, so a read there waits
@@ -832,7 +834,10 @@ async fn due_runs_are_claimed_once_leased_and_woken(store: Arc<dyn Store>) {
     assert!(tx.renew_lease(due.id, t(60_500)).await.unwrap());
     assert!(!tx.renew_lease(later.id, t(60_500)).await.unwrap());
     assert_eq!(
-        tx.claim_runs(t(60_200), t(120_000), 10).await.unwrap().len(),
+        tx.claim_runs(t(60_200), t(120_000), 10)
+            .await
+            .unwrap()
+            .len(),
         1,
         "only `later`"
     );
@@ -1114,4 +1119,155 @@ async fn open_rejects_unknown_urls() {
         .await
         .unwrap_err();
     assert!(matches!(error, StoreError::BadUrl(ref url) if url == "mysql://localhost/riposte"));
+}
+
+// ---------------------------------------------------------------- intel
+
+fn indicator(
+    kind: riposte_model::IndicatorKind,
+    value: &str,
+    feed: &str,
+) -> riposte_model::Indicator {
+    riposte_model::Indicator::new(kind, value, feed)
+}
+
+async fn intel_indicators_merge_within_an_import_page_and_age_out(store: Arc<dyn Store>) {
+    use riposte_model::{IndicatorKind as K, Tlp};
+    let first_import = t(1_000);
+    let mut a = indicator(K::Ip, "192.0.2.1", "feed-a");
+    a.tlp = Tlp::Green;
+    a.tags = vec!["x".into()];
+    let mut dup = a.clone();
+    dup.tlp = Tlp::Red;
+    dup.to_ids = false;
+    dup.tags = vec!["y".into()];
+    let b = indicator(K::Domain, "evil.example", "feed-a");
+    let other = indicator(K::Ip, "192.0.2.1", "feed-b");
+    let mut tx = store.begin().await.unwrap();
+    // Duplicates in one call and across calls of the same import merge.
+    assert_eq!(
+        tx.upsert_indicators(&[a.clone(), b.clone()], first_import)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        tx.upsert_indicators(&[dup.clone(), other.clone()], first_import)
+            .await
+            .unwrap(),
+        1
+    );
+    tx.commit().await.unwrap();
+    let found = store.lookup_indicators(K::Ip, "192.0.2.1").await.unwrap();
+    assert_eq!(found.len(), 2);
+    let mut merged = a.clone();
+    merged.merge(&dup);
+    assert_eq!(found[0], merged);
+    assert_eq!(found[0].tlp, Tlp::Red);
+    assert_eq!(found[0].tags, ["x", "y"]);
+    assert_eq!(found[1], other);
+
+    // Pages follow (kind, value, feed) order and resume after a key.
+    let page = store.indicators_page(None, 2).await.unwrap();
+    let keys: Vec<(String, String)> = page
+        .iter()
+        .map(|i| (i.value.to_string(), i.feed.to_string()))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("evil.example".into(), "feed-a".into()),
+            ("192.0.2.1".into(), "feed-a".into())
+        ]
+    );
+    let last = page.last().unwrap();
+    let after = (last.kind, last.value.to_string(), last.feed.to_string());
+    let rest = store.indicators_page(Some(&after), 10).await.unwrap();
+    assert_eq!(rest, std::slice::from_ref(&other));
+
+    // A later import of feed-a replaces (not merges) and ages out what it
+    // no longer lists; feed-b is untouched.
+    let second_import = t(2_000);
+    let mut again = a.clone();
+    again.tlp = Tlp::Amber;
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        tx.upsert_indicators(&[again.clone()], second_import)
+            .await
+            .unwrap(),
+        0
+    );
+    let gone = tx
+        .age_out_indicators("feed-a", second_import)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(gone, std::slice::from_ref(&b));
+    assert_eq!(
+        store.lookup_indicators(K::Ip, "192.0.2.1").await.unwrap(),
+        [again, other]
+    );
+    assert!(
+        store
+            .lookup_indicators(K::Domain, "evil.example")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.intel_counts().await.unwrap(),
+        [
+            IntelCount {
+                feed: "feed-a".into(),
+                kind: K::Ip,
+                indicators: 1,
+                to_ids: 1
+            },
+            IntelCount {
+                feed: "feed-b".into(),
+                kind: K::Ip,
+                indicators: 1,
+                to_ids: 1
+            },
+        ]
+    );
+    // Uncommitted age-outs roll back.
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        tx.age_out_indicators("feed-b", t(9_000))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    drop(tx);
+    assert_eq!(store.intel_counts().await.unwrap().len(), 2);
+}
+
+async fn intel_sightings_add_up(store: Arc<dyn Store>) {
+    use riposte_model::{IndicatorKind as K, Sighting};
+    let s = |count, first, last| Sighting {
+        kind: K::Ip,
+        value: "192.0.2.1".into(),
+        source: "eve".into(),
+        field: "destination.ip".into(),
+        count,
+        first_seen: t(first),
+        last_seen: t(last),
+    };
+    let mut other = s(1, 50, 50);
+    other.field = "source.ip".into();
+    let mut tx = store.begin().await.unwrap();
+    tx.record_sightings(&[s(2, 100, 200), other.clone()])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.record_sightings(&[s(3, 40, 150)]).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store.list_sightings(10).await.unwrap(),
+        [s(5, 40, 200), other]
+    );
+    assert_eq!(store.list_sightings(1).await.unwrap().len(), 1);
 }

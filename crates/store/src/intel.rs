@@ -1,0 +1,300 @@
+//! Threat-intelligence storage: indicators per feed and sightings
+//! (migrations `0005_intel.sql`). The traits are supertraits of
+//! [`crate::Store`] and [`crate::Tx`], so every backend implements them and
+//! the conformance suite covers them; the SQL is shared like the rest.
+
+use async_trait::async_trait;
+use riposte_model::{Indicator, IndicatorKind, Sighting, Timestamp};
+use serde::Serialize;
+
+use crate::Result;
+use crate::shared::{FORMAT_VERSION, Val};
+
+/// Where a page of [`IntelStore::indicators_page`] continues: the last
+/// (kind, value, feed) of the previous page.
+pub type IndicatorKey = (IndicatorKind, String, String);
+
+/// Indicators held per feed and kind.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IntelCount {
+    pub feed: String,
+    pub kind: IndicatorKind,
+    pub indicators: u64,
+    /// Of which fit for detection.
+    pub to_ids: u64,
+}
+
+/// The reads.
+#[async_trait]
+pub trait IntelStore {
+    /// Indicators in (kind, value, feed) order after `after`: loading the
+    /// matcher page by page keeps memory bounded.
+    async fn indicators_page(
+        &self,
+        after: Option<&IndicatorKey>,
+        limit: u32,
+    ) -> Result<Vec<Indicator>>;
+    /// What every feed says about one normalized value.
+    async fn lookup_indicators(&self, kind: IndicatorKind, value: &str) -> Result<Vec<Indicator>>;
+    async fn intel_counts(&self) -> Result<Vec<IntelCount>>;
+    /// Most recently seen first.
+    async fn list_sightings(&self, limit: u32) -> Result<Vec<Sighting>>;
+}
+
+/// The writes, inside a transaction.
+#[async_trait]
+pub trait IntelTx {
+    /// Inserts or replaces indicators. A row already written by the same
+    /// import (refreshed at or after `import_started`) is merged with the
+    /// new one by [`Indicator::merge`]; an older row is replaced. Returns
+    /// how many rows were new to the feed.
+    async fn upsert_indicators(
+        &mut self,
+        indicators: &[Indicator],
+        import_started: Timestamp,
+    ) -> Result<u64>;
+    /// Deletes `feed`'s indicators last refreshed before `before` and
+    /// returns them (the matcher drops them too).
+    async fn age_out_indicators(&mut self, feed: &str, before: Timestamp)
+    -> Result<Vec<Indicator>>;
+    /// Adds the sightings' counts to the stored ones, widening first/last
+    /// seen.
+    async fn record_sightings(&mut self, sightings: &[Sighting]) -> Result<()>;
+}
+
+pub(crate) const SELECT_SAME_IMPORT: &str = "SELECT format_version, body FROM intel_indicators \
+    WHERE kind = $1 AND value = $2 AND feed = $3 AND refreshed_at >= $4";
+
+pub(crate) const UPSERT_INDICATOR: &str = "INSERT INTO intel_indicators \
+    (kind, value, feed, valid_until, refreshed_at, format_version, body) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7) \
+    ON CONFLICT (kind, value, feed) DO UPDATE SET valid_until = excluded.valid_until, \
+    refreshed_at = excluded.refreshed_at, format_version = excluded.format_version, \
+    body = excluded.body";
+
+pub(crate) const COUNT_KEY: &str =
+    "SELECT COUNT(*) FROM intel_indicators WHERE kind = $1 AND value = $2 AND feed = $3";
+
+pub(crate) fn indicator_row(ind: &Indicator, refreshed: Timestamp) -> Result<Vec<Val>> {
+    let body = serde_json::to_string(ind).map_err(|e| sqlx::Error::Encode(e.into()))?;
+    Ok(vec![
+        Val::text(ind.kind),
+        Val::text(&ind.value),
+        Val::text(&ind.feed),
+        Val::Int(ind.valid_until.map(|t| t.timestamp_millis())),
+        Val::time(refreshed),
+        Val::Int(Some(FORMAT_VERSION)),
+        Val::Text(Some(body)),
+    ])
+}
+
+pub(crate) const STALE_OF_FEED: &str = "SELECT format_version, body FROM intel_indicators \
+    WHERE feed = $1 AND refreshed_at < $2 ORDER BY kind, value";
+pub(crate) const DELETE_STALE_OF_FEED: &str =
+    "DELETE FROM intel_indicators WHERE feed = $1 AND refreshed_at < $2";
+
+/// `$1`..`$3` the key after which to continue (all NULL for the start).
+pub(crate) const INDICATORS_PAGE: &str = "SELECT format_version, body FROM intel_indicators \
+    WHERE $1 IS NULL OR kind > $1 OR (kind = $1 AND value > $2) \
+    OR (kind = $1 AND value = $2 AND feed > $3) \
+    ORDER BY kind, value, feed LIMIT $4";
+pub(crate) const LOOKUP_INDICATORS: &str = "SELECT format_version, body FROM intel_indicators \
+    WHERE kind = $1 AND value = $2 ORDER BY feed";
+pub(crate) const INTEL_COUNTS: &str = "SELECT feed, kind, COUNT(*), \
+    SUM(CASE WHEN body LIKE '%\"to_ids\":true%' THEN 1 ELSE 0 END) \
+    FROM intel_indicators GROUP BY feed, kind ORDER BY feed, kind";
+
+pub(crate) const RECORD_SIGHTING: &str = "INSERT INTO intel_sightings \
+    (kind, value, source, field, count, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+    ON CONFLICT (kind, value, source, field) DO UPDATE SET \
+    count = intel_sightings.count + excluded.count, \
+    first_seen = CASE WHEN excluded.first_seen < intel_sightings.first_seen \
+        THEN excluded.first_seen ELSE intel_sightings.first_seen END, \
+    last_seen = CASE WHEN excluded.last_seen > intel_sightings.last_seen \
+        THEN excluded.last_seen ELSE intel_sightings.last_seen END";
+
+pub(crate) fn sighting_row(s: &Sighting) -> Result<Vec<Val>> {
+    Ok(vec![
+        Val::text(s.kind),
+        Val::text(&s.value),
+        Val::text(&s.source),
+        Val::text(&s.field),
+        Val::Int(Some(crate::shared::to_i64(s.count)?)),
+        Val::time(s.first_seen),
+        Val::time(s.last_seen),
+    ])
+}
+
+pub(crate) const LIST_SIGHTINGS: &str = "SELECT kind, value, source, field, count, first_seen, \
+    last_seen FROM intel_sightings ORDER BY last_seen DESC, kind, value, source, field LIMIT $1";
+
+pub(crate) type SightingRow = (String, String, String, String, i64, i64, i64);
+
+pub(crate) fn sighting(row: SightingRow) -> Result<Sighting> {
+    let (kind, value, source, field, count, first, last) = row;
+    let time = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .ok_or_else(|| sqlx::Error::Decode(format!("bad timestamp {ms}").into()))
+    };
+    Ok(Sighting {
+        kind: kind
+            .parse()
+            .map_err(|e: riposte_model::UnknownName| sqlx::Error::Decode(e.to_string().into()))?,
+        value: value.into(),
+        source: source.into(),
+        field: field.into(),
+        count: crate::shared::to_u64(count)?,
+        first_seen: time(first)?,
+        last_seen: time(last)?,
+    })
+}
+
+pub(crate) fn count_row(
+    (feed, kind, n, to_ids): (String, String, i64, Option<i64>),
+) -> Result<IntelCount> {
+    Ok(IntelCount {
+        feed,
+        kind: kind
+            .parse()
+            .map_err(|e: riposte_model::UnknownName| sqlx::Error::Decode(e.to_string().into()))?,
+        indicators: crate::shared::to_u64(n)?,
+        to_ids: crate::shared::to_u64(to_ids.unwrap_or(0))?,
+    })
+}
+
+/// Merges duplicates of one (kind, value, feed) within a batch, keeping the
+/// first occurrence's position.
+pub(crate) fn dedup(indicators: &[Indicator]) -> Vec<Indicator> {
+    let mut out: Vec<Indicator> = Vec::with_capacity(indicators.len());
+    let mut at: std::collections::HashMap<(IndicatorKind, &str, &str), usize> =
+        std::collections::HashMap::with_capacity(indicators.len());
+    for ind in indicators {
+        match at.get(&(ind.kind, ind.value.as_str(), ind.feed.as_str())) {
+            Some(&i) => out[i].merge(ind),
+            None => {
+                at.insert((ind.kind, &ind.value, &ind.feed), out.len());
+                out.push(ind.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The `IntelStore`/`IntelTx` implementations, expanded inside
+/// `backend::sql_backend!`'s module so they share its helpers.
+macro_rules! intel_impl {
+    ($store:ident) => {
+        use riposte_model::{Indicator, IndicatorKind, Sighting};
+        use $crate::intel::{self as intel, IndicatorKey, IntelCount, IntelStore, IntelTx};
+
+        #[async_trait]
+        impl IntelStore for $store {
+            async fn indicators_page(
+                &self,
+                after: Option<&IndicatorKey>,
+                limit: u32,
+            ) -> Result<Vec<Indicator>> {
+                let vals = vec![
+                    Val::Text(after.map(|a| a.0.as_str().to_owned())),
+                    Val::Text(after.map(|a| a.1.clone())),
+                    Val::Text(after.map(|a| a.2.clone())),
+                    shared::limit(limit),
+                ];
+                fetch_all(&self.pool, "indicator", intel::INDICATORS_PAGE, vals).await
+            }
+
+            async fn lookup_indicators(
+                &self,
+                kind: IndicatorKind,
+                value: &str,
+            ) -> Result<Vec<Indicator>> {
+                let vals = vec![Val::text(kind), Val::text(value)];
+                fetch_all(&self.pool, "indicator", intel::LOOKUP_INDICATORS, vals).await
+            }
+
+            async fn intel_counts(&self) -> Result<Vec<IntelCount>> {
+                let rows: Vec<(String, String, i64, Option<i64>)> =
+                    sqlx::query_as(intel::INTEL_COUNTS)
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.into_iter().map(intel::count_row).collect()
+            }
+
+            async fn list_sightings(&self, limit: u32) -> Result<Vec<Sighting>> {
+                let rows: Vec<intel::SightingRow> =
+                    sqlx::query_as_with(intel::LIST_SIGHTINGS, args(vec![shared::limit(limit)])?)
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.into_iter().map(intel::sighting).collect()
+            }
+        }
+
+        #[async_trait]
+        impl IntelTx for SqlTx {
+            async fn upsert_indicators(
+                &mut self,
+                indicators: &[Indicator],
+                import_started: Timestamp,
+            ) -> Result<u64> {
+                let mut new = 0;
+                for mut ind in intel::dedup(indicators) {
+                    let key = vec![
+                        Val::text(ind.kind),
+                        Val::text(&ind.value),
+                        Val::text(&ind.feed),
+                    ];
+                    let (n,): (i64,) = sqlx::query_as_with(intel::COUNT_KEY, args(key)?)
+                        .fetch_one(&mut *self.0)
+                        .await?;
+                    if n == 0 {
+                        new += 1;
+                    } else {
+                        let vals = vec![
+                            Val::text(ind.kind),
+                            Val::text(&ind.value),
+                            Val::text(&ind.feed),
+                            Val::time(import_started),
+                        ];
+                        let same: Option<Indicator> =
+                            fetch_one(&mut *self.0, "indicator", intel::SELECT_SAME_IMPORT, vals)
+                                .await?;
+                        if let Some(earlier) = same {
+                            ind.merge(&earlier);
+                        }
+                    }
+                    let row = intel::indicator_row(&ind, import_started)?;
+                    sqlx::query_with(intel::UPSERT_INDICATOR, args(row)?)
+                        .execute(&mut *self.0)
+                        .await?;
+                }
+                Ok(new)
+            }
+
+            async fn age_out_indicators(
+                &mut self,
+                feed: &str,
+                before: Timestamp,
+            ) -> Result<Vec<Indicator>> {
+                let vals = || vec![Val::text(feed), Val::time(before)];
+                let stale: Vec<Indicator> =
+                    fetch_all(&mut *self.0, "indicator", intel::STALE_OF_FEED, vals()).await?;
+                execute(&mut *self.0, intel::DELETE_STALE_OF_FEED, vals()).await?;
+                Ok(stale)
+            }
+
+            async fn record_sightings(&mut self, sightings: &[Sighting]) -> Result<()> {
+                for s in sightings {
+                    execute(
+                        &mut *self.0,
+                        intel::RECORD_SIGHTING,
+                        intel::sighting_row(s)?,
+                    )
+                    .await?;
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use intel_impl;
