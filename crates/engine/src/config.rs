@@ -835,16 +835,23 @@ impl Config {
                 }
             }
         }
-        if let Some(v) = ex.get("action_timeout") {
+        for key in ["action_timeout", "lease"] {
+            let Some(v) = ex.get(key) else { continue };
             match parse_duration(&scalar_text(v))
                 .ok()
                 .and_then(|d| d.to_std().ok())
             {
-                Some(d) if !d.is_zero() => executor.action_timeout = d,
+                Some(d) if d >= Duration::from_secs(1) => match key {
+                    "lease" => executor.lease = d,
+                    _ => executor.action_timeout = d,
+                },
                 _ => p.push(
                     file,
-                    "executor.action_timeout",
-                    format!("{} must be a duration such as 60s", display_value(v)),
+                    format!("executor.{key}"),
+                    format!(
+                        "{} must be a duration of 1s or more, such as 60s",
+                        display_value(v)
+                    ),
                 ),
             }
         }
