@@ -43,6 +43,11 @@ pub(crate) struct StrMatcher {
     /// Every literal as written, with its kind, for the shared per-field
     /// search of `crate::prefilter`.
     needles: Vec<(Kind, Box<str>)>,
+    /// Strings (lowercased) one of which every match of every regex holds
+    /// (`crate::hint`), or `None` when a regex needs none or there are no
+    /// regexes: the shared search looks for them so that the regexes run
+    /// only on values that hold one.
+    hints: Option<Box<[Box<str>]>>,
 }
 
 /// Builds a [`StrMatcher`].
@@ -50,15 +55,31 @@ pub(crate) struct StrMatcher {
 pub(crate) struct StrMatcherBuilder {
     pub cased: bool,
     pub literals: Vec<(Kind, String)>,
-    pub regexes: Vec<Regex>,
+    /// Each regex with the strings one of which its matches need
+    /// (`crate::hint::required_literals`), when there are some.
+    pub regexes: Vec<(Regex, Option<Vec<String>>)>,
 }
 
 impl StrMatcherBuilder {
     pub fn build(self) -> Result<StrMatcher, String> {
         let cased = self.cased;
+        let mut hints: Option<Vec<Box<str>>> = (!self.regexes.is_empty()).then(Vec::new);
+        for (_, need) in &self.regexes {
+            match (need, &mut hints) {
+                (Some(need), Some(all)) => {
+                    all.extend(need.iter().map(|s| s.as_str().into()));
+                }
+                _ => hints = None,
+            }
+        }
         let mut m = StrMatcher {
             cased,
-            regexes: self.regexes,
+            regexes: self.regexes.into_iter().map(|(r, _)| r).collect(),
+            hints: hints.map(|mut h| {
+                h.sort();
+                h.dedup();
+                h.into_boxed_slice()
+            }),
             ..StrMatcher::default()
         };
         m.needles = self
@@ -163,7 +184,23 @@ impl StrMatcher {
             .then_some(&self.needles[..])
     }
 
+    /// The strings one of which every match of the regexes holds
+    /// (lowercased, none empty), when known.
+    pub fn regex_hints(&self) -> Option<&[Box<str>]> {
+        self.hints.as_deref()
+    }
+
     pub fn is_match(&self, s: &str) -> bool {
+        self.is_match_literals(s) || self.is_match_regexes(s)
+    }
+
+    /// Whether one of the regexes matches.
+    pub fn is_match_regexes(&self, s: &str) -> bool {
+        self.regexes.iter().any(|r| r.is_match(s))
+    }
+
+    /// Whether one of the literals (not the regexes) matches.
+    pub fn is_match_literals(&self, s: &str) -> bool {
         let hay = s.as_bytes();
         for (kind, lit) in &self.linear {
             let lit = lit.as_bytes();
@@ -206,7 +243,7 @@ impl StrMatcher {
                 }
             }
         }
-        self.regexes.iter().any(|r| r.is_match(s))
+        false
     }
 }
 
@@ -242,6 +279,10 @@ pub(crate) struct FieldTest {
     /// Position of this leaf in its group's shared literal search
     /// (`crate::prefilter`), or [`NO_LEAF`] when it is evaluated alone.
     pub leaf: u32,
+    /// Position in the shared search of the strings its regexes need
+    /// ([`StrMatcher::regex_hints`]), or [`NO_LEAF`]: when set and not
+    /// marked, the regexes cannot match and are not run.
+    pub hint: u32,
 }
 
 /// [`FieldTest::leaf`] of a leaf outside any shared search.
@@ -262,7 +303,10 @@ fn anchor_score(a: &[Anchor]) -> usize {
 }
 
 /// What [`Node::for_each_leaf_mut`] calls.
-pub(crate) type LeafVisitor<'f> = dyn FnMut(Option<&[Box<str>]>, &Test, &StrMatcher, &mut u32) + 'f;
+/// The last argument is the position of the leaf's regex hints, `None`
+/// for keyword leaves (which get none).
+pub(crate) type LeafVisitor<'f> =
+    dyn FnMut(Option<&[Box<str>]>, &Test, &StrMatcher, &mut u32, Option<&mut u32>) + 'f;
 
 /// A compiled detection or condition.
 #[derive(Clone, Debug)]
@@ -334,13 +378,27 @@ impl Node {
     /// Best: longest shortest literal.
     pub fn anchor(&self) -> Option<Vec<Anchor>> {
         match self {
-            Node::Field(ft) if ft.leaf != NO_LEAF => match &ft.test {
-                Test::Str(m) if m.regexes.is_empty() => {
+            // The literals' leaf and the regexes' hints: a match needs one.
+            Node::Field(ft) => {
+                let Test::Str(m) = &ft.test else { return None };
+                let mut out = Vec::new();
+                if !m.needles.is_empty() {
+                    if ft.leaf == NO_LEAF {
+                        return None;
+                    }
                     let len = m.needles.iter().map(|(_, n)| n.len()).min().unwrap_or(0);
-                    Some(vec![(ft.leaf, len)])
+                    out.push((ft.leaf, len));
                 }
-                _ => None,
-            },
+                if !m.regexes.is_empty() {
+                    if ft.hint == NO_LEAF {
+                        return None;
+                    }
+                    let hints = m.hints.as_deref().unwrap_or_default();
+                    let len = hints.iter().map(|n| n.len()).min().unwrap_or(0);
+                    out.push((ft.hint, len));
+                }
+                (!out.is_empty()).then_some(out)
+            }
             Node::Keywords(m, leaf) if *leaf != NO_LEAF && m.regexes.is_empty() => {
                 let len = m.needles.iter().map(|(_, n)| n.len()).min().unwrap_or(0);
                 Some(vec![(*leaf, len)])
@@ -404,16 +462,21 @@ impl Node {
             }
             Node::Not(n) => n.for_each_leaf_mut(f),
             Node::Field(t) => {
-                let FieldTest { names, test, leaf } = &mut **t;
+                let FieldTest {
+                    names,
+                    test,
+                    leaf,
+                    hint,
+                } = &mut **t;
                 let empty = StrMatcher::default();
                 let test = &*test;
                 let m = match test {
                     Test::Str(m) => m,
                     _ => &empty,
                 };
-                f(Some(names), test, m, leaf)
+                f(Some(names), test, m, leaf, Some(hint))
             }
-            Node::Keywords(m, leaf) => f(None, &Test::Null, m, leaf),
+            Node::Keywords(m, leaf) => f(None, &Test::Null, m, leaf, None),
             Node::Const(_) => {}
         }
     }
@@ -437,16 +500,25 @@ impl Node {
                 }
                 false
             }
-            Node::Field(t) if t.leaf != NO_LEAF => {
-                bit(leaves, t.leaf)
-                    || match &t.test {
-                        Test::Str(m) if !m.regexes.is_empty() => {
-                            lookup(ev, &t.names).is_some_and(|v| {
-                                any_text(v, &mut |s| m.regexes.iter().any(|r| r.is_match(s)))
-                            })
-                        }
-                        _ => false,
-                    }
+            Node::Field(t) if t.leaf != NO_LEAF || t.hint != NO_LEAF => {
+                let Test::Str(m) = &t.test else {
+                    return t.eval(ev);
+                };
+                if t.leaf != NO_LEAF && bit(leaves, t.leaf) {
+                    return true;
+                }
+                // What is left to test on the value: literals outside the
+                // shared search, and regexes unless their hints say they
+                // cannot match.
+                let literals = t.leaf == NO_LEAF && !m.needles.is_empty();
+                let regexes = !m.regexes.is_empty() && (t.hint == NO_LEAF || bit(leaves, t.hint));
+                (literals || regexes)
+                    && lookup(ev, &t.names).is_some_and(|v| {
+                        any_text(v, &mut |s| {
+                            (literals && m.is_match_literals(s))
+                                || (regexes && m.is_match_regexes(s))
+                        })
+                    })
             }
             Node::Field(t) => t.eval(ev),
             Node::Keywords(m, leaf) if *leaf != NO_LEAF => {

@@ -12,6 +12,13 @@
 //! them instead of searching the value again ([`Node::eval_marked`]); a
 //! leaf with regexes as well still runs its regexes when unmarked.
 //!
+//! A leaf's regexes, when every one of them needs one of a few literals
+//! (`crate::hint`), add those literals as `contains` literals of a second
+//! position, the leaf's hint: marked, the regexes may match and are run;
+//! unmarked, they cannot, and a rule whose only positive conditions are
+//! such regexes is anchored on the hint rather than evaluated on every
+//! event.
+//!
 //! Each rule with an anchor ([`Node::anchor`]: leaves one of which must
 //! hold) is evaluated only when one of them is marked; rules without one
 //! are evaluated always.
@@ -155,6 +162,21 @@ impl Prefilter {
             prefix: Trie,
             suffix: Trie,
         }
+        impl Pending {
+            /// Adds `contains` literals (lowercased) that make `leaf` hold.
+            fn add_contains(&mut self, lits: &[impl AsRef<str>], leaf: u32) {
+                for lit in lits {
+                    let next = self.ids.len();
+                    let id = *self.ids.entry(lit.as_ref().to_owned()).or_insert(next);
+                    if id == self.contains.len() {
+                        self.contains.push(Vec::new());
+                    }
+                    if self.contains[id].last() != Some(&leaf) {
+                        self.contains[id].push(leaf);
+                    }
+                }
+            }
+        }
         let mut nodes: Vec<&mut Node> = nodes.collect();
         let mut pending: Vec<Pending> = Vec::new();
         let mut next_leaf = 0u32;
@@ -162,42 +184,47 @@ impl Prefilter {
         // cannot be built.
         let mut field_of_leaf: Vec<usize> = Vec::new();
         for node in nodes.iter_mut() {
-            node.for_each_leaf_mut(&mut |names, test, m, slot| {
+            node.for_each_leaf_mut(&mut |names, test, m, slot, hint_slot| {
                 *slot = NO_LEAF;
                 if names.is_some() && !matches!(test, crate::matcher::Test::Str(_)) {
                     return;
                 }
+                let mut field = |pending: &mut Vec<Pending>| {
+                    let i = match pending.iter().position(|p| p.names.as_deref() == names) {
+                        Some(i) => i,
+                        None => {
+                            pending.push(Pending {
+                                names: names.map(Box::from),
+                                ..Pending::default()
+                            });
+                            pending.len() - 1
+                        }
+                    };
+                    field_of_leaf.push(i);
+                    let leaf = next_leaf;
+                    next_leaf += 1;
+                    (i, leaf)
+                };
+                // A field's regex hints: `contains` literals of a leaf of
+                // their own, which may hold without the regexes matching.
+                if let Some(hint_slot) = hint_slot {
+                    *hint_slot = NO_LEAF;
+                    if let Some(hints) = m.regex_hints() {
+                        let (i, leaf) = field(&mut pending);
+                        *hint_slot = leaf;
+                        pending[i].add_contains(hints, leaf);
+                    }
+                }
                 let Some(lits) = m.shared_literals() else {
                     return;
                 };
-                let leaf = next_leaf;
-                next_leaf += 1;
+                let (i, leaf) = field(&mut pending);
                 *slot = leaf;
-                let i = match pending.iter().position(|p| p.names.as_deref() == names) {
-                    Some(i) => i,
-                    None => {
-                        pending.push(Pending {
-                            names: names.map(Box::from),
-                            ..Pending::default()
-                        });
-                        pending.len() - 1
-                    }
-                };
-                field_of_leaf.push(i);
                 let p = &mut pending[i];
                 for (kind, lit) in lits {
                     let lit = lit.to_ascii_lowercase();
                     match kind {
-                        Kind::Contains => {
-                            let next = p.ids.len();
-                            let id = *p.ids.entry(lit.clone()).or_insert(next);
-                            if id == p.contains.len() {
-                                p.contains.push(Vec::new());
-                            }
-                            if p.contains[id].last() != Some(&leaf) {
-                                p.contains[id].push(leaf);
-                            }
-                        }
+                        Kind::Contains => p.add_contains(std::slice::from_ref(&lit), leaf),
                         Kind::Prefix => p.prefix.insert(lit.bytes(), leaf, false),
                         Kind::Suffix => p.suffix.insert(lit.bytes().rev(), leaf, false),
                         Kind::Exact => p.suffix.insert(lit.bytes().rev(), leaf, true),
@@ -249,9 +276,11 @@ impl Prefilter {
         }
         if failed.iter().any(|&f| f) {
             for node in nodes.iter_mut() {
-                node.for_each_leaf_mut(&mut |_, _, _, slot| {
-                    if *slot != NO_LEAF && failed[field_of_leaf[*slot as usize]] {
-                        *slot = NO_LEAF;
+                node.for_each_leaf_mut(&mut |_, _, _, slot, hint_slot| {
+                    for slot in std::iter::once(slot).chain(hint_slot) {
+                        if *slot != NO_LEAF && failed[field_of_leaf[*slot as usize]] {
+                            *slot = NO_LEAF;
+                        }
                     }
                 });
             }
@@ -346,7 +375,8 @@ impl Prefilter {
 }
 
 impl FieldSearch {
-    /// Marks the leaves one text (lowercased) makes hold.
+    /// Marks the leaves one text (lowercased) makes hold (hint leaves:
+    /// may hold).
     fn search(&self, s: &[u8], leaves: &mut [u64], seen: &mut Vec<u64>) {
         self.prefix.walk(s.iter().copied(), s.len(), leaves);
         self.suffix.walk(s.iter().rev().copied(), s.len(), leaves);
