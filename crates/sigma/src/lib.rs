@@ -30,6 +30,7 @@
 //! STYLE.md asks for. See docs/sigma.md.
 
 mod compile;
+mod grams;
 mod hint;
 mod mapping;
 mod matcher;

@@ -4,8 +4,8 @@
 //! Every case-insensitive string leaf whose literals are all non-empty
 //! (`contains`, `startswith`, `endswith` and equality alike) gets a
 //! position in the group ([`FieldTest::leaf`]) and gives its literals to
-//! one search per field: `contains` literals to one Aho-Corasick automaton
-//! whose overlapping pass finds every literal in the value, `startswith`
+//! one search per field: `contains` literals to one n-gram index
+//! (`crate::grams`) that finds every occurrence of each in the value, `startswith`
 //! literals to a trie walked from the value's start, `endswith` and
 //! equality literals to a trie walked back from its end. Those marks are
 //! exact, so a rule tree reads
@@ -28,6 +28,7 @@ use std::collections::HashMap;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use riposte_model::Event;
 
+use crate::grams::GramSet;
 use crate::matcher::{Kind, NO_LEAF, Node, any_text, bit, keyword_texts, lookup};
 
 #[derive(Clone, Debug)]
@@ -35,17 +36,15 @@ struct FieldSearch {
     /// The field's names, or `None` for keyword leaves: every text of the
     /// event (`crate::matcher::keyword_texts`).
     names: Option<Box<[Box<str>]>>,
-    /// Overlapping search of the lowercased `contains` literals over the
-    /// lowercased text (case-sensitive: cheaper than aho-corasick's ASCII
-    /// case folding, and it allows the gate's SIMD prefilter), or `None`
-    /// when the field has none.
-    ac: Option<AhoCorasick>,
+    /// Every occurrence of the lowercased `contains` literals in the
+    /// lowercased text (`crate::grams`); empty when the field has none.
+    grams: GramSet,
     /// Keyword leaves only: a leftmost-first automaton of every literal
     /// (any kind), which aho-corasick can give a SIMD (Teddy) prefilter
     /// to (not to overlapping or case-insensitive ones), to skip the
     /// texts that hold none of them.
     gate: Option<AhoCorasick>,
-    /// Pattern id of `ac` → the `contains` leaves it makes hold.
+    /// Literal id of `grams` → the `contains` leaves it makes hold.
     contains: Vec<Vec<u32>>,
     /// `startswith` literals, walked from the value's first byte.
     prefix: Trie,
@@ -243,14 +242,7 @@ impl Prefilter {
             for (lit, id) in p.ids {
                 lits[id] = lit;
             }
-            let ac = if lits.is_empty() {
-                Ok(None)
-            } else {
-                AhoCorasickBuilder::new()
-                    .match_kind(MatchKind::Standard)
-                    .build(&lits)
-                    .map(Some)
-            };
+            let grams = GramSet::new(&lits);
             // The gate reads all texts at once, joined by NUL bytes: only
             // literals without one can use it.
             let gate = if p.names.is_none() && !p.all.iter().any(|l| l.contains('\0')) {
@@ -261,17 +253,17 @@ impl Prefilter {
             } else {
                 Ok(None)
             };
-            match (ac, gate) {
-                (Ok(ac), Ok(gate)) => out.fields.push(FieldSearch {
+            match gate {
+                Ok(gate) => out.fields.push(FieldSearch {
                     names: p.names,
-                    ac,
+                    grams,
                     gate,
                     contains: p.contains,
                     prefix: p.prefix,
                     suffix: p.suffix,
                 }),
-                // Too large an automaton: those leaves are evaluated alone.
-                _ => failed[i] = true,
+                // Too large a gate: those leaves are evaluated alone.
+                Err(_) => failed[i] = true,
             }
         }
         if failed.iter().any(|&f| f) {
@@ -380,17 +372,18 @@ impl FieldSearch {
     fn search(&self, s: &[u8], leaves: &mut [u64], seen: &mut Vec<u64>) {
         self.prefix.walk(s.iter().copied(), s.len(), leaves);
         self.suffix.walk(s.iter().rev().copied(), s.len(), leaves);
-        let Some(ac) = &self.ac else { return };
+        if self.grams.is_empty() {
+            return;
+        }
         // A literal's leaves are set on its first occurrence only.
         seen.clear();
         seen.resize(self.contains.len().div_ceil(64), 0);
-        for m in ac.find_overlapping_iter(s) {
-            let id = m.pattern().as_u32();
+        self.grams.for_each_match(s, &mut |id| {
             if !bit(seen, id) {
                 set(seen, id);
                 set_all(leaves, &self.contains[id as usize]);
             }
-        }
+        });
     }
 }
 
