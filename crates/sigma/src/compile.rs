@@ -216,6 +216,7 @@ fn compile_item(item: &DetectionItem, ctx: &Ctx<'_>) -> Result<Node, String> {
                 test,
                 leaf: crate::matcher::NO_LEAF,
                 hint: crate::matcher::NO_LEAF,
+                ids: Box::default(),
             }))),
             None => Err("this modifier needs a field name".into()),
         }
@@ -421,6 +422,7 @@ fn str_node(names: &Option<Box<[Box<str>]>>, m: crate::matcher::StrMatcher) -> N
             test: Test::Str(m),
             leaf: crate::matcher::NO_LEAF,
             hint: crate::matcher::NO_LEAF,
+            ids: Box::default(),
         })),
         None => Node::Keywords(Box::new(m), crate::matcher::NO_LEAF),
     }

@@ -283,6 +283,29 @@ pub(crate) struct FieldTest {
     /// ([`StrMatcher::regex_hints`]), or [`NO_LEAF`]: when set and not
     /// marked, the regexes cannot match and are not run.
     pub hint: u32,
+    /// The names' ids in the rule set's field index ([`Present`]), in the
+    /// same order; empty until the index is built.
+    pub ids: Box<[u32]>,
+}
+
+/// The event's value of each field name the rules read, by the name's id
+/// in the rule set's field index: filled once per event from the event's
+/// fields, so that the searches and rules find a value by id rather than
+/// by a name search each.
+pub(crate) type Present<'e> = [Option<&'e FieldValue>];
+
+/// The first present field of `names` (ids `ids` in `present`, when the
+/// index knows them).
+pub(crate) fn value<'e>(
+    ev: &'e Event,
+    names: &[Box<str>],
+    ids: &[u32],
+    present: &Present<'e>,
+) -> Option<&'e FieldValue> {
+    if ids.is_empty() {
+        return lookup(ev, names);
+    }
+    ids.iter().find_map(|&i| present[i as usize])
 }
 
 /// [`FieldTest::leaf`] of a leaf outside any shared search.
@@ -467,6 +490,7 @@ impl Node {
                     test,
                     leaf,
                     hint,
+                    ..
                 } = &mut **t;
                 let empty = StrMatcher::default();
                 let test = &*test;
@@ -481,17 +505,30 @@ impl Node {
         }
     }
 
-    /// [`Node::eval`], with the leaves of the shared search read from
-    /// `leaves` (set by `crate::prefilter::Prefilter::mark` for this event).
-    pub fn eval_marked(&self, ev: &Event, leaves: &[u64]) -> bool {
+    /// Calls `f` on every field leaf, string or not.
+    pub fn for_each_field_mut(&mut self, f: &mut dyn FnMut(&mut FieldTest)) {
         match self {
-            Node::And(c) => c.iter().all(|n| n.eval_marked(ev, leaves)),
-            Node::Or(c) => c.iter().any(|n| n.eval_marked(ev, leaves)),
-            Node::Not(n) => !n.eval_marked(ev, leaves),
+            Node::And(c) | Node::Or(c) | Node::AtLeast(_, c) => {
+                c.iter_mut().for_each(|n| n.for_each_field_mut(f))
+            }
+            Node::Not(n) => n.for_each_field_mut(f),
+            Node::Field(t) => f(t),
+            Node::Keywords(..) | Node::Const(_) => {}
+        }
+    }
+
+    /// [`Node::eval`], with the leaves of the shared search read from
+    /// `leaves` (set by `crate::prefilter::Prefilter::mark` for this event)
+    /// and field values from `memo`.
+    pub fn eval_marked<'e>(&self, ev: &'e Event, leaves: &[u64], memo: &Present<'e>) -> bool {
+        match self {
+            Node::And(c) => c.iter().all(|n| n.eval_marked(ev, leaves, memo)),
+            Node::Or(c) => c.iter().any(|n| n.eval_marked(ev, leaves, memo)),
+            Node::Not(n) => !n.eval_marked(ev, leaves, memo),
             Node::AtLeast(k, c) => {
                 let mut hits = 0;
                 for n in c.iter() {
-                    if n.eval_marked(ev, leaves) {
+                    if n.eval_marked(ev, leaves, memo) {
                         hits += 1;
                         if hits >= *k {
                             return true;
@@ -502,7 +539,7 @@ impl Node {
             }
             Node::Field(t) if t.leaf != NO_LEAF || t.hint != NO_LEAF => {
                 let Test::Str(m) = &t.test else {
-                    return t.eval(ev);
+                    return t.eval_value(ev, value(ev, &t.names, &t.ids, memo));
                 };
                 if t.leaf != NO_LEAF && bit(leaves, t.leaf) {
                     return true;
@@ -513,14 +550,14 @@ impl Node {
                 let literals = t.leaf == NO_LEAF && !m.needles.is_empty();
                 let regexes = !m.regexes.is_empty() && (t.hint == NO_LEAF || bit(leaves, t.hint));
                 (literals || regexes)
-                    && lookup(ev, &t.names).is_some_and(|v| {
+                    && value(ev, &t.names, &t.ids, memo).is_some_and(|v| {
                         any_text(v, &mut |s| {
                             (literals && m.is_match_literals(s))
                                 || (regexes && m.is_match_regexes(s))
                         })
                     })
             }
-            Node::Field(t) => t.eval(ev),
+            Node::Field(t) => t.eval_value(ev, value(ev, &t.names, &t.ids, memo)),
             Node::Keywords(m, leaf) if *leaf != NO_LEAF => {
                 bit(leaves, *leaf)
                     || (!m.regexes.is_empty()
@@ -557,7 +594,11 @@ impl Node {
 
 impl FieldTest {
     fn eval(&self, ev: &Event) -> bool {
-        let value = lookup(ev, &self.names);
+        self.eval_value(ev, lookup(ev, &self.names))
+    }
+
+    /// The test on the field's `value` (the event for `fieldref`).
+    fn eval_value(&self, ev: &Event, value: Option<&FieldValue>) -> bool {
         match &self.test {
             Test::Exists(want) => value.is_some() == *want,
             Test::Null => match value {

@@ -29,13 +29,15 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use riposte_model::Event;
 
 use crate::grams::GramSet;
-use crate::matcher::{Kind, NO_LEAF, Node, any_text, bit, keyword_texts, lookup};
+use crate::matcher::{Kind, NO_LEAF, Node, Present, any_text, bit, keyword_texts, value};
 
 #[derive(Clone, Debug)]
 struct FieldSearch {
     /// The field's names, or `None` for keyword leaves: every text of the
     /// event (`crate::matcher::keyword_texts`).
     names: Option<Box<[Box<str>]>>,
+    /// The names' ids in the field index ([`Present`]).
+    ids: Box<[u32]>,
     /// Every occurrence of the lowercased `contains` literals in the
     /// lowercased text (`crate::grams`); empty when the field has none.
     grams: GramSet,
@@ -124,6 +126,19 @@ impl Trie {
     }
 }
 
+/// What [`Prefilter::mark`] fills, and its scratch space, reused between
+/// events.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct MarkBuffers {
+    /// The leaves that hold (a bitset).
+    pub leaves: Vec<u64>,
+    /// The rules (positions in the group) that may match (a bitset).
+    pub rules: Vec<u64>,
+    seen: Vec<u64>,
+    lower: Vec<u8>,
+    joined: Vec<u8>,
+}
+
 /// The search and prefilter of one group of rules.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Prefilter {
@@ -148,7 +163,10 @@ fn set_all(marks: &mut [u64], list: &[u32]) {
 impl Prefilter {
     /// Numbers the shared leaves of the group's rule trees (in place) and
     /// builds the search.
-    pub fn build<'a>(nodes: impl Iterator<Item = &'a mut Node>) -> Prefilter {
+    pub fn build<'a>(
+        nodes: impl Iterator<Item = &'a mut Node>,
+        field_id: &mut dyn FnMut(&str) -> u32,
+    ) -> Prefilter {
         /// One field's literals on their way to a [`FieldSearch`].
         #[derive(Default)]
         struct Pending {
@@ -232,6 +250,11 @@ impl Prefilter {
                 }
             });
         }
+        for node in nodes.iter_mut() {
+            node.for_each_field_mut(&mut |t| {
+                t.ids = t.names.iter().map(|n| field_id(n)).collect();
+            });
+        }
         let mut out = Prefilter {
             len: nodes.len(),
             ..Prefilter::default()
@@ -255,6 +278,7 @@ impl Prefilter {
             };
             match gate {
                 Ok(gate) => out.fields.push(FieldSearch {
+                    ids: p.names.iter().flatten().map(|n| field_id(n)).collect(),
                     names: p.names,
                     grams,
                     gate,
@@ -280,6 +304,7 @@ impl Prefilter {
         for node in nodes.iter_mut() {
             node.order_by_cost();
         }
+
         out.leaf_rules = vec![Vec::new(); next_leaf as usize];
         for (pos, node) in nodes.iter().enumerate() {
             let pos = pos as u32;
@@ -298,18 +323,17 @@ impl Prefilter {
         out
     }
 
-    /// Sets in `leaves` the shared leaves that hold for the event and in
-    /// `rules` the rules that may match (both bitsets, resized here);
-    /// `seen`, `lower` and `joined` are scratch space.
-    pub fn mark(
-        &self,
-        ev: &Event,
-        leaves: &mut Vec<u64>,
-        rules: &mut Vec<u64>,
-        seen: &mut Vec<u64>,
-        lower: &mut Vec<u8>,
-        joined: &mut Vec<u8>,
-    ) {
+    /// Sets in `bufs.leaves` the shared leaves that hold for the event and
+    /// in `bufs.rules` the rules that may match (both bitsets, resized
+    /// here); the event's field values are read from `present`.
+    pub fn mark<'e>(&self, ev: &'e Event, present: &Present<'e>, bufs: &mut MarkBuffers) {
+        let MarkBuffers {
+            leaves,
+            rules,
+            seen,
+            lower,
+            joined,
+        } = bufs;
         leaves.clear();
         leaves.resize(self.leaf_rules.len().div_ceil(64), 0);
         for f in &self.fields {
@@ -326,7 +350,7 @@ impl Prefilter {
             };
             match &f.names {
                 Some(names) => {
-                    if let Some(v) = lookup(ev, names) {
+                    if let Some(v) = value(ev, names, &f.ids, present) {
                         any_text(v, &mut each);
                     }
                 }
