@@ -622,25 +622,33 @@ impl FieldTest {
                 let (Some(v), Some(o)) = (value, lookup(ev, other)) else {
                     return false;
                 };
-                let mut other_text = String::new();
-                any_text(o, &mut |s| {
-                    other_text = s.to_owned();
+                // The other field's first text, borrowed (an empty list:
+                // the empty string).
+                let cmp = |lit: &str| {
+                    let lit = lit.as_bytes();
+                    any_text(v, &mut |s| {
+                        let hay = s.as_bytes();
+                        match kind {
+                            Kind::Exact => hay.len() == lit.len() && eq(hay, lit, false),
+                            Kind::Prefix => {
+                                hay.len() >= lit.len() && eq(&hay[..lit.len()], lit, false)
+                            }
+                            Kind::Suffix => {
+                                hay.len() >= lit.len()
+                                    && eq(&hay[hay.len() - lit.len()..], lit, false)
+                            }
+                            Kind::Contains => {
+                                lit.is_empty() || hay.windows(lit.len()).any(|w| eq(w, lit, false))
+                            }
+                        }
+                    })
+                };
+                let mut hit = None;
+                any_text(o, &mut |lit| {
+                    hit = Some(cmp(lit));
                     true
                 });
-                let lit = other_text.as_bytes();
-                any_text(v, &mut |s| {
-                    let hay = s.as_bytes();
-                    match kind {
-                        Kind::Exact => hay.len() == lit.len() && eq(hay, lit, false),
-                        Kind::Prefix => hay.len() >= lit.len() && eq(&hay[..lit.len()], lit, false),
-                        Kind::Suffix => {
-                            hay.len() >= lit.len() && eq(&hay[hay.len() - lit.len()..], lit, false)
-                        }
-                        Kind::Contains => {
-                            lit.is_empty() || hay.windows(lit.len()).any(|w| eq(w, lit, false))
-                        }
-                    }
-                })
+                hit.unwrap_or_else(|| cmp(""))
             }
         }
     }
