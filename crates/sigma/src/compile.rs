@@ -215,6 +215,8 @@ fn compile_item(item: &DetectionItem, ctx: &Ctx<'_>) -> Result<Node, String> {
                 names: n.clone(),
                 test,
                 leaf: crate::matcher::NO_LEAF,
+                hint: crate::matcher::NO_LEAF,
+                ids: Box::default(),
             }))),
             None => Err("this modifier needs a field name".into()),
         }
@@ -301,9 +303,10 @@ fn compile_item(item: &DetectionItem, ctx: &Ctx<'_>) -> Result<Node, String> {
                 .dfa_size_limit(REGEX_SIZE_LIMIT)
                 .build()
                 .map_err(|e| format!("bad regular expression {:?}: {e}", s.original))?;
-            regexes.push(re);
+            let need = crate::hint::required_literals(&s.original, has(Modifier::IgnoreCase));
+            regexes.push((re, need));
         }
-        let groups: Vec<Vec<regex::Regex>> = if all {
+        let groups: Vec<Vec<(regex::Regex, Option<Vec<String>>)>> = if all {
             regexes.into_iter().map(|r| vec![r]).collect()
         } else {
             vec![regexes]
@@ -418,6 +421,8 @@ fn str_node(names: &Option<Box<[Box<str>]>>, m: crate::matcher::StrMatcher) -> N
             names: n.clone(),
             test: Test::Str(m),
             leaf: crate::matcher::NO_LEAF,
+            hint: crate::matcher::NO_LEAF,
+            ids: Box::default(),
         })),
         None => Node::Keywords(Box::new(m), crate::matcher::NO_LEAF),
     }
@@ -654,12 +659,13 @@ fn add_pattern(
     if anchor_end {
         re.push('$');
     }
+    let need = crate::hint::required_literals(&re, false);
     let re = RegexBuilder::new(&re)
         .size_limit(REGEX_SIZE_LIMIT)
         .dfa_size_limit(REGEX_SIZE_LIMIT)
         .build()
         .map_err(|e| format!("wildcard value too large for a regex: {e}"))?;
-    b.regexes.push(re);
+    b.regexes.push((re, need));
     Ok(())
 }
 

@@ -30,6 +30,8 @@
 //! STYLE.md asks for. See docs/sigma.md.
 
 mod compile;
+mod grams;
+mod hint;
 mod mapping;
 mod matcher;
 mod meta;
@@ -169,6 +171,10 @@ impl Loaded {
     }
 }
 
+/// The groups of one `Channel`, each as `group << 1 | covered`: covered
+/// when the `when` item that put it here holds nothing but the index's
+/// keys (`Channel`, and `EventID` in `by_event_id`), so that the lookup
+/// alone proves it and [`LogsourceEntry::matches`] need not run again.
 #[derive(Clone, Debug, Default)]
 struct ChannelIndex {
     any: Vec<u32>,
@@ -186,11 +192,10 @@ struct Group {
 #[derive(Clone, Debug, Default)]
 pub struct Scratch {
     groups: Vec<u32>,
-    marks: Vec<u64>,
-    leaves: Vec<u64>,
-    seen: Vec<u64>,
-    lower: Vec<u8>,
-    joined: Vec<u8>,
+    /// The event's fields by id ([`matcher::Present`]), kept empty
+    /// between calls (its values borrow the event).
+    present: Vec<Option<&'static FieldValue>>,
+    bufs: prefilter::MarkBuffers,
 }
 
 /// Compiled rules, indexed by logsource.
@@ -206,6 +211,9 @@ pub struct SigmaRules {
     groups: Vec<Group>,
     by_channel: HashMap<String, ChannelIndex>,
     generic: Vec<u32>,
+    /// Every field name a group's search or rule reads → its id
+    /// ([`matcher::Present`]).
+    field_ids: hashbrown::HashMap<Box<str>, u32>,
 }
 
 impl SigmaRules {
@@ -262,9 +270,16 @@ impl SigmaRules {
         }
         let mut nodes: Vec<Option<&mut Node>> =
             self.rules.iter_mut().map(|r| Some(&mut r.node)).collect();
+        self.field_ids.clear();
+        let field_ids = &mut self.field_ids;
+        let mut field_id = |name: &str| -> u32 {
+            let next = field_ids.len() as u32;
+            *field_ids.entry(name.into()).or_insert(next)
+        };
         for group in &mut self.groups {
             group.prefilter = prefilter::Prefilter::build(
                 group.rules.iter().filter_map(|&r| nodes[r as usize].take()),
+                &mut field_id,
             );
         }
         for (g, group) in self.groups.iter().enumerate() {
@@ -273,16 +288,17 @@ impl SigmaRules {
                 let channel = match conj.get("Channel") {
                     Some(CondValue::Str(s)) if !s.ends_with('*') => s.clone(),
                     _ => {
-                        push_unique(&mut self.generic, g);
+                        push_unique(&mut self.generic, g << 1);
                         continue;
                     }
                 };
                 let idx = self.by_channel.entry(channel).or_default();
                 match conj.get("EventID") {
                     Some(CondValue::Int(id)) => {
-                        push_unique(idx.by_event_id.entry(*id).or_default(), g)
+                        let covered = u32::from(conj.len() == 2);
+                        push_unique(idx.by_event_id.entry(*id).or_default(), g << 1 | covered)
                     }
-                    _ => push_unique(&mut idx.any, g),
+                    _ => push_unique(&mut idx.any, g << 1 | u32::from(conj.len() == 1)),
                 }
             }
         }
@@ -303,9 +319,21 @@ impl SigmaRules {
         out.extend_from_slice(&self.generic);
         if out.len() > 1 {
             out.sort_unstable();
-            out.dedup();
+            // A group found twice: covered if either says so (the covered
+            // entry sorts last).
+            out.dedup_by(|next, prev| {
+                let same = *next >> 1 == *prev >> 1;
+                if same {
+                    *prev |= *next & 1;
+                }
+                same
+            });
         }
-        out.retain(|&g| self.groups[g as usize].entry.matches(ev));
+        out.retain_mut(|g| {
+            let keep = *g & 1 == 1 || self.groups[(*g >> 1) as usize].entry.matches(ev);
+            *g >>= 1;
+            keep
+        });
     }
 
     /// The rules that match the event, through the logsource index and
@@ -326,24 +354,33 @@ impl SigmaRules {
     ) {
         scratch.groups.clear();
         self.candidate_groups(ev, &mut scratch.groups);
+        let mut present = recycle(std::mem::take(&mut scratch.present));
+        present.resize(self.field_ids.len(), None);
+        for (name, v) in ev.fields.iter() {
+            if let Some(&id) = self.field_ids.get(name.as_str()) {
+                present[id as usize] = Some(v);
+            }
+        }
         for &g in &scratch.groups {
             let group = &self.groups[g as usize];
-            group.prefilter.mark(
-                ev,
-                &mut scratch.leaves,
-                &mut scratch.marks,
-                &mut scratch.seen,
-                &mut scratch.lower,
-                &mut scratch.joined,
-            );
-            for pos in prefilter::set_bits(&scratch.marks) {
+            group.prefilter.mark(ev, &present, &mut scratch.bufs);
+            for pos in prefilter::set_bits(&scratch.bufs.rules) {
                 let rule = &self.rules[group.rules[pos] as usize];
-                if rule.node.eval_marked(ev, &scratch.leaves) {
+                if rule.node.eval_marked(ev, &scratch.bufs.leaves, &present) {
                     f(rule);
                 }
             }
         }
+        scratch.present = recycle(present);
     }
+}
+
+/// An empty vector of borrowed values, its allocation reused for another
+/// lifetime (the standard library collects a mapped `IntoIter` in place
+/// when the element layouts agree, as they do here).
+fn recycle<'b>(mut v: Vec<Option<&FieldValue>>) -> Vec<Option<&'b FieldValue>> {
+    v.clear();
+    v.into_iter().map(|_| None).collect()
 }
 
 fn push_unique(v: &mut Vec<u32>, x: u32) {

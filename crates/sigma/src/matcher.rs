@@ -43,6 +43,11 @@ pub(crate) struct StrMatcher {
     /// Every literal as written, with its kind, for the shared per-field
     /// search of `crate::prefilter`.
     needles: Vec<(Kind, Box<str>)>,
+    /// Strings (lowercased) one of which every match of every regex holds
+    /// (`crate::hint`), or `None` when a regex needs none or there are no
+    /// regexes: the shared search looks for them so that the regexes run
+    /// only on values that hold one.
+    hints: Option<Box<[Box<str>]>>,
 }
 
 /// Builds a [`StrMatcher`].
@@ -50,15 +55,31 @@ pub(crate) struct StrMatcher {
 pub(crate) struct StrMatcherBuilder {
     pub cased: bool,
     pub literals: Vec<(Kind, String)>,
-    pub regexes: Vec<Regex>,
+    /// Each regex with the strings one of which its matches need
+    /// (`crate::hint::required_literals`), when there are some.
+    pub regexes: Vec<(Regex, Option<Vec<String>>)>,
 }
 
 impl StrMatcherBuilder {
     pub fn build(self) -> Result<StrMatcher, String> {
         let cased = self.cased;
+        let mut hints: Option<Vec<Box<str>>> = (!self.regexes.is_empty()).then(Vec::new);
+        for (_, need) in &self.regexes {
+            match (need, &mut hints) {
+                (Some(need), Some(all)) => {
+                    all.extend(need.iter().map(|s| s.as_str().into()));
+                }
+                _ => hints = None,
+            }
+        }
         let mut m = StrMatcher {
             cased,
-            regexes: self.regexes,
+            regexes: self.regexes.into_iter().map(|(r, _)| r).collect(),
+            hints: hints.map(|mut h| {
+                h.sort();
+                h.dedup();
+                h.into_boxed_slice()
+            }),
             ..StrMatcher::default()
         };
         m.needles = self
@@ -163,7 +184,23 @@ impl StrMatcher {
             .then_some(&self.needles[..])
     }
 
+    /// The strings one of which every match of the regexes holds
+    /// (lowercased, none empty), when known.
+    pub fn regex_hints(&self) -> Option<&[Box<str>]> {
+        self.hints.as_deref()
+    }
+
     pub fn is_match(&self, s: &str) -> bool {
+        self.is_match_literals(s) || self.is_match_regexes(s)
+    }
+
+    /// Whether one of the regexes matches.
+    pub fn is_match_regexes(&self, s: &str) -> bool {
+        self.regexes.iter().any(|r| r.is_match(s))
+    }
+
+    /// Whether one of the literals (not the regexes) matches.
+    pub fn is_match_literals(&self, s: &str) -> bool {
         let hay = s.as_bytes();
         for (kind, lit) in &self.linear {
             let lit = lit.as_bytes();
@@ -206,7 +243,7 @@ impl StrMatcher {
                 }
             }
         }
-        self.regexes.iter().any(|r| r.is_match(s))
+        false
     }
 }
 
@@ -242,6 +279,33 @@ pub(crate) struct FieldTest {
     /// Position of this leaf in its group's shared literal search
     /// (`crate::prefilter`), or [`NO_LEAF`] when it is evaluated alone.
     pub leaf: u32,
+    /// Position in the shared search of the strings its regexes need
+    /// ([`StrMatcher::regex_hints`]), or [`NO_LEAF`]: when set and not
+    /// marked, the regexes cannot match and are not run.
+    pub hint: u32,
+    /// The names' ids in the rule set's field index ([`Present`]), in the
+    /// same order; empty until the index is built.
+    pub ids: Box<[u32]>,
+}
+
+/// The event's value of each field name the rules read, by the name's id
+/// in the rule set's field index: filled once per event from the event's
+/// fields, so that the searches and rules find a value by id rather than
+/// by a name search each.
+pub(crate) type Present<'e> = [Option<&'e FieldValue>];
+
+/// The first present field of `names` (ids `ids` in `present`, when the
+/// index knows them).
+pub(crate) fn value<'e>(
+    ev: &'e Event,
+    names: &[Box<str>],
+    ids: &[u32],
+    present: &Present<'e>,
+) -> Option<&'e FieldValue> {
+    if ids.is_empty() {
+        return lookup(ev, names);
+    }
+    ids.iter().find_map(|&i| present[i as usize])
 }
 
 /// [`FieldTest::leaf`] of a leaf outside any shared search.
@@ -262,7 +326,10 @@ fn anchor_score(a: &[Anchor]) -> usize {
 }
 
 /// What [`Node::for_each_leaf_mut`] calls.
-pub(crate) type LeafVisitor<'f> = dyn FnMut(Option<&[Box<str>]>, &Test, &StrMatcher, &mut u32) + 'f;
+/// The last argument is the position of the leaf's regex hints, `None`
+/// for keyword leaves (which get none).
+pub(crate) type LeafVisitor<'f> =
+    dyn FnMut(Option<&[Box<str>]>, &Test, &StrMatcher, &mut u32, Option<&mut u32>) + 'f;
 
 /// A compiled detection or condition.
 #[derive(Clone, Debug)]
@@ -334,13 +401,27 @@ impl Node {
     /// Best: longest shortest literal.
     pub fn anchor(&self) -> Option<Vec<Anchor>> {
         match self {
-            Node::Field(ft) if ft.leaf != NO_LEAF => match &ft.test {
-                Test::Str(m) if m.regexes.is_empty() => {
+            // The literals' leaf and the regexes' hints: a match needs one.
+            Node::Field(ft) => {
+                let Test::Str(m) = &ft.test else { return None };
+                let mut out = Vec::new();
+                if !m.needles.is_empty() {
+                    if ft.leaf == NO_LEAF {
+                        return None;
+                    }
                     let len = m.needles.iter().map(|(_, n)| n.len()).min().unwrap_or(0);
-                    Some(vec![(ft.leaf, len)])
+                    out.push((ft.leaf, len));
                 }
-                _ => None,
-            },
+                if !m.regexes.is_empty() {
+                    if ft.hint == NO_LEAF {
+                        return None;
+                    }
+                    let hints = m.hints.as_deref().unwrap_or_default();
+                    let len = hints.iter().map(|n| n.len()).min().unwrap_or(0);
+                    out.push((ft.hint, len));
+                }
+                (!out.is_empty()).then_some(out)
+            }
             Node::Keywords(m, leaf) if *leaf != NO_LEAF && m.regexes.is_empty() => {
                 let len = m.needles.iter().map(|(_, n)| n.len()).min().unwrap_or(0);
                 Some(vec![(*leaf, len)])
@@ -404,31 +485,50 @@ impl Node {
             }
             Node::Not(n) => n.for_each_leaf_mut(f),
             Node::Field(t) => {
-                let FieldTest { names, test, leaf } = &mut **t;
+                let FieldTest {
+                    names,
+                    test,
+                    leaf,
+                    hint,
+                    ..
+                } = &mut **t;
                 let empty = StrMatcher::default();
                 let test = &*test;
                 let m = match test {
                     Test::Str(m) => m,
                     _ => &empty,
                 };
-                f(Some(names), test, m, leaf)
+                f(Some(names), test, m, leaf, Some(hint))
             }
-            Node::Keywords(m, leaf) => f(None, &Test::Null, m, leaf),
+            Node::Keywords(m, leaf) => f(None, &Test::Null, m, leaf, None),
             Node::Const(_) => {}
         }
     }
 
-    /// [`Node::eval`], with the leaves of the shared search read from
-    /// `leaves` (set by `crate::prefilter::Prefilter::mark` for this event).
-    pub fn eval_marked(&self, ev: &Event, leaves: &[u64]) -> bool {
+    /// Calls `f` on every field leaf, string or not.
+    pub fn for_each_field_mut(&mut self, f: &mut dyn FnMut(&mut FieldTest)) {
         match self {
-            Node::And(c) => c.iter().all(|n| n.eval_marked(ev, leaves)),
-            Node::Or(c) => c.iter().any(|n| n.eval_marked(ev, leaves)),
-            Node::Not(n) => !n.eval_marked(ev, leaves),
+            Node::And(c) | Node::Or(c) | Node::AtLeast(_, c) => {
+                c.iter_mut().for_each(|n| n.for_each_field_mut(f))
+            }
+            Node::Not(n) => n.for_each_field_mut(f),
+            Node::Field(t) => f(t),
+            Node::Keywords(..) | Node::Const(_) => {}
+        }
+    }
+
+    /// [`Node::eval`], with the leaves of the shared search read from
+    /// `leaves` (set by `crate::prefilter::Prefilter::mark` for this event)
+    /// and field values from `memo`.
+    pub fn eval_marked<'e>(&self, ev: &'e Event, leaves: &[u64], memo: &Present<'e>) -> bool {
+        match self {
+            Node::And(c) => c.iter().all(|n| n.eval_marked(ev, leaves, memo)),
+            Node::Or(c) => c.iter().any(|n| n.eval_marked(ev, leaves, memo)),
+            Node::Not(n) => !n.eval_marked(ev, leaves, memo),
             Node::AtLeast(k, c) => {
                 let mut hits = 0;
                 for n in c.iter() {
-                    if n.eval_marked(ev, leaves) {
+                    if n.eval_marked(ev, leaves, memo) {
                         hits += 1;
                         if hits >= *k {
                             return true;
@@ -437,18 +537,27 @@ impl Node {
                 }
                 false
             }
-            Node::Field(t) if t.leaf != NO_LEAF => {
-                bit(leaves, t.leaf)
-                    || match &t.test {
-                        Test::Str(m) if !m.regexes.is_empty() => {
-                            lookup(ev, &t.names).is_some_and(|v| {
-                                any_text(v, &mut |s| m.regexes.iter().any(|r| r.is_match(s)))
-                            })
-                        }
-                        _ => false,
-                    }
+            Node::Field(t) if t.leaf != NO_LEAF || t.hint != NO_LEAF => {
+                let Test::Str(m) = &t.test else {
+                    return t.eval_value(ev, value(ev, &t.names, &t.ids, memo));
+                };
+                if t.leaf != NO_LEAF && bit(leaves, t.leaf) {
+                    return true;
+                }
+                // What is left to test on the value: literals outside the
+                // shared search, and regexes unless their hints say they
+                // cannot match.
+                let literals = t.leaf == NO_LEAF && !m.needles.is_empty();
+                let regexes = !m.regexes.is_empty() && (t.hint == NO_LEAF || bit(leaves, t.hint));
+                (literals || regexes)
+                    && value(ev, &t.names, &t.ids, memo).is_some_and(|v| {
+                        any_text(v, &mut |s| {
+                            (literals && m.is_match_literals(s))
+                                || (regexes && m.is_match_regexes(s))
+                        })
+                    })
             }
-            Node::Field(t) => t.eval(ev),
+            Node::Field(t) => t.eval_value(ev, value(ev, &t.names, &t.ids, memo)),
             Node::Keywords(m, leaf) if *leaf != NO_LEAF => {
                 bit(leaves, *leaf)
                     || (!m.regexes.is_empty()
@@ -485,7 +594,11 @@ impl Node {
 
 impl FieldTest {
     fn eval(&self, ev: &Event) -> bool {
-        let value = lookup(ev, &self.names);
+        self.eval_value(ev, lookup(ev, &self.names))
+    }
+
+    /// The test on the field's `value` (the event for `fieldref`).
+    fn eval_value(&self, ev: &Event, value: Option<&FieldValue>) -> bool {
         match &self.test {
             Test::Exists(want) => value.is_some() == *want,
             Test::Null => match value {
@@ -509,25 +622,33 @@ impl FieldTest {
                 let (Some(v), Some(o)) = (value, lookup(ev, other)) else {
                     return false;
                 };
-                let mut other_text = String::new();
-                any_text(o, &mut |s| {
-                    other_text = s.to_owned();
+                // The other field's first text, borrowed (an empty list:
+                // the empty string).
+                let cmp = |lit: &str| {
+                    let lit = lit.as_bytes();
+                    any_text(v, &mut |s| {
+                        let hay = s.as_bytes();
+                        match kind {
+                            Kind::Exact => hay.len() == lit.len() && eq(hay, lit, false),
+                            Kind::Prefix => {
+                                hay.len() >= lit.len() && eq(&hay[..lit.len()], lit, false)
+                            }
+                            Kind::Suffix => {
+                                hay.len() >= lit.len()
+                                    && eq(&hay[hay.len() - lit.len()..], lit, false)
+                            }
+                            Kind::Contains => {
+                                lit.is_empty() || hay.windows(lit.len()).any(|w| eq(w, lit, false))
+                            }
+                        }
+                    })
+                };
+                let mut hit = None;
+                any_text(o, &mut |lit| {
+                    hit = Some(cmp(lit));
                     true
                 });
-                let lit = other_text.as_bytes();
-                any_text(v, &mut |s| {
-                    let hay = s.as_bytes();
-                    match kind {
-                        Kind::Exact => hay.len() == lit.len() && eq(hay, lit, false),
-                        Kind::Prefix => hay.len() >= lit.len() && eq(&hay[..lit.len()], lit, false),
-                        Kind::Suffix => {
-                            hay.len() >= lit.len() && eq(&hay[hay.len() - lit.len()..], lit, false)
-                        }
-                        Kind::Contains => {
-                            lit.is_empty() || hay.windows(lit.len()).any(|w| eq(w, lit, false))
-                        }
-                    }
-                })
+                hit.unwrap_or_else(|| cmp(""))
             }
         }
     }

@@ -402,8 +402,10 @@ fn deeply_nested_yaml_is_rejected_not_a_crash() {
 }
 
 /// The shared per-field search marks leaves exactly: every literal kind,
-/// `not`, `all`, regexes beside literals, keywords; `for_each_match` gives
-/// the rules `is_match` gives, and the expected ones.
+/// `not`, `all`, regexes beside literals, keywords, regexes anchored on the
+/// literals they need (a case-sensitive regex whose case-insensitive hint
+/// holds, one without a hint, a wildcard beside a literal);
+/// `for_each_match` gives the rules `is_match` gives, and the expected ones.
 #[test]
 fn shared_search_marks_agree_with_rule_by_rule_matching() {
     let dets = [
@@ -413,6 +415,9 @@ fn shared_search_marks_agree_with_rule_by_rule_matching() {
         "  k:\n    - mimikatz\n    - kiwi\n  f:\n    EventID: 15\n  condition: k and not f\n",
         "  a:\n    CommandLine|contains|all: ['aa', 'bb']\n  condition: a\n",
         "  a:\n    CommandLine: '*foo*bar*'\n  condition: a\n",
+        "  a:\n    CommandLine|re: 'ipconfig\\s+/all'\n  condition: a\n",
+        "  a:\n    CommandLine|re: '^\\d+$'\n  condition: a\n",
+        "  a:\n    CommandLine|contains: ['qq*ww', 'zzz']\n  b:\n    Image|re|i: 'WINDOWS\\\\a'\n  condition: a or b\n",
     ];
     let text: Vec<String> = dets
         .iter()
@@ -421,16 +426,21 @@ fn shared_search_marks_agree_with_rule_by_rule_matching() {
         .collect();
     let l = load1(&text.join("---\n"));
     assert_eq!(l.rejected, []);
-    assert_eq!(l.rules.len(), 6);
+    assert_eq!(l.rules.len(), 9);
     let events = [
         (("C:\\Windows\\cmd.exe", "run ABC now"), vec!["r1"]),
         (("C:\\x\\Y.EXE", "skip abc aa bb"), vec!["r2", "r5"]),
         (
             ("C:\\Windows\\a.dll", "x foo y bar mimikatz"),
-            vec!["r4", "r6"],
+            vec!["r4", "r6", "r9"],
         ),
-        (("C:\\Windows\\aXc", "kiwi axc"), vec!["r3", "r4"]),
+        (("C:\\Windows\\aXc", "kiwi axc"), vec!["r3", "r4", "r9"]),
         (("D:\\y.exe", "nothing"), vec![]),
+        (("D:\\y.exe", "IPCONFIG /all"), vec![]),
+        (("D:\\y.exe", "ipconfig   /all"), vec!["r7"]),
+        (("D:\\y.exe", "12345"), vec!["r8"]),
+        (("D:\\y.exe", "xQQ-WWx"), vec!["r9"]),
+        (("D:\\y.exe", "zzz"), vec!["r9"]),
     ];
     let mut scratch = Scratch::default();
     for ((image, cmd), want) in events {
