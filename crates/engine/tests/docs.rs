@@ -141,11 +141,71 @@ fn rule_examples_load() {
 #[test]
 fn playbook_examples_validate() {
     let blocks = yaml_blocks("playbooks.md");
-    assert_eq!(blocks.len(), 3);
+    assert_eq!(blocks.len(), 5);
+    let mut kinds = Vec::new();
     for (i, b) in blocks.iter().enumerate() {
-        riposte_playbooks::parse_playbook(&format!("playbooks.md block {}", i + 1), b)
-            .unwrap_or_else(|p| panic!("{p}"));
+        let name = format!("playbooks.md block {}", i + 1);
+        if b.contains("\ncases:") {
+            kinds.push("cases");
+            continue;
+        }
+        if b.contains("\nsteps:") {
+            riposte_playbooks::parse_playbook(&name, b).unwrap_or_else(|p| panic!("{p}"));
+            kinds.push("playbook");
+        } else {
+            use std::os::unix::fs::PermissionsExt;
+            let dir = tempfile::tempdir().unwrap();
+            let secrets = dir.path().join("secrets.yaml");
+            std::fs::write(&secrets, "jira_token: tok-123456\n").unwrap();
+            std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).unwrap();
+            let text = b.replace("/etc/riposte/secrets.yaml", secrets.to_str().unwrap());
+            let config = riposte_engine::Config::parse(&name, &text, dir.path())
+                .unwrap_or_else(|p| panic!("{p}"));
+            assert_eq!(config.secrets.get("jira_token"), Some("tok-123456"));
+            assert_eq!(
+                (
+                    config.executor.workers,
+                    config.executor.backlog,
+                    config.executor.action_timeout,
+                    config.executor.lease
+                ),
+                (
+                    8,
+                    10_000,
+                    std::time::Duration::from_secs(90),
+                    std::time::Duration::from_secs(60)
+                )
+            );
+            kinds.push("config");
+        }
     }
+    assert_eq!(
+        kinds,
+        ["playbook", "playbook", "playbook", "cases", "config"]
+    );
+}
+
+/// The test cases shown in playbooks.md pass against the example playbook
+/// they name.
+#[tokio::test]
+async fn the_documented_test_cases_pass() {
+    let block = yaml_blocks("playbooks.md")
+        .into_iter()
+        .find(|b| b.contains("\ncases:"))
+        .unwrap();
+    let file = riposte_playbooks::testcase::parse_case_file("playbooks.md", &block).unwrap();
+    let examples = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/playbooks"
+    ));
+    let set = riposte_playbooks::PlaybookSet::new(
+        riposte_playbooks::load_playbooks(&[examples.join("ssh-contain.yaml")], None).unwrap(),
+    );
+    let results = riposte_playbooks::testcase::run_cases(&set, &file)
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 1);
+    assert!(results[0].passed(), "{:?}", results[0].failures);
 }
 
 /// The README's configuration block is examples/demo/riposte.yaml, which a
