@@ -203,6 +203,7 @@ pub struct Engine {
     executor_wake: Option<Arc<tokio::sync::Notify>>,
     /// Runs due at most before new batches wait (with an executor).
     backlog: Option<u64>,
+    case_triggers: crate::CaseTriggers,
     responder: Arc<Responder>,
     clock: Arc<dyn Clock>,
     /// When set, "now" follows event time (demo and replays of recorded
@@ -227,6 +228,7 @@ impl Engine {
             secrets: Secrets::default(),
             executor_wake: None,
             backlog: None,
+            case_triggers: crate::CaseTriggers::default(),
             responder,
             clock,
             event_clock: None,
@@ -245,6 +247,7 @@ impl Engine {
             self.clock.clone(),
         )
         .with_secrets(self.secrets.clone())
+        .with_case_triggers(self.case_triggers.clone())
     }
 
     /// Waits while the executor's backlog (runs due now) is over `bound`:
@@ -446,6 +449,10 @@ impl Engine {
         if !sightings.is_empty() {
             tx.record_sightings(&sightings.into_sorted()).await?;
         }
+        if !report.cases.is_empty() {
+            let now = self.clock.now();
+            self.case_runs(&mut tx, &mut report, now).await?;
+        }
         if let Some((source, position)) = checkpoint {
             tx.set_checkpoint(source, position).await?;
         }
@@ -459,6 +466,29 @@ impl Engine {
             responder: &self.responder,
             secrets: &self.secrets,
         }
+    }
+
+    /// Starts the playbooks that the cases this batch's runs opened or
+    /// changed trigger (their own case changes start nothing further).
+    async fn case_runs(
+        &self,
+        tx: &mut Box<dyn riposte_store::Tx>,
+        report: &mut BatchReport,
+        now: riposte_model::Timestamp,
+    ) -> Result<(), EngineError> {
+        let touched = report.cases.clone();
+        for (case, created) in touched {
+            let data = serde_json::to_value(&case).unwrap_or(serde_json::Value::Null);
+            for pb in self.case_triggers.due(&self.playbooks, &case, created, now) {
+                let trigger = RunTrigger {
+                    kind: TriggerKind::Case,
+                    data: data.clone(),
+                    by: None,
+                };
+                start_inline(pb, trigger, None, self.logic(), tx, report, now).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Expires due decisions and reconciles enforcers at the engine's "now".
@@ -497,33 +527,48 @@ async fn handle_alert(
             data: data.clone(),
             by: None,
         };
-        let run = PlaybookRun::pending(&pb.id, pb.revision, pb.mode, trigger, Some(alert.id), now);
-        let rt = TxRuntime::new(
-            &mut **tx,
-            logic.responder,
-            logic.playbooks,
-            logic.secrets,
-            now,
-        );
-        let run = riposte_playbooks::run(pb, run, &rt).await;
-        let fx = rt.into_effects();
-        report.decisions.extend(fx.decisions);
-        report.refusals.extend(fx.refusals);
-        report.alerts.extend(fx.alerts);
-        for (case, created) in fx.cases {
-            match report.cases.iter_mut().find(|(c, _)| c.id == case.id) {
-                Some(slot) => slot.0 = case,
-                None => report.cases.push((case, created)),
-            }
-        }
-        let mut audited = std::collections::HashSet::new();
-        crate::executor::audit_steps(&mut **tx, &run, &mut audited, now).await?;
-        tx.save_run(&run, None).await?;
-        if !run.status.is_finished() {
-            report.queued_runs += 1;
-        }
-        report.runs.push(run);
+        start_inline(pb, trigger, Some(alert.id), logic, tx, report, now).await?;
     }
     report.alerts.push(alert);
+    Ok(())
+}
+
+/// Starts a run in the batch's transaction: its database steps run here
+/// and commit with the batch; what is left is saved for the executor.
+async fn start_inline(
+    pb: Arc<Playbook>,
+    trigger: RunTrigger,
+    alert: Option<riposte_model::AlertId>,
+    logic: Logic<'_>,
+    tx: &mut Box<dyn riposte_store::Tx>,
+    report: &mut BatchReport,
+    now: riposte_model::Timestamp,
+) -> Result<(), EngineError> {
+    let run = PlaybookRun::pending(&pb.id, pb.revision, pb.mode, trigger, alert, now);
+    let rt = TxRuntime::new(
+        &mut **tx,
+        logic.responder,
+        logic.playbooks,
+        logic.secrets,
+        now,
+    );
+    let run = riposte_playbooks::run(pb, run, &rt).await;
+    let fx = rt.into_effects();
+    report.decisions.extend(fx.decisions);
+    report.refusals.extend(fx.refusals);
+    report.alerts.extend(fx.alerts);
+    for (case, created) in fx.cases {
+        match report.cases.iter_mut().find(|(c, _)| c.id == case.id) {
+            Some(slot) => slot.0 = case,
+            None => report.cases.push((case, created)),
+        }
+    }
+    let mut audited = std::collections::HashSet::new();
+    crate::executor::audit_steps(&mut **tx, &run, &mut audited, now).await?;
+    tx.save_run(&run, None).await?;
+    if !run.status.is_finished() {
+        report.queued_runs += 1;
+    }
+    report.runs.push(run);
     Ok(())
 }

@@ -68,6 +68,7 @@ pub struct Executor {
     wake: Arc<Notify>,
     /// Runs executing now, per playbook (its `concurrency` caps them).
     running: Mutex<HashMap<String, u32>>,
+    case_triggers: crate::CaseTriggers,
 }
 
 impl Executor {
@@ -88,7 +89,14 @@ impl Executor {
             config: ExecutorConfig::default(),
             wake: Arc::new(Notify::new()),
             running: Mutex::new(HashMap::new()),
+            case_triggers: crate::CaseTriggers::default(),
         }
+    }
+
+    /// Shares the cooldowns of case triggers with the engine.
+    pub fn with_case_triggers(mut self, triggers: crate::CaseTriggers) -> Self {
+        self.case_triggers = triggers;
+        self
     }
 
     pub fn with_secrets(mut self, secrets: Secrets) -> Self {
@@ -232,7 +240,12 @@ impl Executor {
             decided: AtomicBool::new(false),
             audited: Mutex::new(finished),
             failure: Mutex::new(None),
+            cases: Mutex::new(Vec::new()),
         };
+        let from_case = run
+            .trigger
+            .as_ref()
+            .is_some_and(|t| t.kind == riposte_model::TriggerKind::Case);
         let beat = self.heartbeat(run.id);
         let result = riposte_playbooks::run(playbook, run, &rt).await;
         beat.abort();
@@ -247,7 +260,38 @@ impl Executor {
         {
             tracing::error!(error = %e, "enforcer update failed; retried at the next sweep");
         }
+        // Cases this run opened or changed start their playbooks (a run a
+        // case started starts no further ones).
+        let touched = rt.cases.lock().map(|c| c.clone()).unwrap_or_default();
+        if !from_case {
+            self.start_case_runs(touched).await;
+        }
         Ok(result)
+    }
+
+    async fn start_case_runs(&self, touched: Vec<(riposte_model::Case, bool)>) {
+        let now = self.clock.now();
+        for (case, created) in touched {
+            let data = serde_json::to_value(&case).unwrap_or(serde_json::Value::Null);
+            for pb in self.case_triggers.due(&self.playbooks, &case, created, now) {
+                let started = crate::runs::start_run(
+                    self.store.as_ref(),
+                    &self.playbooks,
+                    &pb.id,
+                    riposte_model::TriggerKind::Case,
+                    data.clone(),
+                    None,
+                    now,
+                )
+                .await;
+                match started {
+                    Ok(_) => self.wake.notify_one(),
+                    Err(e) => {
+                        tracing::error!(playbook = %pb.id, error = %e, "starting a case-triggered run failed")
+                    }
+                }
+            }
+        }
     }
 
     /// Renews the lease of `id` every third of the lease until aborted.
@@ -362,6 +406,8 @@ struct ExecRuntime<'a> {
     audited: Mutex<HashSet<String>>,
     /// A save that failed: the run is left to be taken up again.
     failure: Mutex<Option<StoreError>>,
+    /// Cases its database steps opened (`true`) or changed.
+    cases: Mutex<Vec<(riposte_model::Case, bool)>>,
 }
 
 impl ExecRuntime<'_> {
@@ -428,6 +474,14 @@ impl Runtime for ExecRuntime<'_> {
                         .any(|d| d.state == riposte_model::DecisionState::Active)
                     {
                         self.decided.store(true, Ordering::Relaxed);
+                    }
+                    if let Ok(mut cases) = self.cases.lock() {
+                        for (case, created) in fx.cases {
+                            match cases.iter_mut().find(|(c, _)| c.id == case.id) {
+                                Some(slot) => slot.0 = case,
+                                None => cases.push((case, created)),
+                            }
+                        }
                     }
                     *self.slot.lock().await = Some(tx);
                 }

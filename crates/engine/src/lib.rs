@@ -2,6 +2,7 @@
 //! and decisions, committing each batch atomically with its source
 //! checkpoint; and the configuration that assembles it.
 
+mod case_trigger;
 mod config;
 mod dbactions;
 mod engine;
@@ -16,6 +17,7 @@ mod respond_config;
 pub mod runs;
 pub mod source;
 
+pub use case_trigger::CaseTriggers;
 pub use config::{BouncerConfig, Config, ExecutorSettings, IngestLimits, SourceConfig, SourceKind};
 pub use engine::{
     BatchReport, BuildError, Engine, EngineError, Refusal, effects_for, executor_from_config,

@@ -429,3 +429,107 @@ async fn a_backlog_over_its_bound_holds_new_batches_back() {
     let engine = held.await.unwrap();
     assert_eq!(engine.backlog_bound(), Some(1));
 }
+
+const OPEN_CASE: &str = r#"
+version: 1
+id: open-case
+name: Open a case
+trigger: { alert: { rules: [scan] } }
+steps:
+  - id: case
+    action: case.attach
+    with: { key: "scan:{{ alert.group['source.ip'] }}", title: "scan" }
+"#;
+
+const ON_NEW_CASE: &str = r#"
+version: 1
+id: on-new-case
+name: Triage new cases
+trigger: { case: { on: [created], min_severity: high } }
+steps:
+  - id: note
+    action: case.comment
+    with: { text: "triaged {{ case.title }}" }
+"#;
+
+const ON_UPDATED_CASE: &str = r#"
+version: 1
+id: on-updated-case
+name: Watch busy cases
+trigger: { case: { on: [updated], cooldown: 10m } }
+steps:
+  - id: note
+    action: case.comment
+    with: { text: "still busy" }
+"#;
+
+#[tokio::test]
+async fn cases_opened_or_updated_by_runs_start_case_playbooks_with_a_cooldown() {
+    let mut w = world(&[OPEN_CASE, ON_NEW_CASE, ON_UPDATED_CASE]).await;
+    let report = w.ingest("203.0.113.7").await;
+    let playbooks: Vec<&str> = report.runs.iter().map(|r| r.playbook.as_str()).collect();
+    assert_eq!(playbooks, ["open-case", "on-new-case"]);
+    let case_id = report.runs[0].case.unwrap();
+    assert_eq!(
+        report.runs[1].trigger.as_ref().unwrap().data["id"],
+        case_id.to_string()
+    );
+    // Updated (a second alert attached): the update playbook, not the one
+    // for new cases.
+    w.clock.set(t0() + TimeDelta::minutes(1));
+    let report = w.ingest("203.0.113.7").await;
+    let playbooks: Vec<&str> = report.runs.iter().map(|r| r.playbook.as_str()).collect();
+    assert_eq!(playbooks, ["open-case", "on-updated-case"]);
+    // Within the cooldown: nothing more.
+    w.clock.set(t0() + TimeDelta::minutes(5));
+    let report = w.ingest("203.0.113.7").await;
+    let playbooks: Vec<&str> = report.runs.iter().map(|r| r.playbook.as_str()).collect();
+    assert_eq!(playbooks, ["open-case"]);
+    w.clock.set(t0() + TimeDelta::minutes(12));
+    let report = w.ingest("203.0.113.7").await;
+    assert_eq!(report.runs.len(), 2);
+    let case = w.store.get_case(case_id).await.unwrap().unwrap();
+    let notes: Vec<&str> = case.comments.iter().map(|c| c.text.as_str()).collect();
+    // The comments did not start further case runs.
+    assert_eq!(notes, ["triaged scan", "still busy", "still busy"]);
+}
+
+#[tokio::test]
+async fn a_case_opened_by_the_executor_starts_its_playbooks_there() {
+    let late_case = r#"
+version: 1
+id: late-case
+name: Ask, then open a case
+trigger: { alert: { rules: [scan] } }
+steps:
+  - id: wait
+    wait_for: { duration: 1m }
+  - id: case
+    action: case.create
+    with: { title: "after a minute", severity: critical }
+"#;
+    let mut w = world(&[late_case, ON_NEW_CASE]).await;
+    let report = w.ingest("198.51.100.7").await;
+    assert_eq!(report.runs.len(), 1);
+    w.clock.set(t0() + TimeDelta::minutes(1));
+    assert_eq!(w.executor.run_until_idle().await.unwrap(), 2);
+    let runs = w.store.list_runs(&RunFilter::default()).await.unwrap();
+    let done: Vec<(&str, RunStatus)> = runs
+        .iter()
+        .map(|r| (r.playbook.as_str(), r.status))
+        .collect();
+    assert_eq!(
+        done,
+        [
+            ("on-new-case", RunStatus::Succeeded),
+            ("late-case", RunStatus::Succeeded)
+        ]
+    );
+    let case = w
+        .store
+        .get_case(runs[1].case.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(case.comments[0].text, "triaged after a minute");
+}

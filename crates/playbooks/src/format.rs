@@ -54,6 +54,22 @@ pub enum CaseEvent {
 pub struct CaseTrigger {
     pub on: Vec<CaseEvent>,
     pub min_severity: Option<Severity>,
+    /// An `updated` case starts the playbook at most once per this time
+    /// (a busy case is updated by every alert attached to it).
+    pub cooldown: chrono::TimeDelta,
+}
+
+impl CaseTrigger {
+    /// Whether this change of `case` starts the playbook (the cooldown is
+    /// the caller's to keep).
+    pub fn matches(&self, case: &riposte_model::Case, created: bool) -> bool {
+        let event = if created {
+            CaseEvent::Created
+        } else {
+            CaseEvent::Updated
+        };
+        self.on.contains(&event) && self.min_severity.is_none_or(|s| case.severity >= s)
+    }
 }
 
 /// `schedule: { cron: "0 7 * * *" }`: five fields, UTC.
@@ -213,6 +229,8 @@ struct RawCaseTrigger {
     on: Option<Vec<CaseEvent>>,
     #[serde(default)]
     min_severity: Option<String>,
+    #[serde(default)]
+    cooldown: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -688,6 +706,14 @@ fn compile_triggers(raw: RawTrigger, file: &str, problems: &mut Problems) -> Opt
             .on
             .unwrap_or_else(|| vec![CaseEvent::Created, CaseEvent::Updated]),
         min_severity: severity(c.min_severity, "trigger.case.min_severity", problems),
+        cooldown: c
+            .cooldown
+            .and_then(|t| {
+                parse_duration(&t)
+                    .map_err(|e| problems.push(file, "trigger.case.cooldown", e))
+                    .ok()
+            })
+            .unwrap_or_else(|| chrono::TimeDelta::minutes(10)),
     });
     let schedule = raw.schedule.and_then(|s| {
         s.cron
