@@ -65,6 +65,7 @@ fn allocations() -> usize {
 
 mod intel;
 mod nft;
+mod playbooks;
 mod respond;
 mod sigma;
 
@@ -812,6 +813,10 @@ fn main() {
     let only = std::env::args().nth(2);
     if only.as_deref() == Some("intel") {
         intel::run(n);
+        return;
+    }
+    if only.as_deref() == Some("playbooks") {
+        playbooks::run(n);
         return;
     }
     if only.as_deref() == Some("respond") {

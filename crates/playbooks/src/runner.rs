@@ -830,7 +830,8 @@ impl<'a> Interp<'a> {
                     let wake = now + r.delay(rec.attempts);
                     rec.status = StepStatus::Waiting;
                     rec.wake_at = Some(wake);
-                    tracing::info!(step = %rec.key(), attempt = rec.attempts, %message, retry_at = %wake, "step failed; retrying");
+                    tracing::info!(step = %rec.key(), attempt = rec.attempts,
+                        message = %self.secrets.redact_text(&message), retry_at = %wake, "step failed; retrying");
                     self.put(rec);
                     self.checkpoint().await;
                     return Ok(Flow::Blocked(Some(wake)));
@@ -857,7 +858,8 @@ impl<'a> Interp<'a> {
         rec.wake_at = None;
         rec.message = Some(message.clone());
         rec.output = json!({"error": message});
-        tracing::warn!(playbook = %scope.playbook.id, step = %path, %message, "playbook step failed");
+        tracing::warn!(playbook = %scope.playbook.id, step = %path,
+            message = %self.secrets.redact_text(&message), "playbook step failed");
         scope.steps.insert(step.id.clone(), rec.output.clone());
         self.put(rec);
         self.checkpoint().await;
