@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use riposte_intel::export;
 use riposte_intel::feed::{FeedConfig, FeedFormat, FeedState, Location, run_feed, state_key};
 use riposte_intel::import::FeedDefaults;
-use riposte_intel::import::csv::{CsvFormat, guess_kind};
+use riposte_intel::import::csv::CsvFormat;
 use riposte_model::{Clock, Confidence, IndicatorKind, SystemClock, Tlp};
 use riposte_store::Store;
 
@@ -310,34 +310,11 @@ async fn lookup(
     kind: Option<IndicatorKind>,
 ) -> anyhow::Result<()> {
     let ctx = store.open().await?;
-    let kind = kind.unwrap_or_else(|| guess_kind(&value));
-    let (kind, normalized) = riposte_intel::normalize::normalize(kind, &value)?;
-    // What the matcher would compare: the value itself, every network
-    // containing an address, every parent of a domain (those count only
-    // when the indicator covers subdomains).
-    let mut found = ctx.store.lookup_indicators(kind, &normalized).await?;
-    if let Ok(ip) = normalized.parse::<std::net::IpAddr>() {
-        for len in (0..=if ip.is_ipv4() { 32 } else { 128 }).rev() {
-            if let Ok(net) = ipnet::IpNet::new(ip, len) {
-                let net = net.trunc().to_string();
-                found.extend(
-                    ctx.store
-                        .lookup_indicators(IndicatorKind::Cidr, &net)
-                        .await?,
-                );
-            }
-        }
-    } else if kind == IndicatorKind::Domain {
-        let mut rest = normalized.as_str();
-        while let Some(i) = rest.find('.') {
-            rest = &rest[i + 1..];
-            let parents = ctx
-                .store
-                .lookup_indicators(IndicatorKind::Domain, rest)
-                .await?;
-            found.extend(parents.into_iter().filter(|p| p.subdomains));
-        }
-    }
+    let riposte_intel::lookup::Lookup {
+        kind,
+        value: normalized,
+        found,
+    } = riposte_intel::lookup::lookup(ctx.store.as_ref(), kind, &value).await?;
     if found.is_empty() {
         println!("{kind} {normalized}: not in any feed");
         return Ok(());

@@ -28,9 +28,17 @@ pub(crate) struct DbEffects {
 
 impl DbEffects {
     fn touch(&mut self, case: &Case, created: bool) {
-        match self.cases.iter_mut().find(|(c, _)| c.id == case.id) {
-            Some(slot) => slot.0 = case.clone(),
-            None => self.cases.push((case.clone(), created)),
+        merge_cases(&mut self.cases, vec![(case.clone(), created)]);
+    }
+}
+
+/// Adds cases to a list of cases touched, each once: a later write
+/// replaces the case, and "created" sticks to the first.
+pub(crate) fn merge_cases(into: &mut Vec<(Case, bool)>, from: Vec<(Case, bool)>) {
+    for (case, created) in from {
+        match into.iter_mut().find(|(c, _)| c.id == case.id) {
+            Some(slot) => slot.0 = case,
+            None => into.push((case, created)),
         }
     }
 }
@@ -406,4 +414,48 @@ async fn audit(
     )
     .with_details(json!({"run": call.run.id}));
     tx.audit(&entry).await.map_err(|e| e.to_string())
+}
+
+/// `enrich.intel`: what the threat-intel feeds say about a value (the
+/// store's indicators: the value, networks containing an address, parent
+/// domains covering subdomains), for a later step's condition.
+pub(crate) async fn enrich_intel(
+    store: &dyn riposte_store::Store,
+    call: &StepCall<'_>,
+    now: Timestamp,
+) -> Performed {
+    let value = call.input["value"].as_str().unwrap_or_default();
+    let kind = match call.input.get("kind").and_then(Value::as_str) {
+        Some(k) => match k.parse::<riposte_model::IndicatorKind>() {
+            Ok(k) => Some(k),
+            Err(e) => return Performed::Failed(format!("enrich.intel: {e}")),
+        },
+        None => None,
+    };
+    match riposte_intel::lookup::lookup(store, kind, value).await {
+        Ok(l) => {
+            let live: Vec<&riposte_model::Indicator> =
+                l.found.iter().filter(|i| i.is_valid_at(now)).collect();
+            let indicators: Vec<Value> = live
+                .iter()
+                .map(|i| {
+                    json!({
+                        "feed": i.feed, "kind": i.kind, "value": i.value,
+                        "confidence": i.confidence, "tlp": i.tlp, "pap": i.pap,
+                        "to_ids": i.to_ids, "tags": i.tags, "description": i.description,
+                        "valid_until": i.valid_until,
+                    })
+                })
+                .collect();
+            Performed::Done(ActionResult::done(json!({
+                "value": l.value,
+                "kind": l.kind,
+                "found": !live.is_empty(),
+                "indicators": indicators,
+                "max_confidence": live.iter().map(|i| i.confidence).max(),
+                "fit_for_detection": live.iter().any(|i| i.to_ids),
+            })))
+        }
+        Err(e) => Performed::Failed(format!("enrich.intel: {e}")),
+    }
 }

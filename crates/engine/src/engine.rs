@@ -177,12 +177,7 @@ impl BatchReport {
         self.ignored += other.ignored;
         self.dead_letters.extend(other.dead_letters);
         self.alerts.extend(other.alerts);
-        for (case, created) in other.cases {
-            match self.cases.iter_mut().find(|(c, _)| c.id == case.id) {
-                Some(slot) => slot.0 = case,
-                None => self.cases.push((case, created)),
-            }
-        }
+        crate::dbactions::merge_cases(&mut self.cases, other.cases);
         self.decisions.extend(other.decisions);
         self.refusals.extend(other.refusals);
         self.runs.extend(other.runs);
@@ -557,12 +552,7 @@ async fn start_inline(
     report.decisions.extend(fx.decisions);
     report.refusals.extend(fx.refusals);
     report.alerts.extend(fx.alerts);
-    for (case, created) in fx.cases {
-        match report.cases.iter_mut().find(|(c, _)| c.id == case.id) {
-            Some(slot) => slot.0 = case,
-            None => report.cases.push((case, created)),
-        }
-    }
+    crate::dbactions::merge_cases(&mut report.cases, fx.cases);
     let mut audited = std::collections::HashSet::new();
     crate::executor::audit_steps(&mut **tx, &run, &mut audited, now).await?;
     tx.save_run(&run, None).await?;

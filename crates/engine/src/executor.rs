@@ -17,7 +17,9 @@ use riposte_model::{
     Actor, Approval, ApprovalStatus, AuditEntry, Clock, PlaybookRun, RunStatus, StepStatus,
     Timestamp,
 };
-use riposte_playbooks::{Effect, Performed, Playbook, PlaybookSet, Runtime, Secrets, StepCall};
+use riposte_playbooks::{
+    Approvals, Effect, Performed, Playbook, PlaybookSet, Runtime, Secrets, StepCall,
+};
 pub use riposte_playbooks::{Effects, NoEffects};
 use riposte_respond::Responder;
 use riposte_store::{Store, StoreError, Tx};
@@ -234,8 +236,8 @@ impl Executor {
         let rt = ExecRuntime {
             ex: self,
             lease_until: now + self.config.lease,
-            approvals: Mutex::new(approvals),
-            new_approvals: Mutex::new(Vec::new()),
+            approvals: Approvals::new(approvals),
+            new_approvals: Approvals::default(),
             slot: tokio::sync::Mutex::new(None),
             decided: AtomicBool::new(false),
             audited: Mutex::new(finished),
@@ -396,9 +398,9 @@ pub(crate) async fn audit_steps(
 struct ExecRuntime<'a> {
     ex: &'a Executor,
     lease_until: Timestamp,
-    approvals: Mutex<Vec<Approval>>,
+    approvals: Approvals,
     /// Made or changed since the last checkpoint; saved with it.
-    new_approvals: Mutex<Vec<Approval>>,
+    new_approvals: Approvals,
     /// The transaction of a database action, committed by the checkpoint
     /// that records it.
     slot: tokio::sync::Mutex<Option<Box<dyn Tx>>>,
@@ -417,12 +419,7 @@ impl ExecRuntime<'_> {
             Some(tx) => tx,
             None => self.ex.store.begin().await?,
         };
-        let approvals: Vec<Approval> = self
-            .new_approvals
-            .lock()
-            .map(|mut a| std::mem::take(&mut *a))
-            .unwrap_or_default();
-        for a in &approvals {
+        for a in &self.new_approvals.take() {
             tx.save_approval(a).await?;
         }
         let lease = (run.status == RunStatus::Running).then_some(self.lease_until);
@@ -476,16 +473,14 @@ impl Runtime for ExecRuntime<'_> {
                         self.decided.store(true, Ordering::Relaxed);
                     }
                     if let Ok(mut cases) = self.cases.lock() {
-                        for (case, created) in fx.cases {
-                            match cases.iter_mut().find(|(c, _)| c.id == case.id) {
-                                Some(slot) => slot.0 = case,
-                                None => cases.push((case, created)),
-                            }
-                        }
+                        dbactions::merge_cases(&mut cases, fx.cases);
                     }
                     *self.slot.lock().await = Some(tx);
                 }
                 p
+            }
+            Effect::Read if call.spec.name == "enrich.intel" => {
+                dbactions::enrich_intel(self.ex.store.as_ref(), call, self.ex.clock.now()).await
             }
             Effect::Outside | Effect::Read => {
                 let limit = call.timeout.unwrap_or(self.ex.config.action_timeout);
@@ -511,23 +506,12 @@ impl Runtime for ExecRuntime<'_> {
     }
 
     fn approval(&self, path: &str) -> Option<Approval> {
-        self.approvals
-            .lock()
-            .ok()?
-            .iter()
-            .find(|a| a.step == path)
-            .cloned()
+        self.approvals.of_step(path)
     }
 
     async fn request_approval(&self, approval: &Approval) -> Result<(), String> {
-        if let Ok(mut list) = self.approvals.lock() {
-            list.retain(|a| a.id != approval.id);
-            list.push(approval.clone());
-        }
-        if let Ok(mut new) = self.new_approvals.lock() {
-            new.retain(|a| a.id != approval.id);
-            new.push(approval.clone());
-        }
+        self.approvals.put(approval.clone());
+        self.new_approvals.put(approval.clone());
         Ok(())
     }
 

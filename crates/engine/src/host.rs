@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use riposte_model::{Approval, PlaybookRun, Timestamp};
-use riposte_playbooks::{Effect, Performed, Playbook, PlaybookSet, Runtime, Secrets, StepCall};
+use riposte_playbooks::{
+    Approvals, Effect, Performed, Playbook, PlaybookSet, Runtime, Secrets, StepCall,
+};
 use riposte_respond::Responder;
 use riposte_store::Tx;
 
@@ -20,7 +22,7 @@ pub(crate) struct TxRuntime<'a> {
     pub secrets: &'a Secrets,
     pub now: Timestamp,
     pub effects: Mutex<DbEffects>,
-    pub approvals: Mutex<Vec<Approval>>,
+    pub approvals: Approvals,
 }
 
 impl<'a> TxRuntime<'a> {
@@ -38,7 +40,7 @@ impl<'a> TxRuntime<'a> {
             secrets,
             now,
             effects: Mutex::new(DbEffects::default()),
-            approvals: Mutex::new(Vec::new()),
+            approvals: Approvals::default(),
         }
     }
 
@@ -64,12 +66,7 @@ impl Runtime for TxRuntime<'_> {
             all.decisions.extend(fx.decisions);
             all.refusals.extend(fx.refusals);
             all.alerts.extend(fx.alerts);
-            for (case, created) in fx.cases {
-                match all.cases.iter_mut().find(|(c, _)| c.id == case.id) {
-                    Some(slot) => slot.0 = case,
-                    None => all.cases.push((case, created)),
-                }
-            }
+            dbactions::merge_cases(&mut all.cases, fx.cases);
         }
         p
     }
@@ -80,12 +77,7 @@ impl Runtime for TxRuntime<'_> {
     }
 
     fn approval(&self, path: &str) -> Option<Approval> {
-        self.approvals
-            .lock()
-            .ok()?
-            .iter()
-            .find(|a| a.step == path)
-            .cloned()
+        self.approvals.of_step(path)
     }
 
     async fn request_approval(&self, approval: &Approval) -> Result<(), String> {
@@ -93,10 +85,7 @@ impl Runtime for TxRuntime<'_> {
         tx.save_approval(approval)
             .await
             .map_err(|e| e.to_string())?;
-        if let Ok(mut list) = self.approvals.lock() {
-            list.retain(|a| a.id != approval.id);
-            list.push(approval.clone());
-        }
+        self.approvals.put(approval.clone());
         Ok(())
     }
 

@@ -533,3 +533,69 @@ steps:
         .unwrap();
     assert_eq!(case.comments[0].text, "triaged after a minute");
 }
+
+#[tokio::test]
+async fn enrich_intel_reads_what_the_feeds_say_and_a_condition_uses_it() {
+    use riposte_model::{Confidence, Indicator, IndicatorKind};
+    let text = r#"
+version: 1
+id: check-intel
+name: Ban what the feeds know
+trigger: { manual: true }
+inputs:
+  ip: { type: ip, required: true }
+steps:
+  - id: intel
+    action: enrich.intel
+    with: { value: "{{ inputs.ip }}" }
+  - id: ban
+    if: "steps.intel.fit_for_detection and steps.intel.max_confidence >= 80"
+    action: decision
+    with: { kind: ban, scope: ip, value: "{{ inputs.ip }}", duration: 1h, reason: "known to {{ steps.intel.indicators[0].feed }}" }
+"#;
+    let w = world(&[text]).await;
+    let mut botnet = Indicator::new(IndicatorKind::Cidr, "203.0.113.0/24", "feodo");
+    botnet.confidence = Confidence::new(90).unwrap();
+    botnet.to_ids = true;
+    let mut tx = w.store.begin().await.unwrap();
+    tx.upsert_indicators(&[botnet], t0()).await.unwrap();
+    tx.commit().await.unwrap();
+    let set = w.executor.playbooks().clone();
+    for ip in ["203.0.113.7", "198.51.100.7"] {
+        start_run(
+            w.store.as_ref(),
+            &set,
+            "check-intel",
+            TriggerKind::Manual,
+            json!({"ip": ip}),
+            None,
+            t0(),
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(w.executor.run_until_idle().await.unwrap(), 2);
+    let runs = w.store.list_runs(&RunFilter::default()).await.unwrap();
+    let by_ip = |ip: &str| {
+        runs.iter()
+            .find(|r| r.trigger.as_ref().unwrap().data["ip"] == ip)
+            .unwrap()
+    };
+    let known = by_ip("203.0.113.7");
+    let intel = &known.step("intel").unwrap().output;
+    assert_eq!(
+        (
+            intel["found"].clone(),
+            intel["max_confidence"].clone(),
+            intel["indicators"][0]["value"].clone()
+        ),
+        (json!(true), json!(90), json!("203.0.113.0/24"))
+    );
+    assert_eq!(known.step("ban").unwrap().status, StepStatus::Succeeded);
+    let unknown = by_ip("198.51.100.7");
+    assert_eq!(unknown.step("intel").unwrap().output["found"], false);
+    assert_eq!(unknown.step("ban").unwrap().status, StepStatus::Skipped);
+    let decisions = w.store.effective_decisions(t0()).await.unwrap();
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(decisions[0].reason, "known to feodo");
+}

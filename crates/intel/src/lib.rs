@@ -16,6 +16,7 @@ pub mod export;
 pub mod feed;
 pub mod import;
 mod index;
+pub mod lookup;
 pub mod normalize;
 pub mod stix;
 mod strtable;

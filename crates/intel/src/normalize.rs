@@ -229,7 +229,11 @@ fn split_port(hostport: &str) -> Option<(&str, Option<&str>)> {
             _ => None,
         };
     }
+    // Outside brackets a host holds no colon (RFC 3986 reg-name): without
+    // this, `http:+x:80` (no `//`) would keep `http:+x` as its host and
+    // normalize to a URL that does not parse again.
     match hostport.rsplit_once(':') {
+        Some((h, _)) if h.contains(':') => None,
         Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
             Some((h, Some(p)))
         }
@@ -331,5 +335,9 @@ mod tests {
         assert!(normalize(K::Url, "http://a b/").is_err());
         assert!(normalize(K::Url, "http:///x").is_err());
         assert!(normalize(K::Url, "http://h:port/").is_err());
+        // Found by the intel_csv fuzz target: a scheme without `//` left a
+        // colon in the host, and the result did not normalize again.
+        assert!(normalize(K::Url, "http:+EEvil.Example:80/a#b").is_err());
+        assert!(normalize(K::Url, "http://a:b:80/").is_err());
     }
 }

@@ -35,7 +35,8 @@ pub use format::{
     ScheduleTrigger, Triggers, load_playbooks, parse_playbook,
 };
 pub use runner::{
-    ActionResult, Effects, NoEffects, Performed, REDACTED, Runtime, Secrets, StepCall, run,
+    ActionResult, Approvals, Effects, NoEffects, Performed, REDACTED, Runtime, Secrets, StepCall,
+    run,
 };
 pub use spec::{ACTIONS, ActionSpec, Effect, Ty};
 pub use step::{DEFAULT_MAX_ITEMS, OnError, Retry, Step, StepKind, has_outside_effects, walk};

@@ -10,7 +10,7 @@ use riposte_model::{Approval, ApprovalStatus, PlaybookRun, Timestamp};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::{Performed, Playbook, PlaybookSet, Runtime, Secrets, StepCall};
+use crate::{Approvals, Performed, Playbook, PlaybookSet, Runtime, Secrets, StepCall};
 
 /// What a mocked action gives.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -64,7 +64,7 @@ pub struct MockRuntime {
     answers: BTreeMap<String, MockAnswer>,
     attempts: Mutex<BTreeMap<String, u32>>,
     calls: Mutex<Vec<MockCall>>,
-    approvals: Mutex<Vec<Approval>>,
+    approvals: Approvals,
     checkpoints: Mutex<Vec<PlaybookRun>>,
     playbooks: PlaybookSet,
     secrets: Secrets,
@@ -78,7 +78,7 @@ impl MockRuntime {
             answers: BTreeMap::new(),
             attempts: Mutex::new(BTreeMap::new()),
             calls: Mutex::new(Vec::new()),
-            approvals: Mutex::new(Vec::new()),
+            approvals: Approvals::default(),
             checkpoints: Mutex::new(Vec::new()),
             playbooks,
             secrets: Secrets::default(),
@@ -112,7 +112,7 @@ impl MockRuntime {
     }
 
     pub fn approvals(&self) -> Vec<Approval> {
-        self.approvals.lock().map(|c| c.clone()).unwrap_or_default()
+        self.approvals.all()
     }
 
     /// Every checkpoint taken, in order.
@@ -126,9 +126,7 @@ impl MockRuntime {
     /// Answers a waiting approval, as a person would.
     pub fn answer(&self, path: &str, approve: bool, by: &str) {
         let now = self.now();
-        if let Ok(mut list) = self.approvals.lock()
-            && let Some(a) = list.iter_mut().find(|a| a.step == path)
-        {
+        self.approvals.update(path, |a| {
             a.status = if approve {
                 ApprovalStatus::Approved
             } else {
@@ -136,7 +134,7 @@ impl MockRuntime {
             };
             a.decided_by = Some(by.to_owned());
             a.decided_at = Some(now);
-        }
+        });
     }
 
     fn lookup<'m, T>(map: &'m BTreeMap<String, T>, step: &str, path: &str) -> Option<&'m T> {
@@ -192,12 +190,7 @@ impl Runtime for MockRuntime {
     }
 
     fn approval(&self, path: &str) -> Option<Approval> {
-        self.approvals
-            .lock()
-            .ok()?
-            .iter()
-            .find(|a| a.step == path)
-            .cloned()
+        self.approvals.of_step(path)
     }
 
     async fn request_approval(&self, approval: &Approval) -> Result<(), String> {
@@ -215,10 +208,7 @@ impl Runtime for MockRuntime {
             a.decided_at = Some(self.now());
             a.comment = ans.comment.clone();
         }
-        if let Ok(mut list) = self.approvals.lock() {
-            list.retain(|x| x.id != a.id);
-            list.push(a);
-        }
+        self.approvals.put(a);
         Ok(())
     }
 

@@ -1031,6 +1031,51 @@ fn short(text: &str) -> String {
     }
 }
 
+/// The approval requests a runtime knows of for one run, by id: what
+/// [`Runtime::approval`] reads and [`Runtime::request_approval`] adds to.
+#[derive(Debug, Default)]
+pub struct Approvals(Mutex<Vec<Approval>>);
+
+impl Approvals {
+    pub fn new(list: Vec<Approval>) -> Self {
+        Self(Mutex::new(list))
+    }
+
+    /// The request of the step at `path`.
+    pub fn of_step(&self, path: &str) -> Option<Approval> {
+        self.0.lock().ok()?.iter().find(|a| a.step == path).cloned()
+    }
+
+    /// Adds a request, or replaces the one with its id.
+    pub fn put(&self, approval: Approval) {
+        if let Ok(mut list) = self.0.lock() {
+            list.retain(|a| a.id != approval.id);
+            list.push(approval);
+        }
+    }
+
+    /// Takes every request out (what was added since the last take).
+    pub fn take(&self) -> Vec<Approval> {
+        self.0
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default()
+    }
+
+    pub fn all(&self) -> Vec<Approval> {
+        self.0.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Changes the request of the step at `path` in place.
+    pub fn update(&self, path: &str, f: impl FnOnce(&mut Approval)) {
+        if let Ok(mut list) = self.0.lock()
+            && let Some(a) = list.iter_mut().find(|a| a.step == path)
+        {
+            f(a);
+        }
+    }
+}
+
 /// Named secrets (`secrets.NAME` in templates): values never stored in a
 /// run, an approval or a log line — every record is redacted before it is
 /// saved.

@@ -224,6 +224,20 @@ pub const DECISION_KINDS: &[&str] = &[
     "quarantine_host",
 ];
 pub const SCOPES: &[&str] = &["ip", "range", "user", "domain", "country", "asn"];
+pub const INDICATOR_KINDS: &[&str] = &[
+    "ip",
+    "cidr",
+    "domain",
+    "url",
+    "md5",
+    "sha1",
+    "sha256",
+    "email",
+    "ja3",
+    "ja3s",
+    "user-agent",
+    "filename",
+];
 pub const SEVERITIES: &[&str] = &["info", "low", "medium", "high", "critical"];
 pub const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
 
@@ -319,6 +333,19 @@ pub static ACTIONS: &[ActionSpec] = &[
         effect: Effect::Read,
         html: &[],
         simulated: || json!({"ip": null, "country_code": null, "country": null, "city": null, "asn": null, "as_org": null}),
+    },
+    ActionSpec {
+        name: "enrich.intel",
+        fields: &[
+            req("value", Ty::Str),
+            opt("kind", Ty::Enum(INDICATOR_KINDS)),
+        ],
+        effect: Effect::Read,
+        html: &[],
+        simulated: || {
+            json!({"value": null, "kind": null, "found": false, "indicators": [],
+                   "max_confidence": null, "fit_for_detection": false})
+        },
     },
     ActionSpec {
         name: "enrich.rdns",

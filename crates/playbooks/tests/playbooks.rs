@@ -660,7 +660,7 @@ steps:
         "broken.yaml: colour: unknown key (valid: version, id, name, description, revision, mode, trigger, inputs, vars, concurrency, timeout, steps, on_error)",
         "broken.yaml: mode: unknown variant `enforced`, expected one of `simulate`, `shadow`, `enforce`",
         "broken.yaml: trigger.alert.min_severity: unknown severity \"huge\"",
-        "broken.yaml: steps[case].action: unknown action \"case.atach\" (valid: case.attach, case.create, case.update, case.comment, case.assign, escalate, decision, decision.ban, enrich.geoip, enrich.rdns, notify.email, notify.webhook, notify.slack, http.request, ticket.create, ticket.comment, exec)",
+        "broken.yaml: steps[case].action: unknown action \"case.atach\" (valid: case.attach, case.create, case.update, case.comment, case.assign, escalate, decision, decision.ban, enrich.geoip, enrich.intel, enrich.rdns, notify.email, notify.webhook, notify.slack, http.request, ticket.create, ticket.comment, exec)",
         "broken.yaml: steps[block].with.scope: \"user\" is not one of ip, range",
         "broken.yaml: steps[block].with.duration: invalid duration \"4\"",
         "broken.yaml: steps[block]: duplicate step id \"block\"",
