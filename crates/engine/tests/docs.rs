@@ -141,7 +141,7 @@ fn rule_examples_load() {
 #[test]
 fn playbook_examples_validate() {
     let blocks = yaml_blocks("playbooks.md");
-    assert_eq!(blocks.len(), 5);
+    assert_eq!(blocks.len(), 6);
     let mut kinds = Vec::new();
     for (i, b) in blocks.iter().enumerate() {
         let name = format!("playbooks.md block {}", i + 1);
@@ -181,7 +181,133 @@ fn playbook_examples_validate() {
     }
     assert_eq!(
         kinds,
-        ["playbook", "playbook", "playbook", "cases", "config"]
+        [
+            "playbook", "playbook", "playbook", "playbook", "cases", "config"
+        ]
+    );
+}
+
+/// The step examples of playbooks.md run: the contain-host playbook (and
+/// the enrich-ip playbook it calls) through every step kind, every action
+/// mocked, the approval answered.
+#[tokio::test]
+async fn the_documented_step_examples_run() {
+    use riposte_model::{RunStatus, RunTrigger, StepStatus, TriggerKind};
+    use riposte_playbooks::mock::{MockAnswer, MockResult, MockRuntime};
+    let blocks = yaml_blocks("playbooks.md");
+    let set = riposte_playbooks::PlaybookSet::new(
+        blocks
+            .iter()
+            .filter(|b| b.contains("\nsteps:"))
+            .enumerate()
+            .map(|(i, b)| riposte_playbooks::parse_playbook(&format!("block {i}"), b).unwrap())
+            .collect(),
+    );
+    let pb = set.get("contain-host").unwrap();
+    let t0: riposte_model::Timestamp = "2026-03-14T09:00:00Z".parse().unwrap();
+    let alert = serde_json::json!({
+        "id": riposte_model::AlertId::new(), "rule_id": "edr-ransomware", "rule_title": "Ransomware",
+        "severity": "critical", "confidence": 95, "created_at": t0, "first_seen": t0, "last_seen": t0,
+        "group": {"host.name": "ws-12", "host.ip": "10.1.2.3", "source.ip": "203.0.113.7"},
+        "summary": "ransomware on ws-12", "count": 1,
+        "observables": [{"kind": "ip", "value": "203.0.113.7"}, {"kind": "user", "value": "bob"}],
+        "evidence": [],
+    });
+    let mock = |v: serde_json::Value| MockResult {
+        output: Some(v),
+        fail: None,
+        fail_times: None,
+        skip: None,
+    };
+    let rt = MockRuntime::new(set.clone(), t0)
+        .with_results(
+            [
+                (
+                    "case",
+                    mock(serde_json::json!({"case_id": "c-1", "created": true})),
+                ),
+                (
+                    "geo",
+                    MockResult {
+                        output: None,
+                        fail: Some("no geoip database configured".into()),
+                        fail_times: None,
+                        skip: None,
+                    },
+                ),
+                ("open", mock(serde_json::json!({"status": 201}))),
+                // By path: the called playbook's own `geo` step works.
+                (
+                    "recheck.geo",
+                    mock(serde_json::json!({"country_code": "NL"})),
+                ),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        )
+        .with_answers(
+            [(
+                "ask".to_owned(),
+                MockAnswer {
+                    approve: true,
+                    by: "alice".into(),
+                    comment: None,
+                },
+            )]
+            .into_iter()
+            .collect(),
+        );
+    let trigger = RunTrigger {
+        kind: TriggerKind::Alert,
+        data: alert,
+        by: None,
+    };
+    let mut run =
+        riposte_model::PlaybookRun::pending(&pb.id, pb.revision, pb.mode, trigger, None, t0);
+    for _ in 0..10 {
+        run = riposte_playbooks::run(pb.clone(), run, &rt).await;
+        if run.status != RunStatus::Waiting {
+            break;
+        }
+        if let Some(at) = run.next_at {
+            rt.set_now(at);
+        }
+    }
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.message);
+    let statuses: Vec<(&str, StepStatus)> = run.steps.iter().map(|s| (s.key(), s.status)).collect();
+    assert_eq!(
+        statuses,
+        [
+            ("case", StepStatus::Succeeded),
+            ("geo", StepStatus::Failed),
+            ("each[0].note", StepStatus::Succeeded),
+            ("each[1].note", StepStatus::Skipped),
+            ("each", StepStatus::Succeeded),
+            ("ask", StepStatus::Succeeded),
+            ("isolate", StepStatus::Succeeded),
+            ("fanout.mail.mail", StepStatus::Succeeded),
+            ("fanout.ticket.open", StepStatus::Succeeded),
+            ("fanout", StepStatus::Succeeded),
+            ("escalate", StepStatus::Skipped),
+            ("later", StepStatus::Succeeded),
+            ("recheck.geo", StepStatus::Succeeded),
+            ("recheck.intel", StepStatus::Succeeded),
+            ("recheck", StepStatus::Succeeded),
+        ]
+    );
+    let isolate = run.step("isolate").unwrap();
+    assert_eq!(
+        isolate.input,
+        serde_json::json!({"kind": "quarantine_host", "scope": "ip", "value": "10.1.2.3", "duration": "4h"})
+    );
+    assert_eq!(
+        run.step("each[0].note").unwrap().input,
+        serde_json::json!({"text": "address 0: 203.0.113.7"})
+    );
+    assert_eq!(
+        run.step("recheck.intel").unwrap().input,
+        serde_json::json!({"value": "203.0.113.7"})
     );
 }
 
