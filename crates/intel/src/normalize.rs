@@ -188,10 +188,13 @@ pub fn url(value: &str) -> Option<CompactString> {
         None => (None, authority),
     };
     let (host, port) = split_port(hostport)?;
-    if host.is_empty() {
+    // Trailing dots go (the root label); an empty label in between makes
+    // no host name (and `a..` would otherwise lose one dot per pass).
+    let host = host.trim_end_matches('.');
+    if host.is_empty() || host.contains("..") {
         return None;
     }
-    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    let host = host.to_ascii_lowercase();
     let default_port = match scheme.as_str() {
         "http" => Some("80"),
         "https" => Some("443"),
@@ -339,5 +342,8 @@ mod tests {
         // colon in the host, and the result did not normalize again.
         assert!(normalize(K::Url, "http:+EEvil.Example:80/a#b").is_err());
         assert!(normalize(K::Url, "http://a:b:80/").is_err());
+        // Also found by it: trailing dots went one per pass.
+        assert_eq!(n(K::Url, "http://evil.example../x").1, "http://evil.example/x");
+        assert!(normalize(K::Url, "http://evil..example/").is_err());
     }
 }
