@@ -343,7 +343,10 @@ mod tests {
         assert!(normalize(K::Url, "http:+EEvil.Example:80/a#b").is_err());
         assert!(normalize(K::Url, "http://a:b:80/").is_err());
         // Also found by it: trailing dots went one per pass.
-        assert_eq!(n(K::Url, "http://evil.example../x").1, "http://evil.example/x");
+        assert_eq!(
+            n(K::Url, "http://evil.example../x").1,
+            "http://evil.example/x"
+        );
         assert!(normalize(K::Url, "http://evil..example/").is_err());
     }
 }

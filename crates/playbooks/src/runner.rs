@@ -906,7 +906,7 @@ impl<'a> Interp<'a> {
     ) -> Flow {
         let now = self.rt.now();
         let mode = self.snapshot().mode;
-        let done = |approved: bool, output: Value, message: String| {
+        let done = |output: Value, message: String| {
             let mut rec = existing
                 .clone()
                 .unwrap_or_else(|| self.new_record(step, path, StepStatus::Succeeded));
@@ -919,12 +919,10 @@ impl<'a> Interp<'a> {
             rec.wake_at = None;
             rec.output = output;
             rec.message = Some(message);
-            let _ = approved;
             rec
         };
         if mode != Mode::Enforce {
             let rec = done(
-                default_approve,
                 json!({"approved": default_approve, "by": null, "timed_out": true, "simulated": true}),
                 format!("{mode} mode: no one asked; took the default"),
             );
@@ -990,7 +988,6 @@ impl<'a> Interp<'a> {
                 tracing::error!(approval = %a.id, error = %e, "recording the expiry failed");
             }
             let rec = done(
-                default_approve,
                 json!({"approved": default_approve, "by": null, "timed_out": true,
                        "approval_id": a.id}),
                 format!(
@@ -1006,7 +1003,6 @@ impl<'a> Interp<'a> {
         }
         let approved = a.status == ApprovalStatus::Approved;
         let rec = done(
-            approved,
             json!({"approved": approved, "by": a.decided_by, "at": a.decided_at,
                    "comment": a.comment, "timed_out": a.status == ApprovalStatus::Expired,
                    "approval_id": a.id}),
