@@ -290,6 +290,7 @@ async fn the_documented_step_examples_run() {
             ("fanout.ticket.open", StepStatus::Succeeded),
             ("fanout", StepStatus::Succeeded),
             ("escalate", StepStatus::Skipped),
+            ("escalate-notify", StepStatus::Skipped),
             ("later", StepStatus::Succeeded),
             ("recheck.geo", StepStatus::Succeeded),
             ("recheck.intel", StepStatus::Succeeded),

@@ -226,7 +226,15 @@ impl StepParser<'_> {
                 );
                 ok = false;
             }
-            match self.step(item, &at, depth) {
+            let (item, notify) = match split_escalate_notify(item) {
+                Ok(pair) => pair,
+                Err(e) => {
+                    self.push(&format!("{at}.with.notify"), e);
+                    ok = false;
+                    continue;
+                }
+            };
+            match self.step(&item, &at, depth) {
                 Some(step) => {
                     if matches!(step.kind, StepKind::Stop { .. }) && step.when.is_none() {
                         stopped = Some(step.id.clone());
@@ -234,6 +242,12 @@ impl StepParser<'_> {
                     out.push(step);
                 }
                 None => ok = false,
+            }
+            if let Some(n) = notify {
+                match self.step(&n, &format!("{at}.with.notify"), depth) {
+                    Some(step) => out.push(step),
+                    None => ok = false,
+                }
             }
         }
         ok.then_some(out)
@@ -587,6 +601,67 @@ impl StepParser<'_> {
             max_backoff: max_backoff?,
         })
     }
+}
+
+/// `escalate` with `notify: {to, subject, text}`: the escalation (a
+/// database step, exactly once) and, right after it, a `notify.email` step
+/// `<id>-notify` with the same `if` (an outside step, with its own
+/// idempotency key): two steps, so each keeps its own guarantee.
+fn split_escalate_notify(item: &Value) -> Result<(Value, Option<Value>), String> {
+    let is_escalate = item.get("action").and_then(Value::as_str) == Some("escalate");
+    let Some(notify) = item
+        .get("with")
+        .and_then(|w| w.get("notify"))
+        .filter(|_| is_escalate)
+    else {
+        return Ok((item.clone(), None));
+    };
+    let Value::Mapping(n) = notify else {
+        return Err("must be {to, subject, text}".into());
+    };
+    for k in n.keys() {
+        let k = scalar_text(k);
+        if !["to", "subject", "text"].contains(&k.as_str()) {
+            return Err(format!("unknown key {k:?} (valid: to, subject, text)"));
+        }
+    }
+    let to = n.get("to").ok_or("missing `to`: who is told")?;
+    let id = item.get("id").map(scalar_text).unwrap_or_default();
+    let mut base = item.clone();
+    if let Some(Value::Mapping(w)) = base.get_mut("with") {
+        w.remove("notify");
+    }
+    let text = |key: &str, default: String| {
+        n.get(key)
+            .cloned()
+            .unwrap_or_else(|| Value::String(default))
+    };
+    let mut with = serde_yaml_ng::Mapping::new();
+    with.insert("to".into(), to.clone());
+    with.insert(
+        "subject".into(),
+        text(
+            "subject",
+            format!("Case {{{{ steps['{id}'].case_id }}}} escalated"),
+        ),
+    );
+    with.insert(
+        "text".into(),
+        text(
+            "text",
+            format!(
+                "Case {{{{ steps['{id}'].case_id }}}} was escalated: assigned to {{{{ steps['{id}'].assignee }}}}, severity {{{{ steps['{id}'].severity }}}}."
+            ),
+        ),
+    );
+    let mut step = serde_yaml_ng::Mapping::new();
+    step.insert("id".into(), Value::String(format!("{id}-notify")));
+    if let Some(cond) = item.get("if") {
+        step.insert("if".into(), cond.clone());
+    }
+    step.insert("action".into(), "notify.email".into());
+    step.insert("with".into(), Value::Mapping(with));
+    Ok((base, Some(Value::Mapping(step))))
 }
 
 fn valid_id(id: &str) -> bool {

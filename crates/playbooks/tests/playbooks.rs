@@ -798,3 +798,52 @@ async fn approvals_answered_by_a_test_case_resume_on_the_next_pass() {
     assert_eq!(r.step("ask").unwrap().output["comment"], "our scanner");
     assert_eq!(r.step("ban").unwrap().status, StepStatus::Skipped);
 }
+
+#[tokio::test]
+async fn escalate_with_notify_is_an_escalation_then_a_mail() {
+    let text = r#"
+version: 1
+id: esc
+name: Escalate
+trigger: { alert: {} }
+steps:
+  - id: up
+    action: escalate
+    with: { case: c-1, assign: level2, severity: critical, notify: { to: [l2@example.org] } }
+"#;
+    let set = set(&[text]);
+    let pb = set.get("esc").unwrap();
+    let rt = MockRuntime::new(set.clone(), t0()).with_results(results(&[(
+        "up",
+        output(json!({"case_id": "c-1", "assignee": "level2", "severity": "critical"})),
+    )]));
+    let r = run(pb.clone(), alert_run(&pb), &rt).await;
+    assert_eq!(r.status, RunStatus::Succeeded);
+    let calls: Vec<(String, String, Value)> = rt
+        .calls()
+        .into_iter()
+        .map(|c| (c.path, c.action, c.input))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            (
+                "up".to_owned(),
+                "escalate".to_owned(),
+                json!({"case": "c-1", "assign": "level2", "severity": "critical"})
+            ),
+            (
+                "up-notify".to_owned(),
+                "notify.email".to_owned(),
+                json!({"to": ["l2@example.org"], "subject": "Case c-1 escalated",
+                       "text": "Case c-1 was escalated: assigned to level2, severity critical."})
+            ),
+        ]
+    );
+    let bad = text.replace("notify: { to: [l2@example.org] }", "notify: { cc: x }");
+    let errs = parse_playbook("esc.yaml", &bad).unwrap_err();
+    assert_eq!(
+        errs.to_string(),
+        "1 problem:\n  esc.yaml: steps[up].with.notify: unknown key \"cc\" (valid: to, subject, text)"
+    );
+}
