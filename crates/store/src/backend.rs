@@ -22,7 +22,9 @@ macro_rules! sql_backend {
 
             use super::$store;
             use $crate::shared::{self, BodyRow, Val};
-            use $crate::{Checkpoint, Counts, DecisionFilter, Result, RunFilter, Store, Tx};
+            use $crate::{
+                Checkpoint, Counts, DecisionFilter, Result, RunFilter, Store, StoreError, Tx,
+            };
 
             type Db = $db;
             type Args<'q> = <Db as sqlx::Database>::Arguments<'q>;
@@ -426,7 +428,13 @@ macro_rules! sql_backend {
                     lease_until: Option<Timestamp>,
                 ) -> Result<()> {
                     let vals = shared::run_row(run, lease_until)?;
-                    execute(&mut *self.0, shared::SAVE_RUN, vals).await
+                    if execute_count(&mut *self.0, shared::SAVE_RUN, vals).await? == 0 {
+                        return Err(StoreError::Conflict(format!(
+                            "run {} was cancelled; not saved",
+                            run.id
+                        )));
+                    }
+                    Ok(())
                 }
 
                 async fn claim_runs(

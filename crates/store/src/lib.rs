@@ -44,6 +44,9 @@ pub enum StoreError {
         "unsupported store URL {0:?} (expected sqlite://PATH, sqlite::memory:, or postgres://…)"
     )]
     BadUrl(String),
+    /// A write the stored state refuses (a run cancelled meanwhile).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -197,7 +200,8 @@ pub trait Tx: IntelTx + Send {
     /// returns them.
     async fn expire_decisions(&mut self, now: Timestamp) -> Result<Vec<Decision>>;
     /// Inserts or replaces a run. `lease_until`: how long the saving
-    /// executor keeps holding it (`None` releases it).
+    /// executor keeps holding it (`None` releases it). A run stored as
+    /// cancelled is never replaced: [`StoreError::Conflict`].
     async fn save_run(&mut self, run: &PlaybookRun, lease_until: Option<Timestamp>) -> Result<()>;
     /// Takes up to `limit` runs due at `now` that no executor holds, for
     /// this one until `lease_until`; each comes with `next_at` as scheduled.

@@ -225,7 +225,8 @@ pub(crate) const SAVE_RUN: &str = "INSERT INTO runs \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
     ON CONFLICT (id) DO UPDATE SET format_version = excluded.format_version, \
     body = excluded.body, status = excluded.status, next_at = excluded.next_at, \
-    lease_until = excluded.lease_until, updated_at = excluded.updated_at";
+    lease_until = excluded.lease_until, updated_at = excluded.updated_at \
+    WHERE runs.status <> 'cancelled'";
 
 pub(crate) fn run_row(run: &PlaybookRun, lease_until: Option<Timestamp>) -> Result<Vec<Val>> {
     Ok(vec![

@@ -868,6 +868,25 @@ async fn due_runs_are_claimed_once_leased_and_woken(store: Arc<dyn Store>) {
     assert_eq!(woken.len(), 1);
     assert_eq!(woken[0].id, person.id);
     assert_eq!(woken[0].next_at, Some(t(5_000)));
+
+    // A cancelled run is never saved over (an executor still holding it in
+    // memory): the save is refused and the cancellation stays.
+    let mut cancelled = later.clone();
+    cancelled.status = RunStatus::Cancelled;
+    cancelled.next_at = None;
+    let mut tx = store.begin().await.unwrap();
+    tx.save_run(&cancelled, None).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let err = tx.save_run(&later, Some(t(70_000))).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("run {} was cancelled; not saved", later.id)
+    );
+    drop(tx);
+    let stored = store.get_run(later.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, RunStatus::Cancelled);
+    assert_eq!(stored.next_at, None);
 }
 
 async fn approvals_round_trip_by_run_and_status(store: Arc<dyn Store>) {
