@@ -494,7 +494,7 @@ async fn objects_respect_the_tlp_ceiling_and_come_whole() {
     let one = s
         .get(&format!("{ROOT}/collections/botnet-green/objects/{c2}/"))
         .await;
-    assert_eq!(ids(&one.body), [c2.clone()]);
+    assert_eq!(ids(&one.body), std::slice::from_ref(&c2));
     assert_eq!(one.body["more"], false);
     assert_eq!(
         (one.first.as_deref(), one.last.as_deref()),
