@@ -352,6 +352,24 @@ async fn credentials_access_and_negotiation_errors() {
             "{path}"
         );
     }
+    for path in ["/taxii2/other-root/", "/taxii2/riposte/status/x/"] {
+        let a = s.get(path).await;
+        assert_eq!(
+            (a.status, a.content_type.as_str(), a.body),
+            (
+                404,
+                TAXII,
+                error(
+                    404,
+                    "Not found",
+                    "this server has one API root, /taxii2/riposte/"
+                )
+            ),
+            "{path}"
+        );
+        let anonymous = s.get_with(path, None, Some(TAXII)).await;
+        assert_eq!(anonymous.status, 401, "{path}");
+    }
     let missing = s.get(&format!("{ROOT}/collections/nope/objects/")).await;
     assert_eq!(
         (missing.status, missing.body),

@@ -78,6 +78,7 @@ pub fn taxii_router(state: TaxiiState) -> Router {
             &format!("{root}/collections/{{id}}/objects/{{object_id}}/versions/"),
             get(objects::versions),
         )
+        .route("/taxii2/{*rest}", get(unknown))
         .layer(tower::limit::ConcurrencyLimitLayer::new(
             crate::api::MAX_CONCURRENT_REQUESTS,
         ))
@@ -357,6 +358,17 @@ async fn collection(
         StatusCode::OK,
         &collection_resource(c),
         HeaderMap::new(),
+    ))
+}
+
+/// Any other path under `/taxii2/`: a TAXII 404 (after authentication, so
+/// that the server's layout is shown to clients only).
+async fn unknown(State(s): State<TaxiiState>, headers: HeaderMap) -> Result<Response, TaxiiError> {
+    s.client(&headers)?;
+    Err(TaxiiError::new(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        format!("this server has one API root, /taxii2/{API_ROOT}/"),
     ))
 }
 
