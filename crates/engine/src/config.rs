@@ -140,6 +140,8 @@ pub struct Config {
     pub ingest: IngestLimits,
     /// `intel.feeds`: threat-intel feeds `riposte serve` keeps imported.
     pub intel_feeds: Vec<riposte_intel::feed::FeedConfig>,
+    /// `taxii:` when enabled: indicators shared with partners over TAXII 2.1.
+    pub taxii: Option<crate::TaxiiConfig>,
     /// The directory relative paths resolve against.
     pub base_dir: PathBuf,
 }
@@ -391,7 +393,7 @@ fn loose_permissions(path: &Path) -> Option<String> {
     })
 }
 
-const TOP_KEYS: [&str; 17] = [
+const TOP_KEYS: [&str; 18] = [
     "version",
     "data_dir",
     "store",
@@ -409,6 +411,7 @@ const TOP_KEYS: [&str; 17] = [
     "actions",
     "ingest",
     "intel",
+    "taxii",
 ];
 
 /// A `sources` item before validation: the union of every kind's keys, so
@@ -963,6 +966,7 @@ impl Config {
         };
 
         let intel_feeds = riposte_intel::config::parse(doc.get("intel"), file, &resolve, &mut p);
+        let taxii = crate::taxii_config::parse_taxii(doc.get("taxii"), file, &resolve, &mut p);
 
         if !p.is_empty() {
             return Err(p);
@@ -992,6 +996,7 @@ impl Config {
                     poll_interval,
                 },
                 intel_feeds,
+                taxii,
                 base_dir: base.to_path_buf(),
             }),
             _ => Err(p),

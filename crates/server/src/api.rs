@@ -1,4 +1,5 @@
-//! `/api/v1`: health, alerts, cases, decisions, and event intake.
+//! `/api/v1`: health, alerts, cases, decisions, threat intel, and event
+//! intake.
 
 use std::sync::Arc;
 
@@ -73,6 +74,9 @@ pub fn app(state: AppState) -> Router {
             post(crate::runs_api::webhook),
         )
         .route("/api/v1/events", post(events))
+        .route("/api/v1/intel/lookup", get(crate::intel_api::lookup))
+        .route("/api/v1/intel/stats", get(crate::intel_api::stats))
+        .route("/api/v1/intel/sightings", get(crate::intel_api::sightings))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower::limit::ConcurrencyLimitLayer::new(
             MAX_CONCURRENT_REQUESTS,

@@ -24,7 +24,10 @@ mod postgres;
 mod shared;
 mod sqlite;
 
-pub use intel::{IndicatorKey, IntelCount, IntelStore, IntelTx};
+pub use intel::{
+    AddedKey, IndicatorKey, IntelCount, IntelStore, IntelTx, ShareQuery, SharedIndicator,
+    SightingKey,
+};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
