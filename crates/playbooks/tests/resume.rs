@@ -289,3 +289,69 @@ steps:
         "{err}"
     );
 }
+
+fn problems(text: &str) -> Vec<String> {
+    parse_playbook("t.yaml", text)
+        .unwrap_err()
+        .to_string()
+        .lines()
+        .skip(1)
+        .map(|l| l.trim().to_owned())
+        .collect()
+}
+
+#[test]
+fn validation_reads_quoted_subscripts() {
+    let got = problems(
+        r#"
+version: 1
+id: p
+name: p
+trigger: { manual: true }
+steps:
+  - id: early
+    action: case.create
+    with: { title: "{{ steps['later'].case_id }}" }
+  - id: later
+    action: case.create
+    with: { title: "{{ steps['early'].case_id }}" }
+"#,
+    );
+    assert_eq!(
+        got,
+        vec![
+            "t.yaml: steps[early]: steps.later is not a step that runs before this one (earlier steps: none)",
+        ]
+    );
+}
+
+#[test]
+fn validation_sees_a_stop_inside_a_parallel_branch() {
+    let got = problems(
+        r#"
+version: 1
+id: p
+name: p
+trigger: { manual: true }
+steps:
+  - id: par
+    parallel:
+      a:
+        - id: s
+          stop: { status: failed }
+      b:
+        - id: n
+          action: case.create
+          with: { title: "x" }
+  - id: later
+    action: case.create
+    with: { title: "y" }
+"#,
+    );
+    assert_eq!(
+        got,
+        vec![
+            "t.yaml: steps[later]: unreachable: it follows step \"par\", which always stops the run"
+        ]
+    );
+}
