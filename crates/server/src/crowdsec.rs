@@ -239,30 +239,58 @@ pub(crate) async fn stream(
                     ..DecisionFilter::default()
                 })
                 .await?;
-            let effective: HashSet<DecisionId> = active
-                .iter()
-                .filter(|d| d.is_effective(now))
-                .map(|d| d.id)
-                .collect();
+            let mut effective: HashMap<(Scope, &str, DecisionKind), Vec<&Decision>> =
+                HashMap::new();
+            for d in active.iter().filter(|d| d.is_effective(now)) {
+                effective
+                    .entry((d.scope, d.value.as_str(), d.kind))
+                    .or_default()
+                    .push(d);
+            }
+            let effective_ids: HashSet<DecisionId> =
+                effective.values().flatten().map(|d| d.id).collect();
             let mut new = Vec::new();
-            let mut deleted = Vec::new();
-            let mut deleted_ids = HashSet::new();
+            let mut new_ids = HashSet::new();
+            let mut ended = Vec::new();
             for d in changed.iter().filter(keep) {
-                if effective.contains(&d.id) {
+                if effective_ids.contains(&d.id) {
+                    new_ids.insert(d.id);
                     new.push(to_cs(d, now));
                 } else if !matches!(
                     d.state,
                     DecisionState::Simulated | DecisionState::PendingApproval
                 ) {
-                    deleted.push(to_cs(d, now));
-                    deleted_ids.insert(d.id);
+                    ended.push(d);
                 }
             }
-            // Lapsed since the last pull but not swept yet: deleted too.
+            // Lapsed since the last pull but not swept yet: ended too.
             for d in active.iter().filter(keep) {
-                let lapsed = !d.is_effective(now) && d.expires_at.is_some_and(|e| e > since);
-                if lapsed && deleted_ids.insert(d.id) {
-                    deleted.push(to_cs(d, now));
+                if !d.is_effective(now) && d.expires_at.is_some_and(|e| e > since) {
+                    ended.push(d);
+                }
+            }
+            // Bouncers remove by value: a deletion of an ended decision
+            // whose scope, value and type another effective decision still
+            // has (a repeat offender's new ban, made after the old one
+            // lapsed) would lift that one too. It is left out, and the
+            // effective one is sent again instead, which a bouncer takes as
+            // a refresh (so it holds the right duration).
+            let mut deleted = Vec::new();
+            let mut deleted_ids = HashSet::new();
+            for d in ended {
+                match effective.get(&(d.scope, d.value.as_str(), d.kind)) {
+                    None => {
+                        if deleted_ids.insert(d.id) {
+                            deleted.push(to_cs(d, now));
+                        }
+                    }
+                    Some(covering) => {
+                        for e in covering {
+                            if new_ids.insert(e.id) {
+                                new.push(to_cs(e, now));
+                            }
+                        }
+                    }
                 }
             }
             (new, deleted)

@@ -276,3 +276,58 @@ async fn decisions_by_address_cover_ranges_and_answer_null() {
     let (status, _) = l.get("/v1/decisions?ip=198.51.100.20", None).await;
     assert_eq!(status, 403);
 }
+
+/// Regression: bouncers remove by value, so the expiry of a repeat
+/// offender's old ban A (streamed as deleted when it lapsed, and again when
+/// the sweeper marked it expired, after the new ban B was streamed) lifted
+/// B at every bouncer.
+#[tokio::test]
+async fn an_old_bans_expiry_never_deletes_the_repeat_offenders_new_ban() {
+    let l = lapi().await;
+    l.decide(DecisionKind::Ban, Scope::Ip, "203.0.113.7", Mode::Enforce)
+        .await;
+    l.clock.advance(TimeDelta::seconds(1));
+    let first = l.stream("?startup=true", NGINX).await;
+    assert_eq!(
+        side(&first.new),
+        [row("ban", "Ip", "203.0.113.7", "3h59m59s")]
+    );
+
+    // A lapses (not swept yet) and the offender is banned again: B.
+    l.clock.advance(TimeDelta::hours(4));
+    l.decide(DecisionKind::Ban, Scope::Ip, "203.0.113.7", Mode::Enforce)
+        .await;
+    l.clock.advance(TimeDelta::seconds(1));
+    let renewed = l.stream("", NGINX).await;
+    assert_eq!(
+        side(&renewed.new),
+        [row("ban", "Ip", "203.0.113.7", "3h59m59s")]
+    );
+    assert_eq!(renewed.deleted, None);
+
+    // The sweeper marks A expired (its updated_at moves past the pull):
+    // still no deletion of the value B bans, only B again, as a refresh.
+    l.clock.advance(TimeDelta::seconds(30));
+    let expired = l
+        .responder
+        .sweep(l.state.store.as_ref(), l.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(expired.len(), 1);
+    l.clock.advance(TimeDelta::seconds(10));
+    let after_sweep = l.stream("", NGINX).await;
+    assert_eq!(after_sweep.deleted, None);
+    assert_eq!(
+        side(&after_sweep.new),
+        [row("ban", "Ip", "203.0.113.7", "3h59m19s")]
+    );
+
+    // Once B ends too, the value is deleted.
+    l.clock.advance(TimeDelta::hours(4));
+    let gone = l.stream("", NGINX).await;
+    assert_eq!(gone.new, None);
+    assert_eq!(
+        side(&gone.deleted),
+        [row("ban", "Ip", "203.0.113.7", "0s")]
+    );
+}
