@@ -266,6 +266,13 @@ pub struct Responder {
     enforcers: Vec<Enforcer>,
     /// Index-aligned with `enforcers`.
     health: std::sync::Mutex<Vec<EnforcerHealth>>,
+    /// Held for a whole reconciliation, which the pipeline, the sweeper,
+    /// reviews and the playbook executor start concurrently: two at once
+    /// would write the same files and run the same reloads interleaved, and
+    /// the slower one would put back an older set over a newer one. Holds
+    /// the latest `now` reconciled to, so a caller with an older clock
+    /// reading never applies a state the enforcers have already moved past.
+    reconciling: tokio::sync::Mutex<Option<Timestamp>>,
 }
 
 impl Responder {
@@ -282,6 +289,7 @@ impl Responder {
             config,
             enforcers,
             health: std::sync::Mutex::new(health),
+            reconciling: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -807,10 +815,15 @@ impl Responder {
     /// Makes every enforcer equal to the effective decisions at `now`.
     /// An enforcer still backing off from a failure is skipped (see
     /// [`EnforcerHealth`]); the error returned is the first of this round.
+    /// Reconciliations run one at a time, each reading the effective set
+    /// once it holds the lock, so the last one applies the newest state.
     pub async fn reconcile(&self, store: &dyn Store, now: Timestamp) -> Result<(), RespondError> {
         if self.enforcers.is_empty() {
             return Ok(());
         }
+        let mut latest = self.reconciling.lock().await;
+        let now = latest.map_or(now, |t| t.max(now));
+        *latest = Some(now);
         let due: Vec<usize> = {
             let health = self.health.lock().map(|h| h.clone()).unwrap_or_default();
             (0..self.enforcers.len())

@@ -159,3 +159,32 @@ fn plans_list_lines_gained_and_lost_and_a_dry_run_writes_nothing() {
     real.apply(&effective()).unwrap();
     assert_eq!(real.plan(&effective()), "");
 }
+
+/// Regression: the temporary file was `.{name}.tmp.{pid}`, shared by every
+/// write in the process, so concurrent writes of one list truncated each
+/// other's file or renamed it away (ENOENT).
+#[test]
+fn concurrent_writes_of_one_list_each_land_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blocklist.txt");
+    let contents: Vec<String> = (0..8)
+        .map(|t| format!("203.0.113.{t}\n").repeat(2000))
+        .collect();
+    std::thread::scope(|scope| {
+        for content in &contents {
+            let path = &path;
+            scope.spawn(move || {
+                for _ in 0..50 {
+                    riposte_respond::write_atomically(path, content.as_bytes()).unwrap();
+                }
+            });
+        }
+    });
+    let last = std::fs::read_to_string(&path).unwrap();
+    assert!(contents.contains(&last), "a torn list: {} bytes", last.len());
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["blocklist.txt"]);
+}
