@@ -325,6 +325,21 @@ fn render(format: ListFormat, effective: &[Decision]) -> String {
     // One line per network: a ban wins over a captcha or throttle on the
     // same network (kinds are sorted so that `ban` comes first).
     entries.dedup_by(|later, first| later.0 == first.0);
+    // HAProxy's map_ip takes the longest match, so a captcha on an address
+    // inside a banned range would answer `captcha` for it; a ban wins, so
+    // weaker entries a ban already covers are left out. (Plain and nginx
+    // lists hold bans only, where any match denies.)
+    let banned: std::collections::HashSet<ipnet::IpNet> = entries
+        .iter()
+        .filter(|(_, kind)| *kind == DecisionKind::Ban)
+        .map(|(net, _)| net.trunc())
+        .collect();
+    entries.retain(|(net, kind)| {
+        *kind == DecisionKind::Ban
+            || !(0..=net.prefix_len()).any(|len| {
+                ipnet::IpNet::new(net.addr(), len).is_ok_and(|wider| banned.contains(&wider.trunc()))
+            })
+    });
     let mut out = String::new();
     for (net, kind) in entries {
         // Single addresses are written bare, as most list readers expect.
