@@ -337,7 +337,8 @@ fn render(format: ListFormat, effective: &[Decision]) -> String {
     entries.retain(|(net, kind)| {
         *kind == DecisionKind::Ban
             || !(0..=net.prefix_len()).any(|len| {
-                ipnet::IpNet::new(net.addr(), len).is_ok_and(|wider| banned.contains(&wider.trunc()))
+                ipnet::IpNet::new(net.addr(), len)
+                    .is_ok_and(|wider| banned.contains(&wider.trunc()))
             })
     });
     let mut out = String::new();

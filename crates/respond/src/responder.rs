@@ -188,7 +188,8 @@ pub enum Outcome {
     /// Written: `active`, `pending_approval`, or `simulated` (simulate and
     /// shadow modes; a shadow decision carries enforce mode's verdict).
     Created(Decision),
-    /// An effective decision of the same kind on the same value exists;
+    /// An effective decision of the same kind on the same value exists (or,
+    /// for a request that would wait for approval, one waits already);
     /// nothing new was written.
     AlreadyActive(Decision),
     /// A safety rail refused it; the refusal is in the audit log.
@@ -532,6 +533,16 @@ impl Responder {
             }
         }
         if plan.hold.is_some() {
+            // A request that would wait for approval beside another of the
+            // same kind on the same value already waiting is a duplicate:
+            // otherwise a brute-forcer fills the queue with copies while
+            // the breaker is tripped. (One that trips the breaker is still
+            // written, with its alert; one that could take effect is too.)
+            if plan.trips.is_none()
+                && let Some(waiting) = pending_decision(tx, req.kind, req.scope, value).await?
+            {
+                return Ok(Judgement::Duplicate(Box::new(waiting)));
+            }
             plan.state = DecisionState::PendingApproval;
         }
         Ok(Judgement::Create(plan))
@@ -694,6 +705,24 @@ impl Responder {
         let (status, action) = match verdict {
             ReviewVerdict::Approve => {
                 if d.state == DecisionState::PendingApproval {
+                    // Approving it beside an effective decision of the same
+                    // kind on the same value (made after the breaker was
+                    // reset) would make two: refused, naming the other.
+                    if let Some(other) = tx
+                        .effective_decision(d.kind, d.scope, &d.value, now)
+                        .await?
+                    {
+                        return Err(RespondError::Invalid(format!(
+                            "decision {id} duplicates the effective decision {} ({} {} {} until {}); revert this one instead",
+                            other.id,
+                            other.kind,
+                            other.scope,
+                            other.value,
+                            other
+                                .expires_at
+                                .map_or_else(|| "forever".to_owned(), |t| t.to_rfc3339()),
+                        )));
+                    }
                     d.state = DecisionState::Active;
                     d.expires_at = match d.duration {
                         Some(dur) => Some(now.checked_add_signed(dur).ok_or_else(|| {
@@ -894,6 +923,21 @@ pub enum ReviewVerdict {
     Revert,
     /// Keep it and make it last this much longer.
     Extend(TimeDelta),
+}
+
+/// The newest decision of this kind on this scope and value that waits
+/// for approval.
+async fn pending_decision(
+    tx: &mut dyn Tx,
+    kind: DecisionKind,
+    scope: Scope,
+    value: &str,
+) -> Result<Option<Decision>, RespondError> {
+    Ok(tx
+        .decisions_on(scope, value, Timestamp::MIN_UTC)
+        .await?
+        .into_iter()
+        .find(|d| d.kind == kind && d.state == DecisionState::PendingApproval))
 }
 
 /// The circuit breaker's state, if tripped.

@@ -181,7 +181,11 @@ fn concurrent_writes_of_one_list_each_land_whole() {
         }
     });
     let last = std::fs::read_to_string(&path).unwrap();
-    assert!(contents.contains(&last), "a torn list: {} bytes", last.len());
+    assert!(
+        contents.contains(&last),
+        "a torn list: {} bytes",
+        last.len()
+    );
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

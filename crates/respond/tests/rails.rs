@@ -762,3 +762,76 @@ async fn a_failing_enforcer_does_not_stop_the_others_and_is_retried() {
         (0, None, Some(retry))
     );
 }
+
+/// Regression: held decisions were invisible to the duplicate rail, so a
+/// brute-forcer filled the approval queue with copies while the breaker
+/// was tripped; and approving a held one beside an effective ban on the
+/// same value (made after the reset) gave two active bans.
+#[tokio::test]
+async fn held_copies_are_duplicates_and_approval_refuses_a_second_ban() {
+    let s = setup(ResponderConfig {
+        max_per_minute: 1,
+        ..ResponderConfig::default()
+    })
+    .await;
+    let now = t0();
+    s.created(ban("203.0.113.1", 1), now).await;
+    let Outcome::Created(held) = s.decide(ban("203.0.113.7", 1), now).await.outcome else {
+        panic!("not created")
+    };
+    assert_eq!(held.state, DecisionState::PendingApproval);
+    for minutes in 1..=3 {
+        let again = s
+            .decide(ban("203.0.113.7", 1), now + TimeDelta::minutes(minutes))
+            .await;
+        assert_eq!(again.outcome, Outcome::AlreadyActive(held.clone()));
+    }
+    // Another kind on the same value is another decision.
+    let mut captcha = ban("203.0.113.7", 1);
+    captcha.kind = DecisionKind::Captcha;
+    assert_eq!(
+        s.created(captcha, now).await.state,
+        DecisionState::PendingApproval
+    );
+    let pending: Vec<_> = s
+        .store
+        .list_decisions(&riposte_store::DecisionFilter {
+            state: Some(DecisionState::PendingApproval),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 2);
+
+    // After a reset, a new ban takes effect; approving the held copy then
+    // is refused, naming the effective one.
+    let later = now + TimeDelta::minutes(10);
+    s.responder
+        .reset_breaker(s.store.as_ref(), "alice", "scan", later)
+        .await
+        .unwrap();
+    let active = s.created(ban("203.0.113.7", 1), later).await;
+    assert_eq!(active.state, DecisionState::Active);
+    let err = s
+        .responder
+        .review(
+            s.store.as_ref(),
+            held.id,
+            ReviewVerdict::Approve,
+            "alice",
+            "",
+            later,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "invalid decision: decision {} duplicates the effective decision {} (ban ip 203.0.113.7 until 2026-03-14T11:10:00+00:00); revert this one instead",
+            held.id, active.id
+        )
+    );
+    let stored = s.store.get_decision(held.id).await.unwrap().unwrap();
+    assert_eq!(stored.state, DecisionState::PendingApproval);
+    assert_eq!(s.blocklist(), "203.0.113.1\n203.0.113.7\n");
+}

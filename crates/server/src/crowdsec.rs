@@ -24,10 +24,10 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use chrono::TimeDelta;
 use ipnet::IpNet;
 use riposte_model::{Decision, DecisionId, DecisionKind, DecisionState, Scope, Timestamp};
 use riposte_store::DecisionFilter;
-use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 
 use crate::{ApiError, AppState};
@@ -285,16 +285,14 @@ async fn changes(
             ..DecisionFilter::default()
         })
         .await?;
-    let mut effective: HashMap<(Scope, &str, DecisionKind), Vec<&Decision>> =
-        HashMap::new();
+    let mut effective: HashMap<(Scope, &str, DecisionKind), Vec<&Decision>> = HashMap::new();
     for d in active.iter().filter(|d| d.is_effective(now)) {
         effective
             .entry((d.scope, d.value.as_str(), d.kind))
             .or_default()
             .push(d);
     }
-    let effective_ids: HashSet<DecisionId> =
-        effective.values().flatten().map(|d| d.id).collect();
+    let effective_ids: HashSet<DecisionId> = effective.values().flatten().map(|d| d.id).collect();
     let mut new = Vec::new();
     let mut new_ids = HashSet::new();
     let mut ended = Vec::new();

@@ -70,11 +70,7 @@ impl Lapi {
         req.kind = kind;
         req.mode = mode;
         let mut tx = self.state.store.begin().await.unwrap();
-        let decided = self
-            .responder
-            .decide(&mut *tx, req, now)
-            .await
-            .unwrap();
+        let decided = self.responder.decide(&mut *tx, req, now).await.unwrap();
         tx.commit().await.unwrap();
         match decided.outcome {
             Outcome::Created(d) => d.id.to_string(),
@@ -345,10 +341,7 @@ async fn an_old_bans_expiry_never_deletes_the_repeat_offenders_new_ban() {
     l.clock.advance(TimeDelta::hours(4));
     let gone = l.stream("", NGINX).await;
     assert_eq!(gone.new, None);
-    assert_eq!(
-        side(&gone.deleted),
-        [row("ban", "Ip", "203.0.113.7", "0s")]
-    );
+    assert_eq!(side(&gone.deleted), [row("ban", "Ip", "203.0.113.7", "0s")]);
 }
 
 /// Regression: the pull cursor moved on HEAD (axum answers HEAD with the
