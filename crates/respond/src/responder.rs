@@ -743,7 +743,13 @@ impl Responder {
                         "decision {id} is pending approval; approve it before extending"
                     )));
                 }
-                let base = d.expires_at.unwrap_or(now).max(now);
+                // Adding to "never" would make it end at now + by.
+                let Some(expires_at) = d.expires_at else {
+                    return Err(RespondError::Invalid(format!(
+                        "decision {id} is permanent; there is no expiry to extend"
+                    )));
+                };
+                let base = expires_at.max(now);
                 d.expires_at =
                     Some(base.checked_add_signed(by).ok_or_else(|| {
                         RespondError::Invalid("extension is too long".to_owned())

@@ -835,3 +835,41 @@ async fn held_copies_are_duplicates_and_approval_refuses_a_second_ban() {
     assert_eq!(stored.state, DecisionState::PendingApproval);
     assert_eq!(s.blocklist(), "203.0.113.1\n203.0.113.7\n");
 }
+
+/// Regression: extending a permanent decision (no expiry) made it expire
+/// at now + by.
+#[tokio::test]
+async fn extending_a_permanent_decision_is_refused() {
+    let s = setup(ResponderConfig::default()).await;
+    let mut forever = ban("203.0.113.7", 1);
+    forever.duration = None;
+    forever.origin = Origin::User {
+        name: "alice".into(),
+    };
+    let d = s.created(forever, t0()).await;
+    assert_eq!(d.expires_at, None);
+    let err = s
+        .responder
+        .review(
+            s.store.as_ref(),
+            d.id,
+            ReviewVerdict::Extend(TimeDelta::hours(24)),
+            "bob",
+            "",
+            t0(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "invalid decision: decision {} is permanent; there is no expiry to extend",
+            d.id
+        )
+    );
+    let stored = s.store.get_decision(d.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.state, stored.expires_at),
+        (DecisionState::Active, None)
+    );
+}
