@@ -926,6 +926,19 @@ impl Config {
                         continue;
                     }
                     if let Some(b) = raw.build(file, &loc, &resolve, &mut p) {
+                        // Keys identify bouncers: a shared one would make
+                        // either's pulls move the other's position.
+                        if let Some(first) = bouncers.iter().find(|o| o.key == b.key) {
+                            p.push(
+                                file,
+                                &loc,
+                                format!(
+                                    "bouncers {:?} and {:?} have the same key; give each its own",
+                                    first.name, b.name
+                                ),
+                            );
+                            continue;
+                        }
                         bouncers.push(b);
                     }
                 }
@@ -1074,6 +1087,31 @@ mod tests {
         assert_eq!(
             env_secret("HOOK", Ok("s3cret".to_owned())),
             Ok("s3cret".to_owned())
+        );
+    }
+
+    /// Regression: two bouncers with one key under different names passed.
+    #[test]
+    fn bouncers_sharing_a_key_are_refused_naming_both() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["a.key", "b.key", "c.key"] {
+            let key = if name == "c.key" {
+                "other-key-0123456789abcdef"
+            } else {
+                "shared-key-0123456789abcdef"
+            };
+            let path = dir.path().join(name);
+            std::fs::write(&path, key).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let text = "version: 1\nbouncers:\n  - { name: nginx, key_file: a.key }\n  - { name: firewall, key_file: b.key }\n  - { name: traefik, key_file: c.key }\n";
+        let problems = Config::parse("b.yaml", text, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            problems,
+            "1 problem:\n  b.yaml: bouncers[1]: bouncers \"nginx\" and \"firewall\" have the same key; give each its own"
         );
     }
 }
