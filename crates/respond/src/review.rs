@@ -24,22 +24,18 @@ pub struct ReviewItem {
     pub alert: Option<Alert>,
 }
 
-/// The automated decisions still waiting for review, oldest first, each
-/// flagged when older than `max_age`.
+/// The automated decisions still waiting for review, oldest first (so the
+/// most overdue are never cut off by `limit`), each flagged when older than
+/// `max_age`; with `flagged_only`, only those, chosen before the limit.
 pub async fn review_queue(
     store: &dyn Store,
     max_age: TimeDelta,
     now: Timestamp,
     limit: u32,
+    flagged_only: bool,
 ) -> Result<Vec<ReviewItem>, RespondError> {
-    let mut pending = store
-        .list_decisions(&DecisionFilter {
-            review: Some(ReviewStatus::Pending),
-            limit: Some(limit),
-            ..DecisionFilter::default()
-        })
-        .await?;
-    pending.reverse();
+    let made_before = flagged_only.then(|| now.checked_sub_signed(max_age).unwrap_or(now));
+    let pending = store.pending_reviews(made_before, limit).await?;
     let mut items = Vec::with_capacity(pending.len());
     for decision in pending {
         let alert = match alert_of(&decision) {

@@ -582,7 +582,7 @@ async fn the_review_loop_and_its_digest() {
 
     // The queue: automated decisions only, oldest first, overdue flagged.
     let at = now + TimeDelta::hours(24) + TimeDelta::minutes(30);
-    let queue = review_queue(s.store.as_ref(), TimeDelta::hours(24), at, 100)
+    let queue = review_queue(s.store.as_ref(), TimeDelta::hours(24), at, 100, false)
         .await
         .unwrap();
     let listed: Vec<_> = queue.iter().map(|i| (i.decision.id, i.flagged)).collect();
@@ -871,5 +871,40 @@ async fn extending_a_permanent_decision_is_refused() {
     assert_eq!(
         (stored.state, stored.expires_at),
         (DecisionState::Active, None)
+    );
+}
+
+/// Regression: the queue took the newest `limit` pending decisions and then
+/// filtered the overdue ones, so with more pending than the limit the
+/// oldest, most overdue ones were missing and `--flagged` could be empty.
+#[tokio::test]
+async fn the_review_queue_keeps_the_most_overdue_within_its_limit() {
+    let s = setup(ResponderConfig::default()).await;
+    let now = t0();
+    let oldest = s
+        .created(ban("203.0.113.1", 1), now - TimeDelta::hours(30))
+        .await;
+    let older = s
+        .created(ban("203.0.113.2", 1), now - TimeDelta::hours(26))
+        .await;
+    let fresh = s
+        .created(ban("203.0.113.3", 1), now - TimeDelta::hours(1))
+        .await;
+    let queue = |limit, flagged| {
+        let store = s.store.clone();
+        async move {
+            review_queue(store.as_ref(), TimeDelta::hours(24), now, limit, flagged)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|i| (i.decision.id, i.flagged))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(queue(1, false).await, [(oldest.id, true)]);
+    assert_eq!(queue(2, true).await, [(oldest.id, true), (older.id, true)]);
+    assert_eq!(
+        queue(10, false).await,
+        [(oldest.id, true), (older.id, true), (fresh.id, false)]
     );
 }
