@@ -908,3 +908,57 @@ async fn the_review_queue_keeps_the_most_overdue_within_its_limit() {
         [(oldest.id, true), (older.id, true), (fresh.id, false)]
     );
 }
+
+/// Regression: a rule's reviewed and reverted counts took only decisions
+/// made in the window, so yesterday's decisions reverted today never showed
+/// in today's false-positive rate (and a verdict given after the window
+/// counted in it).
+#[tokio::test]
+async fn the_digest_counts_reviews_by_when_they_were_made() {
+    let s = setup(ResponderConfig::default()).await;
+    let now = t0();
+    let yesterday = s.created(ban("203.0.113.1", 48), now).await;
+    let kept = s.created(ban("203.0.113.2", 48), now).await;
+    let to = now + TimeDelta::hours(36);
+    let review = |id, verdict, at| {
+        let s = &s;
+        async move {
+            s.responder
+                .review(s.store.as_ref(), id, verdict, "bob", "", at)
+                .await
+                .unwrap()
+        }
+    };
+    // Both made the day before the window; both reviewed inside it.
+    review(
+        yesterday.id,
+        ReviewVerdict::Revert,
+        to - TimeDelta::hours(1),
+    )
+    .await;
+    review(kept.id, ReviewVerdict::Approve, to - TimeDelta::hours(2)).await;
+    // Made in the window, reviewed after it: decided, not reviewed.
+    let today = s
+        .created(ban("203.0.113.3", 4), to - TimeDelta::hours(3))
+        .await;
+    review(today.id, ReviewVerdict::Revert, to + TimeDelta::hours(1)).await;
+
+    let d = digest(
+        s.store.as_ref(),
+        TimeDelta::hours(24),
+        TimeDelta::hours(24),
+        to,
+    )
+    .await
+    .unwrap();
+    let stats = &d.rules["ssh-brute-force"];
+    assert_eq!(
+        (
+            stats.decided,
+            stats.reviewed,
+            stats.reverted,
+            stats.false_positive_rate
+        ),
+        (1, 2, 1, Some(0.5))
+    );
+}
