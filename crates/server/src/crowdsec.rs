@@ -11,8 +11,9 @@
 //!   rather than missed; bouncers take a repeated decision as a refresh).
 //!   Pull times are kept in memory: after a restart, each bouncer's next
 //!   pull gets every effective decision and what ended within a look-back.
-//! - `GET /v1/decisions?ip=A` (or `range=`, `scope=`+`value=`, `type=`):
-//!   the effective decisions covering it, or `null`.
+//! - `GET /v1/decisions?ip=A` (or `range=`, `scope=`, `value=`, `type=`,
+//!   each applied on its own; others are refused): the effective decisions
+//!   covering it, or `null`.
 //!
 //! Every request carries `X-Api-Key`; each bouncer has its own key
 //! (`bouncers:` in riposte.yaml). Keys are compared in constant time.
@@ -21,6 +22,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -340,7 +342,10 @@ async fn changes(
     Ok((new, deleted))
 }
 
+/// Every parameter is applied on its own; any other is refused (400) rather
+/// than ignored, which would answer with every decision.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct LookupQuery {
     ip: Option<String>,
     range: Option<String>,
@@ -353,11 +358,19 @@ pub(crate) struct LookupQuery {
 pub(crate) async fn lookup(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<LookupQuery>,
+    q: Result<Query<LookupQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     if s.bouncers.authenticate(&headers).is_none() {
         return Ok(forbidden());
     }
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let scope = match q.scope.as_deref() {
+        Some(name) => match wanted_scopes(Some(name)).as_slice() {
+            [one] => Some(*one),
+            _ => return Err(ApiError::BadRequest(format!("unknown scope {name:?}"))),
+        },
+        None => None,
+    };
     let now = s.clock.now();
     let asked = match (&q.ip, &q.range) {
         (Some(ip), _) => Some((Scope::Ip, ip)),
@@ -379,14 +392,19 @@ pub(crate) async fn lookup(
         .iter()
         .filter(|d| for_bouncers(d))
         .filter(|d| kind.as_deref().is_none_or(|k| d.kind.as_str() == k))
-        .filter(|d| match (&net, &q.scope, &q.value) {
-            // A decision covers the address or range asked about.
-            (Some(net), _, _) => d.scope.network(&d.value).is_some_and(|dn| dn.contains(net)),
-            (None, Some(scope), Some(value)) => {
-                cs_scope(d.scope).eq_ignore_ascii_case(scope)
-                    && d.scope.normalize(value).is_ok_and(|v| v == d.value)
-            }
-            _ => true,
+        // A decision covers the address or range asked about.
+        .filter(|d| {
+            net.is_none_or(|net| {
+                d.scope
+                    .network(&d.value)
+                    .is_some_and(|dn| dn.contains(&net))
+            })
+        })
+        .filter(|d| scope.is_none_or(|s| d.scope == s))
+        .filter(|d| {
+            q.value
+                .as_deref()
+                .is_none_or(|v| d.scope.normalize(v).is_ok_and(|v| v == d.value))
         })
         .map(|d| to_cs(d, now))
         .collect();

@@ -290,6 +290,50 @@ async fn decisions_by_address_cover_ranges_and_answer_null() {
     assert_eq!(body["error"], "\"not-an-ip\" is not an IP address");
     let (status, _) = l.get("/v1/decisions?ip=198.51.100.20", None).await;
     assert_eq!(status, 403);
+
+    // Regression: `scope` without `value` (and `value` without `scope`)
+    // were ignored, answering with every decision; each applies on its own,
+    // and a parameter not supported is refused rather than ignored.
+    let values = |body: &Value| -> Vec<String> {
+        let mut v: Vec<String> = body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["value"].as_str().unwrap().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let (status, body) = l.get("/v1/decisions?scope=Range", Some(NGINX)).await;
+    assert_eq!(
+        (status, values(&body)),
+        (200, vec!["198.51.100.0/24".to_owned()])
+    );
+    let (status, body) = l
+        .get("/v1/decisions?value=198.51.100.20", Some(NGINX))
+        .await;
+    assert_eq!(
+        (status, values(&body)),
+        (200, vec!["198.51.100.20".to_owned()])
+    );
+    let (status, body) = l
+        .get("/v1/decisions?scope=ip&value=198.51.100.0/24", Some(NGINX))
+        .await;
+    assert_eq!((status, body), (200, Value::Null));
+    let (status, body) = l.get("/v1/decisions?scope=Planet", Some(NGINX)).await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (400, Value::from("unknown scope \"Planet\""))
+    );
+    let (status, body) = l.get("/v1/decisions?contains=false", Some(NGINX)).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `contains`"),
+        "{body}"
+    );
 }
 
 /// Regression: bouncers remove by value, so the expiry of a repeat
