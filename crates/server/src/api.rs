@@ -155,12 +155,10 @@ async fn review(
     q: ListParams,
 ) -> Result<Json<Vec<riposte_respond::ReviewItem>>, ApiError> {
     let Query(q) = q?;
-    let mut items =
-        riposte_respond::review_queue(s.store.as_ref(), s.review_max_age, s.clock.now(), q.limit())
-            .await?;
-    if q.flagged == Some(true) {
-        items.retain(|i| i.flagged);
-    }
+    let flagged = q.flagged == Some(true);
+    let (store, now) = (s.store.as_ref(), s.clock.now());
+    let items =
+        riposte_respond::review_queue(store, s.review_max_age, now, q.limit(), flagged).await?;
     Ok(Json(items))
 }
 

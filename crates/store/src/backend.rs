@@ -167,6 +167,18 @@ macro_rules! sql_backend {
                     fetch_one(&self.pool, "decision", shared::GET_DECISION, vals).await
                 }
 
+                async fn pending_reviews(
+                    &self,
+                    made_before: Option<Timestamp>,
+                    limit: u32,
+                ) -> Result<Vec<Decision>> {
+                    let vals = vec![
+                        Val::Int(made_before.map(|t| t.timestamp_millis())),
+                        shared::limit(limit),
+                    ];
+                    fetch_all(&self.pool, "decision", shared::PENDING_REVIEWS, vals).await
+                }
+
                 async fn effective_decisions(&self, now: Timestamp) -> Result<Vec<Decision>> {
                     let vals = vec![Val::time(now)];
                     fetch_all(&self.pool, "decision", shared::EFFECTIVE_DECISIONS, vals).await

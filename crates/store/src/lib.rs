@@ -106,6 +106,14 @@ pub trait Store: IntelStore + Send + Sync + std::fmt::Debug + 'static {
     async fn get_case(&self, id: CaseId) -> Result<Option<Case>>;
     async fn list_decisions(&self, filter: &DecisionFilter) -> Result<Vec<Decision>>;
     async fn get_decision(&self, id: DecisionId) -> Result<Option<Decision>>;
+    /// Automated decisions awaiting review, oldest first (the most overdue
+    /// must not fall behind a limit), and with `made_before` only those made
+    /// before it (the overdue ones), filtered before the limit applies.
+    async fn pending_reviews(
+        &self,
+        made_before: Option<Timestamp>,
+        limit: u32,
+    ) -> Result<Vec<Decision>>;
     /// Decisions in state `active` whose expiry is after `now` (or never):
     /// exactly what enforcers must apply.
     async fn effective_decisions(&self, now: Timestamp) -> Result<Vec<Decision>>;

@@ -341,6 +341,11 @@ pub(crate) const LIST_DECISIONS: &str = "SELECT format_version, body FROM decisi
     AND ($3 IS NULL OR review = $3) \
     AND ($4 IS NULL OR created_at >= $4 OR updated_at >= $4) \
     ORDER BY created_at DESC, id DESC LIMIT $5";
+/// Automated decisions awaiting review, oldest first; `$1` (Unix ms,
+/// optional) keeps only those made before it; `$2` is the limit.
+pub(crate) const PENDING_REVIEWS: &str = "SELECT format_version, body FROM decisions \
+    WHERE review = 'pending' AND ($1 IS NULL OR created_at < $1) \
+    ORDER BY created_at, id LIMIT $2";
 /// Every decision on one value of one scope made at or after `$3`, newest
 /// first: the history escalation counts and duplicates are checked against.
 pub(crate) const DECISIONS_ON: &str = "SELECT format_version, body FROM decisions \

@@ -52,6 +52,7 @@ conformance!([sqlite_file, sqlite_memory, postgres]:
     upsert_case_replaces_the_stored_case,
     open_case_by_key_ignores_closed_cases,
     decisions_round_trip_and_filter,
+    pending_reviews_oldest_first_filtered_before_the_limit,
     effective_decisions_exclude_expiry_at_now,
     expire_decisions_ends_exactly_the_due_ones,
     end_decision_moves_only_active_decisions,
@@ -492,6 +493,42 @@ async fn decisions_round_trip_and_filter(store: Arc<dyn Store>) {
         Some(revoked_a)
     );
     assert_eq!(store.get_decision(DecisionId::new()).await.unwrap(), None);
+}
+
+/// Regression: the review queue took the newest `limit` pending decisions,
+/// so with more pending the oldest (most overdue) were missing, and the
+/// overdue filter ran after the limit.
+async fn pending_reviews_oldest_first_filtered_before_the_limit(store: Arc<dyn Store>) {
+    let first = decision("192.0.2.1", DecisionState::Active, 1_000, None);
+    let second = decision("192.0.2.2", DecisionState::PendingApproval, 2_000, None);
+    let third = decision("192.0.2.3", DecisionState::Active, 3_000, None);
+    let mut approved = decision("192.0.2.4", DecisionState::Active, 500, None);
+    approved.review = Some(Review {
+        status: ReviewStatus::Approved,
+        by: Some("alice".into()),
+        at: Some(t(600)),
+        note: None,
+    });
+    let mut by_hand = decision("192.0.2.5", DecisionState::Active, 0, None);
+    by_hand.review = None;
+    let mut tx = store.begin().await.unwrap();
+    for d in [&third, &approved, &first, &by_hand, &second] {
+        tx.insert_decision(d).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let pending = |before: Option<i64>, limit| {
+        let store = store.clone();
+        async move { store.pending_reviews(before.map(t), limit).await.unwrap() }
+    };
+    assert_eq!(
+        pending(None, 10).await,
+        [first.clone(), second.clone(), third.clone()]
+    );
+    assert_eq!(pending(None, 2).await, [first.clone(), second.clone()]);
+    assert_eq!(pending(Some(2_000), 10).await, std::slice::from_ref(&first));
+    assert_eq!(pending(Some(2_001), 1).await, std::slice::from_ref(&first));
+    assert_eq!(pending(Some(3_001), 10).await, [first, second, third]);
+    assert_eq!(pending(Some(1_000), 10).await, []);
 }
 
 async fn effective_decisions_exclude_expiry_at_now(store: Arc<dyn Store>) {
