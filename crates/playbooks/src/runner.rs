@@ -1175,6 +1175,61 @@ fn secret_forms(values: &BTreeMap<String, String>) -> Vec<String> {
     forms
 }
 
+/// The shortest part of a secret that a cut message is redacted for.
+pub const MIN_SECRET_PIECE: usize = 8;
+
+/// `text` with every cut piece of `secret` (see [`Secrets::redact_text`])
+/// replaced.
+fn redact_pieces(text: &str, secret: &str) -> String {
+    let at_cut = |rest: &str| rest.is_empty() || rest.starts_with("...") || rest.starts_with('…');
+    let mut cuts: Vec<(usize, usize)> = Vec::new();
+    // A start of the secret, cut where the text is.
+    let head = &secret[..MIN_SECRET_PIECE.min(secret.len())];
+    if secret.is_char_boundary(head.len()) {
+        for (p, _) in text.match_indices(head) {
+            let common = text[p..]
+                .bytes()
+                .zip(secret.bytes())
+                .take_while(|(a, b)| a == b)
+                .count();
+            if common < secret.len()
+                && text.is_char_boundary(p + common)
+                && at_cut(&text[p + common..])
+            {
+                cuts.push((p, p + common));
+            }
+        }
+    }
+    // An end of the secret, where the text (or a quoted part) starts.
+    let starts = std::iter::once(0).chain(text.match_indices(": ").map(|(p, _)| p + 2));
+    for b in starts {
+        let rest = &text[b..];
+        let longest = (MIN_SECRET_PIECE..secret.len())
+            .rev()
+            .filter(|&k| secret.is_char_boundary(secret.len() - k))
+            .find(|&k| rest.starts_with(&secret[secret.len() - k..]));
+        if let Some(k) = longest {
+            cuts.push((b, b + k));
+        }
+    }
+    if cuts.is_empty() {
+        return text.to_owned();
+    }
+    cuts.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (start, end) in cuts {
+        if start < at {
+            continue;
+        }
+        out.push_str(&text[at..start]);
+        out.push_str(REDACTED);
+        at = end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
 /// What redaction puts in place of a secret.
 pub const REDACTED: &str = "[redacted]";
 
@@ -1214,12 +1269,21 @@ impl Secrets {
 
     /// Replaces every secret value inside `text`, in each of the forms
     /// templates and clients put it in.
+    ///
+    /// A message cut to a bound may hold only part of a secret (an error
+    /// page quoting a long token, cut at 200 bytes; the last bytes of
+    /// stderr): a start of a secret, of [`MIN_SECRET_PIECE`] bytes or more,
+    /// that ends where the text does or at an ellipsis, and an end of one
+    /// where the text starts or after `": "`, are redacted too.
     pub fn redact_text(&self, text: &str) -> String {
         let mut out = text.to_owned();
         for v in &self.1 {
             if out.contains(v.as_str()) {
                 out = out.replace(v.as_str(), REDACTED);
             }
+        }
+        for v in self.1.iter().filter(|v| v.len() > MIN_SECRET_PIECE) {
+            out = redact_pieces(&out, v);
         }
         out
     }

@@ -355,3 +355,32 @@ steps:
         ]
     );
 }
+
+#[test]
+fn a_cut_message_loses_the_piece_of_a_secret_it_holds() {
+    let token = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXBheWxvYWQ.sig";
+    let secrets = Secrets::new([("JWT".to_owned(), token.to_owned())].into());
+    // An error page quoting the token, cut at its bound.
+    assert_eq!(
+        secrets.redact_text(
+            "POST https://x.example answered 401: bad token eyJhbGciOiJIUzI1NiJ9.c2Vj…"
+        ),
+        "POST https://x.example answered 401: bad token [redacted]…"
+    );
+    assert_eq!(
+        secrets.redact_text("input token: \"eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LX..."),
+        "input token: \"[redacted]..."
+    );
+    // The last bytes of stderr, starting inside the token.
+    assert_eq!(
+        secrets.redact_text("/opt/x exited with code 1: cmV0LXBheWxvYWQ.sig rejected"),
+        "/opt/x exited with code 1: [redacted] rejected"
+    );
+    // Text that merely shares a few bytes with it, or a start that does not
+    // end at a cut, is left alone.
+    assert_eq!(
+        secrets.redact_text("eyJhbGci is a common JWT start; .sig too"),
+        "eyJhbGci is a common JWT start; .sig too"
+    );
+    assert_eq!(secrets.redact_text(token), "[redacted]");
+}
