@@ -24,6 +24,24 @@ pub struct IntelCount {
     pub to_ids: u64,
 }
 
+/// One sighting waiting to be pushed to the MISP instance `feed` came from
+/// (`intel_sighting_queue`): an indicator of that feed seen in events of
+/// one source within one committed batch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct QueuedSighting {
+    /// Assigned by the store; ignored by [`IntelTx::queue_sightings`].
+    pub id: i64,
+    pub feed: String,
+    pub kind: IndicatorKind,
+    pub value: String,
+    /// The event source (`eve`), or the dataset without one.
+    pub source: String,
+    /// The last event of the batch that carried the value.
+    pub seen_at: Timestamp,
+    /// Events of the batch that carried it.
+    pub count: u64,
+}
+
 /// The reads.
 #[async_trait]
 pub trait IntelStore {
@@ -39,6 +57,10 @@ pub trait IntelStore {
     async fn intel_counts(&self) -> Result<Vec<IntelCount>>;
     /// Most recently seen first.
     async fn list_sightings(&self, limit: u32) -> Result<Vec<Sighting>>;
+    /// `feed`'s queued sightings, oldest first.
+    async fn queued_sightings(&self, feed: &str, limit: u32) -> Result<Vec<QueuedSighting>>;
+    /// Queued sightings per feed, by feed name.
+    async fn sighting_queue_counts(&self) -> Result<Vec<(String, u64)>>;
 }
 
 /// The writes, inside a transaction.
@@ -60,6 +82,11 @@ pub trait IntelTx {
     /// Adds the sightings' counts to the stored ones, widening first/last
     /// seen.
     async fn record_sightings(&mut self, sightings: &[Sighting]) -> Result<()>;
+    /// Appends sightings to push (their `id` is assigned here).
+    async fn queue_sightings(&mut self, sightings: &[QueuedSighting]) -> Result<()>;
+    /// Removes exactly these queued sightings (pushed); returns how many
+    /// were there.
+    async fn dequeue_sightings(&mut self, ids: &[i64]) -> Result<u64>;
 }
 
 pub(crate) const SELECT_SAME_IMPORT: &str = "SELECT format_version, body FROM intel_indicators \
@@ -149,6 +176,43 @@ pub(crate) fn sighting(row: SightingRow) -> Result<Sighting> {
     })
 }
 
+pub(crate) const QUEUE_SIGHTING: &str = "INSERT INTO intel_sighting_queue \
+    (feed, kind, value, source, seen_at, count) VALUES ($1, $2, $3, $4, $5, $6)";
+pub(crate) const QUEUED_SIGHTINGS: &str = "SELECT id, feed, kind, value, source, seen_at, count \
+    FROM intel_sighting_queue WHERE feed = $1 ORDER BY id LIMIT $2";
+pub(crate) const DEQUEUE_SIGHTING: &str = "DELETE FROM intel_sighting_queue WHERE id = $1";
+pub(crate) const SIGHTING_QUEUE_COUNTS: &str =
+    "SELECT feed, COUNT(*) FROM intel_sighting_queue GROUP BY feed ORDER BY feed";
+
+pub(crate) fn queued_row(s: &QueuedSighting) -> Result<Vec<Val>> {
+    Ok(vec![
+        Val::text(&s.feed),
+        Val::text(s.kind),
+        Val::text(&s.value),
+        Val::text(&s.source),
+        Val::time(s.seen_at),
+        Val::Int(Some(crate::shared::to_i64(s.count)?)),
+    ])
+}
+
+pub(crate) type QueuedRow = (i64, String, String, String, String, i64, i64);
+
+pub(crate) fn queued(row: QueuedRow) -> Result<QueuedSighting> {
+    let (id, feed, kind, value, source, seen_at, count) = row;
+    Ok(QueuedSighting {
+        id,
+        feed,
+        kind: kind
+            .parse()
+            .map_err(|e: riposte_model::UnknownName| sqlx::Error::Decode(e.to_string().into()))?,
+        value,
+        source,
+        seen_at: chrono::DateTime::from_timestamp_millis(seen_at)
+            .ok_or_else(|| sqlx::Error::Decode(format!("bad timestamp {seen_at}").into()))?,
+        count: crate::shared::to_u64(count)?,
+    })
+}
+
 pub(crate) fn count_row(
     (feed, kind, n, to_ids): (String, String, i64, Option<i64>),
 ) -> Result<IntelCount> {
@@ -185,7 +249,9 @@ pub(crate) fn dedup(indicators: &[Indicator]) -> Vec<Indicator> {
 macro_rules! intel_impl {
     ($store:ident) => {
         use riposte_model::{Indicator, IndicatorKind, Sighting};
-        use $crate::intel::{self as intel, IndicatorKey, IntelCount, IntelStore, IntelTx};
+        use $crate::intel::{
+            self as intel, IndicatorKey, IntelCount, IntelStore, IntelTx, QueuedSighting,
+        };
 
         #[async_trait]
         impl IntelStore for $store {
@@ -226,6 +292,28 @@ macro_rules! intel_impl {
                         .fetch_all(&self.pool)
                         .await?;
                 rows.into_iter().map(intel::sighting).collect()
+            }
+
+            async fn queued_sightings(
+                &self,
+                feed: &str,
+                limit: u32,
+            ) -> Result<Vec<QueuedSighting>> {
+                let vals = vec![Val::text(feed), shared::limit(limit)];
+                let rows: Vec<intel::QueuedRow> =
+                    sqlx::query_as_with(intel::QUEUED_SIGHTINGS, args(vals)?)
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.into_iter().map(intel::queued).collect()
+            }
+
+            async fn sighting_queue_counts(&self) -> Result<Vec<(String, u64)>> {
+                let rows: Vec<(String, i64)> = sqlx::query_as(intel::SIGHTING_QUEUE_COUNTS)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter()
+                    .map(|(feed, n)| Ok((feed, shared::to_u64(n)?)))
+                    .collect()
             }
         }
 
@@ -292,6 +380,26 @@ macro_rules! intel_impl {
                     .await?;
                 }
                 Ok(())
+            }
+
+            async fn queue_sightings(&mut self, sightings: &[QueuedSighting]) -> Result<()> {
+                for s in sightings {
+                    execute(&mut *self.0, intel::QUEUE_SIGHTING, intel::queued_row(s)?).await?;
+                }
+                Ok(())
+            }
+
+            async fn dequeue_sightings(&mut self, ids: &[i64]) -> Result<u64> {
+                let mut n = 0;
+                for id in ids {
+                    n += execute_count(
+                        &mut *self.0,
+                        intel::DEQUEUE_SIGHTING,
+                        vec![Val::Int(Some(*id))],
+                    )
+                    .await?;
+                }
+                Ok(n)
             }
         }
     };

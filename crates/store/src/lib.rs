@@ -24,7 +24,7 @@ mod postgres;
 mod shared;
 mod sqlite;
 
-pub use intel::{IndicatorKey, IntelCount, IntelStore, IntelTx};
+pub use intel::{IndicatorKey, IntelCount, IntelStore, IntelTx, QueuedSighting};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 

@@ -66,6 +66,7 @@ conformance!([sqlite_file, sqlite_memory, postgres]:
     commit_makes_the_whole_batch_visible,
     intel_indicators_merge_within_an_import_page_and_age_out,
     intel_sightings_add_up,
+    intel_sighting_queue_is_per_feed_oldest_first_and_dequeued_exactly,
 );
 
 // An in-memory SQLite store has a single connection, so a read there waits
@@ -1270,4 +1271,78 @@ async fn intel_sightings_add_up(store: Arc<dyn Store>) {
         [s(5, 40, 200), other]
     );
     assert_eq!(store.list_sightings(1).await.unwrap().len(), 1);
+}
+
+async fn intel_sighting_queue_is_per_feed_oldest_first_and_dequeued_exactly(store: Arc<dyn Store>) {
+    use riposte_model::IndicatorKind as K;
+    use riposte_store::QueuedSighting;
+    let q = |feed: &str, value: &str, at, count| QueuedSighting {
+        id: 0,
+        feed: feed.into(),
+        kind: K::Ip,
+        value: value.into(),
+        source: "eve".into(),
+        seen_at: t(at),
+        count,
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.queue_sightings(&[
+        q("misp", "192.0.2.1", 100, 2),
+        q("other", "192.0.2.9", 100, 1),
+    ])
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    // A batch that never commits queues nothing.
+    let mut tx = store.begin().await.unwrap();
+    tx.queue_sightings(&[q("misp", "192.0.2.66", 150, 1)])
+        .await
+        .unwrap();
+    drop(tx);
+    let mut tx = store.begin().await.unwrap();
+    tx.queue_sightings(&[q("misp", "192.0.2.2", 200, 1)])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let queued = store.queued_sightings("misp", 10).await.unwrap();
+    let strip = |v: &[QueuedSighting]| -> Vec<QueuedSighting> {
+        v.iter()
+            .map(|s| QueuedSighting { id: 0, ..s.clone() })
+            .collect()
+    };
+    assert_eq!(
+        strip(&queued),
+        [
+            q("misp", "192.0.2.1", 100, 2),
+            q("misp", "192.0.2.2", 200, 1)
+        ]
+    );
+    assert!(queued[0].id < queued[1].id);
+    assert_eq!(store.queued_sightings("misp", 1).await.unwrap().len(), 1);
+    assert_eq!(
+        store.sighting_queue_counts().await.unwrap(),
+        [("misp".to_owned(), 2), ("other".to_owned(), 1)]
+    );
+
+    // Exactly the given rows go; an id already gone counts nothing.
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.dequeue_sightings(&[queued[0].id, -5]).await.unwrap(), 1);
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.dequeue_sightings(&[queued[0].id]).await.unwrap(), 0);
+    tx.commit().await.unwrap();
+    assert_eq!(
+        strip(&store.queued_sightings("misp", 10).await.unwrap()),
+        [q("misp", "192.0.2.2", 200, 1)]
+    );
+    // Ids are never reused after the newest row goes.
+    let last = store.queued_sightings("misp", 10).await.unwrap()[0].id;
+    let mut tx = store.begin().await.unwrap();
+    tx.dequeue_sightings(&[last]).await.unwrap();
+    tx.queue_sightings(&[q("misp", "192.0.2.3", 300, 1)])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(store.queued_sightings("misp", 10).await.unwrap()[0].id > last);
 }
