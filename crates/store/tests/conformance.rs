@@ -67,6 +67,7 @@ conformance!([sqlite_file, sqlite_memory, postgres]:
     intel_indicators_merge_within_an_import_page_and_age_out,
     intel_sightings_add_up,
     intel_sighting_queue_is_per_feed_oldest_first_and_dequeued_exactly,
+    intel_upserts_of_many_indicators_merge_and_count_like_single_ones,
 );
 
 // An in-memory SQLite store has a single connection, so a read there waits
@@ -1345,4 +1346,51 @@ async fn intel_sighting_queue_is_per_feed_oldest_first_and_dequeued_exactly(stor
         .unwrap();
     tx.commit().await.unwrap();
     assert!(store.queued_sightings("misp", 10).await.unwrap()[0].id > last);
+}
+
+/// Calls bigger than one statement's worth of rows (the backends write 100
+/// per statement): new rows counted exactly, same-import rows merged, older
+/// ones replaced, in every statement of the call.
+async fn intel_upserts_of_many_indicators_merge_and_count_like_single_ones(store: Arc<dyn Store>) {
+    use riposte_model::{Confidence, IndicatorKind as K};
+    let ind = |i: u32, confidence: u8| {
+        let mut x = indicator(K::Ip, &format!("10.0.{}.{}", i / 256, i % 256), "big");
+        x.confidence = Confidence::new(confidence).unwrap();
+        x
+    };
+    let first: Vec<_> = (0..250).map(|i| ind(i, 40)).collect();
+    // 150 of the same (higher confidence for even ones), 100 new.
+    let second: Vec<_> = (100..350)
+        .map(|i| ind(i, if i % 2 == 0 { 80 } else { 20 }))
+        .collect();
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.upsert_indicators(&first, t(1_000)).await.unwrap(), 250);
+    assert_eq!(tx.upsert_indicators(&second, t(1_000)).await.unwrap(), 100);
+    tx.commit().await.unwrap();
+    let conf = |v: &[riposte_model::Indicator]| -> Vec<u8> {
+        v.iter().map(|i| i.confidence.get()).collect()
+    };
+    let all = store.indicators_page(None, 1_000).await.unwrap();
+    assert_eq!(all.len(), 350);
+    let by_value = |value: &str| all.iter().find(|i| i.value == value).unwrap().clone();
+    // Same import: the higher confidence wins, whichever came first.
+    assert_eq!(
+        conf(&[
+            by_value("10.0.0.99"),
+            by_value("10.0.0.100"),
+            by_value("10.0.0.101"),
+            by_value("10.0.0.249"),
+            by_value("10.0.0.250"),
+            by_value("10.0.1.93"),
+        ]),
+        [40, 80, 40, 40, 80, 20]
+    );
+    // A later import replaces.
+    let third: Vec<_> = (0..350).map(|i| ind(i, 10)).collect();
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.upsert_indicators(&third, t(2_000)).await.unwrap(), 0);
+    tx.commit().await.unwrap();
+    let all = store.indicators_page(None, 1_000).await.unwrap();
+    assert!(all.iter().all(|i| i.confidence.get() == 10));
+    assert_eq!(all.len(), 350);
 }
