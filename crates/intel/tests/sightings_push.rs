@@ -231,3 +231,52 @@ async fn an_unreachable_misp_keeps_the_queue_and_counts_failures() {
         "feed misp: sightings push is not configured"
     );
 }
+
+/// `serve`'s pusher: on its interval it pushes, a 500 is retried after the
+/// backoff (capped by the interval, here 100 ms), and a stop ends it.
+/// Waits for the server's requests (at most 60 s), asserting only what
+/// was received, never how long it took.
+#[tokio::test]
+async fn the_scheduled_pusher_retries_after_a_failure_and_stops_on_shutdown() {
+    let misp = Misp::default();
+    let base = serve(misp.clone()).await;
+    let mut f = feed(&base);
+    if let Some(p) = f.sightings.as_mut() {
+        p.interval = std::time::Duration::from_millis(100);
+    }
+    let store = riposte_store::open("sqlite::memory:").await.unwrap();
+    queue(&store, &[q("192.0.2.1", "eve", 1_773_480_000)]).await;
+    *misp.fail.lock().unwrap() = 1;
+    let clock: Arc<dyn riposte_model::Clock> = Arc::new(riposte_model::ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 12, 4, 10, 0, 0).unwrap(),
+    ));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let tasks = riposte_intel::sightings::schedule(
+        &[f.clone(), {
+            let mut other = f.clone();
+            other.name = "no-push".into();
+            other.sightings = None;
+            other
+        }],
+        store.clone(),
+        clock,
+        stopped,
+    );
+    assert_eq!(tasks.len(), 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !store.queued_sightings("misp", 10).await.unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "never pushed");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    stop.send(true).unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let one = body(&["192.0.2.1"], "riposte:eve", 1_773_480_000);
+    assert_eq!(*misp.received.lock().unwrap(), [one.clone(), one]);
+    let s = state(&store).await;
+    assert_eq!(
+        (s.pushed, s.requests, s.failures, s.last_error),
+        (1, 1, 0, None)
+    );
+}
