@@ -10,7 +10,9 @@
 //! Its stdout and stderr are each kept up to a bound (the rest is read and
 //! dropped, so the program is not blocked on a full pipe). When it exits,
 //! or when it runs past its timeout, or when the step is abandoned, the
-//! whole process group is killed: nothing it started outlives the step.
+//! whole process group is killed: nothing it started in the group outlives
+//! the step; a process that left the group (`setsid`) and holds the pipes
+//! is read for [`PIPE_GRACE`] more, then the step ends anyway.
 
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
@@ -27,7 +29,7 @@ use crate::{ActionsError, ExecConfig, Input};
 /// Environment variables a step may not set: the ones Riposte sets, and
 /// those that make a loader, shell or interpreter run other code than
 /// the allowed program (values may come from an alert).
-const RESERVED_ENV: [&str; 14] = [
+const RESERVED_ENV: [&str; 20] = [
     "PATH",
     "RIPOSTE_IDEMPOTENCY_KEY",
     "BASH_ENV",
@@ -42,8 +44,17 @@ const RESERVED_ENV: [&str; 14] = [
     "PYTHONPATH",
     "NODE_OPTIONS",
     "RUBYOPT",
+    "RUBYLIB",
+    "PERL5LIB",
+    "PERLLIB",
+    "PYTHONHOME",
+    "NODE_PATH",
+    "JAVA_TOOL_OPTIONS",
 ];
 const RESERVED_ENV_PREFIXES: [&str; 3] = ["LD_", "DYLD_", "BASH_FUNC_"];
+
+/// How long the pipes are read after the program ended or was killed.
+const PIPE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The most of stderr quoted in a failure message.
 const STDERR_IN_MESSAGE: usize = 500;
@@ -161,10 +172,18 @@ impl Exec {
                 let _ = pipe.write_all(&bytes).await;
             });
         }
-        let stdout = tokio::spawn(read_capped(child.stdout.take(), limit));
-        let stderr = tokio::spawn(read_capped(child.stderr.take(), limit));
+        let (exited, stop) = tokio::sync::watch::channel(false);
+        let stdout = tokio::spawn(read_capped(child.stdout.take(), limit, stop.clone()));
+        let stderr = tokio::spawn(read_capped(child.stderr.take(), limit, stop));
         let status = tokio::time::timeout(timeout, child.wait()).await;
         group.kill();
+        // A process that left the group (`setsid`) may hold the pipes open:
+        // what it writes in the grace after the program ended is kept, then
+        // the reading stops, so the step ends when its program does.
+        tokio::spawn(async move {
+            tokio::time::sleep(PIPE_GRACE).await;
+            let _ = exited.send(true);
+        });
         let status = match status {
             Ok(Ok(s)) => Some(s),
             Ok(Err(e)) => return Err(format!("waiting for {argv0}: {e}")),
@@ -236,7 +255,11 @@ fn stderr_end(stderr: &str) -> String {
 }
 
 /// Reads a pipe to its end, keeping the first `limit` bytes.
-async fn read_capped<R: AsyncRead + Unpin>(pipe: Option<R>, limit: usize) -> (Vec<u8>, bool) {
+async fn read_capped<R: AsyncRead + Unpin>(
+    pipe: Option<R>,
+    limit: usize,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> (Vec<u8>, bool) {
     let Some(mut pipe) = pipe else {
         return (Vec::new(), false);
     };
@@ -244,7 +267,11 @@ async fn read_capped<R: AsyncRead + Unpin>(pipe: Option<R>, limit: usize) -> (Ve
     let mut cut = false;
     let mut buf = vec![0u8; 16 * 1024];
     loop {
-        match pipe.read(&mut buf).await {
+        let read = tokio::select! {
+            r = pipe.read(&mut buf) => r,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        match read {
             Ok(0) | Err(_) => break,
             Ok(n) => {
                 let room = limit - kept.len();
@@ -488,6 +515,28 @@ mod tests {
         );
         assert!(started.elapsed() < Duration::from_secs(5));
         assert_gone(&pidfile).await;
+    }
+
+    #[tokio::test]
+    async fn a_process_that_left_the_group_does_not_hold_the_step() {
+        // The daemon escapes the group kill and keeps stdout open; the step
+        // still ends when its program does (after the pipes' grace), with
+        // what the program wrote.
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let script = format!(
+            "/usr/bin/setsid /bin/sleep 600 & echo $! > {}; echo done",
+            pidfile.display()
+        );
+        let mut c = call(json!({"argv": ["/bin/sh", "-c", script]}));
+        c.timeout = Some(Duration::from_secs(900));
+        let out = done(exec(&["/bin/sh"]).run(&c.step()).await);
+        let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_owned();
+        let _ = std::process::Command::new("/bin/kill")
+            .args(["-KILL", &pid])
+            .status();
+        assert_eq!(out["exit_code"], json!(0));
+        assert_eq!(out["stdout"], json!("done\n"));
     }
 
     #[tokio::test]

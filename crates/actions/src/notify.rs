@@ -142,7 +142,13 @@ async fn post_json(
 /// `<@U123>` or `<https://evil|click here>` can be formed; and the
 /// broadcast mentions Mattermost (and Slack with `link_names`) read in
 /// plain text (`@channel`, `@here`, `@all`, `@everyone`) broken with a
-/// zero-width space, so an alert cannot page a whole channel.
+/// zero-width space, so an alert cannot page a whole channel. Markdown
+/// (Mattermost renders it) gets no masked link, image or reference
+/// definition either: a zero-width space after every `]` that a `(`, `[`
+/// or `:` follows, so `[https://bank.example](https://evil.example)` shows
+/// as the text it is and `![x](https://tracker.example/pixel)` makes no
+/// reader's client fetch anything. Bare addresses stay as they are: a
+/// reader sees where they lead.
 pub(crate) fn chat_escape(text: &str) -> String {
     const BROADCASTS: [&str; 4] = ["channel", "here", "all", "everyone"];
     let mut out = String::with_capacity(text.len());
@@ -151,6 +157,12 @@ pub(crate) fn chat_escape(text: &str) -> String {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
+            ']' => {
+                out.push(']');
+                if matches!(text[i + 1..].chars().next(), Some('(' | '[' | ':')) {
+                    out.push('\u{200B}');
+                }
+            }
             '@' => {
                 out.push('@');
                 let rest = &text[i + 1..];
@@ -199,6 +211,18 @@ mod tests {
         assert_eq!(
             chat_escape("@channel @Here @all, @everyone! @alice mail@example.org @allison"),
             "@\u{200B}channel @\u{200B}Here @\u{200B}all, @\u{200B}everyone! @alice mail@example.org @allison"
+        );
+        // Markdown links, images and reference definitions come out inert;
+        // brackets that form none stay as they are.
+        assert_eq!(
+            chat_escape(
+                "[https://bank.example](https://evil.example) ![x](https://t.example/p.png)"
+            ),
+            "[https://bank.example]\u{200B}(https://evil.example) ![x]\u{200B}(https://t.example/p.png)"
+        );
+        assert_eq!(
+            chat_escape("[login][1]\n[1]: https://evil.example\n[sev] high ]"),
+            "[login]\u{200B}[1]\n[1]\u{200B}: https://evil.example\n[sev] high ]"
         );
     }
 

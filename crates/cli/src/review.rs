@@ -123,11 +123,8 @@ pub async fn review(cmd: ReviewCommand) -> anyhow::Result<()> {
         } => {
             let ctx = store.open().await?;
             let max_age = ctx.responder.config().review_max_age;
-            let mut items =
-                review_queue(ctx.store.as_ref(), max_age, ctx.clock.now(), limit).await?;
-            if flagged {
-                items.retain(|i| i.flagged);
-            }
+            let items =
+                review_queue(ctx.store.as_ref(), max_age, ctx.clock.now(), limit, flagged).await?;
             return print_list(&items, json, "decisions awaiting review", review_line);
         }
         ReviewCommand::Digest {

@@ -590,3 +590,87 @@ async fn serve_runs_network_json_and_evtx_dir_sources() {
         "{stderr}"
     );
 }
+
+/// `taxii.listen`: TAXII on a listener of its own (and not on the API's),
+/// authenticated, serving what the store holds; the intel routes on the
+/// API; SIGTERM stops both listeners cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_shares_intel_over_taxii_on_its_own_listener() {
+    use riposte_model::{Indicator, IndicatorKind, Tlp};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let store = riposte_store::open(&sqlite_url(dir)).await.unwrap();
+    let shared = Indicator::new(IndicatorKind::Ip, "203.0.113.7", "bl");
+    let mut red = Indicator::new(IndicatorKind::Ip, "203.0.113.8", "bl");
+    red.tlp = Tlp::Red;
+    let mut tx = store.begin().await.unwrap();
+    tx.upsert_indicators(&[shared.clone(), red], Utc::now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    drop(store);
+
+    let (port, taxii_port) = (free_port(), free_port());
+    let config = dir.join("riposte.yaml");
+    // sha256("partner-token-0123456789")
+    std::fs::write(
+        &config,
+        format!(
+            "version: 1\n\
+             store: {store}\n\
+             api: {{ listen: 127.0.0.1:{port} }}\n\
+             taxii:\n  listen: 127.0.0.1:{taxii_port}\n  \
+             collections:\n    - {{ id: blocklist, title: Blocklist, max_tlp: amber }}\n  \
+             clients:\n    - name: partner\n      \
+             token_sha256: {digest}\n      collections: [blocklist]\n",
+            store = sqlite_url(dir),
+            digest = "806c00f30f63076c92fbeb415fb31ae9de08cb8d981c648e90f73a335a5533cc"
+        ),
+    )
+    .unwrap();
+    let client = client();
+    let mut serve = Serve::start(&config, port, "serve");
+    serve.wait_up(&client).await;
+
+    let objects = client
+        .get(format!(
+            "http://127.0.0.1:{taxii_port}/taxii2/riposte/collections/blocklist/objects/"
+        ))
+        .header("Accept", "application/taxii+json;version=2.1")
+        .bearer_auth("partner-token-0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(objects.status(), 200);
+    let body: Value = objects.json().await.unwrap();
+    let ids: Vec<&str> = body["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [shared.stix_id().as_str()]);
+    let refused = client
+        .get(format!("http://127.0.0.1:{taxii_port}/taxii2/"))
+        .bearer_auth("partner-token-012345678X")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    // Not on the API's listener.
+    let api = client.get(serve.url("/taxii2/")).send().await.unwrap();
+    assert_eq!(api.status(), 404);
+    let lookup: Value = client
+        .get(serve.url("/api/v1/intel/lookup?value=203.0.113.7"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(lookup["found"][0]["feed"], "bl");
+
+    serve.sigterm();
+    let status = serve.wait_exit("SIGTERM").await;
+    assert_eq!(status.code(), Some(0), "stderr:\n{}", serve.stderr());
+}

@@ -424,37 +424,14 @@ fn compile(raw: RawRule, file: &str, loc: &str, problems: &mut Problems) -> Opti
                 }
             }
             let blackhole = optional_duration(&raw.blackhole, file, loc, "blackhole", problems);
-            let count = match raw.count {
-                Some(0) => {
-                    problems.push(file, format!("{loc}.count"), "must be at least 1");
-                    None
-                }
-                Some(n) if n > MAX_COUNT => {
-                    problems.push(
-                        file,
-                        format!("{loc}.count"),
-                        format!("{n} is over the limit of {MAX_COUNT}"),
-                    );
-                    None
-                }
-                Some(n) if n > MAX_COUNT => {
-                    problems.push(
-                        file,
-                        format!("{loc}.capacity"),
-                        format!("{n} is over the limit of {MAX_COUNT}"),
-                    );
-                    None
-                }
-                Some(n) => Some(n),
-                None => {
-                    problems.push(
-                        file,
-                        format!("{loc}.count"),
-                        "missing; threshold rules need a count",
-                    );
-                    None
-                }
-            };
+            let count = bounded_count(
+                raw.count,
+                file,
+                loc,
+                "count",
+                "missing; threshold rules need a count",
+                problems,
+            );
             let window = match raw.window.as_deref().map(parse_duration) {
                 Some(Ok(w)) => Some(w),
                 Some(Err(e)) => {
@@ -500,21 +477,14 @@ fn compile(raw: RawRule, file: &str, loc: &str, problems: &mut Problems) -> Opti
                 }
             }
             let blackhole = optional_duration(&raw.blackhole, file, loc, "blackhole", problems);
-            let capacity = match raw.capacity {
-                Some(0) => {
-                    problems.push(file, format!("{loc}.capacity"), "must be at least 1");
-                    None
-                }
-                Some(n) => Some(n),
-                None => {
-                    problems.push(
-                        file,
-                        format!("{loc}.capacity"),
-                        "missing; leaky rules need a capacity",
-                    );
-                    None
-                }
-            };
+            let capacity = bounded_count(
+                raw.capacity,
+                file,
+                loc,
+                "capacity",
+                "missing; leaky rules need a capacity",
+                problems,
+            );
             let leak_speed = match raw.leak_speed.as_deref().map(parse_duration) {
                 Some(Ok(w)) if w > TimeDelta::zero() => Some(w),
                 Some(Ok(_)) => {
@@ -624,6 +594,26 @@ fn optional_duration(
             None
         }
     }
+}
+
+/// A threshold's count or a bucket's capacity: present, at least 1 and at
+/// most [`MAX_COUNT`] (each key's state holds up to that many values).
+fn bounded_count(
+    value: Option<u32>,
+    file: &str,
+    loc: &str,
+    key: &str,
+    missing: &str,
+    problems: &mut Problems,
+) -> Option<u32> {
+    let why = match value {
+        Some(n @ 1..=MAX_COUNT) => return Some(n),
+        Some(0) => "must be at least 1".to_owned(),
+        Some(n) => format!("{n} is over the limit of {MAX_COUNT}"),
+        None => missing.to_owned(),
+    };
+    problems.push(file, format!("{loc}.{key}"), why);
+    None
 }
 
 fn scalar_text(v: &Value) -> Option<String> {

@@ -205,6 +205,14 @@ rules:
     count: 4000000000
     window: 60s
     severity: low
+  - id: huge
+    title: t
+    kind: leaky
+    match: { event.dataset: sshd }
+    group_by: [source.ip]
+    capacity: 100001
+    leak_speed: 10s
+    severity: low
   - id: b
     title: t
     kind: threshold
@@ -231,6 +239,7 @@ rules:
             "r.yaml: rules[a].capacity: must be at least 1",
             "r.yaml: rules[a].leak_speed: duration \"0s\" must be positive",
             "r.yaml: rules[big].count: 4000000000 is over the limit of 100000",
+            "r.yaml: rules[huge].capacity: 100001 is over the limit of 100000",
             "r.yaml: rules[b].capacity: only leaky rules take this key",
             "r.yaml: rules[b].blackhole: invalid duration \"forever\" (expected e.g. 60s, 15m, 4h, 1h30m, 7d)",
             "r.yaml: rules[c].distinct: only threshold and leaky rules take this key",

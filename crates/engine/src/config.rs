@@ -140,6 +140,8 @@ pub struct Config {
     pub ingest: IngestLimits,
     /// `intel.feeds`: threat-intel feeds `riposte serve` keeps imported.
     pub intel_feeds: Vec<riposte_intel::feed::FeedConfig>,
+    /// `taxii:` when enabled: indicators shared with partners over TAXII 2.1.
+    pub taxii: Option<crate::TaxiiConfig>,
     /// The directory relative paths resolve against.
     pub base_dir: PathBuf,
 }
@@ -249,13 +251,25 @@ fn check_webhook(w: &riposte_respond::WebhookConfig, file: &str, loc: &str, p: &
         );
     }
     if let Some(var) = &w.secret_env
-        && std::env::var(var).is_err()
+        && let Err(why) = env_secret(var, std::env::var(var))
     {
-        p.push(
-            file,
-            format!("{loc}.secret_env"),
-            format!("environment variable {var} is not set"),
-        );
+        p.push(file, format!("{loc}.secret_env"), why);
+    }
+}
+
+/// A secret from the environment variable `var` (`got` is its lookup), or
+/// why it cannot be used: unset, not Unicode, or empty (an HMAC with an
+/// empty key signs nothing anyone could not forge).
+fn env_secret(var: &str, got: Result<String, std::env::VarError>) -> Result<String, String> {
+    match got {
+        Ok(k) if k.trim().is_empty() => Err(format!("environment variable {var} is empty")),
+        Ok(k) => Ok(k),
+        Err(std::env::VarError::NotPresent) => {
+            Err(format!("environment variable {var} is not set"))
+        }
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(format!("environment variable {var} is not valid UTF-8"))
+        }
     }
 }
 
@@ -279,14 +293,10 @@ pub(crate) fn read_secret(
     p: &mut Problems,
 ) -> Option<String> {
     match source {
-        SecretSource::Env(var) => match std::env::var(var) {
+        SecretSource::Env(var) => match env_secret(var, std::env::var(var)) {
             Ok(k) => Some(k),
-            Err(_) => {
-                p.push(
-                    file,
-                    format!("{loc}.{name}_env"),
-                    format!("environment variable {var} is not set"),
-                );
+            Err(why) => {
+                p.push(file, format!("{loc}.{name}_env"), why);
                 None
             }
         },
@@ -391,7 +401,7 @@ fn loose_permissions(path: &Path) -> Option<String> {
     })
 }
 
-const TOP_KEYS: [&str; 17] = [
+const TOP_KEYS: [&str; 18] = [
     "version",
     "data_dir",
     "store",
@@ -409,6 +419,7 @@ const TOP_KEYS: [&str; 17] = [
     "actions",
     "ingest",
     "intel",
+    "taxii",
 ];
 
 /// A `sources` item before validation: the union of every kind's keys, so
@@ -918,6 +929,19 @@ impl Config {
                         continue;
                     }
                     if let Some(b) = raw.build(file, &loc, &resolve, &mut p) {
+                        // Keys identify bouncers: a shared one would make
+                        // either's pulls move the other's position.
+                        if let Some(first) = bouncers.iter().find(|o| o.key == b.key) {
+                            p.push(
+                                file,
+                                &loc,
+                                format!(
+                                    "bouncers {:?} and {:?} have the same key; give each its own",
+                                    first.name, b.name
+                                ),
+                            );
+                            continue;
+                        }
                         bouncers.push(b);
                     }
                 }
@@ -963,6 +987,7 @@ impl Config {
         };
 
         let intel_feeds = riposte_intel::config::parse(doc.get("intel"), file, &resolve, &mut p);
+        let taxii = crate::taxii_config::parse_taxii(doc.get("taxii"), file, &resolve, &mut p);
 
         if !p.is_empty() {
             return Err(p);
@@ -992,6 +1017,7 @@ impl Config {
                     poll_interval,
                 },
                 intel_feeds,
+                taxii,
                 base_dir: base.to_path_buf(),
             }),
             _ => Err(p),
@@ -1040,5 +1066,57 @@ fn section(doc: &Mapping, key: &str, allowed: &[&str], file: &str, p: &mut Probl
             );
             Mapping::new()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a `secret_env` naming a set but empty variable passed,
+    /// and webhooks were signed with an empty HMAC key.
+    #[test]
+    fn empty_secrets_from_the_environment_are_refused() {
+        assert_eq!(
+            env_secret("HOOK", Ok(String::new())),
+            Err("environment variable HOOK is empty".to_owned())
+        );
+        assert_eq!(
+            env_secret("HOOK", Ok(" \n".to_owned())),
+            Err("environment variable HOOK is empty".to_owned())
+        );
+        assert_eq!(
+            env_secret("HOOK", Err(std::env::VarError::NotPresent)),
+            Err("environment variable HOOK is not set".to_owned())
+        );
+        assert_eq!(
+            env_secret("HOOK", Ok("s3cret".to_owned())),
+            Ok("s3cret".to_owned())
+        );
+    }
+
+    /// Regression: two bouncers with one key under different names passed.
+    #[test]
+    fn bouncers_sharing_a_key_are_refused_naming_both() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["a.key", "b.key", "c.key"] {
+            let key = if name == "c.key" {
+                "other-key-0123456789abcdef"
+            } else {
+                "shared-key-0123456789abcdef"
+            };
+            let path = dir.path().join(name);
+            std::fs::write(&path, key).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let text = "version: 1\nbouncers:\n  - { name: nginx, key_file: a.key }\n  - { name: firewall, key_file: b.key }\n  - { name: traefik, key_file: c.key }\n";
+        let problems = Config::parse("b.yaml", text, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            problems,
+            "1 problem:\n  b.yaml: bouncers[1]: bouncers \"nginx\" and \"firewall\" have the same key; give each its own"
+        );
     }
 }

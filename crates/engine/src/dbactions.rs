@@ -317,13 +317,23 @@ async fn perform_inner(
                 Outcome::AlreadyActive(d) => ActionResult {
                     done: false,
                     output: json!({"decision_id": d.id, "value": d.value, "expires_at": d.expires_at}),
-                    message: Some(format!(
-                        "{} already {} until {}",
-                        d.value,
-                        past(d.kind),
-                        d.expires_at
-                            .map_or_else(|| "forever".to_owned(), |t| t.to_rfc3339())
-                    )),
+                    message: Some(
+                        if d.state == riposte_model::DecisionState::PendingApproval {
+                            format!(
+                                "{} already waits for approval to be {}",
+                                d.value,
+                                past(d.kind)
+                            )
+                        } else {
+                            format!(
+                                "{} already {} until {}",
+                                d.value,
+                                past(d.kind),
+                                d.expires_at
+                                    .map_or_else(|| "forever".to_owned(), |t| t.to_rfc3339())
+                            )
+                        },
+                    ),
                 },
                 Outcome::Refused { value, reason } => {
                     fx.refusals.push(Refusal {

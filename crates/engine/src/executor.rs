@@ -235,7 +235,6 @@ impl Executor {
             .collect();
         let rt = ExecRuntime {
             ex: self,
-            lease_until: now + self.config.lease,
             approvals: Approvals::new(approvals),
             new_approvals: Approvals::default(),
             slot: tokio::sync::Mutex::new(None),
@@ -397,7 +396,6 @@ pub(crate) async fn audit_steps(
 
 struct ExecRuntime<'a> {
     ex: &'a Executor,
-    lease_until: Timestamp,
     approvals: Approvals,
     /// Made or changed since the last checkpoint; saved with it.
     new_approvals: Approvals,
@@ -422,8 +420,15 @@ impl ExecRuntime<'_> {
         for a in &self.new_approvals.take() {
             tx.save_approval(a).await?;
         }
-        let lease = (run.status == RunStatus::Running).then_some(self.lease_until);
+        // Each save holds the run for a whole lease from now (so does the
+        // heartbeat between saves): a long run is never left claimable
+        // while this executor still runs it.
+        let lease = (run.status == RunStatus::Running).then_some(now + self.ex.config.lease);
         tx.save_run(run, lease).await?;
+        if run.status.is_finished() {
+            // Nothing waits for an answer any more.
+            end_pending_approvals(&mut *tx, run, now).await?;
+        }
         let mut audited = self.audited.lock().map(|a| a.clone()).unwrap_or_default();
         audit_steps(&mut *tx, run, &mut audited, now).await?;
         if run.status == RunStatus::Waiting {
@@ -522,6 +527,24 @@ impl Runtime for ExecRuntime<'_> {
     fn secrets(&self) -> &Secrets {
         &self.ex.secrets
     }
+}
+
+/// Marks the pending approvals of a finished run expired, so nobody
+/// answers a question whose run has ended.
+pub(crate) async fn end_pending_approvals(
+    tx: &mut dyn Tx,
+    run: &PlaybookRun,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    for mut a in tx.approvals_of(run.id).await? {
+        if a.status == ApprovalStatus::Pending {
+            a.status = ApprovalStatus::Expired;
+            a.decided_at = Some(now);
+            a.comment = Some(format!("the run ended ({})", run.status));
+            tx.save_approval(&a).await?;
+        }
+    }
+    Ok(())
 }
 
 fn humantime(d: Duration) -> String {

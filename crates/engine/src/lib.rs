@@ -16,6 +16,7 @@ pub mod pipeline;
 mod respond_config;
 pub mod runs;
 pub mod source;
+mod taxii_config;
 
 pub use case_trigger::CaseTriggers;
 pub use config::{BouncerConfig, Config, ExecutorSettings, IngestLimits, SourceConfig, SourceKind};
@@ -26,3 +27,4 @@ pub use engine::{
 pub use executor::{Effects, Executor, ExecutorConfig, NoEffects};
 pub use pipeline::{BatchSummary, PipelineError, PipelineHandle};
 pub use riposte_store::Checkpoint;
+pub use taxii_config::{TaxiiClient, TaxiiCollection, TaxiiConfig};

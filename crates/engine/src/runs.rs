@@ -70,6 +70,11 @@ pub async fn start_run(
             };
             Value::Object(pb.check_inputs(&given).map_err(RunError::Inputs)?)
         }
+        TriggerKind::Webhook => {
+            // Refused now (the caller gets the errors), not as a failed run.
+            pb.webhook_inputs(&data).map_err(RunError::Inputs)?;
+            data
+        }
         _ => data,
     };
     let trigger = RunTrigger {
@@ -122,6 +127,14 @@ pub async fn answer_approval(
                 .as_deref()
                 .map(|b| format!(" by {b}"))
                 .unwrap_or_default()
+        )));
+    }
+    if let Some(run) = tx.get_run(a.run).await?
+        && run.status.is_finished()
+    {
+        return Err(RunError::Conflict(format!(
+            "run {} is already {}; nothing waits for this answer",
+            a.run, run.status
         )));
     }
     if now >= a.expires_at {
@@ -190,6 +203,7 @@ pub async fn cancel_run(
     run.finished_at = now;
     run.message = Some(format!("cancelled by {by}: {reason}"));
     tx.save_run(&run, None).await?;
+    crate::executor::end_pending_approvals(&mut *tx, &run, now).await?;
     tx.audit(&AuditEntry::new(
         now,
         Actor::User {

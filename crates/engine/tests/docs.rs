@@ -618,3 +618,72 @@ fn digest_example_mails_through_the_relay_with_a_private_password() {
         "5 problems:\n  n.yaml: notify.smtp.tls: \"ssl\" is not a TLS mode (valid: none, starttls, tls)\n  n.yaml: notify.smtp.host: must not be empty\n  n.yaml: notify.smtp.from: \"riposte\" is not an email address\n  n.yaml: notify.smtp.password_env: environment variable RIPOSTE_NO_SUCH_VAR is not set\n  n.yaml: notify.smtp.username: missing: a password is given, so the relay needs a user name"
     );
 }
+
+/// docs/intel.md's TAXII example loads as documented (the token file is
+/// private), and its listed mistakes are exactly what the parser says.
+#[test]
+fn taxii_example_loads_and_its_mistakes_are_as_documented() {
+    use std::os::unix::fs::PermissionsExt;
+    let block = yaml_blocks("intel.md")
+        .into_iter()
+        .find(|b| b.contains("\ntaxii:"))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("secrets")).unwrap();
+    let token = dir.path().join("secrets/taxii-isp.token");
+    std::fs::write(&token, "isp-token-0123456789abcdef\n").unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = riposte_engine::Config::parse("riposte.yaml", &block, dir.path())
+        .unwrap_or_else(|p| panic!("{p}"));
+    let taxii = config.taxii.unwrap();
+    assert_eq!(taxii.title, "Example CSIRT threat intel");
+    assert_eq!(taxii.listen, Some("0.0.0.0:9443".parse().unwrap()));
+    let c = &taxii.collections;
+    assert_eq!(
+        (
+            c[0].feeds.as_slice(),
+            c[0].kinds.len(),
+            c[0].max_tlp,
+            c[1].feeds.len(),
+            c[1].kinds.len(),
+            c[1].max_tlp
+        ),
+        (
+            &["feodo".to_owned(), "cases".to_owned()][..],
+            4,
+            riposte_model::Tlp::Green,
+            0,
+            0,
+            riposte_model::Tlp::Amber
+        )
+    );
+    let names: Vec<(&str, usize)> = taxii
+        .clients
+        .iter()
+        .map(|c| (c.name.as_str(), c.collections.len()))
+        .collect();
+    assert_eq!(names, [("national-cert", 2), ("isp-abuse-desk", 1)]);
+    // The token file's content is kept only as its digest.
+    use sha2::Digest;
+    let digest: [u8; 32] = sha2::Sha256::digest(b"isp-token-0123456789abcdef").into();
+    assert_eq!(taxii.clients[1].token_sha256, digest);
+
+    // The documented mistakes.
+    let page =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/intel.md"))
+            .unwrap();
+    let at = page
+        .find("Mistakes are reported by `riposte check`")
+        .unwrap();
+    let start = at + page[at..].find("```text\n").unwrap() + "```text\n".len();
+    let documented = &page[start..start + page[start..].find("```").unwrap()];
+    let bad = block
+        .replace("      max_tlp: amber\n", "      max_tlp: red\n")
+        .replace(
+            "      collections: [6f0ad3e2-2c1b-4f8e-9a57-1d2b7c3e4f50]\n",
+            "      collections: [partners]\n",
+        );
+    let problems = riposte_engine::Config::parse("riposte.yaml", &bad, dir.path()).unwrap_err();
+    let listed: Vec<String> = problems.0.iter().map(ToString::to_string).collect();
+    assert_eq!(listed, documented.lines().collect::<Vec<_>>());
+}

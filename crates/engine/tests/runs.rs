@@ -599,3 +599,133 @@ steps:
     assert_eq!(decisions.len(), 1);
     assert_eq!(decisions[0].reason, "known to feodo");
 }
+
+/// An outside action that looks whether another executor could claim the
+/// run it is part of, then takes two minutes on the clock (longer than the
+/// executor's one-minute lease; the heartbeat, on real time, never beats).
+#[derive(Debug)]
+struct SlowEffects {
+    store: Arc<dyn Store>,
+    clock: Arc<ManualClock>,
+    claimable: std::sync::Mutex<Vec<usize>>,
+}
+
+#[async_trait::async_trait]
+impl riposte_playbooks::Effects for SlowEffects {
+    async fn perform(
+        &self,
+        _call: &riposte_playbooks::StepCall<'_>,
+    ) -> riposte_playbooks::Performed {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await.unwrap();
+        let claimed = tx
+            .claim_runs(now, now + TimeDelta::minutes(1), 10)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        self.claimable.lock().unwrap().push(claimed.len());
+        self.clock.set(now + TimeDelta::minutes(2));
+        riposte_playbooks::Performed::Done(riposte_playbooks::ActionResult::done(json!({})))
+    }
+}
+
+#[tokio::test]
+async fn a_run_longer_than_its_lease_is_never_claimable_while_it_runs() {
+    let text = r#"
+version: 1
+id: slow
+name: Slow
+trigger: { manual: true }
+steps:
+  - id: one
+    action: http.request
+    with: { url: "https://tickets.example.org/a" }
+  - id: two
+    action: http.request
+    with: { url: "https://tickets.example.org/b" }
+"#;
+    let w = world(&[text]).await;
+    let effects = Arc::new(SlowEffects {
+        store: w.store.clone(),
+        clock: w.clock.clone(),
+        claimable: std::sync::Mutex::new(Vec::new()),
+    });
+    let executor = w.engine.executor(effects.clone());
+    let run = start_run(
+        w.store.as_ref(),
+        w.engine.playbooks(),
+        "slow",
+        TriggerKind::Manual,
+        json!({}),
+        Some("alice".into()),
+        w.clock.now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(executor.run_due().await.unwrap(), 1);
+    // The save after the first step holds the run a whole lease from then
+    // (not from when it was claimed, two minutes before): while the second
+    // step runs, no other executor can take it.
+    assert_eq!(*effects.claimable.lock().unwrap(), vec![0, 0]);
+    let run = w.store.get_run(run.id).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.message);
+}
+
+#[tokio::test]
+async fn a_cancelled_run_stays_cancelled_and_its_approval_ends() {
+    let mut w = world(&[ASK_THEN_BAN]).await;
+    let report = w.ingest("203.0.113.7").await;
+    let waiting = report.runs[0].clone();
+    assert_eq!(waiting.status, RunStatus::Waiting);
+    let approval = w
+        .store
+        .list_approvals(Some(ApprovalStatus::Pending), 10)
+        .await
+        .unwrap()
+        .remove(0);
+    let cancelled = riposte_engine::runs::cancel_run(
+        w.store.as_ref(),
+        waiting.id,
+        "alice",
+        "wrong host",
+        w.clock.now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(cancelled.status, RunStatus::Cancelled);
+    // Its question is closed: nobody can approve what will never run.
+    let closed = w.store.get_approval(approval.id).await.unwrap().unwrap();
+    assert_eq!(closed.status, ApprovalStatus::Expired);
+    assert_eq!(closed.comment.as_deref(), Some("the run ended (cancelled)"));
+    let err = answer_approval(
+        w.store.as_ref(),
+        approval.id,
+        true,
+        "alice",
+        None,
+        w.clock.now(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("approval {} is already expired", approval.id)
+    );
+    // An executor that still held the run in memory cannot save over the
+    // cancellation.
+    let mut running = waiting.clone();
+    running.status = RunStatus::Running;
+    let mut tx = w.store.begin().await.unwrap();
+    let err = tx
+        .save_run(&running, Some(w.clock.now() + TimeDelta::minutes(1)))
+        .await
+        .unwrap_err();
+    drop(tx);
+    assert_eq!(
+        err.to_string(),
+        format!("run {} was cancelled; not saved", waiting.id)
+    );
+    let stored = w.store.get_run(waiting.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, RunStatus::Cancelled);
+    assert_eq!(w.executor.run_due().await.unwrap(), 0);
+}

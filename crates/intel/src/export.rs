@@ -26,17 +26,8 @@ pub const FORMATS: &[&str] = &[
     "stix",
 ];
 
-/// A deterministic UUID (version 8, RFC 9562 §5.8) from a name, so that
-/// re-exporting the same indicator gives the same id.
-pub fn name_uuid(name: &str) -> uuid::Uuid {
-    use md5::Digest;
-    let d = md5::Md5::digest(name.as_bytes());
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&d);
-    b[6] = (b[6] & 0x0f) | 0x80;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    uuid::Uuid::from_bytes(b)
-}
+/// Name-based ids (see [`riposte_model::name_uuid`]).
+pub use riposte_model::name_uuid;
 
 /// One value per line: what firewalls and `ipset restore` scripts read.
 pub fn plain(out: &mut dyn Write, ind: &Indicator) -> io::Result<()> {
@@ -256,10 +247,7 @@ pub fn stix_pattern(ind: &Indicator) -> String {
 /// One STIX 2.1 indicator object.
 pub fn stix_indicator(ind: &Indicator, now: Timestamp) -> Value {
     let fmt = |t: Timestamp| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
-    let id = format!(
-        "indicator--{}",
-        name_uuid(&format!("{}|{}|{}", ind.kind, ind.value, ind.feed))
-    );
+    let id = ind.stix_id();
     let mut o = json!({
         "type": "indicator",
         "spec_version": "2.1",

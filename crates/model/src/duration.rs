@@ -3,9 +3,14 @@
 
 use chrono::TimeDelta;
 
+/// The longest duration accepted anywhere: 100 years.
+pub const MAX_DURATION_DAYS: i64 = 36_500;
+
 /// Parses `<number><unit>` groups (units `ms`, `s`, `m`, `h`, `d`, `w`), e.g.
 /// `90s`, `1h30m`. Zero and negative durations are refused because every
 /// place that takes a duration (windows, TTLs, intervals) needs a positive one.
+/// Durations longer than [`MAX_DURATION_DAYS`] are refused too: nothing
+/// needs one, and a timestamp plus such a span could overflow.
 pub fn parse_duration(text: &str) -> Result<TimeDelta, String> {
     let err = || format!("invalid duration {text:?} (expected e.g. 60s, 15m, 4h, 1h30m, 7d)");
     let s = text.trim();
@@ -38,6 +43,11 @@ pub fn parse_duration(text: &str) -> Result<TimeDelta, String> {
     }
     if total <= TimeDelta::zero() {
         return Err(format!("duration {text:?} must be positive"));
+    }
+    if total > TimeDelta::days(MAX_DURATION_DAYS) {
+        return Err(format!(
+            "duration {text:?} is longer than {MAX_DURATION_DAYS}d"
+        ));
     }
     Ok(total)
 }
@@ -108,6 +118,15 @@ mod tests {
         assert_eq!(
             parse_duration("4y").unwrap_err(),
             "invalid duration \"4y\" (expected e.g. 60s, 15m, 4h, 1h30m, 7d)"
+        );
+        assert_eq!(parse_duration("36500d").unwrap(), TimeDelta::days(36_500));
+        assert_eq!(
+            parse_duration("99999999d").unwrap_err(),
+            "duration \"99999999d\" is longer than 36500d"
+        );
+        assert_eq!(
+            parse_duration("36500d1s").unwrap_err(),
+            "duration \"36500d1s\" is longer than 36500d"
         );
     }
 }

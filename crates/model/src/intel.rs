@@ -164,6 +164,33 @@ impl Indicator {
     }
 }
 
+/// A deterministic UUID (version 8, RFC 9562 §5.8) from a name: the same
+/// name always gives the same id, so an indicator exported twice (in a STIX
+/// bundle, a MISP feed, over TAXII) keeps its id and recipients update it
+/// instead of piling up copies.
+pub fn name_uuid(name: &str) -> uuid::Uuid {
+    use md5::Digest;
+    let d = md5::Md5::digest(name.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d);
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    uuid::Uuid::from_bytes(b)
+}
+
+impl Indicator {
+    /// The STIX id every export gives this indicator
+    /// (`indicator--<uuid>`): derived from (kind, value, feed) only, so it
+    /// is stable across imports, exports and TAXII requests, and the store
+    /// can index it.
+    pub fn stix_id(&self) -> String {
+        format!(
+            "indicator--{}",
+            name_uuid(&format!("{}|{}|{}", self.kind, self.value, self.feed))
+        )
+    }
+}
+
 fn min_some<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),

@@ -34,7 +34,7 @@ pub use duration::{format_duration, parse_duration};
 pub use event::{Event, FieldValue, Observable, ObservableKind, SourcePos};
 pub use fields::Fields;
 pub use ids::{AlertId, ApprovalId, AuditId, CaseId, DecisionId, EventId, RunId};
-pub use intel::{Indicator, IndicatorKind, Pap, Sighting, Tlp};
+pub use intel::{Indicator, IndicatorKind, Pap, Sighting, Tlp, name_uuid};
 pub use problems::{Problem, Problems};
 pub use run::{
     Approval, ApprovalStatus, PlaybookRun, RunStatus, RunTrigger, StepRecord, StepStatus,

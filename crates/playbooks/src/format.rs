@@ -164,6 +164,26 @@ pub struct Playbook {
 }
 
 impl Playbook {
+    /// A webhook run's inputs: the body's top-level keys this playbook
+    /// declares as inputs, checked and given their defaults like a manual
+    /// run's; the body's other keys (a foreign system's payload) are left
+    /// to `trigger.data`.
+    pub fn webhook_inputs(
+        &self,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, Vec<String>> {
+        let given: serde_json::Map<String, serde_json::Value> = body
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter(|(k, _)| self.inputs.contains_key(*k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.check_inputs(&given)
+    }
+
     /// Validates and fills a manual or webhook run's inputs: unknown and
     /// missing ones and wrong types are errors; defaults are applied.
     pub fn check_inputs(

@@ -16,7 +16,7 @@
 //! again with the same key; in simulate and shadow modes outside actions
 //! are recorded with their inputs and not performed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -25,6 +25,7 @@ use riposte_model::{
     Approval, ApprovalId, ApprovalStatus, Mode, PlaybookRun, RunStatus, StepRecord, StepStatus,
     Timestamp,
 };
+use riposte_template::Template;
 use serde_json::{Map, Value, json};
 
 use crate::Playbook;
@@ -172,6 +173,8 @@ struct Scope {
 
 /// Calls of calls, at most.
 const MAX_CALL_DEPTH: usize = 8;
+/// Where the playbook's own `on_error` steps keep their records.
+const ON_ERROR_PREFIX: &str = "on_error.";
 
 /// Runs (or resumes) `run` of `playbook` until it finishes or must wait.
 /// Returns the run as it stands; the runtime has been given a checkpoint
@@ -192,6 +195,10 @@ struct Interp<'a> {
     secrets: Secrets,
     deadline: Option<Timestamp>,
     root: Arc<Playbook>,
+    /// A checkpoint failed (the store refused or lost it, or the run was
+    /// cancelled meanwhile): no further step runs, and nothing more is
+    /// saved; the run is taken up again from what was saved, if anything.
+    halted: std::sync::atomic::AtomicBool,
 }
 
 impl<'a> Interp<'a> {
@@ -226,7 +233,20 @@ impl<'a> Interp<'a> {
             "run".into(),
             json!({"id": run.id, "started_at": run.started_at, "mode": run.mode}),
         );
-        let secrets = rt.secrets().only(&playbook.secrets);
+        // The secrets of every playbook its calls reach: a called playbook
+        // reads its own, and what any of them reads is redacted.
+        let mut names = playbook.secrets.clone();
+        let mut seen = BTreeSet::from([playbook.id.clone()]);
+        let mut todo: Vec<String> = playbook.calls.iter().cloned().collect();
+        while let Some(id) = todo.pop() {
+            if seen.insert(id.clone())
+                && let Some(callee) = rt.playbook(&id)
+            {
+                names.extend(callee.secrets.iter().cloned());
+                todo.extend(callee.calls.iter().cloned());
+            }
+        }
+        let secrets = rt.secrets().only(&names);
         base.insert("secrets".into(), secrets.to_json());
         let deadline = playbook.timeout.map(|t| run.started_at + t);
         Self {
@@ -238,6 +258,7 @@ impl<'a> Interp<'a> {
             secrets,
             deadline,
             root: playbook.clone(),
+            halted: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -278,21 +299,32 @@ impl<'a> Interp<'a> {
     }
 
     async fn checkpoint_locked(&self) {
+        if self.is_halted() {
+            return;
+        }
         let snap = self.snapshot();
         if let Err(e) = self.rt.checkpoint(&snap).await {
-            // The run goes on; the next checkpoint carries this state too.
-            tracing::error!(run = %snap.id, error = %e, "saving the run failed");
+            // Going on would perform steps whose records may never be
+            // kept (so they would run again), or a cancelled run's steps.
+            tracing::error!(run = %snap.id, error = %e, "saving the run failed; it stops here");
+            self.halted.store(true, std::sync::atomic::Ordering::SeqCst);
         }
+    }
+
+    fn is_halted(&self) -> bool {
+        self.halted.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     async fn go(self) -> PlaybookRun {
         self.with_run(|r| r.status = RunStatus::Running);
         let trigger = self.snapshot().trigger;
         let inputs = match trigger.as_ref().map(|t| (t.kind, &t.data)) {
-            Some((
-                riposte_model::TriggerKind::Manual | riposte_model::TriggerKind::Webhook,
-                data,
-            )) => Ok(data.clone()),
+            Some((riposte_model::TriggerKind::Manual, data)) => Ok(data.clone()),
+            Some((riposte_model::TriggerKind::Webhook, body)) => self
+                .root
+                .webhook_inputs(body)
+                .map(Value::Object)
+                .map_err(|e| e.join("; ")),
             // Other triggers pass no inputs: the declared defaults apply.
             _ => self
                 .root
@@ -329,12 +361,14 @@ impl<'a> Interp<'a> {
             reason,
         } = &flow
             && !self.root.on_error.is_empty()
+            && !self.is_halted()
         {
             let mut handler = scope.clone();
-            handler.prefix = "on_error.".into();
-            handler
-                .locals
-                .insert("error".into(), json!({"message": reason}));
+            handler.prefix = ON_ERROR_PREFIX.into();
+            handler.locals.insert(
+                "error".into(),
+                json!({"message": self.secrets.redact_text(reason)}),
+            );
             let on_error = self.root.on_error.clone();
             let (after, _) = Box::pin(self.steps(&on_error, handler)).await;
             if let Flow::Blocked(_) = after {
@@ -355,12 +389,16 @@ impl<'a> Interp<'a> {
                     } else {
                         RunStatus::Succeeded
                     };
-                    r.message = Some(reason);
+                    // Failure reasons may quote what a step was given.
+                    r.message = Some(self.secrets.redact_text(&reason));
                     r.next_at = None;
                 }
                 Flow::Blocked(at) => {
                     r.status = RunStatus::Waiting;
                     r.next_at = match (at, self.deadline) {
+                        // Past the deadline only on_error steps still run:
+                        // they wake when they are due.
+                        (a, Some(d)) if d <= now => a,
                         (Some(a), Some(d)) => Some(a.min(d)),
                         (a, d) => a.or(d),
                     };
@@ -423,12 +461,29 @@ impl<'a> Interp<'a> {
     }
 
     async fn step(&self, step: &Step, scope: &mut Scope) -> Flow {
+        if self.is_halted() {
+            return Flow::Stop {
+                failed: true,
+                reason: "the run could not be saved".into(),
+            };
+        }
         let path = format!("{}{}", scope.prefix, step.id);
         let existing = self.record(&path);
         if let Some(rec) = &existing
             && rec.status.is_done()
         {
             scope.steps.insert(step.id.clone(), rec.output.clone());
+            // A stop that was reached stops the run again when it resumes
+            // (a `wait_for` in the on_error steps, a deferred action, a
+            // crash before the final save): what it guarded stays unrun.
+            if let StepKind::Stop { failed, .. } = &step.kind
+                && rec.status == StepStatus::Succeeded
+            {
+                return Flow::Stop {
+                    failed: *failed,
+                    reason: rec.message.clone().unwrap_or_default(),
+                };
+            }
             return Flow::Continue;
         }
         if let Some(rec) = &existing
@@ -442,8 +497,11 @@ impl<'a> Interp<'a> {
                 .await;
         }
         let now = self.rt.now();
+        // The run's own on_error steps still run once its time is up: they
+        // are what a playbook does about a run that did not finish.
         if let Some(d) = self.deadline
             && now >= d
+            && !scope.prefix.starts_with(ON_ERROR_PREFIX)
         {
             return Flow::Stop {
                 failed: true,
@@ -1076,7 +1134,7 @@ impl Approvals {
 /// run, an approval or a log line — every record is redacted before it is
 /// saved.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secrets(BTreeMap<String, String>);
+pub struct Secrets(BTreeMap<String, String>, Vec<String>);
 
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -1084,12 +1142,46 @@ impl std::fmt::Debug for Secrets {
     }
 }
 
+/// Every form in which a secret may reach a record or a message: as it is,
+/// through the `urlencode` filter, percent-encoded whole (as an HTTP client
+/// puts it in a query) and escaped inside a JSON string; longest first, so
+/// a longer form is redacted before a shorter one inside it. Forms shorter
+/// than 4 bytes are not redacted (they would blank ordinary text).
+fn secret_forms(values: &BTreeMap<String, String>) -> Vec<String> {
+    let urlencode = Template::new("{{ v | urlencode }}").ok();
+    let mut forms = BTreeSet::new();
+    for v in values.values() {
+        forms.insert(v.clone());
+        if let Some(t) = &urlencode
+            && let Ok(e) = t.render(json!({ "v": v }))
+        {
+            forms.insert(e);
+        }
+        let mut pct = String::with_capacity(v.len() * 3);
+        for b in v.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                pct.push(char::from(b));
+            } else {
+                pct.push_str(&format!("%{b:02X}"));
+            }
+        }
+        forms.insert(pct);
+        if let Ok(quoted) = serde_json::to_string(v) {
+            forms.insert(quoted[1..quoted.len() - 1].to_owned());
+        }
+    }
+    let mut forms: Vec<String> = forms.into_iter().filter(|f| f.len() >= 4).collect();
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    forms
+}
+
 /// What redaction puts in place of a secret.
 pub const REDACTED: &str = "[redacted]";
 
 impl Secrets {
     pub fn new(values: BTreeMap<String, String>) -> Self {
-        Self(values)
+        let forms = secret_forms(&values);
+        Self(values, forms)
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -1102,7 +1194,7 @@ impl Secrets {
 
     /// Just the named ones (what a playbook reads).
     pub fn only(&self, names: &std::collections::BTreeSet<String>) -> Secrets {
-        Secrets(
+        Secrets::new(
             self.0
                 .iter()
                 .filter(|(k, _)| names.contains(*k))
@@ -1120,10 +1212,11 @@ impl Secrets {
         )
     }
 
-    /// Replaces every secret value inside `text`.
+    /// Replaces every secret value inside `text`, in each of the forms
+    /// templates and clients put it in.
     pub fn redact_text(&self, text: &str) -> String {
         let mut out = text.to_owned();
-        for v in self.0.values().filter(|v| v.len() >= 4) {
+        for v in &self.1 {
             if out.contains(v.as_str()) {
                 out = out.replace(v.as_str(), REDACTED);
             }

@@ -236,7 +236,7 @@ impl StepParser<'_> {
             };
             match self.step(&item, &at, depth) {
                 Some(step) => {
-                    if matches!(step.kind, StepKind::Stop { .. }) && step.when.is_none() {
+                    if always_stops(&step) {
                         stopped = Some(step.id.clone());
                     }
                     out.push(step);
@@ -662,6 +662,20 @@ fn split_escalate_notify(item: &Value) -> Result<(Value, Option<Value>), String>
     step.insert("action".into(), "notify.email".into());
     step.insert("with".into(), Value::Mapping(with));
     Ok((base, Some(Value::Mapping(step))))
+}
+
+/// A step that stops the run whenever it is reached: an unconditional
+/// `stop`, or a `parallel` one of whose branches always reaches one (a
+/// `for_each` may run zero times, so never).
+fn always_stops(step: &Step) -> bool {
+    step.when.is_none()
+        && match &step.kind {
+            StepKind::Stop { .. } => true,
+            StepKind::Parallel { branches } => branches
+                .iter()
+                .any(|(_, steps)| steps.iter().any(always_stops)),
+            _ => false,
+        }
 }
 
 fn valid_id(id: &str) -> bool {

@@ -4,8 +4,8 @@ use ipnet::IpNet;
 
 /// Networks a decision may never cover. Besides the configured CIDRs, named
 /// own assets, gateways and this host's own addresses, a few are always
-/// refused: banning loopback, link-local, unspecified or multicast addresses
-/// can only hurt the host itself.
+/// refused: banning loopback, link-local, unspecified, multicast or
+/// broadcast addresses can only hurt the host itself.
 #[derive(Clone, Debug, Default)]
 pub struct Allowlist {
     nets: Vec<(IpNet, Protected)>,
@@ -20,13 +20,18 @@ enum Protected {
     OwnAddress(String),
 }
 
-const BUILT_IN: [(&str, &str); 6] = [
+/// Checked for overlap in both directions like listed networks, so a range
+/// that merely contains one (`224.0.0.0/3`, `ff00::/7`) is refused too.
+const BUILT_IN: [(&str, &str); 9] = [
     ("127.0.0.0/8", "loopback"),
     ("::1/128", "loopback"),
     ("169.254.0.0/16", "link-local"),
     ("fe80::/10", "link-local"),
     ("0.0.0.0/32", "unspecified"),
     ("::/128", "unspecified"),
+    ("224.0.0.0/4", "multicast"),
+    ("ff00::/8", "multicast"),
+    ("255.255.255.255/32", "broadcast"),
 ];
 
 impl Allowlist {
@@ -108,15 +113,7 @@ impl Allowlist {
                 return Some(format!("{net} is a {what} address ({cidr}); never banned"));
             }
         }
-        match net.addr() {
-            IpAddr::V4(v4) if v4.is_multicast() || v4.is_broadcast() => Some(format!(
-                "{net} is a multicast or broadcast address; never banned"
-            )),
-            IpAddr::V6(v6) if v6.is_multicast() => {
-                Some(format!("{net} is a multicast address; never banned"))
-            }
-            _ => None,
-        }
+        None
     }
 }
 
@@ -154,6 +151,28 @@ mod tests {
                 .unwrap()
                 .contains("multicast")
         );
+    }
+
+    /// Regression: multicast and broadcast were checked against a range's
+    /// first address only, so ranges starting below them but covering
+    /// them passed.
+    #[test]
+    fn ranges_overlapping_multicast_or_broadcast_are_refused() {
+        let a = Allowlist::default();
+        assert_eq!(
+            a.refusal(net("192.0.0.0/2")).unwrap(),
+            "192.0.0.0/2 is a multicast address (224.0.0.0/4); never banned"
+        );
+        assert_eq!(
+            a.refusal(net("255.255.255.0/24")).unwrap(),
+            "255.255.255.0/24 is a broadcast address (255.255.255.255/32); never banned"
+        );
+        assert_eq!(
+            a.refusal(net("ff02::1/128")).unwrap(),
+            "ff02::1/128 is a multicast address (ff00::/8); never banned"
+        );
+        assert_eq!(a.refusal(net("203.0.113.0/24")), None);
+        assert_eq!(a.refusal(net("2001:db8::/32")), None);
     }
 
     #[test]

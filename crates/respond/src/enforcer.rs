@@ -288,13 +288,21 @@ fn write_via_temp(path: &Path, content: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
-    {
+    // Unique per write, not only per process: two writes of the same list
+    // at once must not share (and truncate, or rename away) one file.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{file_name}.tmp.{}.{seq}", std::process::id()));
+    let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(content)?;
         f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
-    std::fs::rename(&tmp, path)
+    result
 }
 
 /// The list's lines in `format`: addresses and ranges sorted, each once
@@ -317,6 +325,22 @@ fn render(format: ListFormat, effective: &[Decision]) -> String {
     // One line per network: a ban wins over a captcha or throttle on the
     // same network (kinds are sorted so that `ban` comes first).
     entries.dedup_by(|later, first| later.0 == first.0);
+    // HAProxy's map_ip takes the longest match, so a captcha on an address
+    // inside a banned range would answer `captcha` for it; a ban wins, so
+    // weaker entries a ban already covers are left out. (Plain and nginx
+    // lists hold bans only, where any match denies.)
+    let banned: std::collections::HashSet<ipnet::IpNet> = entries
+        .iter()
+        .filter(|(_, kind)| *kind == DecisionKind::Ban)
+        .map(|(net, _)| net.trunc())
+        .collect();
+    entries.retain(|(net, kind)| {
+        *kind == DecisionKind::Ban
+            || !(0..=net.prefix_len()).any(|len| {
+                ipnet::IpNet::new(net.addr(), len)
+                    .is_ok_and(|wider| banned.contains(&wider.trunc()))
+            })
+    });
     let mut out = String::new();
     for (net, kind) in entries {
         // Single addresses are written bare, as most list readers expect.

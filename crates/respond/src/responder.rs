@@ -188,7 +188,8 @@ pub enum Outcome {
     /// Written: `active`, `pending_approval`, or `simulated` (simulate and
     /// shadow modes; a shadow decision carries enforce mode's verdict).
     Created(Decision),
-    /// An effective decision of the same kind on the same value exists;
+    /// An effective decision of the same kind on the same value exists (or,
+    /// for a request that would wait for approval, one waits already);
     /// nothing new was written.
     AlreadyActive(Decision),
     /// A safety rail refused it; the refusal is in the audit log.
@@ -266,6 +267,13 @@ pub struct Responder {
     enforcers: Vec<Enforcer>,
     /// Index-aligned with `enforcers`.
     health: std::sync::Mutex<Vec<EnforcerHealth>>,
+    /// Held for a whole reconciliation, which the pipeline, the sweeper,
+    /// reviews and the playbook executor start concurrently: two at once
+    /// would write the same files and run the same reloads interleaved, and
+    /// the slower one would put back an older set over a newer one. Holds
+    /// the latest `now` reconciled to, so a caller with an older clock
+    /// reading never applies a state the enforcers have already moved past.
+    reconciling: tokio::sync::Mutex<Option<Timestamp>>,
 }
 
 impl Responder {
@@ -282,6 +290,7 @@ impl Responder {
             config,
             enforcers,
             health: std::sync::Mutex::new(health),
+            reconciling: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -524,6 +533,16 @@ impl Responder {
             }
         }
         if plan.hold.is_some() {
+            // A request that would wait for approval beside another of the
+            // same kind on the same value already waiting is a duplicate:
+            // otherwise a brute-forcer fills the queue with copies while
+            // the breaker is tripped. (One that trips the breaker is still
+            // written, with its alert; one that could take effect is too.)
+            if plan.trips.is_none()
+                && let Some(waiting) = pending_decision(tx, req.kind, req.scope, value).await?
+            {
+                return Ok(Judgement::Duplicate(Box::new(waiting)));
+            }
             plan.state = DecisionState::PendingApproval;
         }
         Ok(Judgement::Create(plan))
@@ -686,6 +705,24 @@ impl Responder {
         let (status, action) = match verdict {
             ReviewVerdict::Approve => {
                 if d.state == DecisionState::PendingApproval {
+                    // Approving it beside an effective decision of the same
+                    // kind on the same value (made after the breaker was
+                    // reset) would make two: refused, naming the other.
+                    if let Some(other) = tx
+                        .effective_decision(d.kind, d.scope, &d.value, now)
+                        .await?
+                    {
+                        return Err(RespondError::Invalid(format!(
+                            "decision {id} duplicates the effective decision {} ({} {} {} until {}); revert this one instead",
+                            other.id,
+                            other.kind,
+                            other.scope,
+                            other.value,
+                            other
+                                .expires_at
+                                .map_or_else(|| "forever".to_owned(), |t| t.to_rfc3339()),
+                        )));
+                    }
                     d.state = DecisionState::Active;
                     d.expires_at = match d.duration {
                         Some(dur) => Some(now.checked_add_signed(dur).ok_or_else(|| {
@@ -706,7 +743,13 @@ impl Responder {
                         "decision {id} is pending approval; approve it before extending"
                     )));
                 }
-                let base = d.expires_at.unwrap_or(now).max(now);
+                // Adding to "never" would make it end at now + by.
+                let Some(expires_at) = d.expires_at else {
+                    return Err(RespondError::Invalid(format!(
+                        "decision {id} is permanent; there is no expiry to extend"
+                    )));
+                };
+                let base = expires_at.max(now);
                 d.expires_at =
                     Some(base.checked_add_signed(by).ok_or_else(|| {
                         RespondError::Invalid("extension is too long".to_owned())
@@ -807,10 +850,15 @@ impl Responder {
     /// Makes every enforcer equal to the effective decisions at `now`.
     /// An enforcer still backing off from a failure is skipped (see
     /// [`EnforcerHealth`]); the error returned is the first of this round.
+    /// Reconciliations run one at a time, each reading the effective set
+    /// once it holds the lock, so the last one applies the newest state.
     pub async fn reconcile(&self, store: &dyn Store, now: Timestamp) -> Result<(), RespondError> {
         if self.enforcers.is_empty() {
             return Ok(());
         }
+        let mut latest = self.reconciling.lock().await;
+        let now = latest.map_or(now, |t| t.max(now));
+        *latest = Some(now);
         let due: Vec<usize> = {
             let health = self.health.lock().map(|h| h.clone()).unwrap_or_default();
             (0..self.enforcers.len())
@@ -881,6 +929,21 @@ pub enum ReviewVerdict {
     Revert,
     /// Keep it and make it last this much longer.
     Extend(TimeDelta),
+}
+
+/// The newest decision of this kind on this scope and value that waits
+/// for approval.
+async fn pending_decision(
+    tx: &mut dyn Tx,
+    kind: DecisionKind,
+    scope: Scope,
+    value: &str,
+) -> Result<Option<Decision>, RespondError> {
+    Ok(tx
+        .decisions_on(scope, value, Timestamp::MIN_UTC)
+        .await?
+        .into_iter()
+        .find(|d| d.kind == kind && d.state == DecisionState::PendingApproval))
 }
 
 /// The circuit breaker's state, if tripped.

@@ -24,22 +24,18 @@ pub struct ReviewItem {
     pub alert: Option<Alert>,
 }
 
-/// The automated decisions still waiting for review, oldest first, each
-/// flagged when older than `max_age`.
+/// The automated decisions still waiting for review, oldest first (so the
+/// most overdue are never cut off by `limit`), each flagged when older than
+/// `max_age`; with `flagged_only`, only those, chosen before the limit.
 pub async fn review_queue(
     store: &dyn Store,
     max_age: TimeDelta,
     now: Timestamp,
     limit: u32,
+    flagged_only: bool,
 ) -> Result<Vec<ReviewItem>, RespondError> {
-    let mut pending = store
-        .list_decisions(&DecisionFilter {
-            review: Some(ReviewStatus::Pending),
-            limit: Some(limit),
-            ..DecisionFilter::default()
-        })
-        .await?;
-    pending.reverse();
+    let made_before = flagged_only.then(|| now.checked_sub_signed(max_age).unwrap_or(now));
+    let pending = store.pending_reviews(made_before, limit).await?;
     let mut items = Vec::with_capacity(pending.len());
     for decision in pending {
         let alert = match alert_of(&decision) {
@@ -72,8 +68,9 @@ fn alert_of(d: &Decision) -> Option<riposte_model::AlertId> {
 pub struct RuleStats {
     /// Automated decisions made (held ones included; simulated not).
     pub decided: u64,
-    /// Of those, reviewed by a person.
+    /// Reviews people made in the window, whenever the decision was made.
     pub reviewed: u64,
+    /// Of those, reverts (false positives).
     pub reverted: u64,
     /// `reverted / reviewed`; `None` before anything was reviewed.
     pub false_positive_rate: Option<f64>,
@@ -133,12 +130,18 @@ pub async fn digest(
             continue;
         };
         let made_in_window = in_window(d.created_at);
-        if made_in_window {
+        // Reviews count by when they were made, not by when the decision
+        // was: a verdict in the window on yesterday's decision is this
+        // window's work, and a later verdict on today's is not.
+        let reviewed_in_window =
+            review.status != ReviewStatus::Pending && review.at.is_some_and(in_window);
+        if made_in_window || reviewed_in_window {
             let rule = d.origin.rule().unwrap_or("(none)").to_owned();
             let stats = rules.entry(rule).or_default();
-            stats.decided += 1;
-            stats.reviewed += u64::from(review.status != ReviewStatus::Pending);
-            stats.reverted += u64::from(review.status == ReviewStatus::Reverted);
+            stats.decided += u64::from(made_in_window);
+            stats.reviewed += u64::from(reviewed_in_window);
+            stats.reverted +=
+                u64::from(reviewed_in_window && review.status == ReviewStatus::Reverted);
         }
         if review.status == ReviewStatus::Reverted && review.at.is_some_and(in_window) {
             reverted.push(d.clone());

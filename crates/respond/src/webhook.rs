@@ -105,9 +105,12 @@ impl WebhookEnforcer {
                 "decisions": want.values().collect::<Vec<_>>(),
             }));
         };
+        // New decisions, and sent ones whose expiry changed (an extension,
+        // an approval): the receiver upserts them by id, so it never ends
+        // a decision at the time it was first sent with.
         let added: Vec<&Decision> = want
             .iter()
-            .filter(|(id, _)| !prev.contains_key(id))
+            .filter(|(id, d)| prev.get(id).is_none_or(|p| p.expires_at != d.expires_at))
             .map(|(_, d)| d)
             .collect();
         let removed: Vec<&Decision> = prev

@@ -44,7 +44,7 @@ fn each_format_lists_what_it_can_enforce() {
         ),
         (
             ListFormat::Haproxy,
-            "198.51.100.0/24 ban\n198.51.100.9 captcha\n203.0.113.7 ban\n2001:db8::5 throttle\n",
+            "198.51.100.0/24 ban\n203.0.113.7 ban\n2001:db8::5 throttle\n",
         ),
     ];
     for (format, expected) in cases {
@@ -158,4 +158,63 @@ fn plans_list_lines_gained_and_lost_and_a_dry_run_writes_nothing() {
     let real = FileEnforcer::new(path.clone()).with_format(ListFormat::Nginx);
     real.apply(&effective()).unwrap();
     assert_eq!(real.plan(&effective()), "");
+}
+
+/// Regression: the temporary file was `.{name}.tmp.{pid}`, shared by every
+/// write in the process, so concurrent writes of one list truncated each
+/// other's file or renamed it away (ENOENT).
+#[test]
+fn concurrent_writes_of_one_list_each_land_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blocklist.txt");
+    let contents: Vec<String> = (0..8)
+        .map(|t| format!("203.0.113.{t}\n").repeat(2000))
+        .collect();
+    std::thread::scope(|scope| {
+        for content in &contents {
+            let path = &path;
+            scope.spawn(move || {
+                for _ in 0..50 {
+                    riposte_respond::write_atomically(path, content.as_bytes()).unwrap();
+                }
+            });
+        }
+    });
+    let last = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        contents.contains(&last),
+        "a torn list: {} bytes",
+        last.len()
+    );
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["blocklist.txt"]);
+}
+
+/// Regression: the map held `203.0.113.0/24 ban` and `203.0.113.7 captcha`;
+/// map_ip takes the longest match, so the address got a captcha although a
+/// ban covers it. Entries a ban covers are left out; others stay.
+#[test]
+fn an_haproxy_map_never_lets_a_weaker_kind_inside_a_ban_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("riposte.map");
+    let effective = vec![
+        decision(DecisionKind::Ban, Scope::Range, "203.0.113.0/24"),
+        decision(DecisionKind::Captcha, Scope::Ip, "203.0.113.7"),
+        decision(DecisionKind::Throttle, Scope::Range, "203.0.113.128/25"),
+        decision(DecisionKind::Captcha, Scope::Ip, "198.51.100.9"),
+        decision(DecisionKind::Ban, Scope::Range, "2001:db8::/48"),
+        decision(DecisionKind::Throttle, Scope::Ip, "2001:db8::5"),
+        decision(DecisionKind::Throttle, Scope::Ip, "2001:db9::5"),
+    ];
+    FileEnforcer::new(path.clone())
+        .with_format(ListFormat::Haproxy)
+        .apply(&effective)
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "198.51.100.9 captcha\n203.0.113.0/24 ban\n2001:db8::/48 ban\n2001:db9::5 throttle\n"
+    );
 }

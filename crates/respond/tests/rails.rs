@@ -582,7 +582,7 @@ async fn the_review_loop_and_its_digest() {
 
     // The queue: automated decisions only, oldest first, overdue flagged.
     let at = now + TimeDelta::hours(24) + TimeDelta::minutes(30);
-    let queue = review_queue(s.store.as_ref(), TimeDelta::hours(24), at, 100)
+    let queue = review_queue(s.store.as_ref(), TimeDelta::hours(24), at, 100, false)
         .await
         .unwrap();
     let listed: Vec<_> = queue.iter().map(|i| (i.decision.id, i.flagged)).collect();
@@ -760,5 +760,205 @@ async fn a_failing_enforcer_does_not_stop_the_others_and_is_retried() {
     assert_eq!(
         (health[0].failures, health[0].retry_at, health[0].last_ok),
         (0, None, Some(retry))
+    );
+}
+
+/// Regression: held decisions were invisible to the duplicate rail, so a
+/// brute-forcer filled the approval queue with copies while the breaker
+/// was tripped; and approving a held one beside an effective ban on the
+/// same value (made after the reset) gave two active bans.
+#[tokio::test]
+async fn held_copies_are_duplicates_and_approval_refuses_a_second_ban() {
+    let s = setup(ResponderConfig {
+        max_per_minute: 1,
+        ..ResponderConfig::default()
+    })
+    .await;
+    let now = t0();
+    s.created(ban("203.0.113.1", 1), now).await;
+    let Outcome::Created(held) = s.decide(ban("203.0.113.7", 1), now).await.outcome else {
+        panic!("not created")
+    };
+    assert_eq!(held.state, DecisionState::PendingApproval);
+    for minutes in 1..=3 {
+        let again = s
+            .decide(ban("203.0.113.7", 1), now + TimeDelta::minutes(minutes))
+            .await;
+        assert_eq!(again.outcome, Outcome::AlreadyActive(held.clone()));
+    }
+    // Another kind on the same value is another decision.
+    let mut captcha = ban("203.0.113.7", 1);
+    captcha.kind = DecisionKind::Captcha;
+    assert_eq!(
+        s.created(captcha, now).await.state,
+        DecisionState::PendingApproval
+    );
+    let pending: Vec<_> = s
+        .store
+        .list_decisions(&riposte_store::DecisionFilter {
+            state: Some(DecisionState::PendingApproval),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 2);
+
+    // After a reset, a new ban takes effect; approving the held copy then
+    // is refused, naming the effective one.
+    let later = now + TimeDelta::minutes(10);
+    s.responder
+        .reset_breaker(s.store.as_ref(), "alice", "scan", later)
+        .await
+        .unwrap();
+    let active = s.created(ban("203.0.113.7", 1), later).await;
+    assert_eq!(active.state, DecisionState::Active);
+    let err = s
+        .responder
+        .review(
+            s.store.as_ref(),
+            held.id,
+            ReviewVerdict::Approve,
+            "alice",
+            "",
+            later,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "invalid decision: decision {} duplicates the effective decision {} (ban ip 203.0.113.7 until 2026-03-14T11:10:00+00:00); revert this one instead",
+            held.id, active.id
+        )
+    );
+    let stored = s.store.get_decision(held.id).await.unwrap().unwrap();
+    assert_eq!(stored.state, DecisionState::PendingApproval);
+    assert_eq!(s.blocklist(), "203.0.113.1\n203.0.113.7\n");
+}
+
+/// Regression: extending a permanent decision (no expiry) made it expire
+/// at now + by.
+#[tokio::test]
+async fn extending_a_permanent_decision_is_refused() {
+    let s = setup(ResponderConfig::default()).await;
+    let mut forever = ban("203.0.113.7", 1);
+    forever.duration = None;
+    forever.origin = Origin::User {
+        name: "alice".into(),
+    };
+    let d = s.created(forever, t0()).await;
+    assert_eq!(d.expires_at, None);
+    let err = s
+        .responder
+        .review(
+            s.store.as_ref(),
+            d.id,
+            ReviewVerdict::Extend(TimeDelta::hours(24)),
+            "bob",
+            "",
+            t0(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "invalid decision: decision {} is permanent; there is no expiry to extend",
+            d.id
+        )
+    );
+    let stored = s.store.get_decision(d.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.state, stored.expires_at),
+        (DecisionState::Active, None)
+    );
+}
+
+/// Regression: the queue took the newest `limit` pending decisions and then
+/// filtered the overdue ones, so with more pending than the limit the
+/// oldest, most overdue ones were missing and `--flagged` could be empty.
+#[tokio::test]
+async fn the_review_queue_keeps_the_most_overdue_within_its_limit() {
+    let s = setup(ResponderConfig::default()).await;
+    let now = t0();
+    let oldest = s
+        .created(ban("203.0.113.1", 1), now - TimeDelta::hours(30))
+        .await;
+    let older = s
+        .created(ban("203.0.113.2", 1), now - TimeDelta::hours(26))
+        .await;
+    let fresh = s
+        .created(ban("203.0.113.3", 1), now - TimeDelta::hours(1))
+        .await;
+    let queue = |limit, flagged| {
+        let store = s.store.clone();
+        async move {
+            review_queue(store.as_ref(), TimeDelta::hours(24), now, limit, flagged)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|i| (i.decision.id, i.flagged))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(queue(1, false).await, [(oldest.id, true)]);
+    assert_eq!(queue(2, true).await, [(oldest.id, true), (older.id, true)]);
+    assert_eq!(
+        queue(10, false).await,
+        [(oldest.id, true), (older.id, true), (fresh.id, false)]
+    );
+}
+
+/// Regression: a rule's reviewed and reverted counts took only decisions
+/// made in the window, so yesterday's decisions reverted today never showed
+/// in today's false-positive rate (and a verdict given after the window
+/// counted in it).
+#[tokio::test]
+async fn the_digest_counts_reviews_by_when_they_were_made() {
+    let s = setup(ResponderConfig::default()).await;
+    let now = t0();
+    let yesterday = s.created(ban("203.0.113.1", 48), now).await;
+    let kept = s.created(ban("203.0.113.2", 48), now).await;
+    let to = now + TimeDelta::hours(36);
+    let review = |id, verdict, at| {
+        let s = &s;
+        async move {
+            s.responder
+                .review(s.store.as_ref(), id, verdict, "bob", "", at)
+                .await
+                .unwrap()
+        }
+    };
+    // Both made the day before the window; both reviewed inside it.
+    review(
+        yesterday.id,
+        ReviewVerdict::Revert,
+        to - TimeDelta::hours(1),
+    )
+    .await;
+    review(kept.id, ReviewVerdict::Approve, to - TimeDelta::hours(2)).await;
+    // Made in the window, reviewed after it: decided, not reviewed.
+    let today = s
+        .created(ban("203.0.113.3", 4), to - TimeDelta::hours(3))
+        .await;
+    review(today.id, ReviewVerdict::Revert, to + TimeDelta::hours(1)).await;
+
+    let d = digest(
+        s.store.as_ref(),
+        TimeDelta::hours(24),
+        TimeDelta::hours(24),
+        to,
+    )
+    .await
+    .unwrap();
+    let stats = &d.rules["ssh-brute-force"];
+    assert_eq!(
+        (
+            stats.decided,
+            stats.reviewed,
+            stats.reverted,
+            stats.false_positive_rate
+        ),
+        (1, 2, 1, Some(0.5))
     );
 }

@@ -278,3 +278,38 @@ async fn a_second_ban_on_an_active_value_is_not_duplicated_and_revoke_unblocks()
             .is_none()
     );
 }
+
+/// Regression: reconciliations ran unlocked from the pipeline, the sweeper
+/// and the executor; one that read the effective set with an older clock
+/// and finished last wrote that older set over the newer one.
+#[tokio::test]
+async fn a_reconciliation_with_an_older_clock_never_restores_an_expired_ban() {
+    let f = fixture().await;
+    let started = f.clock.now();
+    f.ban(automated("203.0.113.7", Some(TimeDelta::hours(1))))
+        .await;
+    assert_eq!(f.blocklist(), "203.0.113.7\n");
+    f.responder
+        .reconcile(f.store.as_ref(), started + TimeDelta::hours(2))
+        .await
+        .unwrap();
+    assert_eq!(f.blocklist(), "");
+    // A caller that took its time before the ban lapsed reconciles late.
+    f.responder
+        .reconcile(f.store.as_ref(), started + TimeDelta::minutes(30))
+        .await
+        .unwrap();
+    assert_eq!(f.blocklist(), "");
+
+    // Many at once, each ends with the list whole and current.
+    f.clock.advance(TimeDelta::hours(3));
+    f.ban(automated("203.0.113.8", Some(TimeDelta::hours(1))))
+        .await;
+    let at = f.clock.now();
+    let run = || f.responder.reconcile(f.store.as_ref(), at);
+    let (a, b, c, d) = tokio::join!(run(), run(), run(), run());
+    for result in [a, b, c, d] {
+        result.unwrap();
+    }
+    assert_eq!(f.blocklist(), "203.0.113.8\n");
+}

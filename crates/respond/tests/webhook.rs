@@ -201,3 +201,34 @@ async fn plans_say_what_the_next_post_carries_and_a_dry_run_posts_nothing() {
     apply(&dry, &[ban, lock]).await.unwrap();
     assert_eq!(r.got.lock().unwrap().len(), 1, "a dry run POSTs nothing");
 }
+
+/// Regression: deltas compared ids only, so an extended decision was never
+/// sent again and the receiver ended it at its first expiry.
+#[tokio::test]
+async fn an_extension_is_sent_again_in_the_next_delta() {
+    let r = Receiver::default();
+    r.status.store(200, Ordering::Relaxed);
+    let url = serve(r.clone()).await;
+    let config = WebhookConfig {
+        url,
+        secret_env: None,
+        kinds: Vec::new(),
+        timeout: Duration::from_secs(5),
+        dry_run: false,
+    };
+    let w = WebhookEnforcer::with_secret(&config, None);
+    let lock = decision(DecisionKind::DisableAccount, Scope::User, "jdoe");
+    apply(&w, std::slice::from_ref(&lock)).await.unwrap();
+    let mut extended = lock.clone();
+    extended.expires_at = Some(now() + TimeDelta::hours(25));
+    apply(&w, std::slice::from_ref(&extended)).await.unwrap();
+    apply(&w, std::slice::from_ref(&extended)).await.unwrap();
+
+    let got = r.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "the unchanged third round posts nothing");
+    let delta: Value = serde_json::from_slice(&got[1].1).unwrap();
+    assert_eq!(delta["type"], "delta");
+    assert_eq!(values(&delta, "added"), ["jdoe"]);
+    assert_eq!(delta["added"][0]["expires_at"], "2026-03-15T11:00:00Z");
+    assert_eq!(values(&delta, "removed"), Vec::<String>::new());
+}

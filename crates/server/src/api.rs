@@ -1,4 +1,5 @@
-//! `/api/v1`: health, alerts, cases, decisions, and event intake.
+//! `/api/v1`: health, alerts, cases, decisions, threat intel, and event
+//! intake.
 
 use std::sync::Arc;
 
@@ -73,6 +74,9 @@ pub fn app(state: AppState) -> Router {
             post(crate::runs_api::webhook),
         )
         .route("/api/v1/events", post(events))
+        .route("/api/v1/intel/lookup", get(crate::intel_api::lookup))
+        .route("/api/v1/intel/stats", get(crate::intel_api::stats))
+        .route("/api/v1/intel/sightings", get(crate::intel_api::sightings))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower::limit::ConcurrencyLimitLayer::new(
             MAX_CONCURRENT_REQUESTS,
@@ -151,12 +155,10 @@ async fn review(
     q: ListParams,
 ) -> Result<Json<Vec<riposte_respond::ReviewItem>>, ApiError> {
     let Query(q) = q?;
-    let mut items =
-        riposte_respond::review_queue(s.store.as_ref(), s.review_max_age, s.clock.now(), q.limit())
-            .await?;
-    if q.flagged == Some(true) {
-        items.retain(|i| i.flagged);
-    }
+    let flagged = q.flagged == Some(true);
+    let (store, now) = (s.store.as_ref(), s.clock.now());
+    let items =
+        riposte_respond::review_queue(store, s.review_max_age, now, q.limit(), flagged).await?;
     Ok(Json(items))
 }
 

@@ -5,13 +5,15 @@
 //! - `GET /v1/decisions/stream?startup=true|false[&scopes=ip,range]`:
 //!   `{"new": [...], "deleted": [...]}` (`null` for an empty side, as
 //!   CrowdSec answers). `startup=true` (or a bouncer's first pull) gives
-//!   every effective decision; later pulls give what changed at or after
-//!   the time of that bouncer's previous pull (a change in that very
-//!   millisecond is repeated rather than missed; bouncers take a repeated
-//!   decision as a refresh). Pull times are kept in memory: after a
-//!   restart, each bouncer's next pull is a full one.
-//! - `GET /v1/decisions?ip=A` (or `range=`, `scope=`+`value=`, `type=`):
-//!   the effective decisions covering it, or `null`.
+//!   every effective decision; later pulls give what changed since a
+//!   margin before that bouncer's previous successful GET (changes
+//!   stamped before a commit that landed after that pull are repeated
+//!   rather than missed; bouncers take a repeated decision as a refresh).
+//!   Pull times are kept in memory: after a restart, each bouncer's next
+//!   pull gets every effective decision and what ended within a look-back.
+//! - `GET /v1/decisions?ip=A` (or `range=`, `scope=`, `value=`, `type=`,
+//!   each applied on its own; others are refused): the effective decisions
+//!   covering it, or `null`.
 //!
 //! Every request carries `X-Api-Key`; each bouncer has its own key
 //! (`bouncers:` in riposte.yaml). Keys are compared in constant time.
@@ -20,9 +22,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use chrono::TimeDelta;
 use ipnet::IpNet;
 use riposte_model::{Decision, DecisionId, DecisionKind, DecisionState, Scope, Timestamp};
 use riposte_store::DecisionFilter;
@@ -189,8 +193,24 @@ fn forbidden() -> Response {
 /// most; a bouncer further behind should pull with `startup=true`.
 const STREAM_LIMIT: u32 = 1_000_000;
 
+/// A pull reads what changed this long before the bouncer's previous
+/// pull. A decision's `created_at`/`updated_at` are taken inside the write
+/// transaction, which may commit after a pull that ran meanwhile; without
+/// the margin such a change would fall behind the cursor and never be
+/// sent. Repeats are harmless: a bouncer takes a repeated decision as a
+/// refresh, and a repeated deletion of what it no longer has as a no-op.
+const SINCE_MARGIN_SECS: i64 = 60;
+
+/// Pull times are kept in memory. A bouncer's first `startup=false` pull
+/// after Riposte started gets every effective decision in `new` and, in
+/// `deleted`, every decision that ended within this look-back, so a
+/// revocation made while Riposte was down or just before it restarted
+/// still reaches a bouncer that kept running.
+const RESTART_LOOKBACK_SECS: i64 = 24 * 3600;
+
 pub(crate) async fn stream(
     State(s): State<AppState>,
+    method: Method,
     headers: HeaderMap,
     Query(q): Query<StreamQuery>,
 ) -> Result<Response, ApiError> {
@@ -200,74 +220,39 @@ pub(crate) async fn stream(
     let now = s.clock.now();
     let scopes = wanted_scopes(q.scopes.as_deref());
     let keep = |d: &&Decision| for_bouncers(d) && scopes.contains(&d.scope);
-    let previous = {
-        let mut pulls = s
-            .bouncers
+    let previous = s
+        .bouncers
+        .pulls
+        .lock()
+        .map_err(|_| ApiError::Internal("bouncer state poisoned".into()))?
+        .get(&bouncer)
+        .copied();
+    let all_new = || async {
+        let all = s.store.effective_decisions(now).await?;
+        Ok::<_, ApiError>(all.iter().filter(keep).map(|d| to_cs(d, now)).collect())
+    };
+    let (new, deleted) = match (q.startup, previous) {
+        (Some(true), _) => (all_new().await?, Vec::new()),
+        (_, None) => {
+            let since = now - TimeDelta::seconds(RESTART_LOOKBACK_SECS);
+            let (_, deleted) = changes(&s, since, now, &keep).await?;
+            (all_new().await?, deleted)
+        }
+        (_, Some(previous)) => {
+            let since = previous - TimeDelta::seconds(SINCE_MARGIN_SECS);
+            changes(&s, since, now, &keep).await?
+        }
+    };
+    // The cursor moves only once the answer is ready (after a failed
+    // pull, the next one reads from the same cursor), and never for HEAD, which axum
+    // answers with this handler but whose body nobody reads.
+    if method != Method::HEAD {
+        s.bouncers
             .pulls
             .lock()
-            .map_err(|_| ApiError::Internal("bouncer state poisoned".into()))?;
-        pulls.insert(bouncer.clone(), now)
-    };
-    let since = match (q.startup, previous) {
-        (Some(true), _) | (_, None) => None,
-        (_, Some(t)) => Some(t),
-    };
-    let (new, deleted): (Vec<CsDecision>, Vec<CsDecision>) = match since {
-        None => {
-            let all = s.store.effective_decisions(now).await?;
-            (
-                all.iter().filter(keep).map(|d| to_cs(d, now)).collect(),
-                Vec::new(),
-            )
-        }
-        Some(since) => {
-            let changed = s
-                .store
-                .list_decisions(&DecisionFilter {
-                    since: Some(since),
-                    limit: Some(STREAM_LIMIT),
-                    ..DecisionFilter::default()
-                })
-                .await?;
-            // Every decision in state `active`: the effective ones, and
-            // those lapsed but not swept yet.
-            let active = s
-                .store
-                .list_decisions(&DecisionFilter {
-                    state: Some(DecisionState::Active),
-                    limit: Some(STREAM_LIMIT),
-                    ..DecisionFilter::default()
-                })
-                .await?;
-            let effective: HashSet<DecisionId> = active
-                .iter()
-                .filter(|d| d.is_effective(now))
-                .map(|d| d.id)
-                .collect();
-            let mut new = Vec::new();
-            let mut deleted = Vec::new();
-            let mut deleted_ids = HashSet::new();
-            for d in changed.iter().filter(keep) {
-                if effective.contains(&d.id) {
-                    new.push(to_cs(d, now));
-                } else if !matches!(
-                    d.state,
-                    DecisionState::Simulated | DecisionState::PendingApproval
-                ) {
-                    deleted.push(to_cs(d, now));
-                    deleted_ids.insert(d.id);
-                }
-            }
-            // Lapsed since the last pull but not swept yet: deleted too.
-            for d in active.iter().filter(keep) {
-                let lapsed = !d.is_effective(now) && d.expires_at.is_some_and(|e| e > since);
-                if lapsed && deleted_ids.insert(d.id) {
-                    deleted.push(to_cs(d, now));
-                }
-            }
-            (new, deleted)
-        }
-    };
+            .map_err(|_| ApiError::Internal("bouncer state poisoned".into()))?
+            .insert(bouncer.clone(), now);
+    }
     tracing::debug!(%bouncer, new = new.len(), deleted = deleted.len(), "bouncer pull");
     let side = |v: Vec<CsDecision>| (!v.is_empty()).then_some(v);
     Ok(Json(CsStream {
@@ -277,7 +262,90 @@ pub(crate) async fn stream(
     .into_response())
 }
 
+/// What changed at or after `since`: `(new, deleted)`.
+async fn changes(
+    s: &AppState,
+    since: Timestamp,
+    now: Timestamp,
+    keep: &(dyn Fn(&&Decision) -> bool + Sync),
+) -> Result<(Vec<CsDecision>, Vec<CsDecision>), ApiError> {
+    let changed = s
+        .store
+        .list_decisions(&DecisionFilter {
+            since: Some(since),
+            limit: Some(STREAM_LIMIT),
+            ..DecisionFilter::default()
+        })
+        .await?;
+    // Every decision in state `active`: the effective ones, and
+    // those lapsed but not swept yet.
+    let active = s
+        .store
+        .list_decisions(&DecisionFilter {
+            state: Some(DecisionState::Active),
+            limit: Some(STREAM_LIMIT),
+            ..DecisionFilter::default()
+        })
+        .await?;
+    let mut effective: HashMap<(Scope, &str, DecisionKind), Vec<&Decision>> = HashMap::new();
+    for d in active.iter().filter(|d| d.is_effective(now)) {
+        effective
+            .entry((d.scope, d.value.as_str(), d.kind))
+            .or_default()
+            .push(d);
+    }
+    let effective_ids: HashSet<DecisionId> = effective.values().flatten().map(|d| d.id).collect();
+    let mut new = Vec::new();
+    let mut new_ids = HashSet::new();
+    let mut ended = Vec::new();
+    for d in changed.iter().filter(|d| keep(d)) {
+        if effective_ids.contains(&d.id) {
+            new_ids.insert(d.id);
+            new.push(to_cs(d, now));
+        } else if !matches!(
+            d.state,
+            DecisionState::Simulated | DecisionState::PendingApproval
+        ) {
+            ended.push(d);
+        }
+    }
+    // Lapsed since the last pull but not swept yet: ended too.
+    for d in active.iter().filter(|d| keep(d)) {
+        if !d.is_effective(now) && d.expires_at.is_some_and(|e| e > since) {
+            ended.push(d);
+        }
+    }
+    // Bouncers remove by value: a deletion of an ended decision
+    // whose scope, value and type another effective decision still
+    // has (a repeat offender's new ban, made after the old one
+    // lapsed) would lift that one too. It is left out, and the
+    // effective one is sent again instead, which a bouncer takes as
+    // a refresh (so it holds the right duration).
+    let mut deleted = Vec::new();
+    let mut deleted_ids = HashSet::new();
+    for d in ended {
+        match effective.get(&(d.scope, d.value.as_str(), d.kind)) {
+            None => {
+                if deleted_ids.insert(d.id) {
+                    deleted.push(to_cs(d, now));
+                }
+            }
+            Some(covering) => {
+                for e in covering {
+                    if new_ids.insert(e.id) {
+                        new.push(to_cs(e, now));
+                    }
+                }
+            }
+        }
+    }
+    Ok((new, deleted))
+}
+
+/// Every parameter is applied on its own; any other is refused (400) rather
+/// than ignored, which would answer with every decision.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct LookupQuery {
     ip: Option<String>,
     range: Option<String>,
@@ -290,11 +358,19 @@ pub(crate) struct LookupQuery {
 pub(crate) async fn lookup(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<LookupQuery>,
+    q: Result<Query<LookupQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     if s.bouncers.authenticate(&headers).is_none() {
         return Ok(forbidden());
     }
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let scope = match q.scope.as_deref() {
+        Some(name) => match wanted_scopes(Some(name)).as_slice() {
+            [one] => Some(*one),
+            _ => return Err(ApiError::BadRequest(format!("unknown scope {name:?}"))),
+        },
+        None => None,
+    };
     let now = s.clock.now();
     let asked = match (&q.ip, &q.range) {
         (Some(ip), _) => Some((Scope::Ip, ip)),
@@ -316,14 +392,19 @@ pub(crate) async fn lookup(
         .iter()
         .filter(|d| for_bouncers(d))
         .filter(|d| kind.as_deref().is_none_or(|k| d.kind.as_str() == k))
-        .filter(|d| match (&net, &q.scope, &q.value) {
-            // A decision covers the address or range asked about.
-            (Some(net), _, _) => d.scope.network(&d.value).is_some_and(|dn| dn.contains(net)),
-            (None, Some(scope), Some(value)) => {
-                cs_scope(d.scope).eq_ignore_ascii_case(scope)
-                    && d.scope.normalize(value).is_ok_and(|v| v == d.value)
-            }
-            _ => true,
+        // A decision covers the address or range asked about.
+        .filter(|d| {
+            net.is_none_or(|net| {
+                d.scope
+                    .network(&d.value)
+                    .is_some_and(|dn| dn.contains(&net))
+            })
+        })
+        .filter(|d| scope.is_none_or(|s| d.scope == s))
+        .filter(|d| {
+            q.value
+                .as_deref()
+                .is_none_or(|v| d.scope.normalize(v).is_ok_and(|v| v == d.value))
         })
         .map(|d| to_cs(d, now))
         .collect();

@@ -5,10 +5,13 @@ mod api;
 mod crowdsec;
 pub mod digest;
 mod error;
+mod intel_api;
 mod runs_api;
 mod service;
+pub mod taxii;
 
 pub use api::{AppState, MAX_INFLATED_BYTES, app};
 pub use crowdsec::{Bouncers, CsDecision, CsStream};
 pub use error::ApiError;
 pub use service::{digest_job, serve};
+pub use taxii::{TaxiiState, taxii_router};

@@ -137,7 +137,38 @@ pub async fn serve(
                 .collect(),
         )),
     };
-    let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+    let mut router = app(state.clone());
+    if let Some(taxii) = &config.taxii {
+        let taxii_routes = crate::taxii_router(crate::TaxiiState {
+            config: Arc::new(taxii.clone()),
+            store: state.store.clone(),
+            clock: state.clock.clone(),
+        });
+        match taxii.listen {
+            // Its own listener: partners reach TAXII (which authenticates
+            // every request) without reaching the REST API.
+            Some(addr) => {
+                let taxii_listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding TAXII to {addr}"))?;
+                tracing::info!(listen = %taxii_listener.local_addr()?, "TAXII listening");
+                let mut stop = stop_rx.clone();
+                tasks.push(tokio::spawn(async move {
+                    let served = axum::serve(taxii_listener, taxii_routes)
+                        .with_graceful_shutdown(async move {
+                            let _ = stop.changed().await;
+                        })
+                        .await;
+                    if let Err(e) = served {
+                        tracing::error!(error = %e, "TAXII listener stopped");
+                    }
+                }));
+            }
+            None => router = router.merge(taxii_routes),
+        }
+    }
+    drop(state);
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);

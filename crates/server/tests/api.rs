@@ -343,6 +343,16 @@ async fn review_queue_and_breaker_state_are_served() {
     let (_, body) = call(&s, get("/api/v1/review?flagged=true")).await;
     assert_eq!(body.as_array().unwrap().len(), 1);
     assert_eq!(body[0]["decision"]["value"], "203.0.113.7");
+    // With more pending than the limit, the oldest come first (regression:
+    // the newest were taken, and `flagged` filtered after the limit).
+    for uri in [
+        "/api/v1/review?limit=1",
+        "/api/v1/review?limit=1&flagged=true",
+    ] {
+        let (_, body) = call(&s, get(uri)).await;
+        assert_eq!(body.as_array().unwrap().len(), 1, "{uri}");
+        assert_eq!(body[0]["decision"]["value"], "203.0.113.7", "{uri}");
+    }
 
     let (status, body) = call(&s, get("/api/v1/breaker")).await;
     assert_eq!(status, StatusCode::OK);

@@ -18,7 +18,9 @@
 
 use std::collections::HashMap;
 
-/// One literal indexed under one of its grams.
+/// One literal indexed under one of its grams, with the literal's place
+/// in [`GramSet::bytes`] so that a candidate is compared without another
+/// lookup.
 #[derive(Clone, Copy, Debug)]
 struct Entry {
     /// The gram's bytes, little-endian (2-grams: the low 16 bits).
@@ -26,6 +28,9 @@ struct Entry {
     lit: u32,
     /// Where the gram starts in the literal.
     off: u32,
+    /// Where the literal starts in [`GramSet::bytes`], and its length.
+    start: u32,
+    len: u32,
 }
 
 /// Grams of one length: a bitmap of their hashes, and the entries in a
@@ -113,7 +118,20 @@ pub(crate) struct GramSet {
     ones: Vec<(u8, u32)>,
     two: Table,
     four: Table,
+    /// Positions of the text whose 4-gram is read: every `stride`-th.
+    /// 1 unless every literal is at least [`STRIDE_MIN_LEN`] bytes long;
+    /// then every 4-gram of every literal is indexed, and reading one
+    /// position in `stride` (the shortest literal's length − 3) still
+    /// lands inside each occurrence (`Hashes`: literals of 32 bytes and
+    /// more in values of ~170).
+    stride: usize,
 }
+
+/// Literals at least this long let a field's search skip positions.
+const STRIDE_MIN_LEN: usize = 8;
+/// Past this many indexed grams, a field is searched at every position
+/// (the table and its bitmap stay small).
+const STRIDE_MAX_ENTRIES: usize = 1 << 16;
 
 fn gram4(b: &[u8]) -> u32 {
     u32::from_le_bytes([b[0], b[1], b[2], b[3]])
@@ -123,23 +141,61 @@ fn gram2(b: &[u8]) -> u32 {
     u32::from(u16::from_le_bytes([b[0], b[1]]))
 }
 
+/// The distinct `n`-grams of `lit` (n = 2 or 4, `lit` at least that
+/// long), each with its first offset.
+fn grams(lit: &[u8], n: usize) -> Vec<(u32, u32)> {
+    let key = if n == 4 { gram4 } else { gram2 };
+    let mut g: Vec<(u32, u32)> = (0..=lit.len() - n)
+        .map(|o| (key(&lit[o..]), o as u32))
+        .collect();
+    g.sort_unstable();
+    g.dedup_by_key(|x| x.0);
+    g
+}
+
 impl GramSet {
     /// Indexes the literals (none empty; id = position in the slice). The
     /// search compares bytes exactly: lowercase both sides to ignore ASCII
     /// case.
     pub fn new(lits: &[impl AsRef<[u8]>]) -> GramSet {
-        let mut out = GramSet::default();
+        let mut out = GramSet {
+            stride: 1,
+            ..GramSet::default()
+        };
+        for lit in lits {
+            let lit = lit.as_ref();
+            out.spans.push((out.bytes.len() as u32, lit.len() as u32));
+            out.bytes.extend_from_slice(lit);
+        }
+        let min_len = lits.iter().map(|l| l.as_ref().len()).min().unwrap_or(0);
+        let all_grams: usize = lits
+            .iter()
+            .map(|l| l.as_ref().len().saturating_sub(3))
+            .sum();
+        if min_len >= STRIDE_MIN_LEN && all_grams <= STRIDE_MAX_ENTRIES {
+            let mut four = Vec::with_capacity(all_grams);
+            for (id, lit) in lits.iter().enumerate() {
+                let (start, len) = out.spans[id];
+                // Every offset, repeated grams too: the position read may
+                // be any of them.
+                for off in 0..=lit.as_ref().len() - 4 {
+                    let key = gram4(&lit.as_ref()[off..]);
+                    let off = off as u32;
+                    four.push(Entry {
+                        key,
+                        lit: id as u32,
+                        off,
+                        start,
+                        len,
+                    });
+                }
+            }
+            out.four = Table::build(four);
+            out.stride = min_len - 3;
+            return out;
+        }
         // How many literals hold each gram: the rarest one indexes each.
         let mut share: HashMap<(usize, u32), u32> = HashMap::new();
-        let grams = |lit: &[u8], n: usize| -> Vec<(u32, u32)> {
-            let key = if n == 4 { gram4 } else { gram2 };
-            let mut g: Vec<(u32, u32)> = (0..=lit.len() - n)
-                .map(|o| (key(&lit[o..]), o as u32))
-                .collect();
-            g.sort_unstable();
-            g.dedup_by_key(|x| x.0);
-            g
-        };
         let size = |len: usize| match len {
             0 | 1 => 0,
             2 | 3 => 2,
@@ -157,9 +213,8 @@ impl GramSet {
         let (mut two, mut four) = (Vec::new(), Vec::new());
         for (id, lit) in lits.iter().enumerate() {
             let lit = lit.as_ref();
+            let (start, len) = out.spans[id];
             let id = id as u32;
-            out.spans.push((out.bytes.len() as u32, lit.len() as u32));
-            out.bytes.extend_from_slice(lit);
             match size(lit.len()) {
                 0 => {
                     if let Some(&b) = lit.first() {
@@ -174,7 +229,13 @@ impl GramSet {
                     else {
                         continue;
                     };
-                    let e = Entry { key, lit: id, off };
+                    let e = Entry {
+                        key,
+                        lit: id,
+                        off,
+                        start,
+                        len,
+                    };
                     if n == 4 { four.push(e) } else { two.push(e) }
                 }
             }
@@ -190,7 +251,9 @@ impl GramSet {
     }
 
     /// Calls `f` with the id of every occurrence of every literal in
-    /// `hay` (a literal found twice is reported twice).
+    /// `hay`: once per occurrence, or more (a literal whose grams repeat,
+    /// or a long one read at two positions of a stride, may be reported
+    /// twice for one occurrence; callers keep the first).
     pub fn for_each_match(&self, hay: &[u8], f: &mut impl FnMut(u32)) {
         if !self.ones.is_empty() {
             for &b in hay {
@@ -210,12 +273,15 @@ impl GramSet {
                 }
             }
         }
-        if !self.four.entries.is_empty() {
-            for (i, w) in hay.windows(4).enumerate() {
-                let key = gram4(w);
+        if !self.four.entries.is_empty() && hay.len() >= 4 {
+            let last = hay.len() - 4;
+            let mut i = 0;
+            while i <= last {
+                let key = u32::from_le_bytes([hay[i], hay[i + 1], hay[i + 2], hay[i + 3]]);
                 if self.four.may_hold(key) {
                     self.verify(&self.four, key, i, hay, f);
                 }
+                i += self.stride.max(1);
             }
         }
     }
@@ -225,15 +291,12 @@ impl GramSet {
     #[inline(never)]
     fn verify(&self, table: &Table, key: u32, at: usize, hay: &[u8], f: &mut impl FnMut(u32)) {
         for e in table.bucket(key) {
-            if e.key != key {
+            if e.key != key || (e.off as usize) > at {
                 continue;
             }
-            let (start, len) = self.spans[e.lit as usize];
-            let lit = &self.bytes[start as usize..(start + len) as usize];
-            let Some(from) = at.checked_sub(e.off as usize) else {
-                continue;
-            };
-            if hay.get(from..from + lit.len()) == Some(lit) {
+            let from = at - e.off as usize;
+            let (start, len) = (e.start as usize, e.len as usize);
+            if hay.len() - from >= len && hay[from..from + len] == self.bytes[start..start + len] {
                 f(e.lit);
             }
         }
@@ -301,6 +364,51 @@ mod tests {
             }
             assert_eq!(counts(&set, lits.len(), hay), want_counts, "{hay:?}");
         }
+    }
+
+    /// Which literals occur at least once (the search may report one
+    /// occurrence twice when it skips positions).
+    fn found(set: &GramSet, n: usize, hay: &[u8]) -> Vec<bool> {
+        counts(set, n, hay).into_iter().map(|c| c > 0).collect()
+    }
+
+    #[test]
+    fn long_literals_are_found_reading_one_position_in_a_stride() {
+        let lits = [
+            "aaaaaaaaaaa",
+            "0123456789abcdef",
+            "md5=0123456789abcdef0123456789abcdef",
+            "\u{0430}\u{0431}\u{0432}\u{0433}",
+            "abababababab",
+        ];
+        let set = GramSet::new(&lits);
+        assert_eq!(set.stride, 5, "the shortest literal is 8 bytes");
+        let mut hays: Vec<Vec<u8>> = vec![
+            Vec::new(),
+            b"aaaaaaa".to_vec(),
+            b"aaaaaaaaaaa".to_vec(),
+            "\u{0430}\u{0431}\u{0432}\u{0433}".as_bytes().to_vec(),
+            b"sha1=x,md5=0123456789abcdef0123456789abcdef".to_vec(),
+            b"xababababababx".to_vec(),
+            b"0123456789abcdeF".to_vec(),
+        ];
+        // Every literal at every offset of a longer text, its ends too.
+        for lit in lits {
+            for pad in 0..12 {
+                let mut h = vec![b'.'; pad];
+                h.extend_from_slice(lit.as_bytes());
+                h.extend(std::iter::repeat_n(b'-', 11 - pad));
+                hays.push(h);
+            }
+        }
+        for hay in &hays {
+            let want: Vec<bool> = (0..lits.len())
+                .map(|id| naive(&lits, hay).iter().any(|&(i, _)| i == id as u32))
+                .collect();
+            assert_eq!(found(&set, lits.len(), hay), want, "{hay:?}");
+        }
+        // A literal shorter than the stride's threshold: every position.
+        assert_eq!(GramSet::new(&["abcdefg", "0123456789"]).stride, 1);
     }
 
     #[test]

@@ -22,7 +22,9 @@ macro_rules! sql_backend {
 
             use super::$store;
             use $crate::shared::{self, BodyRow, Val};
-            use $crate::{Checkpoint, Counts, DecisionFilter, Result, RunFilter, Store, Tx};
+            use $crate::{
+                Checkpoint, Counts, DecisionFilter, Result, RunFilter, Store, StoreError, Tx,
+            };
 
             type Db = $db;
             type Args<'q> = <Db as sqlx::Database>::Arguments<'q>;
@@ -163,6 +165,18 @@ macro_rules! sql_backend {
                 async fn get_decision(&self, id: DecisionId) -> Result<Option<Decision>> {
                     let vals = vec![Val::text(id)];
                     fetch_one(&self.pool, "decision", shared::GET_DECISION, vals).await
+                }
+
+                async fn pending_reviews(
+                    &self,
+                    made_before: Option<Timestamp>,
+                    limit: u32,
+                ) -> Result<Vec<Decision>> {
+                    let vals = vec![
+                        Val::Int(made_before.map(|t| t.timestamp_millis())),
+                        shared::limit(limit),
+                    ];
+                    fetch_all(&self.pool, "decision", shared::PENDING_REVIEWS, vals).await
                 }
 
                 async fn effective_decisions(&self, now: Timestamp) -> Result<Vec<Decision>> {
@@ -426,7 +440,13 @@ macro_rules! sql_backend {
                     lease_until: Option<Timestamp>,
                 ) -> Result<()> {
                     let vals = shared::run_row(run, lease_until)?;
-                    execute(&mut *self.0, shared::SAVE_RUN, vals).await
+                    if execute_count(&mut *self.0, shared::SAVE_RUN, vals).await? == 0 {
+                        return Err(StoreError::Conflict(format!(
+                            "run {} was cancelled; not saved",
+                            run.id
+                        )));
+                    }
+                    Ok(())
                 }
 
                 async fn claim_runs(

@@ -1,10 +1,11 @@
 //! Threat-intelligence storage: indicators per feed and sightings
-//! (migrations `0005_intel.sql`). The traits are supertraits of
+//! (migrations `0005_intel.sql`), and what sharing them over TAXII needs:
+//! when each was added, and pages in that order (`0006_intel_sharing.sql`). The traits are supertraits of
 //! [`crate::Store`] and [`crate::Tx`], so every backend implements them and
 //! the conformance suite covers them; the SQL is shared like the rest.
 
 use async_trait::async_trait;
-use riposte_model::{Indicator, IndicatorKind, Sighting, Timestamp};
+use riposte_model::{Indicator, IndicatorKind, Sighting, Timestamp, Tlp};
 use serde::Serialize;
 
 use crate::Result;
@@ -13,6 +14,81 @@ use crate::shared::{FORMAT_VERSION, Val};
 /// Where a page of [`IntelStore::indicators_page`] continues: the last
 /// (kind, value, feed) of the previous page.
 pub type IndicatorKey = (IndicatorKind, String, String);
+
+/// Where a page in date-added order continues: the last row of the
+/// previous page. Rows added in the same millisecond are ordered by
+/// (kind, value, feed), so no row is skipped or repeated between pages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddedKey {
+    pub added_at: Timestamp,
+    pub kind: IndicatorKind,
+    pub value: String,
+    pub feed: String,
+}
+
+/// Which indicators a sharing channel (a TAXII collection) may serve, and
+/// which page of them: only unexpired indicators fit for detection, never
+/// above `max_tlp`, oldest added first.
+#[derive(Clone, Debug)]
+pub struct ShareQuery {
+    /// Only these feeds (empty: every feed).
+    pub feeds: Vec<String>,
+    /// Only these kinds (empty: every kind).
+    pub kinds: Vec<IndicatorKind>,
+    /// The most restrictive TLP served.
+    pub max_tlp: Tlp,
+    /// Only these STIX ids (empty: any).
+    pub object_ids: Vec<String>,
+    /// Only rows added strictly after this instant (millisecond precision).
+    pub added_after: Option<Timestamp>,
+    /// Continue after this row.
+    pub after: Option<AddedKey>,
+    /// Indicators whose `valid_until` is at or before this are left out.
+    pub valid_at: Timestamp,
+    pub limit: u32,
+}
+
+/// An indicator with the time its current content was stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SharedIndicator {
+    pub added_at: Timestamp,
+    pub indicator: Indicator,
+}
+
+impl SharedIndicator {
+    /// The key a following page continues after.
+    pub fn key(&self) -> AddedKey {
+        AddedKey {
+            added_at: self.added_at,
+            kind: self.indicator.kind,
+            value: self.indicator.value.to_string(),
+            feed: self.indicator.feed.to_string(),
+        }
+    }
+}
+
+/// Where a page of sightings (newest first) continues: the last one of the
+/// previous page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SightingKey {
+    pub last_seen: Timestamp,
+    pub kind: IndicatorKind,
+    pub value: String,
+    pub source: String,
+    pub field: String,
+}
+
+impl SightingKey {
+    pub fn of(s: &Sighting) -> Self {
+        Self {
+            last_seen: s.last_seen,
+            kind: s.kind,
+            value: s.value.to_string(),
+            source: s.source.to_string(),
+            field: s.field.to_string(),
+        }
+    }
+}
 
 /// Indicators held per feed and kind.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -57,6 +133,15 @@ pub trait IntelStore {
     async fn intel_counts(&self) -> Result<Vec<IntelCount>>;
     /// Most recently seen first.
     async fn list_sightings(&self, limit: u32) -> Result<Vec<Sighting>>;
+    /// Most recently seen first, continuing after `after`.
+    async fn sightings_page(
+        &self,
+        after: Option<&SightingKey>,
+        limit: u32,
+    ) -> Result<Vec<Sighting>>;
+    /// What a sharing channel serves, in date-added order (see
+    /// [`ShareQuery`]).
+    async fn shared_indicators(&self, query: &ShareQuery) -> Result<Vec<SharedIndicator>>;
     /// `feed`'s queued sightings, oldest first.
     async fn queued_sightings(&self, feed: &str, limit: u32) -> Result<Vec<QueuedSighting>>;
     /// Queued sightings per feed, by feed name.
@@ -92,8 +177,8 @@ pub trait IntelTx {
 /// Indicators per statement of [`IntelTx::upsert_indicators`]: one
 /// SELECT of the stored rows of up to this many keys, then one multi-row
 /// upsert, instead of two or three statements per indicator (each a hop to
-/// SQLite's worker thread, or a round trip to PostgreSQL). 7 parameters a
-/// row keeps a statement at 700, far below either engine's limit.
+/// SQLite's worker thread, or a round trip to PostgreSQL). 11 parameters a
+/// row keeps a statement at 1,100, far below either engine's limit.
 pub(crate) const INDICATORS_PER_STATEMENT: usize = 100;
 
 /// Followed by a `values_clause` of (kind, value, feed) keys and `)`.
@@ -102,13 +187,31 @@ pub(crate) const SELECT_KEYS: &str = "SELECT kind, value, feed, refreshed_at, fo
 
 pub(crate) type StoredRow = (String, String, String, i64, i32, String);
 
-/// Followed by a `values_clause` of indicator rows and [`UPSERT_TAIL`].
+/// Followed by a `values_clause` of [`indicator_row`]s and [`UPSERT_TAIL`].
 pub(crate) const UPSERT_HEAD: &str = "INSERT INTO intel_indicators \
-    (kind, value, feed, valid_until, refreshed_at, format_version, body) VALUES ";
+    (kind, value, feed, valid_until, refreshed_at, format_version, body, \
+    added_at, object_id, tlp_rank, to_ids) VALUES ";
+/// A row whose content is unchanged keeps its `added_at` (SET expressions
+/// read the row as it was before the update).
 pub(crate) const UPSERT_TAIL: &str = " ON CONFLICT (kind, value, feed) DO UPDATE SET \
-    valid_until = excluded.valid_until, refreshed_at = excluded.refreshed_at, \
-    format_version = excluded.format_version, body = excluded.body";
-pub(crate) const INDICATOR_COLUMNS: usize = 7;
+    valid_until = excluded.valid_until, \
+    refreshed_at = excluded.refreshed_at, format_version = excluded.format_version, \
+    body = excluded.body, \
+    added_at = CASE WHEN intel_indicators.body = excluded.body \
+        THEN intel_indicators.added_at ELSE excluded.added_at END, \
+    object_id = excluded.object_id, tlp_rank = excluded.tlp_rank, to_ids = excluded.to_ids";
+pub(crate) const INDICATOR_COLUMNS: usize = 11;
+
+/// TLP as a number that orders like the TLP (`tlp_rank` column).
+pub fn tlp_rank(tlp: Tlp) -> i64 {
+    match tlp {
+        Tlp::Clear => 0,
+        Tlp::Green => 1,
+        Tlp::Amber => 2,
+        Tlp::AmberStrict => 3,
+        Tlp::Red => 4,
+    }
+}
 
 pub(crate) fn indicator_row(ind: &Indicator, refreshed: Timestamp) -> Result<Vec<Val>> {
     let body = serde_json::to_string(ind).map_err(|e| sqlx::Error::Encode(e.into()))?;
@@ -120,7 +223,99 @@ pub(crate) fn indicator_row(ind: &Indicator, refreshed: Timestamp) -> Result<Vec
         Val::time(refreshed),
         Val::Int(Some(FORMAT_VERSION)),
         Val::Text(Some(body)),
+        Val::time(refreshed),
+        Val::Text(Some(ind.stix_id())),
+        Val::Int(Some(tlp_rank(ind.tlp))),
+        Val::Int(Some(i64::from(ind.to_ids))),
     ])
+}
+
+/// Rows written before `0006_intel_sharing.sql`, a page at a time.
+pub(crate) const UNFILLED: &str = "SELECT kind, value, feed, format_version, body \
+    FROM intel_indicators WHERE object_id IS NULL ORDER BY kind, value, feed LIMIT 500";
+pub(crate) const FILL_SHARING: &str = "UPDATE intel_indicators SET object_id = $1, \
+    tlp_rank = $2, to_ids = $3 WHERE kind = $4 AND value = $5 AND feed = $6";
+
+/// The values [`FILL_SHARING`] sets for one stored body; a body that cannot
+/// be read is filled so that it is never served (no id, TLP:RED, not fit for
+/// detection) rather than stopping the store from opening.
+pub(crate) fn fill_values(row: (String, String, String, i32, String)) -> Vec<Val> {
+    let (kind, value, feed, version, body) = row;
+    let mut vals = match crate::shared::decode::<Indicator>("indicator", (version, body)) {
+        Ok(ind) => vec![
+            Val::Text(Some(ind.stix_id())),
+            Val::Int(Some(tlp_rank(ind.tlp))),
+            Val::Int(Some(i64::from(ind.to_ids))),
+        ],
+        Err(e) => {
+            tracing::warn!(%kind, %value, %feed, error = %e, "unreadable indicator is never shared");
+            vec![
+                Val::text(""),
+                Val::Int(Some(tlp_rank(Tlp::Red))),
+                Val::Int(Some(0)),
+            ]
+        }
+    };
+    vals.extend([
+        Val::Text(Some(kind)),
+        Val::Text(Some(value)),
+        Val::Text(Some(feed)),
+    ]);
+    vals
+}
+
+/// The SQL and values of a [`ShareQuery`]. The optional lists become
+/// `IN (…)` with one parameter each; everything else is fixed, so the
+/// statement is one of a few shapes.
+pub(crate) fn share_sql(q: &ShareQuery) -> (String, Vec<Val>) {
+    let after = q.after.as_ref();
+    let mut vals = vec![
+        Val::Int(Some(tlp_rank(q.max_tlp))),
+        Val::time(q.valid_at),
+        Val::Int(q.added_after.map(|t| t.timestamp_millis())),
+        Val::Int(after.map(|a| a.added_at.timestamp_millis())),
+        Val::Text(after.map(|a| a.kind.as_str().to_owned())),
+        Val::Text(after.map(|a| a.value.clone())),
+        Val::Text(after.map(|a| a.feed.clone())),
+    ];
+    let mut sql = String::from(
+        "SELECT added_at, format_version, body FROM intel_indicators \
+         WHERE to_ids = 1 AND tlp_rank <= $1 AND (valid_until IS NULL OR valid_until > $2) \
+         AND ($3 IS NULL OR added_at > $3) \
+         AND ($4 IS NULL OR (added_at, kind, value, feed) > ($4, $5, $6, $7))",
+    );
+    let mut list = |column: &str, items: Vec<String>, vals: &mut Vec<Val>| {
+        if items.is_empty() {
+            return;
+        }
+        let first = vals.len() + 1;
+        let marks: Vec<String> = (first..first + items.len())
+            .map(|i| format!("${i}"))
+            .collect();
+        sql.push_str(&format!(" AND {column} IN ({})", marks.join(", ")));
+        vals.extend(items.into_iter().map(|v| Val::Text(Some(v))));
+    };
+    list("feed", q.feeds.clone(), &mut vals);
+    list(
+        "kind",
+        q.kinds.iter().map(|k| k.as_str().to_owned()).collect(),
+        &mut vals,
+    );
+    list("object_id", q.object_ids.clone(), &mut vals);
+    vals.push(crate::shared::limit(q.limit));
+    sql.push_str(&format!(
+        " ORDER BY added_at, kind, value, feed LIMIT ${}",
+        vals.len()
+    ));
+    (sql, vals)
+}
+
+pub(crate) fn shared_row((added, version, body): (i64, i32, String)) -> Result<SharedIndicator> {
+    Ok(SharedIndicator {
+        added_at: chrono::DateTime::from_timestamp_millis(added)
+            .ok_or_else(|| sqlx::Error::Decode(format!("bad timestamp {added}").into()))?,
+        indicator: crate::shared::decode("indicator", (version, body))?,
+    })
 }
 
 pub(crate) const STALE_OF_FEED: &str = "SELECT format_version, body FROM intel_indicators \
@@ -165,6 +360,24 @@ pub(crate) fn sighting_row(s: &Sighting) -> Result<Vec<Val>> {
 
 pub(crate) const LIST_SIGHTINGS: &str = "SELECT kind, value, source, field, count, first_seen, \
     last_seen FROM intel_sightings ORDER BY last_seen DESC, kind, value, source, field LIMIT $1";
+
+/// `$1`..`$5` the key after which to continue (all NULL for the start).
+pub(crate) const SIGHTINGS_PAGE: &str = "SELECT kind, value, source, field, count, first_seen, \
+    last_seen FROM intel_sightings \
+    WHERE $1 IS NULL OR last_seen < $1 \
+    OR (last_seen = $1 AND (kind, value, source, field) > ($2, $3, $4, $5)) \
+    ORDER BY last_seen DESC, kind, value, source, field LIMIT $6";
+
+pub(crate) fn sighting_key_vals(after: Option<&SightingKey>, limit: u32) -> Vec<Val> {
+    vec![
+        Val::Int(after.map(|a| a.last_seen.timestamp_millis())),
+        Val::Text(after.map(|a| a.kind.as_str().to_owned())),
+        Val::Text(after.map(|a| a.value.clone())),
+        Val::Text(after.map(|a| a.source.clone())),
+        Val::Text(after.map(|a| a.field.clone())),
+        crate::shared::limit(limit),
+    ]
+}
 
 pub(crate) type SightingRow = (String, String, String, String, i64, i64, i64);
 
@@ -262,7 +475,25 @@ macro_rules! intel_impl {
         use riposte_model::{Indicator, IndicatorKind, Sighting};
         use $crate::intel::{
             self as intel, IndicatorKey, IntelCount, IntelStore, IntelTx, QueuedSighting,
+            ShareQuery, SharedIndicator, SightingKey,
         };
+
+        /// Fills the sharing columns of rows written before they existed
+        /// (`0006_intel_sharing.sql`); run when the store opens.
+        pub(super) async fn fill_sharing_columns(pool: &sqlx::Pool<Db>) -> Result<()> {
+            loop {
+                let rows: Vec<(String, String, String, i32, String)> =
+                    sqlx::query_as(intel::UNFILLED).fetch_all(pool).await?;
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = pool.begin().await?;
+                for row in rows {
+                    execute(&mut *tx, intel::FILL_SHARING, intel::fill_values(row)).await?;
+                }
+                tx.commit().await?;
+            }
+        }
 
         #[async_trait]
         impl IntelStore for $store {
@@ -311,6 +542,27 @@ macro_rules! intel_impl {
                         .fetch_all(&self.pool)
                         .await?;
                 rows.into_iter().map(intel::sighting).collect()
+            }
+
+            async fn sightings_page(
+                &self,
+                after: Option<&SightingKey>,
+                limit: u32,
+            ) -> Result<Vec<Sighting>> {
+                let vals = intel::sighting_key_vals(after, limit);
+                let rows: Vec<intel::SightingRow> =
+                    sqlx::query_as_with(intel::SIGHTINGS_PAGE, args(vals)?)
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.into_iter().map(intel::sighting).collect()
+            }
+
+            async fn shared_indicators(&self, query: &ShareQuery) -> Result<Vec<SharedIndicator>> {
+                let (sql, vals) = intel::share_sql(query);
+                let rows: Vec<(i64, i32, String)> = sqlx::query_as_with(&sql, args(vals)?)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter().map(intel::shared_row).collect()
             }
 
             async fn queued_sightings(

@@ -24,7 +24,10 @@ mod postgres;
 mod shared;
 mod sqlite;
 
-pub use intel::{IndicatorKey, IntelCount, IntelStore, IntelTx, QueuedSighting};
+pub use intel::{
+    AddedKey, IndicatorKey, IntelCount, IntelStore, IntelTx, QueuedSighting, ShareQuery,
+    SharedIndicator, SightingKey,
+};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -44,6 +47,9 @@ pub enum StoreError {
         "unsupported store URL {0:?} (expected sqlite://PATH, sqlite::memory:, or postgres://…)"
     )]
     BadUrl(String),
+    /// A write the stored state refuses (a run cancelled meanwhile).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -100,6 +106,14 @@ pub trait Store: IntelStore + Send + Sync + std::fmt::Debug + 'static {
     async fn get_case(&self, id: CaseId) -> Result<Option<Case>>;
     async fn list_decisions(&self, filter: &DecisionFilter) -> Result<Vec<Decision>>;
     async fn get_decision(&self, id: DecisionId) -> Result<Option<Decision>>;
+    /// Automated decisions awaiting review, oldest first (the most overdue
+    /// must not fall behind a limit), and with `made_before` only those made
+    /// before it (the overdue ones), filtered before the limit applies.
+    async fn pending_reviews(
+        &self,
+        made_before: Option<Timestamp>,
+        limit: u32,
+    ) -> Result<Vec<Decision>>;
     /// Decisions in state `active` whose expiry is after `now` (or never):
     /// exactly what enforcers must apply.
     async fn effective_decisions(&self, now: Timestamp) -> Result<Vec<Decision>>;
@@ -197,7 +211,8 @@ pub trait Tx: IntelTx + Send {
     /// returns them.
     async fn expire_decisions(&mut self, now: Timestamp) -> Result<Vec<Decision>>;
     /// Inserts or replaces a run. `lease_until`: how long the saving
-    /// executor keeps holding it (`None` releases it).
+    /// executor keeps holding it (`None` releases it). A run stored as
+    /// cancelled is never replaced: [`StoreError::Conflict`].
     async fn save_run(&mut self, run: &PlaybookRun, lease_until: Option<Timestamp>) -> Result<()>;
     /// Takes up to `limit` runs due at `now` that no executor holds, for
     /// this one until `lease_until`; each comes with `next_at` as scheduled.

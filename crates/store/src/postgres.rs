@@ -23,6 +23,7 @@ impl PostgresStore {
     pub async fn open(url: &str) -> Result<Self> {
         let pool = PgPoolOptions::new().connect(url).await?;
         MIGRATOR.run(&pool).await?;
+        sql_impl::fill_sharing_columns(&pool).await?;
         Ok(Self { pool })
     }
 

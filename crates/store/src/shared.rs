@@ -225,7 +225,8 @@ pub(crate) const SAVE_RUN: &str = "INSERT INTO runs \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
     ON CONFLICT (id) DO UPDATE SET format_version = excluded.format_version, \
     body = excluded.body, status = excluded.status, next_at = excluded.next_at, \
-    lease_until = excluded.lease_until, updated_at = excluded.updated_at";
+    lease_until = excluded.lease_until, updated_at = excluded.updated_at \
+    WHERE runs.status <> 'cancelled'";
 
 pub(crate) fn run_row(run: &PlaybookRun, lease_until: Option<Timestamp>) -> Result<Vec<Val>> {
     Ok(vec![
@@ -340,6 +341,11 @@ pub(crate) const LIST_DECISIONS: &str = "SELECT format_version, body FROM decisi
     AND ($3 IS NULL OR review = $3) \
     AND ($4 IS NULL OR created_at >= $4 OR updated_at >= $4) \
     ORDER BY created_at DESC, id DESC LIMIT $5";
+/// Automated decisions awaiting review, oldest first; `$1` (Unix ms,
+/// optional) keeps only those made before it; `$2` is the limit.
+pub(crate) const PENDING_REVIEWS: &str = "SELECT format_version, body FROM decisions \
+    WHERE review = 'pending' AND ($1 IS NULL OR created_at < $1) \
+    ORDER BY created_at, id LIMIT $2";
 /// Every decision on one value of one scope made at or after `$3`, newest
 /// first: the history escalation counts and duplicates are checked against.
 pub(crate) const DECISIONS_ON: &str = "SELECT format_version, body FROM decisions \

@@ -54,6 +54,7 @@ impl SqliteStore {
         .connect_with(options)
         .await?;
         MIGRATOR.run(&pool).await?;
+        sql_impl::fill_sharing_columns(&pool).await?;
         Ok(Self { pool })
     }
 

@@ -52,6 +52,7 @@ conformance!([sqlite_file, sqlite_memory, postgres]:
     upsert_case_replaces_the_stored_case,
     open_case_by_key_ignores_closed_cases,
     decisions_round_trip_and_filter,
+    pending_reviews_oldest_first_filtered_before_the_limit,
     effective_decisions_exclude_expiry_at_now,
     expire_decisions_ends_exactly_the_due_ones,
     end_decision_moves_only_active_decisions,
@@ -68,6 +69,8 @@ conformance!([sqlite_file, sqlite_memory, postgres]:
     intel_sightings_add_up,
     intel_sighting_queue_is_per_feed_oldest_first_and_dequeued_exactly,
     intel_upserts_of_many_indicators_merge_and_count_like_single_ones,
+    intel_sharing_pages_in_date_added_order_within_the_ceiling,
+    intel_sightings_page_newest_first,
 );
 
 // An in-memory SQLite store has a single connection, so a read there waits
@@ -494,6 +497,42 @@ async fn decisions_round_trip_and_filter(store: Arc<dyn Store>) {
     assert_eq!(store.get_decision(DecisionId::new()).await.unwrap(), None);
 }
 
+/// Regression: the review queue took the newest `limit` pending decisions,
+/// so with more pending the oldest (most overdue) were missing, and the
+/// overdue filter ran after the limit.
+async fn pending_reviews_oldest_first_filtered_before_the_limit(store: Arc<dyn Store>) {
+    let first = decision("192.0.2.1", DecisionState::Active, 1_000, None);
+    let second = decision("192.0.2.2", DecisionState::PendingApproval, 2_000, None);
+    let third = decision("192.0.2.3", DecisionState::Active, 3_000, None);
+    let mut approved = decision("192.0.2.4", DecisionState::Active, 500, None);
+    approved.review = Some(Review {
+        status: ReviewStatus::Approved,
+        by: Some("alice".into()),
+        at: Some(t(600)),
+        note: None,
+    });
+    let mut by_hand = decision("192.0.2.5", DecisionState::Active, 0, None);
+    by_hand.review = None;
+    let mut tx = store.begin().await.unwrap();
+    for d in [&third, &approved, &first, &by_hand, &second] {
+        tx.insert_decision(d).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let pending = |before: Option<i64>, limit| {
+        let store = store.clone();
+        async move { store.pending_reviews(before.map(t), limit).await.unwrap() }
+    };
+    assert_eq!(
+        pending(None, 10).await,
+        [first.clone(), second.clone(), third.clone()]
+    );
+    assert_eq!(pending(None, 2).await, [first.clone(), second.clone()]);
+    assert_eq!(pending(Some(2_000), 10).await, std::slice::from_ref(&first));
+    assert_eq!(pending(Some(2_001), 1).await, std::slice::from_ref(&first));
+    assert_eq!(pending(Some(3_001), 10).await, [first, second, third]);
+    assert_eq!(pending(Some(1_000), 10).await, []);
+}
+
 async fn effective_decisions_exclude_expiry_at_now(store: Arc<dyn Store>) {
     let now = t(10_000);
     let at_now = decision("192.0.2.1", DecisionState::Active, 0, Some(now));
@@ -870,6 +909,25 @@ async fn due_runs_are_claimed_once_leased_and_woken(store: Arc<dyn Store>) {
     assert_eq!(woken.len(), 1);
     assert_eq!(woken[0].id, person.id);
     assert_eq!(woken[0].next_at, Some(t(5_000)));
+
+    // A cancelled run is never saved over (an executor still holding it in
+    // memory): the save is refused and the cancellation stays.
+    let mut cancelled = later.clone();
+    cancelled.status = RunStatus::Cancelled;
+    cancelled.next_at = None;
+    let mut tx = store.begin().await.unwrap();
+    tx.save_run(&cancelled, None).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let err = tx.save_run(&later, Some(t(70_000))).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("run {} was cancelled; not saved", later.id)
+    );
+    drop(tx);
+    let stored = store.get_run(later.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, RunStatus::Cancelled);
+    assert_eq!(stored.next_at, None);
 }
 
 async fn approvals_round_trip_by_run_and_status(store: Arc<dyn Store>) {
@@ -1272,6 +1330,211 @@ async fn intel_sightings_add_up(store: Arc<dyn Store>) {
         [s(5, 40, 200), other]
     );
     assert_eq!(store.list_sightings(1).await.unwrap().len(), 1);
+}
+
+async fn intel_sharing_pages_in_date_added_order_within_the_ceiling(store: Arc<dyn Store>) {
+    use riposte_model::{IndicatorKind as K, Tlp};
+    use riposte_store::ShareQuery;
+    let query = |limit| ShareQuery {
+        feeds: Vec::new(),
+        kinds: Vec::new(),
+        max_tlp: Tlp::Amber,
+        object_ids: Vec::new(),
+        added_after: None,
+        after: None,
+        valid_at: t(5_000),
+        limit,
+    };
+    let values = |page: &[riposte_store::SharedIndicator]| -> Vec<String> {
+        page.iter().map(|s| s.indicator.value.to_string()).collect()
+    };
+    // First import at t(1000): three shareable, and one of each kind that
+    // never is (red, context only, expired).
+    let mut green = indicator(K::Ip, "192.0.2.2", "feed-a");
+    green.tlp = Tlp::Green;
+    let amber = {
+        let mut i = indicator(K::Domain, "evil.example", "feed-a");
+        i.tlp = Tlp::Amber;
+        i
+    };
+    let clear = indicator(K::Ip, "192.0.2.1", "feed-b");
+    let mut red = indicator(K::Ip, "192.0.2.66", "feed-a");
+    red.tlp = Tlp::Red;
+    let mut context = indicator(K::Ip, "192.0.2.67", "feed-a");
+    context.to_ids = false;
+    let mut expired = indicator(K::Ip, "192.0.2.68", "feed-a");
+    expired.valid_until = Some(t(5_000));
+    let mut tx = store.begin().await.unwrap();
+    tx.upsert_indicators(
+        &[
+            green.clone(),
+            amber.clone(),
+            clear.clone(),
+            red,
+            context,
+            expired,
+        ],
+        t(1_000),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    // Second import of feed-a at t(2000): the green one unchanged keeps its
+    // date added; a new one is added.
+    let later = indicator(K::Ip, "198.51.100.1", "feed-a");
+    let mut tx = store.begin().await.unwrap();
+    tx.upsert_indicators(&[green.clone(), later.clone()], t(2_000))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let all = store.shared_indicators(&query(100)).await.unwrap();
+    // Same millisecond: (kind, value, feed) order ("domain" < "ip").
+    assert_eq!(
+        values(&all),
+        ["evil.example", "192.0.2.1", "192.0.2.2", "198.51.100.1"]
+    );
+    assert_eq!(
+        all.iter().map(|s| s.added_at).collect::<Vec<_>>(),
+        [t(1_000), t(1_000), t(1_000), t(2_000)]
+    );
+    assert_eq!(all[0].indicator, amber);
+    // Pages of two resume after the last key, each row exactly once.
+    let first = store.shared_indicators(&query(2)).await.unwrap();
+    assert_eq!(values(&first), ["evil.example", "192.0.2.1"]);
+    let mut next = query(2);
+    next.after = Some(first[1].key());
+    assert_eq!(
+        values(&store.shared_indicators(&next).await.unwrap()),
+        ["192.0.2.2", "198.51.100.1"]
+    );
+    // Ceiling, feeds, kinds, ids and added_after narrow it.
+    let mut green_only = query(100);
+    green_only.max_tlp = Tlp::Green;
+    assert_eq!(
+        values(&store.shared_indicators(&green_only).await.unwrap()),
+        ["192.0.2.1", "192.0.2.2", "198.51.100.1"]
+    );
+    let mut narrow = query(100);
+    narrow.feeds = vec!["feed-a".into()];
+    narrow.kinds = vec![K::Ip, K::Url];
+    assert_eq!(
+        values(&store.shared_indicators(&narrow).await.unwrap()),
+        ["192.0.2.2", "198.51.100.1"]
+    );
+    let mut by_id = query(100);
+    by_id.object_ids = vec![clear.stix_id(), later.stix_id()];
+    assert_eq!(
+        values(&store.shared_indicators(&by_id).await.unwrap()),
+        ["192.0.2.1", "198.51.100.1"]
+    );
+    let mut recent = query(100);
+    recent.added_after = Some(t(1_000));
+    assert_eq!(
+        values(&store.shared_indicators(&recent).await.unwrap()),
+        ["198.51.100.1"]
+    );
+    // A changed indicator is added again, at its import's time.
+    let mut changed = green.clone();
+    changed.confidence = Confidence::new(95).unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.upsert_indicators(&[changed.clone()], t(3_000))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let all = store.shared_indicators(&query(100)).await.unwrap();
+    assert_eq!(
+        values(&all),
+        ["evil.example", "192.0.2.1", "198.51.100.1", "192.0.2.2"]
+    );
+    assert_eq!((all[3].added_at, &all[3].indicator), (t(3_000), &changed));
+}
+
+async fn intel_sightings_page_newest_first(store: Arc<dyn Store>) {
+    use riposte_model::{IndicatorKind as K, Sighting};
+    use riposte_store::SightingKey;
+    let s = |value: &str, last| Sighting {
+        kind: K::Ip,
+        value: value.into(),
+        source: "eve".into(),
+        field: "source.ip".into(),
+        count: 1,
+        first_seen: t(0),
+        last_seen: t(last),
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.record_sightings(&[
+        s("192.0.2.1", 10),
+        s("192.0.2.2", 30),
+        s("192.0.2.3", 30),
+        s("192.0.2.4", 20),
+    ])
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let values =
+        |page: &[Sighting]| -> Vec<String> { page.iter().map(|s| s.value.to_string()).collect() };
+    let first = store.sightings_page(None, 3).await.unwrap();
+    assert_eq!(values(&first), ["192.0.2.2", "192.0.2.3", "192.0.2.4"]);
+    let after = SightingKey::of(&first[1]);
+    assert_eq!(
+        values(&store.sightings_page(Some(&after), 10).await.unwrap()),
+        ["192.0.2.4", "192.0.2.1"]
+    );
+}
+
+/// Indicators stored before `0006_intel_sharing.sql` have no id, TLP rank
+/// or detection flag columns; opening the store fills them from the body.
+#[tokio::test]
+async fn indicators_from_before_sharing_are_filled_in_on_open() {
+    use riposte_model::{IndicatorKind as K, Tlp};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("riposte.db").display());
+    let store = riposte_store::open(&url).await.unwrap();
+    let mut amber = indicator(K::Ip, "192.0.2.1", "feed-a");
+    amber.tlp = Tlp::Amber;
+    let mut context = indicator(K::Ip, "192.0.2.2", "feed-a");
+    context.to_ids = false;
+    let mut tx = store.begin().await.unwrap();
+    tx.upsert_indicators(&[amber.clone(), context], t(1_000))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    drop(store);
+    // What a database migrated from 0005 holds.
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    conn.execute("UPDATE intel_indicators SET object_id = NULL, tlp_rank = NULL, to_ids = NULL")
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+
+    let store = riposte_store::open(&url).await.unwrap();
+    let query = riposte_store::ShareQuery {
+        feeds: Vec::new(),
+        kinds: Vec::new(),
+        max_tlp: Tlp::Amber,
+        object_ids: vec![amber.stix_id()],
+        added_after: None,
+        after: None,
+        valid_at: t(2_000),
+        limit: 10,
+    };
+    let found = store.shared_indicators(&query).await.unwrap();
+    assert_eq!(
+        found,
+        [riposte_store::SharedIndicator {
+            added_at: t(1_000),
+            indicator: amber
+        }]
+    );
+    let mut green = query.clone();
+    green.max_tlp = Tlp::Green;
+    green.object_ids.clear();
+    assert_eq!(store.shared_indicators(&green).await.unwrap(), []);
 }
 
 async fn intel_sighting_queue_is_per_feed_oldest_first_and_dequeued_exactly(store: Arc<dyn Store>) {

@@ -72,6 +72,76 @@ fn describe(err: &minijinja::Error) -> String {
     msg
 }
 
+/// The parts of a template that are code: inside `{{ }}` and `{% %}`.
+fn code_regions(source: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = source;
+    while let Some(start) = rest.find(['{']) {
+        let after = &rest[start + 1..];
+        let close = match after.as_bytes().first() {
+            Some(b'{') => "}}",
+            Some(b'%') => "%}",
+            _ => {
+                rest = after;
+                continue;
+            }
+        };
+        let body = &after[1..];
+        let end = body.find(close).unwrap_or(body.len());
+        out.push(&body[..end]);
+        rest = &body[(end + close.len()).min(body.len())..];
+    }
+    out
+}
+
+/// `name['key']` and `name["key"]` where `name` is a variable (not an
+/// attribute: no `.` before it), as the path `name.key`: minijinja's own
+/// tracking stops at subscripts.
+fn subscript_paths(code: &str) -> Vec<String> {
+    let bytes = code.as_bytes();
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !(bytes[i].is_ascii_alphabetic() || bytes[i] == b'_')
+            || (i > 0 && (ident(bytes[i - 1]) || bytes[i - 1] == b'.'))
+        {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && ident(bytes[i]) {
+            i += 1;
+        }
+        let name = &code[start..i];
+        let mut j = i;
+        let skip = |j: &mut usize| {
+            while *j < bytes.len() && bytes[*j].is_ascii_whitespace() {
+                *j += 1;
+            }
+        };
+        skip(&mut j);
+        if bytes.get(j) != Some(&b'[') {
+            continue;
+        }
+        j += 1;
+        skip(&mut j);
+        let Some(&quote) = bytes.get(j).filter(|q| **q == b'\'' || **q == b'"') else {
+            continue;
+        };
+        let key_start = j + 1;
+        let Some(len) = code[key_start..].find(char::from(quote)) else {
+            continue;
+        };
+        let mut k = key_start + len + 1;
+        skip(&mut k);
+        if bytes.get(k) == Some(&b']') {
+            out.push(format!("{name}.{}", &code[key_start..key_start + len]));
+        }
+    }
+    out
+}
+
 /// The variables a template or expression reads, as dotted paths as far as
 /// attribute access goes (`steps.case.case_id`, `alert`).
 fn paths(vars: std::collections::HashSet<String>) -> Vec<String> {
@@ -119,10 +189,18 @@ impl Template {
             .unwrap_or_default()
     }
 
-    /// The variables it reads as dotted paths (`steps.case.case_id`).
+    /// The variables it reads as dotted paths (`steps.case.case_id`), a
+    /// subscript by a quoted name counting as an attribute
+    /// (`steps['enrich-ip']` is `steps.enrich-ip`).
     pub fn variable_paths(&self) -> Vec<String> {
         self.compiled()
-            .map(|t| paths(t.undeclared_variables(true)))
+            .map(|t| {
+                let mut vars = t.undeclared_variables(true);
+                for code in code_regions(&self.source) {
+                    vars.extend(subscript_paths(code));
+                }
+                paths(vars)
+            })
             .unwrap_or_default()
     }
 
@@ -190,7 +268,11 @@ impl Expr {
 
     pub fn variable_paths(&self) -> Vec<String> {
         self.compiled()
-            .map(|e| paths(e.undeclared_variables(true)))
+            .map(|e| {
+                let mut vars = e.undeclared_variables(true);
+                vars.extend(subscript_paths(&self.source));
+                paths(vars)
+            })
             .unwrap_or_default()
     }
 
@@ -245,6 +327,35 @@ mod tests {
             .unwrap();
         assert_eq!(out, "ban 203.0.113.7 (6)");
         assert_eq!(t.variables(), vec!["alert".to_owned(), "count".to_owned()]);
+    }
+
+    #[test]
+    fn quoted_subscripts_count_as_paths() {
+        let t = Template::new(
+            "steps['later'] {{ steps['enrich-ip'].asn }} {{ alert.group['source.ip'] }} {% if secrets[\"API\"] %}x{% endif %} {{ steps[name] }}",
+        )
+        .unwrap();
+        assert_eq!(
+            t.variable_paths(),
+            vec![
+                "alert.group".to_owned(),
+                "name".to_owned(),
+                "secrets".to_owned(),
+                "secrets.API".to_owned(),
+                "steps".to_owned(),
+                "steps.enrich-ip".to_owned(),
+            ]
+        );
+        let e = Expr::new("steps [ 'ask' ].approved and inputs['ip']").unwrap();
+        assert_eq!(
+            e.variable_paths(),
+            vec![
+                "inputs".to_owned(),
+                "inputs.ip".to_owned(),
+                "steps".to_owned(),
+                "steps.ask".to_owned(),
+            ]
+        );
     }
 
     #[test]
