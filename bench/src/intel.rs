@@ -31,7 +31,7 @@ fn mix(i: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn indicator(i: u64, feed: &str) -> Indicator {
+pub(crate) fn indicator(i: u64, feed: &str) -> Indicator {
     let r = mix(i);
     let (kind, value) = match i % 100 {
         0..=39 => {

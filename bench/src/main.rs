@@ -64,6 +64,7 @@ fn allocations() -> usize {
 }
 
 mod intel;
+mod intel_store;
 mod nft;
 mod playbooks;
 mod respond;
@@ -813,6 +814,14 @@ fn main() {
     let only = std::env::args().nth(2);
     if only.as_deref() == Some("intel") {
         intel::run(n);
+        return;
+    }
+    if only.as_deref() == Some("intel-store") {
+        intel_store::store(n);
+        return;
+    }
+    if only.as_deref() == Some("intel-big-feed") {
+        intel_store::big_feed(n);
         return;
     }
     if only.as_deref() == Some("playbooks") {

@@ -40,6 +40,22 @@ pub enum IntelCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Sightings of MISP feeds' indicators pushed back to MISP.
+    #[command(subcommand)]
+    Sightings(SightingsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SightingsCommand {
+    /// Push the queued sightings now (every feed with `sightings: {push:
+    /// true}`, or one), instead of waiting for `serve`'s interval.
+    Push {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Only this feed.
+        #[arg(long)]
+        feed: Option<String>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -99,6 +115,9 @@ pub async fn run(cmd: IntelCommand) -> anyhow::Result<()> {
         IntelCommand::Export(args) => export_cmd(args).await,
         IntelCommand::Lookup { store, value, kind } => lookup(store, value, kind).await,
         IntelCommand::Stats { store } => stats(store).await,
+        IntelCommand::Sightings(SightingsCommand::Push { store, feed }) => {
+            push_sightings(store, feed).await
+        }
     }
 }
 
@@ -160,6 +179,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
                 max_age: None,
                 defaults,
                 max_bytes: riposte_intel::config::DEFAULT_MAX_BYTES,
+                sightings: None,
             }
         }
         (None, None) => bail!("give --feed NAME, or --format FORMAT and a PATH"),
@@ -349,6 +369,51 @@ async fn lookup(
     Ok(())
 }
 
+async fn push_sightings(store: StoreArgs, only: Option<String>) -> anyhow::Result<()> {
+    let config = crate::commands::load_config(store.config_path())?;
+    let ctx = store.open().await?;
+    let feeds: Vec<&FeedConfig> = config
+        .intel_feeds
+        .iter()
+        .filter(|f| f.sightings.is_some())
+        .filter(|f| only.as_ref().is_none_or(|n| &f.name == n))
+        .collect();
+    if feeds.is_empty() {
+        let names: Vec<&str> = config
+            .intel_feeds
+            .iter()
+            .filter(|f| f.sightings.is_some())
+            .map(|f| f.name.as_str())
+            .collect();
+        bail!(
+            "no feed {} pushes sightings (feeds with sightings.push: {})",
+            only.map_or("in the configuration".into(), |n| format!("{n:?}")),
+            if names.is_empty() {
+                "none".into()
+            } else {
+                names.join(", ")
+            }
+        );
+    }
+    let mut failed = 0;
+    for f in feeds {
+        match riposte_intel::sightings::push_now(f, &ctx.store, SystemClock.now()).await {
+            Ok(r) => println!(
+                "{}: {} sightings pushed in {} requests",
+                f.name, r.pushed, r.requests
+            ),
+            Err(e) => {
+                eprintln!("{e}");
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} feed(s) could not push; their sightings stay queued");
+    }
+    Ok(())
+}
+
 async fn stats(store: StoreArgs) -> anyhow::Result<()> {
     let ctx = store.open().await?;
     let counts = ctx.store.intel_counts().await?;
@@ -377,6 +442,37 @@ async fn stats(store: StoreArgs) -> anyhow::Result<()> {
                     .unwrap_or_default()
             );
         }
+    }
+    // Sightings push (MISP feeds): what waits, what went, the last error.
+    let queued = ctx.store.sighting_queue_counts().await?;
+    let mut names: Vec<&str> = counts.iter().map(|c| c.feed.as_str()).collect();
+    names.extend(queued.iter().map(|(f, _)| f.as_str()));
+    names.sort_unstable();
+    names.dedup();
+    for feed in names {
+        let n = queued
+            .iter()
+            .find(|(f, _)| f == feed)
+            .map_or(0, |(_, n)| *n);
+        let Some(s) = ctx
+            .store
+            .setting(&riposte_intel::sightings::state_key(feed))
+            .await?
+        else {
+            if n > 0 {
+                println!("  sightings push {feed}: {n} queued, none pushed yet");
+            }
+            continue;
+        };
+        let s: riposte_intel::sightings::PushState = serde_json::from_str(&s).unwrap_or_default();
+        println!(
+            "  sightings push {feed}: {n} queued, {} pushed, last success {}{}",
+            s.pushed,
+            s.last_success.map_or("never".into(), |t| t.to_rfc3339()),
+            s.last_error
+                .map(|e| format!(", {} failures, last error: {e}", s.failures))
+                .unwrap_or_default()
+        );
     }
     let sightings = ctx.store.list_sightings(10).await?;
     println!("Recent sightings ({})", sightings.len());

@@ -206,6 +206,8 @@ pub struct Engine {
     event_clock: Option<Arc<ManualClock>>,
     /// Threat-intel indicators every event is matched against (issue #7).
     intel: Option<riposte_intel::feed::SharedIndex>,
+    /// Feeds whose sightings are queued for MISP (`sightings: {push: true}`).
+    sighting_push: std::collections::HashSet<String>,
 }
 
 impl Engine {
@@ -228,6 +230,7 @@ impl Engine {
             clock,
             event_clock: None,
             intel: None,
+            sighting_push: Default::default(),
         }
     }
 
@@ -306,6 +309,13 @@ impl Engine {
         self
     }
 
+    /// Queues, with each batch, a sighting per (indicator, event source) of
+    /// these feeds for the MISP push (`riposte_intel::sightings`).
+    pub fn with_sighting_push(mut self, feeds: std::collections::HashSet<String>) -> Self {
+        self.sighting_push = feeds;
+        self
+    }
+
     pub fn intel(&self) -> Option<&riposte_intel::feed::SharedIndex> {
         self.intel.as_ref()
     }
@@ -322,7 +332,9 @@ impl Engine {
         let index = riposte_intel::feed::load_index(&store).await?;
         let engine = Self::new(store, Arc::new(rules), playbooks, responder, clock)
             .with_secrets(config.secrets.clone());
-        Ok(engine.with_intel(Arc::new(std::sync::RwLock::new(index))))
+        Ok(engine
+            .with_intel(Arc::new(std::sync::RwLock::new(index)))
+            .with_sighting_push(riposte_intel::sightings::pushing_feeds(&config.intel_feeds)))
     }
 
     /// Runs on recorded time: the clock is moved to each event's timestamp
@@ -410,6 +422,7 @@ impl Engine {
         tx.insert_events(&batch.events).await?;
         tx.insert_dead_letters(&report.dead_letters).await?;
         let mut sightings = riposte_intel::alert::SightingBatch::default();
+        let mut to_push = riposte_intel::sightings::QueueBatch::new(&self.sighting_push);
         let mut hits = Vec::new();
         for event in &batch.events {
             if let Some(c) = &self.event_clock {
@@ -426,6 +439,7 @@ impl Engine {
                 );
                 if !hits.is_empty() {
                     sightings.add(event, &hits);
+                    to_push.add(event, &hits);
                     alerts.extend(riposte_intel::alert::alerts_for(event, &hits, now));
                 }
             }
@@ -443,6 +457,9 @@ impl Engine {
         }
         if !sightings.is_empty() {
             tx.record_sightings(&sightings.into_sorted()).await?;
+        }
+        if !to_push.is_empty() {
+            tx.queue_sightings(&to_push.into_sorted()).await?;
         }
         if !report.cases.is_empty() {
             let now = self.clock.now();

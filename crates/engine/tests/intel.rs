@@ -27,6 +27,7 @@ fn feed(name: &str, path: &std::path::Path, now: chrono::DateTime<Utc>) -> FeedC
         max_age: None,
         defaults: FeedDefaults::new(name, now),
         max_bytes: 1 << 20,
+        sightings: None,
     }
 }
 
@@ -204,6 +205,35 @@ fn the_documented_feeds_load() {
     let start = page.find("```yaml\n").unwrap() + "```yaml\n".len();
     let block = &page[start..start + page[start..].find("```").unwrap()];
     let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(block).unwrap();
+    // The same page without the MISP key's variable: every feed loads.
+    let mut keyless = doc.clone();
+    keyless["intel"]["feeds"][1]
+        .as_mapping_mut()
+        .unwrap()
+        .remove("key_env");
+    let mut p = riposte_model::Problems::new();
+    let all = riposte_intel::config::parse(
+        keyless.get("intel"),
+        "intel.md",
+        &|x| std::path::Path::new("/srv").join(x),
+        &mut p,
+    );
+    assert!(p.0.is_empty(), "{:?}", p.0);
+    assert_eq!(all[1].name, "misp");
+    assert_eq!(
+        all[1].sightings,
+        Some(riposte_intel::sightings::SightingPush {
+            url: "https://misp.example.org".into(),
+            interval: std::time::Duration::from_secs(300),
+            source: "riposte".into(),
+            batch: 500,
+        })
+    );
+    assert!(
+        all.iter()
+            .filter(|f| f.name != "misp")
+            .all(|f| f.sightings.is_none())
+    );
     let mut p = riposte_model::Problems::new();
     let feeds = riposte_intel::config::parse(
         doc.get("intel"),
@@ -242,4 +272,91 @@ fn the_documented_feeds_load() {
         (b';', true, 1, Some(2))
     );
     assert!(feeds[0].snapshot);
+}
+
+/// Hits on a feed that pushes sightings to MISP are queued in the batch's
+/// transaction, one per (indicator, event source) with the batch's count
+/// and last time; other feeds' hits are not.
+#[tokio::test]
+async fn hits_on_a_pushing_feed_are_queued_for_misp_with_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let import_time = Utc.with_ymd_and_hms(2026, 3, 14, 8, 0, 0).unwrap();
+    let store = riposte_store::open("sqlite::memory:").await.unwrap();
+    let index = Arc::new(RwLock::new(IntelIndex::new()));
+    std::fs::write(dir.path().join("bl.txt"), "198.51.100.0/24\nevil.example\n").unwrap();
+    std::fs::write(dir.path().join("ctx.txt"), "203.0.113.9\n198.51.100.7\n").unwrap();
+    let mut bl = feed("bl", &dir.path().join("bl.txt"), import_time);
+    bl.defaults.subdomains = true;
+    let ctx = feed("ctx", &dir.path().join("ctx.txt"), import_time);
+    for f in [&bl, &ctx] {
+        run_feed(f, &store, Some(&index), import_time, None)
+            .await
+            .unwrap();
+    }
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 3, 14, 9, 5, 0).unwrap(),
+    ));
+    let mut engine = common::bare_engine(store.clone(), clock.clone())
+        .with_intel(index.clone())
+        .with_sighting_push(["bl".to_owned()].into());
+    let lines: Vec<Line> = EVE
+        .lines()
+        .enumerate()
+        .map(|(i, l)| Line {
+            offset: i as u64,
+            bytes: l.as_bytes().to_vec(),
+            truncated_from: None,
+        })
+        .collect();
+    let batch = decode_batch(
+        Format::SuricataEve,
+        &lines,
+        &DecodeCtx {
+            source: "eve",
+            now: clock.now(),
+        },
+    );
+    engine.commit_batch(batch, None).await.unwrap();
+    let mut got: Vec<(String, IndicatorKind, String, String, String, u64)> = store
+        .queued_sightings("bl", 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|q| {
+            (
+                q.feed,
+                q.kind,
+                q.value,
+                q.source,
+                q.seen_at.to_rfc3339(),
+                q.count,
+            )
+        })
+        .collect();
+    got.sort_by(|a, b| a.2.cmp(&b.2));
+    assert_eq!(
+        got,
+        [
+            (
+                "bl".into(),
+                IndicatorKind::Cidr,
+                "198.51.100.0/24".into(),
+                "eve".into(),
+                "2026-03-14T09:00:03+00:00".into(),
+                2
+            ),
+            (
+                "bl".into(),
+                IndicatorKind::Domain,
+                "evil.example".into(),
+                "eve".into(),
+                "2026-03-14T09:00:00+00:00".into(),
+                1
+            ),
+        ]
+    );
+    assert_eq!(
+        store.sighting_queue_counts().await.unwrap(),
+        [("bl".to_owned(), 2)]
+    );
 }

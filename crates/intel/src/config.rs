@@ -27,6 +27,7 @@ use serde_yaml_ng::Value;
 use crate::feed::{FeedConfig, FeedFormat, Location};
 use crate::import::FeedDefaults;
 use crate::import::csv::RawCsvFormat;
+use crate::sightings::SightingPush;
 
 const TYPES: &str = "misp-feed, misp-event, misp-rest, stix, csv";
 
@@ -66,6 +67,24 @@ struct RawFeed {
     tags: Vec<String>,
     #[serde(default)]
     max_bytes: Option<u64>,
+    #[serde(default)]
+    sightings: Option<RawSightings>,
+}
+
+/// `sightings:` of a MISP feed.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSightings {
+    #[serde(default)]
+    push: bool,
+    #[serde(default)]
+    interval: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    batch: Option<usize>,
 }
 
 /// Default download limit: 4 GiB.
@@ -213,6 +232,11 @@ fn build(
         .and_then(|d| d.to_std().ok())
         .unwrap_or(Duration::from_secs(3600));
     let max_age = duration("max_age", &raw.max_age);
+    let push_interval = raw
+        .sightings
+        .as_ref()
+        .and_then(|s| duration("sightings.interval", &s.interval))
+        .and_then(|d| d.to_std().ok());
     let valid_for = duration("valid_for", &raw.valid_for);
     let mut defaults = FeedDefaults::new(&raw.name, Utc::now());
     if let Some(c) = raw.confidence {
@@ -242,6 +266,17 @@ fn build(
     defaults.subdomains = raw.subdomains.unwrap_or(false);
     defaults.valid_for = valid_for;
     defaults.tags = raw.tags;
+    let sightings = raw.sightings.and_then(|s| {
+        sightings(
+            s,
+            &raw.kind,
+            raw.url.as_deref(),
+            push_interval,
+            file,
+            loc,
+            p,
+        )
+    });
     if p.len() > before {
         return None;
     }
@@ -255,6 +290,80 @@ fn build(
         max_age,
         defaults,
         max_bytes: raw.max_bytes.unwrap_or(DEFAULT_MAX_BYTES),
+        sightings,
+    })
+}
+
+/// Validates `sightings:`; `None` when push is off.
+fn sightings(
+    s: RawSightings,
+    kind: &str,
+    feed_url: Option<&str>,
+    interval: Option<Duration>,
+    file: &str,
+    loc: &str,
+    p: &mut Problems,
+) -> Option<SightingPush> {
+    let loc = format!("{loc}.sightings");
+    if !kind.starts_with("misp-") {
+        p.push(
+            file,
+            &loc,
+            format!(
+                "only a MISP feed (misp-feed, misp-event, misp-rest) pushes sightings, not {kind:?}"
+            ),
+        );
+        return None;
+    }
+    let url = match (s.url, kind) {
+        (Some(u), _) if u.starts_with("http://") || u.starts_with("https://") => Some(u),
+        (Some(u), _) => {
+            p.push(
+                file,
+                format!("{loc}.url"),
+                format!("{u:?} is not an http(s) URL"),
+            );
+            None
+        }
+        (None, "misp-rest") => feed_url.map(str::to_owned),
+        (None, _) => {
+            p.push(
+                file,
+                format!("{loc}.url"),
+                "the MISP instance to push to is needed (a misp-rest feed uses its own url)",
+            );
+            None
+        }
+    };
+    let batch = match s.batch {
+        None => crate::sightings::DEFAULT_BATCH,
+        Some(b) if (1..=10_000).contains(&b) => b,
+        Some(b) => {
+            p.push(
+                file,
+                format!("{loc}.batch"),
+                format!("{b} is not within 1..=10000"),
+            );
+            return None;
+        }
+    };
+    let source = s.source.unwrap_or_else(|| "riposte".into());
+    if source.is_empty() || source.contains(char::is_control) {
+        p.push(
+            file,
+            format!("{loc}.source"),
+            format!("{source:?} must be a non-empty name"),
+        );
+        return None;
+    }
+    if !s.push {
+        return None;
+    }
+    Some(SightingPush {
+        url: url?,
+        interval: interval.unwrap_or(crate::sightings::DEFAULT_INTERVAL),
+        source,
+        batch,
     })
 }
 
@@ -297,7 +406,50 @@ mod tests {
                 "riposte.yaml: intel.feeds[b].url: \"ftp://x\" is not an http(s) URL",
                 "riposte.yaml: intel.feeds[b].interval: invalid duration \"-1h\" (expected e.g. 60s, 15m, 4h, 1h30m, 7d)",
                 "riposte.yaml: intel.feeds[b].tlp: unknown TLP \"purple\" (valid: clear, green, amber, amber+strict, red)",
-                "riposte.yaml: intel.feeds[2]: unknown field `colour`, expected one of `name`, `type`, `path`, `url`, `key_env`, `csv`, `interval`, `snapshot`, `max_age`, `confidence`, `tlp`, `pap`, `to_ids`, `subdomains`, `valid_for`, `tags`, `max_bytes`",
+                "riposte.yaml: intel.feeds[2]: unknown field `colour`, expected one of `name`, `type`, `path`, `url`, `key_env`, `csv`, `interval`, `snapshot`, `max_age`, `confidence`, `tlp`, `pap`, `to_ids`, `subdomains`, `valid_for`, `tags`, `max_bytes`, `sightings`",
+            ]
+        );
+    }
+
+    #[test]
+    fn sightings_push_is_validated_for_misp_feeds_only() {
+        let (feeds, problems) = run(
+            "intel:\n  feeds:\n    - { name: m, type: misp-rest, url: 'https://misp.example.org', sightings: { push: true, interval: 2m, batch: 100 } }\n    - { name: f, type: misp-feed, path: f/, sightings: { push: true, url: 'https://misp.example.org/', source: soc } }\n    - { name: off, type: misp-rest, url: 'https://misp.example.org', sightings: { push: false } }\n    - { name: c, type: csv, path: c.csv, csv: { preset: plain }, sightings: { push: true } }\n    - { name: g, type: misp-feed, path: g/, sightings: { push: true, batch: 0, colour: red } }\n    - { name: h, type: misp-event, path: h.json, sightings: { push: true } }\n",
+        );
+        let push: Vec<(&str, Option<SightingPush>)> = feeds
+            .iter()
+            .map(|f| (f.name.as_str(), f.sightings.clone()))
+            .collect();
+        assert_eq!(
+            push,
+            [
+                (
+                    "m",
+                    Some(SightingPush {
+                        url: "https://misp.example.org".into(),
+                        interval: Duration::from_secs(120),
+                        source: "riposte".into(),
+                        batch: 100,
+                    })
+                ),
+                (
+                    "f",
+                    Some(SightingPush {
+                        url: "https://misp.example.org/".into(),
+                        interval: Duration::from_secs(300),
+                        source: "soc".into(),
+                        batch: 500,
+                    })
+                ),
+                ("off", None),
+            ]
+        );
+        assert_eq!(
+            problems,
+            [
+                "riposte.yaml: intel.feeds[c].sightings: only a MISP feed (misp-feed, misp-event, misp-rest) pushes sightings, not \"csv\"",
+                "riposte.yaml: intel.feeds[4]: unknown field `colour`, expected one of `push`, `interval`, `url`, `source`, `batch`",
+                "riposte.yaml: intel.feeds[h].sightings.url: the MISP instance to push to is needed (a misp-rest feed uses its own url)",
             ]
         );
     }

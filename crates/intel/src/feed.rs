@@ -68,6 +68,9 @@ pub struct FeedConfig {
     pub defaults: FeedDefaults,
     /// The largest download accepted.
     pub max_bytes: u64,
+    /// Sightings of this feed's indicators pushed back to MISP
+    /// (`sightings: {push: true}`); MISP feeds only.
+    pub sightings: Option<crate::sightings::SightingPush>,
 }
 
 /// A feed's last fetch, kept in the store's settings as

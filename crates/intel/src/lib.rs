@@ -9,6 +9,7 @@
 //!   event field whatever the number of indicators.
 //! - [`import`]: the feed formats, streamed, every record accounted for.
 //! - [`stix`]: the STIX pattern language and its evaluator.
+//! - [`sightings`]: sightings of MISP indicators pushed back to MISP.
 
 pub mod alert;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod import;
 mod index;
 pub mod lookup;
 pub mod normalize;
+pub mod sightings;
 pub mod stix;
 mod strtable;
 

@@ -113,6 +113,7 @@ fn feed(name: &str, format: FeedFormat, url: String, key: Option<&str>) -> FeedC
         max_age: None,
         defaults: FeedDefaults::new(name, now),
         max_bytes: 64 << 20,
+        sightings: None,
     }
 }
 

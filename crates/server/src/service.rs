@@ -61,6 +61,13 @@ pub async fn serve(
             clock.clone(),
             stop_rx.clone(),
         ));
+        // Sightings of MISP feeds' indicators, pushed back on their interval.
+        tasks.extend(riposte_intel::sightings::schedule(
+            &config.intel_feeds,
+            store.clone(),
+            clock.clone(),
+            stop_rx.clone(),
+        ));
     }
     for source in &config.sources {
         let ctx = SourceCtx {

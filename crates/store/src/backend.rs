@@ -548,7 +548,7 @@ macro_rules! sql_backend {
                 }
             }
 
-            $crate::intel::intel_impl!($store);
+            $crate::intel::intel_impl!($store, $positional);
         }
     };
 }

@@ -25,8 +25,8 @@ mod shared;
 mod sqlite;
 
 pub use intel::{
-    AddedKey, IndicatorKey, IntelCount, IntelStore, IntelTx, ShareQuery, SharedIndicator,
-    SightingKey,
+    AddedKey, IndicatorKey, IntelCount, IntelStore, IntelTx, QueuedSighting, ShareQuery,
+    SharedIndicator, SightingKey,
 };
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

@@ -67,6 +67,8 @@ conformance!([sqlite_file, sqlite_memory, postgres]:
     commit_makes_the_whole_batch_visible,
     intel_indicators_merge_within_an_import_page_and_age_out,
     intel_sightings_add_up,
+    intel_sighting_queue_is_per_feed_oldest_first_and_dequeued_exactly,
+    intel_upserts_of_many_indicators_merge_and_count_like_single_ones,
     intel_sharing_pages_in_date_added_order_within_the_ceiling,
     intel_sightings_page_newest_first,
 );
@@ -1533,4 +1535,125 @@ async fn indicators_from_before_sharing_are_filled_in_on_open() {
     green.max_tlp = Tlp::Green;
     green.object_ids.clear();
     assert_eq!(store.shared_indicators(&green).await.unwrap(), []);
+}
+
+async fn intel_sighting_queue_is_per_feed_oldest_first_and_dequeued_exactly(store: Arc<dyn Store>) {
+    use riposte_model::IndicatorKind as K;
+    use riposte_store::QueuedSighting;
+    let q = |feed: &str, value: &str, at, count| QueuedSighting {
+        id: 0,
+        feed: feed.into(),
+        kind: K::Ip,
+        value: value.into(),
+        source: "eve".into(),
+        seen_at: t(at),
+        count,
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.queue_sightings(&[
+        q("misp", "192.0.2.1", 100, 2),
+        q("other", "192.0.2.9", 100, 1),
+    ])
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    // A batch that never commits queues nothing.
+    let mut tx = store.begin().await.unwrap();
+    tx.queue_sightings(&[q("misp", "192.0.2.66", 150, 1)])
+        .await
+        .unwrap();
+    drop(tx);
+    let mut tx = store.begin().await.unwrap();
+    tx.queue_sightings(&[q("misp", "192.0.2.2", 200, 1)])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let queued = store.queued_sightings("misp", 10).await.unwrap();
+    let strip = |v: &[QueuedSighting]| -> Vec<QueuedSighting> {
+        v.iter()
+            .map(|s| QueuedSighting { id: 0, ..s.clone() })
+            .collect()
+    };
+    assert_eq!(
+        strip(&queued),
+        [
+            q("misp", "192.0.2.1", 100, 2),
+            q("misp", "192.0.2.2", 200, 1)
+        ]
+    );
+    assert!(queued[0].id < queued[1].id);
+    assert_eq!(store.queued_sightings("misp", 1).await.unwrap().len(), 1);
+    assert_eq!(
+        store.sighting_queue_counts().await.unwrap(),
+        [("misp".to_owned(), 2), ("other".to_owned(), 1)]
+    );
+
+    // Exactly the given rows go; an id already gone counts nothing.
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.dequeue_sightings(&[queued[0].id, -5]).await.unwrap(), 1);
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.dequeue_sightings(&[queued[0].id]).await.unwrap(), 0);
+    tx.commit().await.unwrap();
+    assert_eq!(
+        strip(&store.queued_sightings("misp", 10).await.unwrap()),
+        [q("misp", "192.0.2.2", 200, 1)]
+    );
+    // Ids are never reused after the newest row goes.
+    let last = store.queued_sightings("misp", 10).await.unwrap()[0].id;
+    let mut tx = store.begin().await.unwrap();
+    tx.dequeue_sightings(&[last]).await.unwrap();
+    tx.queue_sightings(&[q("misp", "192.0.2.3", 300, 1)])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(store.queued_sightings("misp", 10).await.unwrap()[0].id > last);
+}
+
+/// Calls bigger than one statement's worth of rows (the backends write 100
+/// per statement): new rows counted exactly, same-import rows merged, older
+/// ones replaced, in every statement of the call.
+async fn intel_upserts_of_many_indicators_merge_and_count_like_single_ones(store: Arc<dyn Store>) {
+    use riposte_model::{Confidence, IndicatorKind as K};
+    let ind = |i: u32, confidence: u8| {
+        let mut x = indicator(K::Ip, &format!("10.0.{}.{}", i / 256, i % 256), "big");
+        x.confidence = Confidence::new(confidence).unwrap();
+        x
+    };
+    let first: Vec<_> = (0..250).map(|i| ind(i, 40)).collect();
+    // 150 of the same (higher confidence for even ones), 100 new.
+    let second: Vec<_> = (100..350)
+        .map(|i| ind(i, if i % 2 == 0 { 80 } else { 20 }))
+        .collect();
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.upsert_indicators(&first, t(1_000)).await.unwrap(), 250);
+    assert_eq!(tx.upsert_indicators(&second, t(1_000)).await.unwrap(), 100);
+    tx.commit().await.unwrap();
+    let conf = |v: &[riposte_model::Indicator]| -> Vec<u8> {
+        v.iter().map(|i| i.confidence.get()).collect()
+    };
+    let all = store.indicators_page(None, 1_000).await.unwrap();
+    assert_eq!(all.len(), 350);
+    let by_value = |value: &str| all.iter().find(|i| i.value == value).unwrap().clone();
+    // Same import: the higher confidence wins, whichever came first.
+    assert_eq!(
+        conf(&[
+            by_value("10.0.0.99"),
+            by_value("10.0.0.100"),
+            by_value("10.0.0.101"),
+            by_value("10.0.0.249"),
+            by_value("10.0.0.250"),
+            by_value("10.0.1.93"),
+        ]),
+        [40, 80, 40, 40, 80, 20]
+    );
+    // A later import replaces.
+    let third: Vec<_> = (0..350).map(|i| ind(i, 10)).collect();
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.upsert_indicators(&third, t(2_000)).await.unwrap(), 0);
+    tx.commit().await.unwrap();
+    let all = store.indicators_page(None, 1_000).await.unwrap();
+    assert!(all.iter().all(|i| i.confidence.get() == 10));
+    assert_eq!(all.len(), 350);
 }
