@@ -21,7 +21,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use riposte_model::{Confidence, Indicator, IndicatorKind, Timestamp};
 use serde_json::Value;
 
-use super::{FeedDefaults, ImportError, ImportReport, Sink, read_bounded, sharing_from_tags};
+use super::{
+    FeedDefaults, ImportError, ImportReport, Sink, read_bounded, read_json, sharing_from_tags,
+};
 
 /// The largest event file read (PyMISP's biggest test events are ~2 MB;
 /// real OSINT events stay well under this).
@@ -268,11 +270,7 @@ pub fn import_feed_dir(
 ) -> Result<ImportReport, ImportError> {
     let mut report = ImportReport::new(&defaults.feed);
     let manifest_path = dir.join("manifest.json");
-    let manifest: Value = serde_json::from_slice(&read_bounded(&manifest_path, MAX_EVENT_BYTES)?)
-        .map_err(|source| ImportError::Json {
-        path: manifest_path.display().to_string(),
-        source,
-    })?;
+    let manifest = read_json(&manifest_path, MAX_EVENT_BYTES)?;
     let Some(events) = manifest.as_object() else {
         return Err(ImportError::Format {
             path: manifest_path.display().to_string(),
@@ -292,12 +290,7 @@ pub fn import_feed_dir(
             continue;
         }
         let path = dir.join(format!("{uuid}.json"));
-        let doc = read_bounded(&path, MAX_EVENT_BYTES).and_then(|bytes| {
-            serde_json::from_slice::<Value>(&bytes).map_err(|source| ImportError::Json {
-                path: path.display().to_string(),
-                source,
-            })
-        });
+        let doc = read_json(&path, MAX_EVENT_BYTES);
         let result = doc.and_then(|doc| {
             import_event(
                 &doc,
@@ -343,22 +336,11 @@ pub fn check_feed_hashes(dir: &Path) -> Result<FeedCheck, ImportError> {
         hash_lines: listed.len(),
         ..FeedCheck::default()
     };
-    let manifest: Value =
-        serde_json::from_slice(&read_bounded(&dir.join("manifest.json"), MAX_EVENT_BYTES)?)
-            .map_err(|source| ImportError::Json {
-                path: dir.join("manifest.json").display().to_string(),
-                source,
-            })?;
+    let manifest = read_json(&dir.join("manifest.json"), MAX_EVENT_BYTES)?;
     let mut by_event: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for uuid in manifest.as_object().map(|m| m.keys()).into_iter().flatten() {
         let path = dir.join(format!("{uuid}.json"));
-        let doc: Value =
-            serde_json::from_slice(&read_bounded(&path, MAX_EVENT_BYTES)?).map_err(|source| {
-                ImportError::Json {
-                    path: path.display().to_string(),
-                    source,
-                }
-            })?;
+        let doc = read_json(&path, MAX_EVENT_BYTES)?;
         let event = doc.get("Event").unwrap_or(&doc);
         let mut values = Vec::new();
         let mut push = |attrs: Option<&Vec<Value>>| {
@@ -438,13 +420,7 @@ pub fn import_event_file(
     sink: &mut Sink<'_>,
 ) -> Result<ImportReport, ImportError> {
     let mut report = ImportReport::new(&defaults.feed);
-    let doc: Value =
-        serde_json::from_slice(&read_bounded(path, MAX_EVENT_BYTES)?).map_err(|source| {
-            ImportError::Json {
-                path: path.display().to_string(),
-                source,
-            }
-        })?;
+    let doc = read_json(path, MAX_EVENT_BYTES)?;
     import_event(
         &doc,
         &path.display().to_string(),

@@ -284,6 +284,17 @@ pub(crate) fn read_bounded(path: &std::path::Path, max: u64) -> Result<Vec<u8>, 
     Ok(buf)
 }
 
+/// A JSON document of at most `max` bytes ([`read_bounded`]), parsed.
+pub(crate) fn read_json(
+    path: &std::path::Path,
+    max: u64,
+) -> Result<serde_json::Value, ImportError> {
+    serde_json::from_slice(&read_bounded(path, max)?).map_err(|source| ImportError::Json {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
 /// TLP and PAP from MISP-style tags (`tlp:amber`, `PAP:RED`); `white` is
 /// TLP 1.0's `clear`. The strictest wins when several are given.
 pub(crate) fn sharing_from_tags<'a>(

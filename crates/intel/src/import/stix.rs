@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use riposte_model::{Confidence, Tlp};
 use serde_json::Value;
 
-use super::{FeedDefaults, ImportError, ImportReport, Sink, read_bounded};
+use super::{FeedDefaults, ImportError, ImportReport, Sink, read_json};
 use crate::stix::{atoms, pattern};
 
 /// The largest bundle read whole.
@@ -233,13 +233,7 @@ pub fn import_bundle_file(
     sink: &mut Sink<'_>,
 ) -> Result<ImportReport, ImportError> {
     let mut report = ImportReport::new(&defaults.feed);
-    let doc: Value =
-        serde_json::from_slice(&read_bounded(path, MAX_BUNDLE_BYTES)?).map_err(|source| {
-            ImportError::Json {
-                path: path.display().to_string(),
-                source,
-            }
-        })?;
+    let doc = read_json(path, MAX_BUNDLE_BYTES)?;
     import_bundle(
         &doc,
         &path.display().to_string(),
