@@ -1134,11 +1134,18 @@ impl Approvals {
 /// run, an approval or a log line — every record is redacted before it is
 /// saved.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secrets(BTreeMap<String, String>, Vec<String>);
+pub struct Secrets {
+    values: BTreeMap<String, String>,
+    /// Each secret's forms ([`secret_forms`]), made once when the set is
+    /// and kept by [`Secrets::only`].
+    forms: BTreeMap<String, Vec<String>>,
+    /// Every form of every secret, longest first: what redaction replaces.
+    redacted: Vec<String>,
+}
 
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_set().entries(self.0.keys()).finish()
+        f.debug_set().entries(self.values.keys()).finish()
     }
 }
 
@@ -1147,32 +1154,32 @@ impl std::fmt::Debug for Secrets {
 /// puts it in a query) and escaped inside a JSON string; longest first, so
 /// a longer form is redacted before a shorter one inside it. Forms shorter
 /// than 4 bytes are not redacted (they would blank ordinary text).
-fn secret_forms(values: &BTreeMap<String, String>) -> Vec<String> {
-    let urlencode = Template::new("{{ v | urlencode }}").ok();
-    let mut forms = BTreeSet::new();
-    for v in values.values() {
-        forms.insert(v.clone());
-        if let Some(t) = &urlencode
-            && let Ok(e) = t.render(json!({ "v": v }))
-        {
-            forms.insert(e);
-        }
-        let mut pct = String::with_capacity(v.len() * 3);
-        for b in v.bytes() {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                pct.push(char::from(b));
-            } else {
-                pct.push_str(&format!("%{b:02X}"));
-            }
-        }
-        forms.insert(pct);
-        if let Ok(quoted) = serde_json::to_string(v) {
-            forms.insert(quoted[1..quoted.len() - 1].to_owned());
+fn secret_forms(value: &str, urlencode: Option<&Template>) -> Vec<String> {
+    let mut forms = BTreeSet::from([value.to_owned()]);
+    if let Some(e) = urlencode.and_then(|t| t.render(json!({ "v": value })).ok()) {
+        forms.insert(e);
+    }
+    let mut pct = String::with_capacity(value.len() * 3);
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            pct.push(char::from(b));
+        } else {
+            pct.push_str(&format!("%{b:02X}"));
         }
     }
-    let mut forms: Vec<String> = forms.into_iter().filter(|f| f.len() >= 4).collect();
-    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
-    forms
+    forms.insert(pct);
+    if let Ok(quoted) = serde_json::to_string(value) {
+        forms.insert(quoted[1..quoted.len() - 1].to_owned());
+    }
+    forms.into_iter().filter(|f| f.len() >= 4).collect()
+}
+
+/// Every form of every secret, without repeats, longest first.
+fn redaction_list(forms: &BTreeMap<String, Vec<String>>) -> Vec<String> {
+    let all: BTreeSet<&String> = forms.values().flatten().collect();
+    let mut all: Vec<String> = all.into_iter().cloned().collect();
+    all.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    all
 }
 
 /// The shortest part of a secret that a cut message is redacted for.
@@ -1235,32 +1242,53 @@ pub const REDACTED: &str = "[redacted]";
 
 impl Secrets {
     pub fn new(values: BTreeMap<String, String>) -> Self {
-        let forms = secret_forms(&values);
-        Self(values, forms)
+        let urlencode = if values.is_empty() {
+            None
+        } else {
+            Template::new("{{ v | urlencode }}").ok()
+        };
+        let forms: BTreeMap<String, Vec<String>> = values
+            .iter()
+            .map(|(k, v)| (k.clone(), secret_forms(v, urlencode.as_ref())))
+            .collect();
+        Self {
+            redacted: redaction_list(&forms),
+            values,
+            forms,
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
+        self.values.get(name).map(String::as_str)
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.0.keys().map(String::as_str)
+        self.values.keys().map(String::as_str)
     }
 
-    /// Just the named ones (what a playbook reads).
-    pub fn only(&self, names: &std::collections::BTreeSet<String>) -> Secrets {
-        Secrets::new(
-            self.0
-                .iter()
+    /// Just the named ones (what a playbook reads), with the forms already
+    /// made (a run start renders nothing).
+    pub fn only(&self, names: &BTreeSet<String>) -> Secrets {
+        fn named<T: Clone>(
+            m: &BTreeMap<String, T>,
+            names: &BTreeSet<String>,
+        ) -> BTreeMap<String, T> {
+            m.iter()
                 .filter(|(k, _)| names.contains(*k))
                 .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        )
+                .collect()
+        }
+        let (values, forms) = (named(&self.values, names), named(&self.forms, names));
+        Secrets {
+            redacted: redaction_list(&forms),
+            values,
+            forms,
+        }
     }
 
     fn to_json(&self) -> Value {
         Value::Object(
-            self.0
+            self.values
                 .iter()
                 .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                 .collect(),
@@ -1277,12 +1305,12 @@ impl Secrets {
     /// where the text starts or after `": "`, are redacted too.
     pub fn redact_text(&self, text: &str) -> String {
         let mut out = text.to_owned();
-        for v in &self.1 {
+        for v in &self.redacted {
             if out.contains(v.as_str()) {
                 out = out.replace(v.as_str(), REDACTED);
             }
         }
-        for v in self.1.iter().filter(|v| v.len() > MIN_SECRET_PIECE) {
+        for v in self.redacted.iter().filter(|v| v.len() > MIN_SECRET_PIECE) {
             out = redact_pieces(&out, v);
         }
         out
@@ -1290,7 +1318,7 @@ impl Secrets {
 
     /// Redacts every string inside a JSON value.
     pub fn redact(&self, v: &mut Value) {
-        if self.0.is_empty() {
+        if self.values.is_empty() {
             return;
         }
         match v {
