@@ -536,6 +536,15 @@ pub(crate) async fn end_pending_approvals(
     run: &PlaybookRun,
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    // Only a step still waiting for an answer has a pending approval: most
+    // runs need no look.
+    let asked = run
+        .steps
+        .iter()
+        .any(|s| s.status == StepStatus::Waiting && s.action == "wait_for.approval");
+    if !asked {
+        return Ok(());
+    }
     for mut a in tx.approvals_of(run.id).await? {
         if a.status == ApprovalStatus::Pending {
             a.status = ApprovalStatus::Expired;
