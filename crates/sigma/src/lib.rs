@@ -356,6 +356,7 @@ impl SigmaRules {
     ) {
         scratch.groups.clear();
         self.candidate_groups(ev, &mut scratch.groups);
+        scratch.bufs.next_event();
         let mut present = recycle(std::mem::take(&mut scratch.present));
         present.resize(self.field_ids.len(), None);
         for (name, v) in ev.fields.iter() {
@@ -374,6 +375,34 @@ impl SigmaRules {
             }
         }
         scratch.present = recycle(present);
+    }
+}
+
+#[cfg(test)]
+impl SigmaRules {
+    /// The ids of the rules the prefilter would evaluate for the event
+    /// (whatever their verdict), in order.
+    fn candidates(&self, ev: &Event) -> Vec<String> {
+        let mut scratch = Scratch::default();
+        scratch.bufs.next_event();
+        self.candidate_groups(ev, &mut scratch.groups);
+        let mut present = vec![None; self.field_ids.len()];
+        for (name, v) in ev.fields.iter() {
+            if let Some(&id) = self.field_ids.get(name.as_str()) {
+                present[id as usize] = Some(v);
+            }
+        }
+        let mut out = Vec::new();
+        for &g in &scratch.groups {
+            let group = &self.groups[g as usize];
+            group.prefilter.mark(ev, &present, &mut scratch.bufs);
+            for pos in prefilter::set_bits(&scratch.bufs.rules) {
+                let rule = &self.rules[group.rules[pos] as usize];
+                out.extend(rule.id().map(str::to_owned));
+            }
+        }
+        out.sort();
+        out
     }
 }
 

@@ -184,6 +184,12 @@ impl StrMatcher {
             .then_some(&self.needles[..])
     }
 
+    /// Whether testing the literals alone, on one value, costs more than
+    /// a few byte comparisons and a memchr scan: an automaton or a set.
+    pub fn costly_alone(&self) -> bool {
+        self.contains.is_some() || self.anchored.is_some() || self.exact_set.is_some()
+    }
+
     /// The strings one of which every match of the regexes holds
     /// (lowercased, none empty), when known.
     pub fn regex_hints(&self) -> Option<&[Box<str>]> {
@@ -441,6 +447,41 @@ impl Node {
         }
     }
 
+    /// What every match of this node needs, as a conjunction of
+    /// [`Node::anchor`]s (clauses): each clause a disjunction of leaves one
+    /// of which must hold. An `and` needs the clauses of all its children;
+    /// anything else, its anchor alone. The best clause (as
+    /// [`Node::anchor`] ranks them) comes first, then at most
+    /// `max - 1` others whose shortest literal is at least `min_len`
+    /// bytes; a rule is evaluated only when all of them hold, so that
+    /// `Image|endswith: '\cmd.exe'` and `CommandLine|contains: '/../../'`
+    /// together spare the evaluation that one common anchor alone would
+    /// not. Empty: no anchor, the rule is evaluated on every event.
+    pub fn clauses(&self, max: usize, min_len: usize) -> Vec<Vec<Anchor>> {
+        let mut all = Vec::new();
+        self.collect_clauses(&mut all);
+        // Best first (stable: the first of equals, as `anchor` for `and`
+        // takes the last; either is a necessary condition).
+        all.sort_by_key(|c| std::cmp::Reverse(anchor_score(c)));
+        let mut out: Vec<Vec<Anchor>> = Vec::new();
+        for c in all {
+            if out.len() == max {
+                break;
+            }
+            if (out.is_empty() || anchor_score(&c) >= min_len) && !out.contains(&c) {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    fn collect_clauses(&self, out: &mut Vec<Vec<Anchor>>) {
+        match self {
+            Node::And(children) => children.iter().for_each(|c| c.collect_clauses(out)),
+            other => out.extend(other.anchor()),
+        }
+    }
+
     /// Puts the children of every `and`/`or`/`n of` in order of cost, cheapest
     /// first, so that evaluation stops before the costly ones when it can
     /// (the order of a pure boolean's operands does not change its value):
@@ -501,6 +542,20 @@ impl Node {
                 f(Some(names), test, m, leaf, Some(hint))
             }
             Node::Keywords(m, leaf) => f(None, &Test::Null, m, leaf, None),
+            Node::Const(_) => {}
+        }
+    }
+
+    /// Calls `f` with every leaf's position in the shared search and its
+    /// regex hints' (`None` for keyword leaves).
+    pub fn for_each_leaf(&self, f: &mut dyn FnMut(u32, Option<u32>, &Test)) {
+        match self {
+            Node::And(c) | Node::Or(c) | Node::AtLeast(_, c) => {
+                c.iter().for_each(|n| n.for_each_leaf(f))
+            }
+            Node::Not(n) => n.for_each_leaf(f),
+            Node::Field(t) => f(t.leaf, Some(t.hint), &t.test),
+            Node::Keywords(_, leaf) => f(*leaf, None, &Test::Null),
             Node::Const(_) => {}
         }
     }

@@ -1,9 +1,10 @@
 //! The shared literal search and rule prefilter of one group of rules
 //! (one logsource).
 //!
-//! Every case-insensitive string leaf whose literals are all non-empty
-//! (`contains`, `startswith`, `endswith` and equality alike) gets a
-//! position in the group ([`FieldTest::leaf`]) and gives its literals to
+//! A case-insensitive string leaf whose literals are all non-empty
+//! (`contains`, `startswith`, `endswith` and equality alike), when it
+//! spares work (`worth_sharing`: most do), gets a
+//! position in the group ([`crate::matcher::FieldTest::leaf`]) and gives its literals to
 //! one search per field: `contains` literals to one n-gram index
 //! (`crate::grams`) that finds every occurrence of each in the value, `startswith`
 //! literals to a trie walked from the value's start, `endswith` and
@@ -19,9 +20,9 @@
 //! such regexes is anchored on the hint rather than evaluated on every
 //! event.
 //!
-//! Each rule with an anchor ([`Node::anchor`]: leaves one of which must
-//! hold) is evaluated only when one of them is marked; rules without one
-//! are evaluated always.
+//! Each rule with clauses ([`Node::clauses`]: up to two sets of leaves,
+//! one leaf of each must hold) is evaluated only when every clause has a
+//! marked leaf; rules without one are evaluated always.
 
 use std::collections::HashMap;
 
@@ -29,7 +30,9 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use riposte_model::Event;
 
 use crate::grams::GramSet;
-use crate::matcher::{Kind, NO_LEAF, Node, Present, any_text, bit, keyword_texts, value};
+use crate::matcher::{
+    Kind, NO_LEAF, Node, Present, StrMatcher, Test, any_text, bit, keyword_texts, value,
+};
 
 #[derive(Clone, Debug)]
 struct FieldSearch {
@@ -134,17 +137,40 @@ pub(crate) struct MarkBuffers {
     pub leaves: Vec<u64>,
     /// The rules (positions in the group) that may match (a bitset).
     pub rules: Vec<u64>,
-    seen: Vec<u64>,
     lower: Vec<u8>,
     joined: Vec<u8>,
+    /// The clauses that hold (a bitset).
+    held: Vec<u64>,
+    /// Rule position → clauses held, zero between calls.
+    counts: Vec<u8>,
+    touched: Vec<u32>,
+    /// The event being marked (a count; [`MarkBuffers::next_event`]),
+    /// and the one `joined` holds the texts of.
+    event: u64,
+    joined_for: u64,
+}
+
+impl MarkBuffers {
+    /// Says that the next calls of [`Prefilter::mark`] read another
+    /// event: buffers built from the last one are stale.
+    pub fn next_event(&mut self) {
+        self.event = self.event.wrapping_add(1);
+        if self.event == self.joined_for {
+            self.event = self.event.wrapping_add(1);
+        }
+    }
 }
 
 /// The search and prefilter of one group of rules.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Prefilter {
     fields: Vec<FieldSearch>,
-    /// Leaf → positions (in the group) of the rules it anchors.
-    leaf_rules: Vec<Vec<u32>>,
+    /// Leaf → the clauses it satisfies ([`Node::clauses`]).
+    leaf_clauses: Vec<Vec<u32>>,
+    /// Clause → position (in the group) of its rule.
+    clause_rule: Vec<u32>,
+    /// Position → how many clauses the rule has (all must hold).
+    rule_need: Vec<u8>,
     /// Positions of the rules without an anchor: always evaluated.
     always: Vec<u32>,
     len: usize,
@@ -160,96 +186,34 @@ fn set_all(marks: &mut [u64], list: &[u32]) {
     }
 }
 
+/// Regex hints and leaves outside any rule's clauses are shared only when
+/// their literals are at least this long ([`worth_sharing`]).
+const SHARED_MIN_LEN: usize = 4;
+/// At most this many clauses per rule ([`Node::clauses`]).
+const MAX_CLAUSES: usize = 2;
+/// A clause besides a rule's best needs literals at least this long.
+const CLAUSE_MIN_LEN: usize = 4;
+
 impl Prefilter {
     /// Numbers the shared leaves of the group's rule trees (in place) and
-    /// builds the search.
+    /// builds the search: every leaf first, to find the rules' clauses,
+    /// then only the leaves [`worth_sharing`] says spare work.
     pub fn build<'a>(
         nodes: impl Iterator<Item = &'a mut Node>,
         field_id: &mut dyn FnMut(&str) -> u32,
     ) -> Prefilter {
-        /// One field's literals on their way to a [`FieldSearch`].
-        #[derive(Default)]
-        struct Pending {
-            names: Option<Box<[Box<str>]>>,
-            /// Lowercased `contains` literal → its pattern id.
-            ids: HashMap<String, usize>,
-            contains: Vec<Vec<u32>>,
-            /// Every literal, lowercased, for the keyword gate.
-            all: Vec<String>,
-            prefix: Trie,
-            suffix: Trie,
-        }
-        impl Pending {
-            /// Adds `contains` literals (lowercased) that make `leaf` hold.
-            fn add_contains(&mut self, lits: &[impl AsRef<str>], leaf: u32) {
-                for lit in lits {
-                    let next = self.ids.len();
-                    let id = *self.ids.entry(lit.as_ref().to_owned()).or_insert(next);
-                    if id == self.contains.len() {
-                        self.contains.push(Vec::new());
-                    }
-                    if self.contains[id].last() != Some(&leaf) {
-                        self.contains[id].push(leaf);
-                    }
-                }
-            }
-        }
         let mut nodes: Vec<&mut Node> = nodes.collect();
-        let mut pending: Vec<Pending> = Vec::new();
-        let mut next_leaf = 0u32;
-        // Leaf → index in `pending`, to undo leaves of an automaton that
-        // cannot be built.
-        let mut field_of_leaf: Vec<usize> = Vec::new();
-        for node in nodes.iter_mut() {
-            node.for_each_leaf_mut(&mut |names, test, m, slot, hint_slot| {
-                *slot = NO_LEAF;
-                if names.is_some() && !matches!(test, crate::matcher::Test::Str(_)) {
-                    return;
-                }
-                let mut field = |pending: &mut Vec<Pending>| {
-                    let i = match pending.iter().position(|p| p.names.as_deref() == names) {
-                        Some(i) => i,
-                        None => {
-                            pending.push(Pending {
-                                names: names.map(Box::from),
-                                ..Pending::default()
-                            });
-                            pending.len() - 1
-                        }
-                    };
-                    field_of_leaf.push(i);
-                    let leaf = next_leaf;
-                    next_leaf += 1;
-                    (i, leaf)
-                };
-                // A field's regex hints: `contains` literals of a leaf of
-                // their own, which may hold without the regexes matching.
-                if let Some(hint_slot) = hint_slot {
-                    *hint_slot = NO_LEAF;
-                    if let Some(hints) = m.regex_hints() {
-                        let (i, leaf) = field(&mut pending);
-                        *hint_slot = leaf;
-                        pending[i].add_contains(hints, leaf);
-                    }
-                }
-                let Some(lits) = m.shared_literals() else {
-                    return;
-                };
-                let (i, leaf) = field(&mut pending);
-                *slot = leaf;
-                let p = &mut pending[i];
-                for (kind, lit) in lits {
-                    let lit = lit.to_ascii_lowercase();
-                    match kind {
-                        Kind::Contains => p.add_contains(std::slice::from_ref(&lit), leaf),
-                        Kind::Prefix => p.prefix.insert(lit.bytes(), leaf, false),
-                        Kind::Suffix => p.suffix.insert(lit.bytes().rev(), leaf, false),
-                        Kind::Exact => p.suffix.insert(lit.bytes().rev(), leaf, true),
-                    }
-                    p.all.push(lit);
-                }
-            });
-        }
+        let first = number_leaves(&mut nodes, None);
+        let keep = worth_sharing(&nodes, first.leaves);
+        let Numbered {
+            pending,
+            field_of_leaf,
+            leaves: next_leaf,
+        } = if keep.iter().all(|&k| k) {
+            first
+        } else {
+            number_leaves(&mut nodes, Some(&keep))
+        };
         for node in nodes.iter_mut() {
             node.for_each_field_mut(&mut |t| {
                 t.ids = t.names.iter().map(|n| field_id(n)).collect();
@@ -309,17 +273,21 @@ impl Prefilter {
             node.order_by_cost();
         }
 
-        out.leaf_rules = vec![Vec::new(); next_leaf as usize];
+        out.leaf_clauses = vec![Vec::new(); next_leaf];
         for (pos, node) in nodes.iter().enumerate() {
             let pos = pos as u32;
-            match node.anchor() {
-                None => out.always.push(pos),
-                Some(leaves) => {
-                    for (leaf, _) in leaves {
-                        let rules = &mut out.leaf_rules[leaf as usize];
-                        if rules.last() != Some(&pos) {
-                            rules.push(pos);
-                        }
+            let clauses = node.clauses(MAX_CLAUSES, CLAUSE_MIN_LEN);
+            if clauses.is_empty() {
+                out.always.push(pos);
+            }
+            out.rule_need.push(clauses.len() as u8);
+            for clause in clauses {
+                let id = out.clause_rule.len() as u32;
+                out.clause_rule.push(pos);
+                for (leaf, _) in clause {
+                    let list = &mut out.leaf_clauses[leaf as usize];
+                    if list.last() != Some(&id) {
+                        list.push(id);
                     }
                 }
             }
@@ -334,12 +302,16 @@ impl Prefilter {
         let MarkBuffers {
             leaves,
             rules,
-            seen,
             lower,
             joined,
+            held,
+            counts,
+            touched,
+            event,
+            joined_for,
         } = bufs;
         leaves.clear();
-        leaves.resize(self.leaf_rules.len().div_ceil(64), 0);
+        leaves.resize(self.leaf_clauses.len().div_ceil(64), 0);
         for f in &self.fields {
             let mut each = |s: &str| {
                 lower.clear();
@@ -348,7 +320,7 @@ impl Prefilter {
                 // Most texts of an event hold no keyword: the quick
                 // leftmost-first gate before the full pass.
                 if f.gate.as_ref().is_none_or(|g| g.is_match(&lower[..])) {
-                    f.search(lower, leaves, seen);
+                    f.search(lower, leaves);
                 }
                 false
             };
@@ -366,13 +338,17 @@ impl Prefilter {
                 // long haystacks only.
                 None => {
                     if let Some(gate) = &f.gate {
-                        joined.clear();
-                        keyword_texts(ev, &mut |s| {
-                            joined.extend_from_slice(s.as_bytes());
-                            joined.push(0);
-                            false
-                        });
-                        joined.make_ascii_lowercase();
+                        // Built once per event, for every group's gate.
+                        if *joined_for != *event {
+                            *joined_for = *event;
+                            joined.clear();
+                            keyword_texts(ev, &mut |s| {
+                                joined.extend_from_slice(s.as_bytes());
+                                joined.push(0);
+                                false
+                            });
+                            joined.make_ascii_lowercase();
+                        }
                         if !gate.is_match(&joined[..]) {
                             continue;
                         }
@@ -386,31 +362,210 @@ impl Prefilter {
         for &r in &self.always {
             set(rules, r);
         }
+        // A rule may match when every one of its clauses holds: count the
+        // clauses that do, each once (`held`), per rule (`counts`, zero
+        // again at the end).
+        held.clear();
+        held.resize(self.clause_rule.len().div_ceil(64), 0);
+        if counts.len() < self.len {
+            counts.resize(self.len, 0);
+        }
         for leaf in set_bits(leaves) {
-            for &r in &self.leaf_rules[leaf] {
-                set(rules, r);
+            for &c in &self.leaf_clauses[leaf] {
+                if bit(held, c) {
+                    continue;
+                }
+                set(held, c);
+                let r = self.clause_rule[c as usize];
+                if self.rule_need[r as usize] == 1 {
+                    set(rules, r);
+                    continue;
+                }
+                let n = &mut counts[r as usize];
+                if *n == 0 {
+                    touched.push(r);
+                }
+                *n += 1;
+                if *n == self.rule_need[r as usize] {
+                    set(rules, r);
+                }
+            }
+        }
+        for r in touched.drain(..) {
+            counts[r as usize] = 0;
+        }
+    }
+}
+
+/// Which of the `leaves` numbered leaves of the trees belong in the shared
+/// search: the leaves of every rule's clauses (they decide whether the
+/// rule is evaluated at all), every leaf of a rule without clauses
+/// (evaluated on every event, it reads them all), keyword leaves (alone,
+/// each scans every text of the event), and regex hints and leaves
+/// searched alone through an automaton or a set, when their literals are
+/// at least [`SHARED_MIN_LEN`] bytes long.
+///
+/// Any other leaf is tested only when its rule is evaluated, which the
+/// clauses make rare: searching its literals in every value costs more.
+/// Those are the common ones: `\`, `.exe`, ` -` and one-character regex
+/// hints matched ~40 times per process-creation event and marked ~140
+/// leaves, ~16 of which anchored a rule (BENCHMARKS.md).
+fn worth_sharing(nodes: &[&mut Node], leaves: usize) -> Vec<bool> {
+    let shortest = |lits: Option<&[Box<str>]>| lits.and_then(|l| l.iter().map(|l| l.len()).min());
+    let long = |len: Option<usize>| len.is_none_or(|l| l >= SHARED_MIN_LEN);
+    let mut keep = vec![false; leaves];
+    for node in nodes {
+        let clauses = node.clauses(MAX_CLAUSES, CLAUSE_MIN_LEN);
+        for (leaf, _) in clauses.iter().flatten() {
+            keep[*leaf as usize] = true;
+        }
+        node.for_each_leaf(&mut |slot, hint, test| {
+            let m = match test {
+                Test::Str(m) => Some(m),
+                _ => None,
+            };
+            if let Some(hint) = hint.filter(|&h| h != NO_LEAF)
+                && long(shortest(m.and_then(StrMatcher::regex_hints)))
+            {
+                keep[hint as usize] = true;
+            }
+            let wanted = clauses.is_empty()
+                || match m {
+                    Some(m) => {
+                        m.costly_alone()
+                            && long(
+                                m.shared_literals()
+                                    .and_then(|l| l.iter().map(|(_, l)| l.len()).min()),
+                            )
+                    }
+                    // A keyword leaf (no hint slot).
+                    None => hint.is_none(),
+                };
+            if slot != NO_LEAF && wanted {
+                keep[slot as usize] = true;
+            }
+        });
+    }
+    keep
+}
+
+/// One field's literals on their way to a [`FieldSearch`].
+#[derive(Default)]
+struct Pending {
+    names: Option<Box<[Box<str>]>>,
+    /// Lowercased `contains` literal → its pattern id.
+    ids: HashMap<String, usize>,
+    contains: Vec<Vec<u32>>,
+    /// Every literal, lowercased, for the keyword gate.
+    all: Vec<String>,
+    prefix: Trie,
+    suffix: Trie,
+}
+
+impl Pending {
+    /// Adds `contains` literals (lowercased) that make `leaf` hold.
+    fn add_contains(&mut self, lits: &[impl AsRef<str>], leaf: u32) {
+        for lit in lits {
+            let next = self.ids.len();
+            let id = *self.ids.entry(lit.as_ref().to_owned()).or_insert(next);
+            if id == self.contains.len() {
+                self.contains.push(Vec::new());
+            }
+            if self.contains[id].last() != Some(&leaf) {
+                self.contains[id].push(leaf);
             }
         }
     }
 }
 
+/// What [`number_leaves`] gives.
+struct Numbered {
+    pending: Vec<Pending>,
+    /// Leaf → index in `pending`, to undo leaves of a search that cannot
+    /// be built.
+    field_of_leaf: Vec<usize>,
+    leaves: usize,
+}
+
+/// Gives each shared leaf (and regex hint) of the trees a position, and
+/// its literals to its field's search. With `keep`, a leaf whose current
+/// position `keep` says false gets none ([`NO_LEAF`]) and is evaluated
+/// alone.
+fn number_leaves(nodes: &mut [&mut Node], keep: Option<&[bool]>) -> Numbered {
+    let mut out = Numbered {
+        pending: Vec::new(),
+        field_of_leaf: Vec::new(),
+        leaves: 0,
+    };
+    let kept = |slot: u32| keep.is_none_or(|k| slot != NO_LEAF && k[slot as usize]);
+    for node in nodes.iter_mut() {
+        node.for_each_leaf_mut(&mut |names, test, m, slot, hint_slot| {
+            let (keep_leaf, keep_hint) =
+                (kept(*slot), hint_slot.as_deref().is_some_and(|h| kept(*h)));
+            *slot = NO_LEAF;
+            if names.is_some() && !matches!(test, Test::Str(_)) {
+                return;
+            }
+            let field = |out: &mut Numbered| {
+                let i = match out.pending.iter().position(|p| p.names.as_deref() == names) {
+                    Some(i) => i,
+                    None => {
+                        out.pending.push(Pending {
+                            names: names.map(Box::from),
+                            ..Pending::default()
+                        });
+                        out.pending.len() - 1
+                    }
+                };
+                out.field_of_leaf.push(i);
+                let leaf = out.leaves as u32;
+                out.leaves += 1;
+                (i, leaf)
+            };
+            // A field's regex hints: `contains` literals of a leaf of
+            // their own, which may hold without the regexes matching.
+            if let Some(hint_slot) = hint_slot {
+                *hint_slot = NO_LEAF;
+                if let Some(hints) = m.regex_hints().filter(|_| keep_hint) {
+                    let (i, leaf) = field(&mut out);
+                    *hint_slot = leaf;
+                    out.pending[i].add_contains(hints, leaf);
+                }
+            }
+            let Some(lits) = m.shared_literals().filter(|_| keep_leaf) else {
+                return;
+            };
+            let (i, leaf) = field(&mut out);
+            *slot = leaf;
+            let p = &mut out.pending[i];
+            for (kind, lit) in lits {
+                let lit = lit.to_ascii_lowercase();
+                match kind {
+                    Kind::Contains => p.add_contains(std::slice::from_ref(&lit), leaf),
+                    Kind::Prefix => p.prefix.insert(lit.bytes(), leaf, false),
+                    Kind::Suffix => p.suffix.insert(lit.bytes().rev(), leaf, false),
+                    Kind::Exact => p.suffix.insert(lit.bytes().rev(), leaf, true),
+                }
+                p.all.push(lit);
+            }
+        });
+    }
+    out
+}
+
 impl FieldSearch {
     /// Marks the leaves one text (lowercased) makes hold (hint leaves:
     /// may hold).
-    fn search(&self, s: &[u8], leaves: &mut [u64], seen: &mut Vec<u64>) {
+    fn search(&self, s: &[u8], leaves: &mut [u64]) {
         self.prefix.walk(s.iter().copied(), s.len(), leaves);
         self.suffix.walk(s.iter().rev().copied(), s.len(), leaves);
         if self.grams.is_empty() {
             return;
         }
-        // A literal's leaves are set on its first occurrence only.
-        seen.clear();
-        seen.resize(self.contains.len().div_ceil(64), 0);
+        // A literal found twice sets its leaves twice: cheaper than
+        // clearing a bitset of every literal of the field per text.
         self.grams.for_each_match(s, &mut |id| {
-            if !bit(seen, id) {
-                set(seen, id);
-                set_all(leaves, &self.contains[id as usize]);
-            }
+            set_all(leaves, &self.contains[id as usize]);
         });
     }
 }

@@ -491,3 +491,88 @@ fn keywords_never_match_across_two_texts() {
     in_original.original = Some("<Data>KIWI LEGIT printer</Data>".into());
     assert_eq!(hits(&in_original), 1);
 }
+
+/// A rule is evaluated only when every one of its clauses holds: here the
+/// common image alone, or the rare command line alone, does not make
+/// `cmd.exe` + `/../../` a candidate. A leaf outside the clauses, too
+/// short to share (` /`), is tested when the rule is evaluated.
+#[test]
+fn rules_are_evaluated_only_when_all_their_clauses_hold() {
+    let dets = [
+        "  a:\n    Image|endswith: '\\cmd.exe'\n  b:\n    CommandLine|contains: '/../../'\n  condition: a and b\n",
+        "  a:\n    Image|endswith: '\\whoami.exe'\n  b:\n    CommandLine|contains: ' /'\n  condition: a and b\n",
+        "  a:\n    Image|endswith: '\\net.exe'\n  f:\n    CommandLine|contains: ' -x'\n  condition: a and not f\n",
+    ];
+    let text: Vec<String> = dets
+        .iter()
+        .enumerate()
+        .map(|(i, d)| rule(d).replace("id: r-1", &format!("id: r{}", i + 1)))
+        .collect();
+    let l = load1(&text.join("---\n"));
+    assert_eq!(l.rejected, []);
+    let cases = [
+        (("C:\\Windows\\cmd.exe", "cmd /c dir"), vec![], vec![]),
+        (("C:\\x\\y.exe", "type ..\\/../../x"), vec![], vec![]),
+        (
+            ("C:\\Windows\\CMD.EXE", "cmd /c type /../../x"),
+            vec!["r1"],
+            vec!["r1"],
+        ),
+        // Evaluated (the image holds), and the short literal decides.
+        (("C:\\Windows\\whoami.exe", "whoami"), vec!["r2"], vec![]),
+        (
+            ("C:\\Windows\\whoami.exe", "whoami /all"),
+            vec!["r2"],
+            vec!["r2"],
+        ),
+        (("C:\\Windows\\net.exe", "net user"), vec!["r3"], vec!["r3"]),
+        (("C:\\Windows\\net.exe", "net -X user"), vec!["r3"], vec![]),
+    ];
+    let mut scratch = Scratch::default();
+    for ((image, cmd), evaluated, want) in cases {
+        let ev = proc_event(&[("Image", image), ("CommandLine", cmd)]);
+        assert_eq!(l.rules.candidates(&ev), evaluated, "{image} {cmd}");
+        let mut fast = Vec::new();
+        l.rules
+            .for_each_match(&ev, &mut scratch, |r| fast.push(r.id().unwrap()));
+        fast.sort();
+        let slow: Vec<&str> = l
+            .rules
+            .rules()
+            .iter()
+            .filter(|r| r.is_match(&ev))
+            .map(|r| r.id().unwrap())
+            .collect();
+        assert_eq!(fast, want, "{image} {cmd}");
+        assert_eq!(slow, want, "{image} {cmd}");
+    }
+}
+
+/// Two groups with keyword rules (every Windows event, and process
+/// creation) read one joined copy of the event's texts, built once per
+/// event: each still finds its own keywords, and only in this event.
+#[test]
+fn keyword_groups_share_one_copy_of_the_texts_per_event() {
+    let windows = "title: W\nid: w\nlogsource:\n  product: windows\ndetection:\n  k:\n    - 'sekurlsa::'\n  condition: k\n";
+    let process = rule("  k:\n    - 'invoke-kiwi'\n  condition: k\n");
+    let l = load1(&format!("{windows}---\n{process}"));
+    assert_eq!(l.rejected, []);
+    assert_eq!(l.rules.len(), 2);
+    let mut scratch = Scratch::default();
+    let mut hits = |ev: &Event| {
+        let mut out = Vec::new();
+        l.rules
+            .for_each_match(ev, &mut scratch, |r| out.push(r.id().unwrap()));
+        out.sort();
+        out
+    };
+    let both = proc_event(&[("CommandLine", "Invoke-Kiwi; sekurlsa::logonpasswords")]);
+    let first = proc_event(&[("CommandLine", "sekurlsa::x")]);
+    let second = proc_event(&[("Image", "invoke-kiwi.exe")]);
+    let none = proc_event(&[("CommandLine", "dir")]);
+    assert_eq!(hits(&both), ["r-1", "w"]);
+    assert_eq!(hits(&first), ["w"]);
+    assert_eq!(hits(&second), ["r-1"]);
+    assert_eq!(hits(&none), Vec::<&str>::new());
+    assert_eq!(hits(&both), ["r-1", "w"]);
+}
