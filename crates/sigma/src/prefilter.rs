@@ -45,7 +45,7 @@ struct FieldSearch {
     /// lowercased text (`crate::grams`); empty when the field has none.
     grams: GramSet,
     /// Keyword leaves only: a leftmost-first automaton of a window of
-    /// every literal (any kind; [`gate_window`]), which aho-corasick can
+    /// every literal (any kind; [`gate_windows`]), which aho-corasick can
     /// give a SIMD (Teddy) prefilter to (not to overlapping or
     /// case-insensitive ones), to skip the texts that hold none of them.
     gate: Option<AhoCorasick>,
@@ -233,10 +233,7 @@ impl Prefilter {
             // The gate reads all texts at once, joined by NUL bytes: only
             // literals without one can use it.
             let gate = if p.names.is_none() && !p.all.iter().any(|l| l.contains('\0')) {
-                let mut windows: Vec<&[u8]> =
-                    p.all.iter().map(|l| gate_window(l.as_bytes())).collect();
-                windows.sort_unstable();
-                windows.dedup();
+                let windows = gate_windows(&p.all);
                 AhoCorasickBuilder::new()
                     .match_kind(MatchKind::LeftmostFirst)
                     .build(windows)
@@ -570,33 +567,84 @@ impl FieldSearch {
     }
 }
 
-/// The part of a keyword literal (lowercased) the gate looks for: the
-/// 4-byte window least made of bytes common in event text (letters by
-/// English frequency, digits, spaces and XML punctuation count most), the
-/// whole literal when shorter. Every text holding the literal holds the
-/// window, so the gate stays a necessary condition; and the SIMD search
-/// verifies far fewer candidates than with the literal's first bytes:
-/// `event::clear` starts like the `<Event>`, `EventID` and `EventData`
-/// of every event's XML, its window `::cl` does not.
-fn gate_window(lit: &[u8]) -> &[u8] {
-    fn common(b: u8) -> u32 {
-        match b {
-            b' ' | b'e' => 10,
-            b't' | b'a' | b'o' | b'i' | b'n' | b's' | b'r' => 9,
-            b'h' | b'l' | b'd' | b'c' | b'u' | b'm' => 8,
-            b'<' | b'>' | b'/' | b'=' | b'"' | b'\'' => 8,
-            b'a'..=b'z' | b'0'..=b'9' => 6,
-            b'.' | b'-' | b':' | b'_' | b'\\' => 5,
-            0x80.. => 1,
-            _ => 3,
+/// The strings the keyword gate looks for: one of them in every literal
+/// (lowercased), each a 4-byte window of a literal (a literal shorter
+/// than that whole), chosen greedily: the window the most literals not yet
+/// covered hold, then the one least made of common bytes
+/// (`event::clear` starts like the `<Event>`, `EventID` and `EventData`
+/// of every event's XML; its window `::cl` does not). Fewer patterns than one window per
+/// literal, so that the SIMD search verifies fewer candidates: 9 for the
+/// 20 keywords of `win_alert_mimikatz_keywords.yml` (`sa::`, `os::`,
+/// `kiwi`, …).
+fn gate_windows(lits: &[String]) -> Vec<Vec<u8>> {
+    // The greedy choice costs the square of the literals: a long list
+    // gets each literal's rarest window instead.
+    if lits.len() > GREEDY_MAX {
+        let mut out: Vec<Vec<u8>> = lits
+            .iter()
+            .map(|l| {
+                let l = l.as_bytes();
+                if l.len() <= 4 {
+                    return l.to_vec();
+                }
+                l.windows(4)
+                    .min_by_key(|w| w.iter().map(|&b| common_byte(b)).sum::<u32>())
+                    .unwrap_or(l)
+                    .to_vec()
+            })
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        return out;
+    }
+    let window = |l: &[u8]| -> Vec<Vec<u8>> {
+        if l.len() <= 4 {
+            vec![l.to_vec()]
+        } else {
+            l.windows(4).map(<[u8]>::to_vec).collect()
         }
+    };
+    let mut uncovered: Vec<&[u8]> = lits.iter().map(|l| l.as_bytes()).collect();
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    while !uncovered.is_empty() {
+        let Some(best) = uncovered
+            .iter()
+            .flat_map(|l| window(l))
+            .map(|w| {
+                let held = uncovered
+                    .iter()
+                    .filter(|l| memchr::memmem::find(l, &w).is_some())
+                    .count();
+                let rare = std::cmp::Reverse(w.iter().map(|&b| common_byte(b)).sum::<u32>());
+                ((held, rare), w)
+            })
+            .max_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(&a.1)))
+            .map(|(_, w)| w)
+        else {
+            break;
+        };
+        uncovered.retain(|l| memchr::memmem::find(l, &best).is_none());
+        out.push(best);
     }
-    if lit.len() <= 4 {
-        return lit;
+    out
+}
+
+/// Keyword lists longer than this get one window per literal
+/// ([`gate_windows`]).
+const GREEDY_MAX: usize = 256;
+
+/// How common a byte is in event text (higher: more).
+fn common_byte(b: u8) -> u32 {
+    match b {
+        b' ' | b'e' => 10,
+        b't' | b'a' | b'o' | b'i' | b'n' | b's' | b'r' => 9,
+        b'h' | b'l' | b'd' | b'c' | b'u' | b'm' => 8,
+        b'<' | b'>' | b'/' | b'=' | b'"' | b'\'' => 8,
+        b'a'..=b'z' | b'0'..=b'9' => 6,
+        b'.' | b'-' | b':' | b'_' | b'\\' => 5,
+        0x80.. => 1,
+        _ => 3,
     }
-    lit.windows(4)
-        .min_by_key(|w| w.iter().map(|&b| common(b)).sum::<u32>())
-        .unwrap_or(lit)
 }
 
 /// Positions set in a bitset, in order.
@@ -616,12 +664,61 @@ pub(crate) fn set_bits(marks: &[u64]) -> impl Iterator<Item = usize> + '_ {
 
 #[cfg(test)]
 mod tests {
-    use super::gate_window;
+    use super::gate_windows;
 
+    /// One window in every keyword, shared where it can be: the 20
+    /// keywords of `win_alert_mimikatz_keywords.yml` need 9.
     #[test]
-    fn the_gate_looks_for_a_window_of_rare_bytes() {
-        assert_eq!(gate_window(b"event::clear"), b"::cl");
-        assert_eq!(gate_window(b"sekurlsa::"), b"sa::");
-        assert_eq!(gate_window(b"kiw"), b"kiw");
+    fn the_gate_looks_for_few_windows_of_rare_bytes() {
+        let kw = [
+            "dpapi::masterkey",
+            "eo.oe.kiwi",
+            "event::clear",
+            "event::drop",
+            "gentilkiwi.com",
+            "kerberos::golden",
+            "kerberos::ptc",
+            "kerberos::ptt",
+            "kerberos::tgt",
+            "kiwi legit printer",
+            "lsadump::",
+            "mimidrv.sys",
+            "\\mimilib.dll",
+            "misc::printnightmare",
+            "misc::shadowcopies",
+            "misc::skeleton",
+            "privilege::backup",
+            "privilege::debug",
+            "privilege::driver",
+            "sekurlsa::",
+        ];
+        let lits: Vec<String> = kw.iter().map(|s| s.to_string()).collect();
+        let windows = gate_windows(&lits);
+        let shown: Vec<&str> = windows
+            .iter()
+            .map(|w| std::str::from_utf8(w).unwrap())
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "os::", "ge::", "sc::", "kiwi", "nt::", "mimi", "mp::", "pi::", "sa::"
+            ]
+        );
+        for lit in &lits {
+            assert!(
+                windows
+                    .iter()
+                    .any(|w| memchr::memmem::find(lit.as_bytes(), w).is_some()),
+                "{lit}"
+            );
+        }
+        assert_eq!(gate_windows(&["kiw".to_owned()]), [b"kiw".to_vec()]);
+        // A long list: each literal's rarest window.
+        let long: Vec<String> = (0..300).map(|i| format!("event::x{i:03}")).collect();
+        let windows = gate_windows(&long);
+        assert_eq!(
+            windows,
+            [b"::x0".to_vec(), b"::x1".to_vec(), b"::x2".to_vec()]
+        );
     }
 }
