@@ -327,6 +327,36 @@ pub(crate) fn bit(marks: &[u64], i: u32) -> bool {
 /// (leaf, length of its shortest literal): see [`Node::anchor`].
 pub(crate) type Anchor = (u32, usize);
 
+/// Fragments found in most Windows events' paths and names: a literal
+/// inside one of them (`\\windows\\`, `.exe`, `microsoft`) says little about
+/// an event, whatever its length.
+const COMMON: &[&str] = &[
+    "c:\\windows\\system32\\",
+    "c:\\windows\\syswow64\\",
+    "c:\\program files (x86)\\",
+    "c:\\programdata\\",
+    "c:\\users\\",
+    "\\appdata\\local\\temp\\",
+    "\\appdata\\roaming\\",
+    "\\microsoft\\windows\\",
+    "microsoft corporation",
+    "microsoft® windows® operating system",
+    ".exe",
+    ".dll",
+];
+
+/// How much a literal of an anchor is worth ([`Anchor`]): its length,
+/// or 1 when it is part of a [`COMMON`] fragment.
+fn weight(lit: &str) -> usize {
+    let common = COMMON.iter().any(|c| {
+        c.len() >= lit.len()
+            && c.as_bytes()
+                .windows(lit.len())
+                .any(|w| w.eq_ignore_ascii_case(lit.as_bytes()))
+    });
+    if common { 1 } else { lit.len() }
+}
+
 fn anchor_score(a: &[Anchor]) -> usize {
     a.iter().map(|&(_, len)| len).min().unwrap_or(0)
 }
@@ -415,7 +445,7 @@ impl Node {
                     if ft.leaf == NO_LEAF {
                         return None;
                     }
-                    let len = m.needles.iter().map(|(_, n)| n.len()).min().unwrap_or(0);
+                    let len = m.needles.iter().map(|(_, n)| weight(n)).min().unwrap_or(0);
                     out.push((ft.leaf, len));
                 }
                 if !m.regexes.is_empty() {
@@ -423,13 +453,13 @@ impl Node {
                         return None;
                     }
                     let hints = m.hints.as_deref().unwrap_or_default();
-                    let len = hints.iter().map(|n| n.len()).min().unwrap_or(0);
+                    let len = hints.iter().map(|n| weight(n)).min().unwrap_or(0);
                     out.push((ft.hint, len));
                 }
                 (!out.is_empty()).then_some(out)
             }
             Node::Keywords(m, leaf) if *leaf != NO_LEAF && m.regexes.is_empty() => {
-                let len = m.needles.iter().map(|(_, n)| n.len()).min().unwrap_or(0);
+                let len = m.needles.iter().map(|(_, n)| weight(n)).min().unwrap_or(0);
                 Some(vec![(*leaf, len)])
             }
             Node::And(children) => children
@@ -787,6 +817,15 @@ mod tests {
         assert!(!m.is_match("c:\\s7.exe.bak"));
         assert!(m.is_match("P9\\x"));
         assert!(!m.is_match("xp9\\x"));
+    }
+
+    #[test]
+    fn common_fragments_weigh_one() {
+        assert_eq!(weight("\\System32\\"), 1);
+        assert_eq!(weight(".EXE"), 1);
+        assert_eq!(weight("Microsoft"), 1);
+        assert_eq!(weight("mimikatz"), 8);
+        assert_eq!(weight("\\windows\\temp\\"), 14);
     }
 
     #[test]

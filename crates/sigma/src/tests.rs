@@ -576,3 +576,27 @@ fn keyword_groups_share_one_copy_of_the_texts_per_event() {
     assert_eq!(hits(&none), Vec::<&str>::new());
     assert_eq!(hits(&both), ["r-1", "w"]);
 }
+
+/// A literal found in most Windows events (`\\system32\\`, `.exe`) is a
+/// poor anchor whatever its length: a rule that also needs a rarer one,
+/// even a shorter one, is evaluated only when that one holds.
+#[test]
+fn common_path_fragments_make_poor_anchors() {
+    let det = "  a:\n    Image|contains: '\\Windows\\System32\\'\n  b:\n    CommandLine|contains: 'mim'\n  condition: a and b\n";
+    let l = load1(&rule(det));
+    assert_eq!(l.rejected, []);
+    let system = proc_event(&[
+        ("Image", "C:\\Windows\\System32\\cmd.exe"),
+        ("CommandLine", "dir"),
+    ]);
+    let both = proc_event(&[
+        ("Image", "C:\\Windows\\System32\\cmd.exe"),
+        ("CommandLine", "mimi"),
+    ]);
+    let rare = proc_event(&[("Image", "D:\\x.exe"), ("CommandLine", "mimi")]);
+    assert_eq!(l.rules.candidates(&system), Vec::<String>::new());
+    assert_eq!(l.rules.candidates(&both), ["r-1"]);
+    assert_eq!(l.rules.candidates(&rare), ["r-1"]);
+    assert_eq!(l.rules.matches(&both).count(), 1);
+    assert_eq!(l.rules.matches(&rare).count(), 0);
+}
