@@ -347,7 +347,7 @@ const COMMON: &[&str] = &[
 
 /// How much a literal of an anchor is worth ([`Anchor`]): its length,
 /// or 1 when it is part of a [`COMMON`] fragment.
-fn weight(lit: &str) -> usize {
+pub(crate) fn weight(lit: &str) -> usize {
     let common = COMMON.iter().any(|c| {
         c.len() >= lit.len()
             && c.as_bytes()

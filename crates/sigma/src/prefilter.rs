@@ -31,7 +31,7 @@ use riposte_model::Event;
 
 use crate::grams::GramSet;
 use crate::matcher::{
-    Kind, NO_LEAF, Node, Present, StrMatcher, Test, any_text, bit, keyword_texts, value,
+    Kind, NO_LEAF, Node, Present, StrMatcher, Test, any_text, bit, keyword_texts, value, weight,
 };
 
 #[derive(Clone, Debug)]
@@ -400,7 +400,8 @@ impl Prefilter {
 /// (evaluated on every event, it reads them all), keyword leaves (alone,
 /// each scans every text of the event), and regex hints and leaves
 /// searched alone through an automaton or a set, when their literals are
-/// at least [`SHARED_MIN_LEN`] bytes long.
+/// at least [`SHARED_MIN_LEN`] bytes long and not common path fragments
+/// (`crate::matcher::weight`).
 ///
 /// Any other leaf is tested only when its rule is evaluated, which the
 /// clauses make rare: searching its literals in every value costs more.
@@ -408,7 +409,7 @@ impl Prefilter {
 /// hints matched ~40 times per process-creation event and marked ~140
 /// leaves, ~16 of which anchored a rule (BENCHMARKS.md).
 fn worth_sharing(nodes: &[&mut Node], leaves: usize) -> Vec<bool> {
-    let shortest = |lits: Option<&[Box<str>]>| lits.and_then(|l| l.iter().map(|l| l.len()).min());
+    let shortest = |lits: Option<&[Box<str>]>| lits.and_then(|l| l.iter().map(|l| weight(l)).min());
     let long = |len: Option<usize>| len.is_none_or(|l| l >= SHARED_MIN_LEN);
     let mut keep = vec![false; leaves];
     for node in nodes {
@@ -432,7 +433,7 @@ fn worth_sharing(nodes: &[&mut Node], leaves: usize) -> Vec<bool> {
                         m.costly_alone()
                             && long(
                                 m.shared_literals()
-                                    .and_then(|l| l.iter().map(|(_, l)| l.len()).min()),
+                                    .and_then(|l| l.iter().map(|(_, l)| weight(l)).min()),
                             )
                     }
                     // A keyword leaf (no hint slot).
