@@ -39,6 +39,43 @@ fn rejected(detection: &str) -> String {
     l.rejected[0].to_string()
 }
 
+/// One rule per detection, with ids r1, r2, …, loaded together.
+fn load_dets(dets: &[&str]) -> Loaded {
+    let text: Vec<String> = dets
+        .iter()
+        .enumerate()
+        .map(|(i, d)| rule(d).replace("id: r-1", &format!("id: r{}", i + 1)))
+        .collect();
+    let l = load1(&text.join("---\n"));
+    assert_eq!(l.rejected, []);
+    assert_eq!(l.rules.len(), dets.len());
+    l
+}
+
+/// For a process event of this image and command line, `for_each_match`
+/// (through the index and prefilter) and `is_match` (rule by rule) both
+/// give the rules `want` names.
+fn assert_matches(
+    rules: &SigmaRules,
+    scratch: &mut Scratch,
+    image: &str,
+    cmd: &str,
+    want: &[&str],
+) {
+    let ev = proc_event(&[("Image", image), ("CommandLine", cmd)]);
+    let mut fast = Vec::new();
+    rules.for_each_match(&ev, scratch, |r| fast.push(r.id().unwrap()));
+    fast.sort();
+    let slow: Vec<&str> = rules
+        .rules()
+        .iter()
+        .filter(|r| r.is_match(&ev))
+        .map(|r| r.id().unwrap())
+        .collect();
+    assert_eq!(fast, want, "{image} {cmd}");
+    assert_eq!(slow, want, "{image} {cmd}");
+}
+
 #[test]
 fn plain_values_are_case_insensitive_equality() {
     let r = compiled("  sel:\n    Image: 'C:\\Windows\\System32\\whoami.exe'\n  condition: sel\n");
@@ -419,14 +456,7 @@ fn shared_search_marks_agree_with_rule_by_rule_matching() {
         "  a:\n    CommandLine|re: '^\\d+$'\n  condition: a\n",
         "  a:\n    CommandLine|contains: ['qq*ww', 'zzz']\n  b:\n    Image|re|i: 'WINDOWS\\\\a'\n  condition: a or b\n",
     ];
-    let text: Vec<String> = dets
-        .iter()
-        .enumerate()
-        .map(|(i, d)| rule(d).replace("id: r-1", &format!("id: r{}", i + 1)))
-        .collect();
-    let l = load1(&text.join("---\n"));
-    assert_eq!(l.rejected, []);
-    assert_eq!(l.rules.len(), 9);
+    let l = load_dets(&dets);
     let events = [
         (("C:\\Windows\\cmd.exe", "run ABC now"), vec!["r1"]),
         (("C:\\x\\Y.EXE", "skip abc aa bb"), vec!["r2", "r5"]),
@@ -444,20 +474,7 @@ fn shared_search_marks_agree_with_rule_by_rule_matching() {
     ];
     let mut scratch = Scratch::default();
     for ((image, cmd), want) in events {
-        let ev = proc_event(&[("Image", image), ("CommandLine", cmd)]);
-        let mut fast = Vec::new();
-        l.rules
-            .for_each_match(&ev, &mut scratch, |r| fast.push(r.id().unwrap()));
-        fast.sort();
-        let slow: Vec<&str> = l
-            .rules
-            .rules()
-            .iter()
-            .filter(|r| r.is_match(&ev))
-            .map(|r| r.id().unwrap())
-            .collect();
-        assert_eq!(fast, want, "{image} {cmd}");
-        assert_eq!(slow, want, "{image} {cmd}");
+        assert_matches(&l.rules, &mut scratch, image, cmd, &want);
     }
 }
 
@@ -503,13 +520,7 @@ fn rules_are_evaluated_only_when_all_their_clauses_hold() {
         "  a:\n    Image|endswith: '\\whoami.exe'\n  b:\n    CommandLine|contains: ' /'\n  condition: a and b\n",
         "  a:\n    Image|endswith: '\\net.exe'\n  f:\n    CommandLine|contains: ' -x'\n  condition: a and not f\n",
     ];
-    let text: Vec<String> = dets
-        .iter()
-        .enumerate()
-        .map(|(i, d)| rule(d).replace("id: r-1", &format!("id: r{}", i + 1)))
-        .collect();
-    let l = load1(&text.join("---\n"));
-    assert_eq!(l.rejected, []);
+    let l = load_dets(&dets);
     let cases = [
         (("C:\\Windows\\cmd.exe", "cmd /c dir"), vec![], vec![]),
         (("C:\\x\\y.exe", "type ..\\/../../x"), vec![], vec![]),
@@ -532,19 +543,7 @@ fn rules_are_evaluated_only_when_all_their_clauses_hold() {
     for ((image, cmd), evaluated, want) in cases {
         let ev = proc_event(&[("Image", image), ("CommandLine", cmd)]);
         assert_eq!(l.rules.candidates(&ev), evaluated, "{image} {cmd}");
-        let mut fast = Vec::new();
-        l.rules
-            .for_each_match(&ev, &mut scratch, |r| fast.push(r.id().unwrap()));
-        fast.sort();
-        let slow: Vec<&str> = l
-            .rules
-            .rules()
-            .iter()
-            .filter(|r| r.is_match(&ev))
-            .map(|r| r.id().unwrap())
-            .collect();
-        assert_eq!(fast, want, "{image} {cmd}");
-        assert_eq!(slow, want, "{image} {cmd}");
+        assert_matches(&l.rules, &mut scratch, image, cmd, &want);
     }
 }
 
