@@ -578,9 +578,11 @@ impl FieldSearch {
 /// 20 keywords of `win_alert_mimikatz_keywords.yml` (`sa::`, `os::`,
 /// `kiwi`, …).
 fn gate_windows(lits: &[String]) -> Vec<Vec<u8>> {
-    // The greedy choice costs the square of the literals: a long list
-    // gets each literal's rarest window instead.
-    if lits.len() > GREEDY_MAX {
+    // The greedy choice costs literals × windows per round: a long list,
+    // or long literals (a hostile rule), get each literal's rarest window
+    // instead, so that loading stays quick whatever the rule.
+    let windows: usize = lits.iter().map(|l| l.len().saturating_sub(3).max(1)).sum();
+    if lits.len() > GREEDY_MAX || windows > GREEDY_MAX_WINDOWS {
         let mut out: Vec<Vec<u8>> = lits
             .iter()
             .map(|l| {
@@ -630,9 +632,10 @@ fn gate_windows(lits: &[String]) -> Vec<Vec<u8>> {
     out
 }
 
-/// Keyword lists longer than this get one window per literal
-/// ([`gate_windows`]).
-const GREEDY_MAX: usize = 256;
+/// Keyword lists longer than this, or whose literals have more 4-byte
+/// windows than the second, get one window per literal ([`gate_windows`]).
+const GREEDY_MAX: usize = 64;
+const GREEDY_MAX_WINDOWS: usize = 1024;
 
 /// How common a byte is in event text (higher: more).
 fn common_byte(b: u8) -> u32 {
@@ -721,5 +724,14 @@ mod tests {
             windows,
             [b"::x0".to_vec(), b"::x1".to_vec(), b"::x2".to_vec()]
         );
+        // Long literals, few of them: the same, at once.
+        let big: Vec<String> = (0..3)
+            .map(|i| format!("{i}{}", "ab".repeat(50_000)))
+            .collect();
+        let windows = gate_windows(&big);
+        assert_eq!(windows.len(), 3);
+        for (w, lit) in windows.iter().zip(&big) {
+            assert!(memchr::memmem::find(lit.as_bytes(), w).is_some());
+        }
     }
 }
