@@ -354,6 +354,22 @@ impl SigmaRules {
         scratch: &mut Scratch,
         mut f: impl FnMut(&'a SigmaRule),
     ) {
+        self.for_each_candidate(ev, scratch, |rule, leaves, present| {
+            if rule.node.eval_marked(ev, leaves, present) {
+                f(rule);
+            }
+        });
+    }
+
+    /// Calls `f` with each rule the logsource index and the prefilter
+    /// leave for the event, the marked leaves of its group and the event's
+    /// fields by id: what [`Node::eval_marked`] reads.
+    fn for_each_candidate<'a, 'e>(
+        &'a self,
+        ev: &'e Event,
+        scratch: &mut Scratch,
+        mut f: impl FnMut(&'a SigmaRule, &[u64], &matcher::Present<'e>),
+    ) {
         scratch.groups.clear();
         self.candidate_groups(ev, &mut scratch.groups);
         scratch.bufs.next_event();
@@ -368,10 +384,11 @@ impl SigmaRules {
             let group = &self.groups[g as usize];
             group.prefilter.mark(ev, &present, &mut scratch.bufs);
             for pos in prefilter::set_bits(&scratch.bufs.rules) {
-                let rule = &self.rules[group.rules[pos] as usize];
-                if rule.node.eval_marked(ev, &scratch.bufs.leaves, &present) {
-                    f(rule);
-                }
+                f(
+                    &self.rules[group.rules[pos] as usize],
+                    &scratch.bufs.leaves,
+                    &present,
+                );
             }
         }
         scratch.present = recycle(present);
@@ -383,24 +400,10 @@ impl SigmaRules {
     /// The ids of the rules the prefilter would evaluate for the event
     /// (whatever their verdict), in order.
     fn candidates(&self, ev: &Event) -> Vec<String> {
-        let mut scratch = Scratch::default();
-        scratch.bufs.next_event();
-        self.candidate_groups(ev, &mut scratch.groups);
-        let mut present = vec![None; self.field_ids.len()];
-        for (name, v) in ev.fields.iter() {
-            if let Some(&id) = self.field_ids.get(name.as_str()) {
-                present[id as usize] = Some(v);
-            }
-        }
         let mut out = Vec::new();
-        for &g in &scratch.groups {
-            let group = &self.groups[g as usize];
-            group.prefilter.mark(ev, &present, &mut scratch.bufs);
-            for pos in prefilter::set_bits(&scratch.bufs.rules) {
-                let rule = &self.rules[group.rules[pos] as usize];
-                out.extend(rule.id().map(str::to_owned));
-            }
-        }
+        self.for_each_candidate(ev, &mut Scratch::default(), |rule, _, _| {
+            out.extend(rule.id().map(str::to_owned));
+        });
         out.sort();
         out
     }

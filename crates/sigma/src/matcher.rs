@@ -324,7 +324,8 @@ pub(crate) fn bit(marks: &[u64], i: u32) -> bool {
         .is_some_and(|w| w & (1 << (i % 64)) != 0)
 }
 
-/// (leaf, length of its shortest literal): see [`Node::anchor`].
+/// (leaf, [`weight`] of its lightest literal: its length unless common):
+/// see [`Node::anchor`].
 pub(crate) type Anchor = (u32, usize);
 
 /// Fragments found in most Windows events' paths and names: a literal
@@ -366,6 +367,10 @@ fn anchor_score(a: &[Anchor]) -> usize {
 /// for keyword leaves (which get none).
 pub(crate) type LeafVisitor<'f> =
     dyn FnMut(Option<&[Box<str>]>, &Test, &StrMatcher, &mut u32, Option<&mut u32>) + 'f;
+
+/// What [`Node::for_each_leaf`] calls: (position, hint position or `None`
+/// for a keyword leaf, string test or `None`).
+pub(crate) type LeafReader<'f> = dyn FnMut(u32, Option<u32>, Option<&StrMatcher>) + 'f;
 
 /// A compiled detection or condition.
 #[derive(Clone, Debug)]
@@ -482,8 +487,8 @@ impl Node {
     /// of which must hold. An `and` needs the clauses of all its children;
     /// anything else, its anchor alone. The best clause (as
     /// [`Node::anchor`] ranks them) comes first, then at most
-    /// `max - 1` others whose shortest literal is at least `min_len`
-    /// bytes; a rule is evaluated only when all of them hold, so that
+    /// `max - 1` others whose lightest literal weighs at least `min_len`
+    /// ([`weight`]); a rule is evaluated only when all of them hold, so that
     /// `Image|endswith: '\cmd.exe'` and `CommandLine|contains: '/../../'`
     /// together spare the evaluation that one common anchor alone would
     /// not. Empty: no anchor, the rule is evaluated on every event.
@@ -576,16 +581,23 @@ impl Node {
         }
     }
 
-    /// Calls `f` with every leaf's position in the shared search and its
-    /// regex hints' (`None` for keyword leaves).
-    pub fn for_each_leaf(&self, f: &mut dyn FnMut(u32, Option<u32>, &Test)) {
+    /// Calls `f` with every leaf's position in the shared search, its
+    /// regex hints' (`None` for keyword leaves) and its string test (`None`
+    /// for other tests).
+    pub fn for_each_leaf(&self, f: &mut LeafReader<'_>) {
         match self {
             Node::And(c) | Node::Or(c) | Node::AtLeast(_, c) => {
                 c.iter().for_each(|n| n.for_each_leaf(f))
             }
             Node::Not(n) => n.for_each_leaf(f),
-            Node::Field(t) => f(t.leaf, Some(t.hint), &t.test),
-            Node::Keywords(_, leaf) => f(*leaf, None, &Test::Null),
+            Node::Field(t) => {
+                let m = match &t.test {
+                    Test::Str(m) => Some(m),
+                    _ => None,
+                };
+                f(t.leaf, Some(t.hint), m)
+            }
+            Node::Keywords(m, leaf) => f(*leaf, None, Some(m)),
             Node::Const(_) => {}
         }
     }

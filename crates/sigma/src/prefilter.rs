@@ -31,7 +31,7 @@ use riposte_model::Event;
 
 use crate::grams::GramSet;
 use crate::matcher::{
-    Kind, NO_LEAF, Node, Present, StrMatcher, Test, any_text, bit, keyword_texts, value, weight,
+    Kind, NO_LEAF, Node, Present, Test, any_text, bit, keyword_texts, value, weight,
 };
 
 #[derive(Clone, Debug)]
@@ -44,8 +44,8 @@ struct FieldSearch {
     /// Every occurrence of the lowercased `contains` literals in the
     /// lowercased text (`crate::grams`); empty when the field has none.
     grams: GramSet,
-    /// Keyword leaves only: a leftmost-first automaton of a window of
-    /// every literal (any kind; [`gate_windows`]), which aho-corasick can
+    /// Keyword leaves only: a leftmost-first automaton of windows one of
+    /// which every literal (any kind) holds ([`gate_windows`]), which aho-corasick can
     /// give a SIMD (Teddy) prefilter to (not to overlapping or
     /// case-insensitive ones), to skip the texts that hold none of them.
     gate: Option<AhoCorasick>,
@@ -144,20 +144,17 @@ pub(crate) struct MarkBuffers {
     /// Rule position → clauses held, zero between calls.
     counts: Vec<u8>,
     touched: Vec<u32>,
-    /// The event being marked (a count; [`MarkBuffers::next_event`]),
-    /// and the one `joined` holds the texts of.
-    event: u64,
-    joined_for: u64,
+    /// Whether `joined` holds the texts of the event being marked: built
+    /// by the first group that needs it, cleared by
+    /// [`MarkBuffers::next_event`].
+    joined_fresh: bool,
 }
 
 impl MarkBuffers {
     /// Says that the next calls of [`Prefilter::mark`] read another
     /// event: buffers built from the last one are stale.
     pub fn next_event(&mut self) {
-        self.event = self.event.wrapping_add(1);
-        if self.event == self.joined_for {
-            self.event = self.event.wrapping_add(1);
-        }
+        self.joined_fresh = false;
     }
 }
 
@@ -304,8 +301,7 @@ impl Prefilter {
             held,
             counts,
             touched,
-            event,
-            joined_for,
+            joined_fresh,
         } = bufs;
         leaves.clear();
         leaves.resize(self.leaf_clauses.len().div_ceil(64), 0);
@@ -336,8 +332,8 @@ impl Prefilter {
                 None => {
                     if let Some(gate) = &f.gate {
                         // Built once per event, for every group's gate.
-                        if *joined_for != *event {
-                            *joined_for = *event;
+                        if !*joined_fresh {
+                            *joined_fresh = true;
                             joined.clear();
                             keyword_texts(ev, &mut |s| {
                                 joined.extend_from_slice(s.as_bytes());
@@ -409,35 +405,32 @@ impl Prefilter {
 /// hints matched ~40 times per process-creation event and marked ~140
 /// leaves, ~16 of which anchored a rule (BENCHMARKS.md).
 fn worth_sharing(nodes: &[&mut Node], leaves: usize) -> Vec<bool> {
-    let shortest = |lits: Option<&[Box<str>]>| lits.and_then(|l| l.iter().map(|l| weight(l)).min());
-    let long = |len: Option<usize>| len.is_none_or(|l| l >= SHARED_MIN_LEN);
     let mut keep = vec![false; leaves];
     for node in nodes {
         let clauses = node.clauses(MAX_CLAUSES, CLAUSE_MIN_LEN);
         for (leaf, _) in clauses.iter().flatten() {
             keep[*leaf as usize] = true;
         }
-        node.for_each_leaf(&mut |slot, hint, test| {
-            let m = match test {
-                Test::Str(m) => Some(m),
-                _ => None,
-            };
-            if let Some(hint) = hint.filter(|&h| h != NO_LEAF)
-                && long(shortest(m.and_then(StrMatcher::regex_hints)))
+        node.for_each_leaf(&mut |slot, hint, m| {
+            if let (Some(hint), Some(m)) = (hint.filter(|&h| h != NO_LEAF), m)
+                && heavy(m.regex_hints().unwrap_or_default().iter().map(|h| &**h))
             {
                 keep[hint as usize] = true;
             }
             let wanted = clauses.is_empty()
-                || match m {
-                    Some(m) => {
+                || match (hint, m) {
+                    // A keyword leaf: no hint slot.
+                    (None, _) => true,
+                    (Some(_), Some(m)) => {
                         m.costly_alone()
-                            && long(
+                            && heavy(
                                 m.shared_literals()
-                                    .and_then(|l| l.iter().map(|(_, l)| weight(l)).min()),
+                                    .unwrap_or_default()
+                                    .iter()
+                                    .map(|(_, l)| &**l),
                             )
                     }
-                    // A keyword leaf (no hint slot).
-                    None => hint.is_none(),
+                    (Some(_), None) => false,
                 };
             if slot != NO_LEAF && wanted {
                 keep[slot as usize] = true;
@@ -445,6 +438,12 @@ fn worth_sharing(nodes: &[&mut Node], leaves: usize) -> Vec<bool> {
         });
     }
     keep
+}
+
+/// Whether the lightest of the literals weighs at least [`SHARED_MIN_LEN`]
+/// (`crate::matcher::weight`; true for none).
+fn heavy<'a>(lits: impl Iterator<Item = &'a str>) -> bool {
+    lits.map(weight).min().is_none_or(|w| w >= SHARED_MIN_LEN)
 }
 
 /// One field's literals on their way to a [`FieldSearch`].
@@ -572,11 +571,11 @@ impl FieldSearch {
 /// (lowercased), each a 4-byte window of a literal (a literal shorter
 /// than that whole), chosen greedily: the window the most literals not yet
 /// covered hold, then the one least made of common bytes
-/// (`event::clear` starts like the `<Event>`, `EventID` and `EventData`
-/// of every event's XML; its window `::cl` does not). Fewer patterns than one window per
-/// literal, so that the SIMD search verifies fewer candidates: 9 for the
-/// 20 keywords of `win_alert_mimikatz_keywords.yml` (`sa::`, `os::`,
-/// `kiwi`, …).
+/// ([`commonness`]: `event::clear` starts like the `<Event>`, `EventID`
+/// and `EventData` of every event's XML; its window `::cl` does not).
+/// Fewer patterns than one window per literal, so that the SIMD search
+/// verifies fewer candidates: 9 for the 20 keywords of
+/// `win_alert_mimikatz_keywords.yml` (`sa::`, `os::`, `kiwi`, …).
 fn gate_windows(lits: &[String]) -> Vec<Vec<u8>> {
     // The greedy choice costs literals × windows per round: a long list,
     // or long literals (a hostile rule), get each literal's rarest window
@@ -585,27 +584,16 @@ fn gate_windows(lits: &[String]) -> Vec<Vec<u8>> {
     if lits.len() > GREEDY_MAX || windows > GREEDY_MAX_WINDOWS {
         let mut out: Vec<Vec<u8>> = lits
             .iter()
-            .map(|l| {
-                let l = l.as_bytes();
-                if l.len() <= 4 {
-                    return l.to_vec();
-                }
-                l.windows(4)
-                    .min_by_key(|w| w.iter().map(|&b| common_byte(b)).sum::<u32>())
-                    .unwrap_or(l)
-                    .to_vec()
-            })
+            .map(|l| rarest_window(l.as_bytes()).to_vec())
             .collect();
         out.sort_unstable();
         out.dedup();
         return out;
     }
     let window = |l: &[u8]| -> Vec<Vec<u8>> {
-        if l.len() <= 4 {
-            vec![l.to_vec()]
-        } else {
-            l.windows(4).map(<[u8]>::to_vec).collect()
-        }
+        l.windows(4.min(l.len()).max(1))
+            .map(<[u8]>::to_vec)
+            .collect()
     };
     let mut uncovered: Vec<&[u8]> = lits.iter().map(|l| l.as_bytes()).collect();
     let mut out: Vec<Vec<u8>> = Vec::new();
@@ -618,8 +606,7 @@ fn gate_windows(lits: &[String]) -> Vec<Vec<u8>> {
                     .iter()
                     .filter(|l| memchr::memmem::find(l, &w).is_some())
                     .count();
-                let rare = std::cmp::Reverse(w.iter().map(|&b| common_byte(b)).sum::<u32>());
-                ((held, rare), w)
+                ((held, std::cmp::Reverse(commonness(&w))), w)
             })
             .max_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(&a.1)))
             .map(|(_, w)| w)
@@ -636,6 +623,21 @@ fn gate_windows(lits: &[String]) -> Vec<Vec<u8>> {
 /// windows than the second, get one window per literal ([`gate_windows`]).
 const GREEDY_MAX: usize = 64;
 const GREEDY_MAX_WINDOWS: usize = 1024;
+
+/// The 4-byte window of a literal least made of common bytes
+/// ([`commonness`]), the whole literal when shorter.
+fn rarest_window(lit: &[u8]) -> &[u8] {
+    lit.windows(4.min(lit.len()).max(1))
+        .min_by_key(|w| commonness(w))
+        .unwrap_or(lit)
+}
+
+/// How common the bytes of a window are in event text (higher: more):
+/// letters by English frequency, digits, spaces and XML punctuation count
+/// most.
+fn commonness(window: &[u8]) -> u32 {
+    window.iter().map(|&b| common_byte(b)).sum()
+}
 
 /// How common a byte is in event text (higher: more).
 fn common_byte(b: u8) -> u32 {
