@@ -2,13 +2,10 @@
 //! minted before an insert (a batch links alerts, cases and decisions inside
 //! one transaction).
 
-use std::fmt;
 use std::hash::{BuildHasher, RandomState};
-use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// The state behind [`next_v7`]: the last millisecond used, a 42-bit
@@ -51,7 +48,7 @@ impl V7State {
 /// are strictly increasing, like `Uuid::now_v7`'s, but minting one costs a
 /// clock read and an uncontended lock instead of a `getrandom` system call
 /// (a decoder mints one per event).
-fn next_v7() -> Uuid {
+pub(crate) fn next_v7() -> Uuid {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
@@ -89,17 +86,22 @@ impl V7State {
     }
 }
 
+/// Defines a UUIDv7 id newtype; used here and by modules with ids of
+/// their own (`identity::UserId`).
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash,
+            serde::Serialize, serde::Deserialize,
+        )]
         #[serde(transparent)]
-        pub struct $name(pub Uuid);
+        pub struct $name(pub uuid::Uuid);
 
         impl $name {
             /// A new time-ordered id.
             pub fn new() -> Self {
-                Self(next_v7())
+                Self($crate::ids::next_v7())
             }
         }
 
@@ -109,20 +111,22 @@ macro_rules! id_type {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 self.0.fmt(f)
             }
         }
 
-        impl FromStr for $name {
+        impl std::str::FromStr for $name {
             type Err = uuid::Error;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Uuid::parse_str(s).map(Self)
+                uuid::Uuid::parse_str(s).map(Self)
             }
         }
     };
 }
+
+pub(crate) use id_type;
 
 id_type!(
     /// Identifies one normalized event.

@@ -13,6 +13,7 @@ mod decision;
 mod duration;
 mod event;
 pub mod fields;
+mod identity;
 mod ids;
 mod intel;
 mod problems;
@@ -33,6 +34,10 @@ pub use decision::{
 pub use duration::{format_duration, parse_duration};
 pub use event::{Event, FieldValue, Observable, ObservableKind, SourcePos};
 pub use fields::Fields;
+pub use identity::{
+    ApiKey, InvalidKeyId, InvalidName, InvalidScope, KeyId, KeyScope, KeyState, MAX_NAME_LEN,
+    MAX_SCOPE_PLAYBOOK_LEN, Role, User, UserId, validate_key_name, validate_user_name,
+};
 pub use ids::{AlertId, ApprovalId, AuditId, CaseId, DecisionId, EventId, RunId};
 pub use intel::{Indicator, IndicatorKind, Pap, Sighting, Tlp, name_uuid};
 pub use problems::{Problem, Problems};

@@ -7,10 +7,13 @@
 //! SQL and row mapping taken from [`crate::shared`].
 
 /// Implements `Store` for `$store`, which must have a `pool: sqlx::Pool<$db>`
-/// field and an inherent `async fn begin_tx(&self) -> Result<sqlx::Transaction<'static, $db>>`
-/// (where the backends differ in how they take the write lock).
+/// field and inherent `async fn begin_tx(&self) -> Result<sqlx::Transaction<'static, $db>>`
+/// (where the backends differ in how they take the write lock) and
+/// `begin_snapshot` (a read-only transaction that sees one snapshot).
+/// `$read_head` is the statement that reads the audit chain's head in a
+/// write transaction (PostgreSQL locks the row).
 macro_rules! sql_backend {
-    ($store:ident, $db:ty, $events_per_statement:expr, $positional:expr) => {
+    ($store:ident, $db:ty, $events_per_statement:expr, $positional:expr, $read_head:expr) => {
         mod sql_impl {
             use async_trait::async_trait;
             use riposte_model::{
@@ -21,6 +24,7 @@ macro_rules! sql_backend {
             use sqlx::Arguments as _;
 
             use super::$store;
+            use $crate::audit::{self, AuditVerification};
             use $crate::shared::{self, BodyRow, Val};
             use $crate::{
                 Checkpoint, Counts, DecisionFilter, Result, RunFilter, Store, StoreError, Tx,
@@ -128,7 +132,10 @@ macro_rules! sql_backend {
             #[async_trait]
             impl Store for $store {
                 async fn begin(&self) -> Result<Box<dyn Tx>> {
-                    Ok(Box::new(SqlTx(self.begin_tx().await?)))
+                    Ok(Box::new(SqlTx(
+                        self.begin_tx().await?,
+                        audit::Chain::default(),
+                    )))
                 }
 
                 async fn list_alerts(&self, limit: u32) -> Result<Vec<Alert>> {
@@ -242,6 +249,34 @@ macro_rules! sql_backend {
                     fetch_all(&self.pool, "audit entry", shared::LIST_AUDIT, vals).await
                 }
 
+                async fn verify_audit(&self) -> Result<AuditVerification> {
+                    // One snapshot: the head and every page agree even while
+                    // writers append.
+                    let mut tx = self.begin_snapshot().await?;
+                    let head: Option<audit::HeadRow> =
+                        sqlx::query_as(audit::HEAD).fetch_optional(&mut *tx).await?;
+                    let mut walk = audit::Walk::new();
+                    loop {
+                        let vals = vec![Val::Int(Some(walk.last_seq)), shared::limit(audit::PAGE)];
+                        let rows: Vec<audit::ChainRow> =
+                            sqlx::query_as_with(audit::CHAIN_PAGE, args(vals)?)
+                                .fetch_all(&mut *tx)
+                                .await?;
+                        let full = rows.len() == audit::PAGE as usize;
+                        for row in rows {
+                            walk.check(row);
+                        }
+                        if walk.failed() || !full {
+                            break;
+                        }
+                    }
+                    let outside: Option<(String,)> = sqlx::query_as(audit::OUTSIDE_CHAIN)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    tx.rollback().await?;
+                    Ok(walk.finish(head, outside.map(|(id,)| id)))
+                }
+
                 async fn list_dead_letters(&self, limit: u32) -> Result<Vec<DeadLetter>> {
                     let rows: Vec<(i32, String, Vec<u8>)> = sqlx::query_as_with(
                         shared::LIST_DEAD_LETTERS,
@@ -298,8 +333,55 @@ macro_rules! sql_backend {
                 Ok(row.map(|(value,)| value))
             }
 
-            /// Dropping it drops the sqlx transaction, which rolls back.
-            struct SqlTx(sqlx::Transaction<'static, Db>);
+            /// Chains the audit rows written before `0008_identity.sql`, in
+            /// (at, id) order, a page per transaction; run when the store
+            /// opens. Only while the head says so (`backfill`): a row
+            /// without a seq found later was written around the store, and
+            /// chaining it would bless it.
+            pub(super) async fn chain_old_audit(store: &$store) -> Result<()> {
+                loop {
+                    let mut tx = store.begin_tx().await?;
+                    let head: Option<audit::HeadRow> =
+                        sqlx::query_as($read_head).fetch_optional(&mut *tx).await?;
+                    let (mut seq, mut hash, backfill) = head.ok_or(StoreError::AuditHeadMissing)?;
+                    if backfill == 0 {
+                        return Ok(());
+                    }
+                    let rows: Vec<(String, String)> = sqlx::query_as_with(
+                        audit::UNCHAINED_PAGE,
+                        args(vec![shared::limit(audit::PAGE)])?,
+                    )
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let done = rows.len() < audit::PAGE as usize;
+                    for (id, body) in rows {
+                        seq += 1;
+                        let next = audit::chain_hash(seq, &hash, &body);
+                        let vals = vec![
+                            Val::Text(Some(id)),
+                            Val::Int(Some(seq)),
+                            Val::Text(Some(hash)),
+                            Val::text(&next),
+                        ];
+                        execute(&mut *tx, audit::CHAIN_ROW, vals).await?;
+                        hash = next;
+                    }
+                    let vals = vec![
+                        Val::Int(Some(seq)),
+                        Val::Text(Some(hash)),
+                        Val::Int(Some(i64::from(!done))),
+                    ];
+                    execute(&mut *tx, audit::SET_HEAD, vals).await?;
+                    tx.commit().await?;
+                    if done {
+                        return Ok(());
+                    }
+                }
+            }
+
+            /// Dropping it drops the sqlx transaction, which rolls back
+            /// (the audit chain's head with it).
+            struct SqlTx(sqlx::Transaction<'static, Db>, audit::Chain);
 
             #[async_trait]
             impl Tx for SqlTx {
@@ -503,12 +585,22 @@ macro_rules! sql_backend {
                 }
 
                 async fn audit(&mut self, entry: &AuditEntry) -> Result<()> {
-                    execute(
-                        &mut *self.0,
-                        shared::INSERT_AUDIT,
-                        shared::audit_row(entry)?,
-                    )
-                    .await
+                    let head = match &mut self.1.head {
+                        Some(head) => head,
+                        None => {
+                            let row: Option<audit::HeadRow> = sqlx::query_as($read_head)
+                                .fetch_optional(&mut *self.0)
+                                .await?;
+                            self.1.head.insert(row.ok_or(StoreError::AuditHeadMissing)?)
+                        }
+                    };
+                    let seq = head.0 + 1;
+                    let (vals, hash) = audit::audit_row(entry, seq, &head.1)?;
+                    execute(&mut *self.0, audit::INSERT_AUDIT, vals).await?;
+                    head.0 = seq;
+                    head.1 = hash;
+                    self.1.dirty = true;
+                    Ok(())
                 }
 
                 async fn set_checkpoint(
@@ -543,12 +635,22 @@ macro_rules! sql_backend {
                 }
 
                 async fn commit(self: Box<Self>) -> Result<()> {
-                    self.0.commit().await?;
+                    let SqlTx(mut tx, chain) = *self;
+                    if let (true, Some((seq, hash, backfill))) = (chain.dirty, chain.head) {
+                        let vals = vec![
+                            Val::Int(Some(seq)),
+                            Val::Text(Some(hash)),
+                            Val::Int(Some(backfill)),
+                        ];
+                        execute(&mut *tx, audit::SET_HEAD, vals).await?;
+                    }
+                    tx.commit().await?;
                     Ok(())
                 }
             }
 
             $crate::intel::intel_impl!($store, $positional);
+            $crate::auth::auth_impl!($store);
         }
     };
 }

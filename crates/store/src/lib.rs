@@ -18,12 +18,16 @@ use riposte_model::{
 };
 use serde::Serialize;
 
+pub mod audit;
+pub mod auth;
 mod backend;
 pub mod intel;
 mod postgres;
 mod shared;
 mod sqlite;
 
+pub use audit::{AuditFault, AuditProblem, AuditVerification};
+pub use auth::{AuthStore, AuthTx};
 pub use intel::{
     AddedKey, IndicatorKey, IntelCount, IntelStore, IntelTx, QueuedSighting, ShareQuery,
     SharedIndicator, SightingKey,
@@ -47,9 +51,18 @@ pub enum StoreError {
         "unsupported store URL {0:?} (expected sqlite://PATH, sqlite::memory:, or postgres://…)"
     )]
     BadUrl(String),
-    /// A write the stored state refuses (a run cancelled meanwhile).
+    /// A write the stored state refuses (a run cancelled meanwhile, a user
+    /// name taken).
     #[error("{0}")]
     Conflict(String),
+    /// The audit chain's head row was deleted. Appending would start a
+    /// second chain and hide what was deleted, so audit writes stop until
+    /// a person restores it (docs/security.md).
+    #[error(
+        "the audit log's head row (table audit_head) is missing: it was deleted outside \
+         Riposte; see docs/security.md to restore it"
+    )]
+    AuditHeadMissing,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -94,7 +107,7 @@ pub struct Counts {
 ///
 /// Lists are newest first and bounded by `limit`.
 #[async_trait]
-pub trait Store: IntelStore + Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: IntelStore + AuthStore + Send + Sync + std::fmt::Debug + 'static {
     /// Starts a write transaction. On SQLite it takes the write lock up front
     /// (`BEGIN IMMEDIATE`), so read-then-write inside it cannot fail on a
     /// stale snapshot.
@@ -135,6 +148,9 @@ pub trait Store: IntelStore + Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Vec<Approval>>;
     async fn get_approval(&self, id: ApprovalId) -> Result<Option<Approval>>;
     async fn list_audit(&self, limit: u32) -> Result<Vec<AuditEntry>>;
+    /// Walks the audit hash chain from one snapshot and reports the first
+    /// altered, deleted or foreign row (see [`audit`]).
+    async fn verify_audit(&self) -> Result<AuditVerification>;
     async fn list_dead_letters(&self, limit: u32) -> Result<Vec<DeadLetter>>;
     /// Events whose origin is `source`, oldest offset first (replays, tests).
     async fn list_events_by_source(&self, source: &str, limit: u32) -> Result<Vec<Event>>;
@@ -166,7 +182,7 @@ impl From<u64> for Checkpoint {
 
 /// A write transaction. Dropping it without [`Tx::commit`] rolls back.
 #[async_trait]
-pub trait Tx: IntelTx + Send {
+pub trait Tx: IntelTx + AuthTx + Send {
     async fn insert_events(&mut self, events: &[Event]) -> Result<()>;
     async fn insert_dead_letters(&mut self, letters: &[DeadLetter]) -> Result<()>;
     async fn insert_alert(&mut self, alert: &Alert) -> Result<()>;
@@ -234,6 +250,10 @@ pub trait Tx: IntelTx + Send {
     async fn get_approval(&mut self, id: ApprovalId) -> Result<Option<Approval>>;
     /// A run's approval requests, oldest first.
     async fn approvals_of(&mut self, run: RunId) -> Result<Vec<Approval>>;
+    /// Appends to the hash-chained audit log: the entry becomes the next
+    /// `seq` after the chain's head, which the transaction reads at its
+    /// first entry (holding it until commit on PostgreSQL) and writes back
+    /// at commit.
     async fn audit(&mut self, entry: &AuditEntry) -> Result<()>;
     async fn set_checkpoint(&mut self, source: &str, checkpoint: &Checkpoint) -> Result<()>;
     async fn setting(&mut self, key: &str) -> Result<Option<String>>;

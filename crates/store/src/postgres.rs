@@ -24,7 +24,9 @@ impl PostgresStore {
         let pool = PgPoolOptions::new().connect(url).await?;
         MIGRATOR.run(&pool).await?;
         sql_impl::fill_sharing_columns(&pool).await?;
-        Ok(Self { pool })
+        let store = Self { pool };
+        sql_impl::chain_old_audit(&store).await?;
+        Ok(store)
     }
 
     /// Writers take one transaction-scoped advisory lock, so they run one at
@@ -38,8 +40,23 @@ impl PostgresStore {
             .await?;
         Ok(tx)
     }
+
+    /// REPEATABLE READ: every statement of the transaction sees the
+    /// snapshot of its first, so a verification reads one consistent chain.
+    async fn begin_snapshot(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        Ok(self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await?)
+    }
 }
 
 // Many rows per statement: each statement is a round trip to the server.
 // 500 rows × 7 columns stays far below PostgreSQL's 65,535 bind parameters.
-sql_backend!(PostgresStore, sqlx::Postgres, 500, false);
+sql_backend!(
+    PostgresStore,
+    sqlx::Postgres,
+    500,
+    false,
+    crate::audit::HEAD_FOR_UPDATE
+);

@@ -7,8 +7,7 @@
 //! the backends differ only in how they connect and begin a transaction.
 
 use riposte_model::{
-    Alert, Approval, AuditEntry, Case, DeadLetter, Decision, DecisionState, Event, PlaybookRun,
-    Timestamp,
+    Alert, Approval, Case, DeadLetter, Decision, DecisionState, Event, PlaybookRun, Timestamp,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -288,21 +287,6 @@ pub(crate) const APPROVALS_OF: &str =
 /// through them.
 pub(crate) const LIST_APPROVALS: &str = "SELECT format_version, body FROM approvals \
     WHERE ($1 IS NULL OR status = $1) ORDER BY created_at, id LIMIT $2";
-
-pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit \
-    (id, at, actor, action, target, format_version, body) VALUES ($1, $2, $3, $4, $5, $6, $7)";
-
-pub(crate) fn audit_row(entry: &AuditEntry) -> Result<Vec<Val>> {
-    Ok(vec![
-        Val::text(entry.id),
-        Val::time(entry.at),
-        Val::text(&entry.actor),
-        Val::text(&entry.action),
-        Val::text(&entry.target),
-        Val::Int(Some(FORMAT_VERSION)),
-        Val::body(entry)?,
-    ])
-}
 
 pub(crate) const SET_CHECKPOINT: &str = "INSERT INTO checkpoints (source, \"offset\", updated_at, identity) \
     VALUES ($1, $2, $3, $4) \

@@ -55,7 +55,17 @@ impl SqliteStore {
         .await?;
         MIGRATOR.run(&pool).await?;
         sql_impl::fill_sharing_columns(&pool).await?;
-        Ok(Self { pool })
+        let store = Self { pool };
+        sql_impl::chain_old_audit(&store).await?;
+        Ok(store)
+    }
+
+    /// The connection pool, for what the store's interface does not offer:
+    /// an in-memory database exists only inside it (tests that tamper with
+    /// the audit log reach it here). Writes made through it bypass the
+    /// audit chain, and `verify_audit` will say so.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     /// `BEGIN IMMEDIATE` takes the write lock up front: a transaction that
@@ -64,10 +74,16 @@ impl SqliteStore {
     async fn begin_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
+
+    /// A deferred transaction that only reads: in WAL mode it sees one
+    /// snapshot from its first read on and never blocks writers.
+    async fn begin_snapshot(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin().await?)
+    }
 }
 
 // 100 rows per statement with positional `?` parameters: each statement is a
 // hop to sqlx's SQLite worker thread, so rows are grouped; and `$N` names
 // would be looked up one by one (quadratic: 76% of the pipeline's
 // instructions at 500 `$N` rows, measured with callgrind).
-sql_backend!(SqliteStore, sqlx::Sqlite, 100, true);
+sql_backend!(SqliteStore, sqlx::Sqlite, 100, true, crate::audit::HEAD);

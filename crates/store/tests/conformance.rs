@@ -89,7 +89,20 @@ async fn sqlite_memory<F: Future<Output = ()>>(test: impl FnOnce(Arc<dyn Store>)
 
 /// Runs `test` on a database of its own, dropped afterwards even if the test
 /// panics (it runs as a task so the panic can be caught and re-raised).
-async fn postgres<F>(test: impl FnOnce(Arc<dyn Store>) -> F)
+async fn postgres<F>(test: impl FnOnce(Arc<dyn Store>) -> F + Send + 'static)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    postgres_database(|url| async move {
+        test(riposte_store::open(&url).await.unwrap()).await;
+    })
+    .await;
+}
+
+/// Creates a database of its own for `test`, which gets its URL, and drops
+/// it afterwards even if the test panics. Skipped (or, with
+/// `RIPOSTE_REQUIRE_POSTGRES=1`, failed) without `RIPOSTE_TEST_POSTGRES_URL`.
+async fn postgres_database<F>(test: impl FnOnce(String) -> F)
 where
     F: Future<Output = ()> + Send + 'static,
 {
@@ -113,8 +126,7 @@ where
         .database(&name)
         .to_url_lossy()
         .to_string();
-    let store = riposte_store::open(&url).await.unwrap();
-    let outcome = tokio::spawn(test(store)).await;
+    let outcome = tokio::spawn(test(url)).await;
     let dropped = admin
         .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
         .await;
@@ -125,6 +137,95 @@ where
         std::panic::resume_unwind(error.into_panic());
     }
 }
+
+/// SQL beside the store, for tests that tamper with what it wrote: a
+/// connection of its own (SQLite file, PostgreSQL), or for an in-memory
+/// database, which exists only inside the store's one connection, the
+/// store's own pool.
+enum Raw {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Raw {
+    async fn exec(&self, sql: &str) -> u64 {
+        match self {
+            Raw::Sqlite(pool) => pool.execute(sql).await.unwrap().rows_affected(),
+            Raw::Postgres(pool) => pool.execute(sql).await.unwrap().rows_affected(),
+        }
+    }
+
+    /// The first column of every row, as text.
+    async fn column(&self, sql: &str) -> Vec<String> {
+        match self {
+            Raw::Sqlite(pool) => sqlx::query_scalar(sql).fetch_all(pool).await.unwrap(),
+            Raw::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await.unwrap(),
+        }
+    }
+}
+
+/// `conformance_raw!([backends…]: tests…)`: like `conformance!`, for tests
+/// taking `(Arc<dyn Store>, Raw)`.
+macro_rules! conformance_raw {
+    ($backends:tt: $($test:ident),* $(,)?) => {
+        $(conformance_raw!(@one $test $backends);)*
+    };
+    (@one $test:ident [$($backend:ident),*]) => {
+        mod $test {
+            $(
+                #[tokio::test]
+                async fn $backend() {
+                    crate::raw::$backend(super::$test).await;
+                }
+            )*
+        }
+    };
+}
+
+/// The runners of `conformance_raw!`.
+mod raw {
+    use std::future::Future;
+    use std::sync::Arc;
+
+    use riposte_store::Store;
+
+    use super::Raw;
+
+    pub(crate) async fn sqlite_file<F: Future<Output = ()>>(
+        test: impl FnOnce(Arc<dyn Store>, Raw) -> F,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("riposte.db").display());
+        let store = riposte_store::open(&url).await.unwrap();
+        let raw = sqlx::SqlitePool::connect(&url).await.unwrap();
+        test(store, Raw::Sqlite(raw)).await;
+    }
+
+    pub(crate) async fn sqlite_memory<F: Future<Output = ()>>(
+        test: impl FnOnce(Arc<dyn Store>, Raw) -> F,
+    ) {
+        let store = riposte_store::SqliteStore::open("sqlite::memory:")
+            .await
+            .unwrap();
+        let raw = Raw::Sqlite(store.pool().clone());
+        test(Arc::new(store), raw).await;
+    }
+
+    pub(crate) async fn postgres<F>(test: impl FnOnce(Arc<dyn Store>, Raw) -> F + Send + 'static)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        super::postgres_database(|url| async move {
+            let store = riposte_store::open(&url).await.unwrap();
+            let raw = sqlx::PgPool::connect(&url).await.unwrap();
+            test(store, Raw::Postgres(raw)).await;
+        })
+        .await;
+    }
+}
+
+#[path = "conformance/identity.rs"]
+mod identity;
 
 // ---------------------------------------------------------------- fixtures
 
