@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use std::collections::BTreeMap;
 
+use riposte_engine::IngestLimits;
 use riposte_ingest::{DecodeOptions, Format, JsonMapping};
 use riposte_model::yaml::{check_keys, display_value, parse_document, scalar_text, take};
 use riposte_model::{Problems, parse_duration};
@@ -84,29 +85,6 @@ impl SourceKind {
 
 const SOURCE_TYPES: &str = "file, syslog-udp, syslog-tcp, nats, evtx-dir";
 
-/// Bounds on what one read may hold.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct IngestLimits {
-    /// Longer lines are cut, dead-lettered and skipped.
-    pub max_line_bytes: usize,
-    /// Records per batch (and per transaction).
-    pub batch_lines: usize,
-    /// How long a file source waits at end of file before looking again;
-    /// also the NATS fetch wait, and how long a network source gathers a
-    /// batch (at most 200 ms).
-    pub poll_interval: Duration,
-}
-
-impl Default for IngestLimits {
-    fn default() -> Self {
-        Self {
-            max_line_bytes: 1 << 20,
-            batch_lines: 1000,
-            poll_interval: Duration::from_millis(250),
-        }
-    }
-}
-
 /// A validated configuration; paths are absolute or relative to the
 /// directory of the config file.
 #[derive(Clone, Debug)]
@@ -141,7 +119,7 @@ pub struct Config {
     /// `intel.feeds`: threat-intel feeds `riposte serve` keeps imported.
     pub intel_feeds: Vec<riposte_intel::feed::FeedConfig>,
     /// `taxii:` when enabled: indicators shared with partners over TAXII 2.1.
-    pub taxii: Option<crate::TaxiiConfig>,
+    pub taxii: Option<riposte_server::TaxiiConfig>,
     /// The directory relative paths resolve against.
     pub base_dir: PathBuf,
 }
