@@ -11,8 +11,10 @@ pub mod digest;
 mod notify_config;
 mod respond_config;
 mod serve;
+mod source_config;
 mod taxii_config;
 
 pub use assemble::{BuildError, build_engine, effects_for, executor_from_config, load_logic};
-pub use config::{BouncerConfig, Config, ExecutorSettings, SourceConfig, SourceKind};
+pub use config::{BouncerConfig, Config, ExecutorSettings};
 pub use serve::{digest_job, serve};
+pub use source_config::{SourceConfig, SourceKind};
