@@ -3,7 +3,7 @@
 //! - `riposte-bench N intel-store`: a plain feed of N distinct indicators
 //!   (the `intel` mix) imported through `run_feed` into a SQLite file,
 //!   imported again (every row refreshed), then loaded into a new index as
-//!   `Engine::from_config` does at start.
+//!   `riposte_service::build_engine` does at start.
 //! - `riposte-bench MIB intel-big-feed`: MIB MiB of generated plain feed
 //!   (a few values repeated, broken and over-long lines between them; the
 //!   test `crates/intel/tests/big_feed.rs` uses the same shape) through

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
-use riposte_engine::{Config, Engine, load_logic};
 use riposte_model::{
     Clock, Confidence, Decision, DecisionId, DecisionKind, DecisionState, Mode, Origin, Scope,
     SystemClock, format_duration, parse_duration,
 };
 use riposte_respond::{DecisionRequest, Outcome, Responder, ResponderConfig};
+use riposte_service::{Config, build_engine, load_logic};
 use riposte_store::{DecisionFilter, Store};
 
 /// Where the store is: a config file, or a store URL directly.
@@ -90,14 +90,14 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
     // (store migration, enforcer reconciliation) is also a clean stop.
     let shutdown = shutdown_signal()?;
     let config = load_config(config_path)?;
-    let engine = Engine::from_config(&config, Arc::new(SystemClock)).await?;
+    let engine = build_engine(&config, Arc::new(SystemClock)).await?;
     eprintln!(
         "riposte serving: store {}, API on http://{}, {} source(s)",
         config.store_url,
         config.api_listen,
         config.sources.len()
     );
-    riposte_server::serve(config, engine, shutdown).await
+    riposte_service::serve(config, engine, shutdown).await
 }
 
 /// Resolves on SIGTERM or Ctrl-C; the handlers are installed when this is

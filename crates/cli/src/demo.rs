@@ -9,9 +9,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use chrono::{TimeZone, Utc};
-use riposte_engine::{BatchReport, Config, Engine, SourceKind};
+use riposte_engine::BatchReport;
 use riposte_ingest::{DecodeCtx, DecodedBatch, Decoder, FileTail, Line};
 use riposte_model::{Clock, ManualClock, Timestamp, format_duration};
+use riposte_service::{Config, SourceKind, build_engine};
 
 /// The bundled files, written into the demo directory.
 const FILES: [(&str, &str); 6] = [
@@ -61,7 +62,7 @@ pub async fn run(dir: Option<PathBuf>) -> anyhow::Result<()> {
     let config =
         Config::load(&config_path).map_err(|p| anyhow!("bundled configuration is invalid, {p}"))?;
     let clock = Arc::new(ManualClock::new(sample_start()));
-    let mut engine = Engine::from_config(&config, clock.clone())
+    let mut engine = build_engine(&config, clock.clone())
         .await?
         .follow_event_time(clock.clone());
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use riposte_engine::{BatchReport, Engine};
+use riposte_engine::BatchReport;
 use riposte_ingest::{
     DecodeCtx, DecodeOptions, DecodedBatch, Decoder, EvtxReader, Format, RecordReader,
     SAMPLE_BYTES, fingerprint, sniff,
@@ -48,7 +48,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         (None, None)
     } else {
         let config = load_config(&args.config)?;
-        let engine = Engine::from_config(&config, Arc::new(SystemClock)).await?;
+        let engine = riposte_service::build_engine(&config, Arc::new(SystemClock)).await?;
         (Some(engine), Some(config))
     };
     let (batch, max) = config
@@ -105,7 +105,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         if total.queued_runs > 0 {
             // Steps with outside effects run here, as `serve`'s executor
             // would run them; runs that wait stay waiting.
-            let executor = engine.executor(riposte_engine::effects_for(config)?);
+            let executor = engine.executor(riposte_service::effects_for(config)?);
             let n = executor.run_until_idle().await?;
             let waiting = engine
                 .store()

@@ -152,7 +152,7 @@ async fn replay_once(
     records: u64,
     rules: &[PathBuf],
     playbooks: &[PathBuf],
-    config: Option<&riposte_engine::Config>,
+    config: Option<&riposte_service::Config>,
 ) -> anyhow::Result<Outcome> {
     let mapping =
         riposte_sigma::Mapping::builtin_with(config.and_then(|c| c.sigma_mapping.as_deref()))
@@ -182,7 +182,7 @@ async fn replay_once(
         engine = engine.with_secrets(c.secrets.clone());
     }
     let effects = match config {
-        Some(c) => riposte_engine::effects_for(c)?,
+        Some(c) => riposte_service::effects_for(c)?,
         None => Arc::new(riposte_playbooks::NoEffects) as Arc<dyn riposte_playbooks::Effects>,
     };
     let executor = engine.executor(effects);

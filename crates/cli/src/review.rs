@@ -249,7 +249,7 @@ async fn email_digest(ctx: &Ctx, window: chrono::TimeDelta, to: &[String]) -> an
     if recipients.is_empty() {
         bail!("no recipients: give --to ADDRESS or set respond.review.digest.to");
     }
-    let job = riposte_server::digest_job(&config)?.expect("digest schedule set above");
+    let job = riposte_service::digest_job(&config)?.expect("digest schedule set above");
     let delivered = job
         .deliver(ctx.store.as_ref(), ctx.clock.now(), Some(&recipients))
         .await?;

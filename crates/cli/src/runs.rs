@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
 use clap::Subcommand;
+use riposte_engine::Executor;
 use riposte_engine::runs::{answer_approval, cancel_run, start_run};
-use riposte_engine::{Executor, executor_from_config};
 use riposte_model::{
     Approval, ApprovalId, ApprovalStatus, Clock, PlaybookRun, RunId, RunStatus, SystemClock,
     TriggerKind,
 };
+use riposte_service::executor_from_config;
 use riposte_store::RunFilter;
 use serde_json::{Map, Value};
 

@@ -14,134 +14,12 @@ use riposte_store::{Checkpoint, Store, StoreError};
 
 use crate::host::TxRuntime;
 
-/// Loads and cross-checks the rules and playbooks a configuration names.
-pub fn load_logic(
-    config: &crate::Config,
-) -> Result<(RuleSet, Vec<Playbook>), riposte_model::Problems> {
-    let mut problems = riposte_model::Problems::new();
-    let mapping = riposte_sigma::Mapping::builtin_with(config.sigma_mapping.as_deref())
-        .map_err(|p| problems.extend(p))
-        .ok();
-    let rules = mapping.and_then(|mapping| {
-        riposte_detect::load_rules_with(&config.rules, &mapping)
-            .map_err(|p| problems.extend(p))
-            .ok()
-    });
-    if let Some(rules) = &rules {
-        // Sigma rules Riposte cannot run are left out, not fatal: each is
-        // logged (and listed by `riposte rules lint`).
-        for r in &rules.sigma.report.rejected {
-            tracing::warn!(rule = %r, "Sigma rule not loaded");
-        }
-    }
-    let ids: Vec<&str> = rules
-        .as_ref()
-        .map(|r| r.ids().collect())
-        .unwrap_or_default();
-    let known = rules.as_ref().map(|_| ids.as_slice());
-    let playbooks = riposte_playbooks::load_playbooks(&config.playbooks, known)
-        .map_err(|p| problems.extend(p))
-        .ok();
-    check_secrets(config, playbooks.iter().flatten(), &mut problems);
-    match (rules, playbooks) {
-        (Some(r), Some(p)) if problems.is_empty() => Ok((r, p)),
-        _ => Err(problems),
-    }
-}
-
-/// An executor for a configuration's playbooks without loading its rules
-/// (`riposte runs`, `riposte approvals`, `riposte playbook run`).
-pub async fn executor_from_config(
-    config: &crate::Config,
-    clock: Arc<dyn Clock>,
-) -> Result<crate::Executor, BuildError> {
-    let mut problems = riposte_model::Problems::new();
-    let playbooks = riposte_playbooks::load_playbooks(&config.playbooks, None)
-        .map_err(|p| problems.extend(p))
-        .ok();
-    check_secrets(config, playbooks.iter().flatten(), &mut problems);
-    let playbooks = match playbooks {
-        Some(p) if problems.is_empty() => p,
-        _ => return Err(BuildError::Invalid(problems)),
-    };
-    let effects = effects_for(config).map_err(|e| {
-        let mut p = riposte_model::Problems::new();
-        p.push(
-            &config.base_dir.display().to_string(),
-            "actions",
-            e.to_string(),
-        );
-        BuildError::Invalid(p)
-    })?;
-    let store = riposte_store::open(&config.store_url).await?;
-    Ok(crate::Executor::new(
-        store,
-        Arc::new(config.responder()),
-        PlaybookSet::new(playbooks),
-        effects,
-        clock,
-    )
-    .with_secrets(config.secrets.clone())
-    .with_config(crate::ExecutorConfig {
-        workers: config.executor.workers,
-        action_timeout: config.executor.action_timeout,
-        lease: chrono::TimeDelta::from_std(config.executor.lease)
-            .unwrap_or(chrono::TimeDelta::seconds(60)),
-        ..crate::ExecutorConfig::default()
-    }))
-}
-
-/// Every secret a playbook reads (and each webhook trigger's) is defined.
-fn check_secrets<'a>(
-    config: &crate::Config,
-    playbooks: impl Iterator<Item = &'a Playbook>,
-    problems: &mut riposte_model::Problems,
-) {
-    for pb in playbooks {
-        let names = pb.secrets.iter().chain(pb.trigger.webhook.as_ref());
-        for name in names {
-            if config.secrets.get(name).is_none() {
-                problems.push(
-                    &pb.file,
-                    "secrets",
-                    format!(
-                        "secret {name:?} is not defined (add it to the secrets file, or set {}{})",
-                        crate::config::SECRET_ENV_PREFIX,
-                        name.to_ascii_uppercase()
-                    ),
-                );
-            }
-        }
-    }
-}
-
-/// What performs a configuration's outside actions (mail, HTTP, tickets,
-/// programs, enrichment): opens the GeoIP databases and builds the HTTP
-/// client; the error names the key or file at fault.
-pub fn effects_for(
-    config: &crate::Config,
-) -> Result<Arc<dyn riposte_playbooks::Effects>, riposte_actions::ActionsError> {
-    Ok(Arc::new(riposte_actions::Actions::new(
-        config.actions.clone(),
-    )?))
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Respond(#[from] RespondError),
-}
-
-/// Why an engine could not be assembled from a configuration.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// Rules or playbooks were rejected; every problem is listed.
-    #[error("{0}")]
-    Invalid(riposte_model::Problems),
-    #[error("cannot open store: {0}")]
-    Store(#[from] StoreError),
 }
 
 /// A ban a safety rail refused, for reports.
@@ -318,23 +196,6 @@ impl Engine {
 
     pub fn intel(&self) -> Option<&riposte_intel::feed::SharedIndex> {
         self.intel.as_ref()
-    }
-
-    /// Loads rules and playbooks (all problems reported together), opens
-    /// the store and builds the enforcers a configuration names.
-    pub async fn from_config(
-        config: &crate::Config,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, BuildError> {
-        let (rules, playbooks) = load_logic(config).map_err(BuildError::Invalid)?;
-        let store = riposte_store::open(&config.store_url).await?;
-        let responder = Arc::new(config.responder());
-        let index = riposte_intel::feed::load_index(&store).await?;
-        let engine = Self::new(store, Arc::new(rules), playbooks, responder, clock)
-            .with_secrets(config.secrets.clone());
-        Ok(engine
-            .with_intel(Arc::new(std::sync::RwLock::new(index)))
-            .with_sighting_push(riposte_intel::sightings::pushing_feeds(&config.intel_feeds)))
     }
 
     /// Runs on recorded time: the clock is moved to each event's timestamp

@@ -2,14 +2,38 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use riposte_ingest::{DecodeCtx, DecodeOptions, Decoder, FileTail, Format, TailPosition};
 use riposte_model::Clock;
 use riposte_store::{Checkpoint, Store};
 use tokio::sync::watch;
 
-use crate::IngestLimits;
 use crate::pipeline::{PipelineError, PipelineHandle};
+
+/// Bounds on what one read may hold (`ingest:` in riposte.yaml), shared by
+/// every source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IngestLimits {
+    /// Longer lines are cut, dead-lettered and skipped.
+    pub max_line_bytes: usize,
+    /// Records per batch (and per transaction).
+    pub batch_lines: usize,
+    /// How long a file source waits at end of file before looking again;
+    /// also the NATS fetch wait, and how long a network source gathers a
+    /// batch (at most 200 ms).
+    pub poll_interval: Duration,
+}
+
+impl Default for IngestLimits {
+    fn default() -> Self {
+        Self {
+            max_line_bytes: 1 << 20,
+            batch_lines: 1000,
+            poll_interval: Duration::from_millis(250),
+        }
+    }
+}
 
 /// What every source task is given: the limits, the store (for its
 /// checkpoints), the clock, the pipeline its batches go to, and the shutdown

@@ -1,17 +1,16 @@
-//! The REST API (`app`) and the long-lived service (`serve`) that runs the
-//! pipeline, the file sources, the expiry sweeper and the API together.
+//! The REST API (`app`), the CrowdSec bouncer API and the TAXII server:
+//! routers and their handlers only. What runs them together with the
+//! pipeline, the sources and the scheduled jobs is `riposte-service`'s
+//! `serve`.
 
 mod api;
 mod crowdsec;
-pub mod digest;
 mod error;
 mod intel_api;
 mod runs_api;
-mod service;
 pub mod taxii;
 
 pub use api::{AppState, MAX_INFLATED_BYTES, app};
 pub use crowdsec::{Bouncers, CsDecision, CsStream};
 pub use error::ApiError;
-pub use service::{digest_job, serve};
-pub use taxii::{TaxiiState, taxii_router};
+pub use taxii::{TaxiiClient, TaxiiCollection, TaxiiConfig, TaxiiState, taxii_router};

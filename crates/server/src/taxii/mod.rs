@@ -1,6 +1,6 @@
 //! A read-only TAXII 2.1 server: the indicator store shared with partners
 //! as STIX 2.1 `indicator` objects, in collections configured under
-//! `taxii:` (see `riposte_engine::TaxiiConfig`).
+//! `taxii:` (see [`TaxiiConfig`]).
 //!
 //! - `GET /taxii2/`: discovery; one API root, [`API_ROOT`].
 //! - `GET /taxii2/riposte/`: the API root.
@@ -27,13 +27,15 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine as _;
-use riposte_engine::{TaxiiClient, TaxiiCollection, TaxiiConfig};
 use riposte_model::Clock;
 use riposte_store::Store;
 use serde_json::{Value, json};
 use sha2::Digest;
 
+mod config;
 mod objects;
+
+pub use config::{TaxiiClient, TaxiiCollection, TaxiiConfig};
 
 /// The one API root's name (`/taxii2/riposte/`).
 pub const API_ROOT: &str = "riposte";

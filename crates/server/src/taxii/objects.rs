@@ -19,13 +19,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use base64::Engine as _;
-use riposte_engine::TaxiiCollection;
 use riposte_model::{IndicatorKind, Timestamp};
 use riposte_store::{AddedKey, ShareQuery, SharedIndicator};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{STIX_MEDIA_TYPE, TaxiiError, TaxiiState, taxii_response};
+use super::{STIX_MEDIA_TYPE, TaxiiCollection, TaxiiError, TaxiiState, taxii_response};
 
 /// The most objects one page holds.
 pub const MAX_PAGE: u32 = 1000;

@@ -15,9 +15,10 @@ use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt;
 use riposte_engine::nats::{NatsSource, run_nats_source};
 use riposte_engine::source::{SourceCtx, SourceError};
-use riposte_engine::{Config, Engine, IngestLimits, PipelineHandle, pipeline};
+use riposte_engine::{Engine, IngestLimits, PipelineHandle, pipeline};
 use riposte_ingest::{DecodeCtx, DecodeOptions, Decoder, Format, Line};
 use riposte_model::{Clock, SystemClock};
+use riposte_service::{Config, build_engine};
 use riposte_store::Store;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -186,9 +187,7 @@ async fn riposte() -> Riposte {
         dir.path().join("riposte.db").display()
     );
     let config = Config::parse("riposte.yaml", &text, dir.path()).unwrap();
-    let engine = Engine::from_config(&config, Arc::new(SystemClock))
-        .await
-        .unwrap();
+    let engine = build_engine(&config, Arc::new(SystemClock)).await.unwrap();
     let store = engine.store().clone();
     let (handle, task) = pipeline::spawn(engine, 4);
     Riposte {

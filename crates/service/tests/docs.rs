@@ -31,7 +31,7 @@ fn configuration_examples_load() {
     let mut configs = Vec::new();
     for (i, b) in blocks.iter().enumerate() {
         configs.push(
-            riposte_engine::Config::parse(
+            riposte_service::Config::parse(
                 &format!("configuration.md block {}", i + 1),
                 b,
                 Path::new("/srv"),
@@ -109,7 +109,7 @@ fn configuration_examples_load() {
     );
     assert_eq!(
         sources[0].kind,
-        riposte_engine::SourceKind::File {
+        riposte_service::SourceKind::File {
             path: "/var/log/auth.log".into(),
             read_rotated: true
         }
@@ -159,7 +159,7 @@ fn playbook_examples_validate() {
             std::fs::write(&secrets, "jira_token: tok-123456\n").unwrap();
             std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).unwrap();
             let text = b.replace("/etc/riposte/secrets.yaml", secrets.to_str().unwrap());
-            let config = riposte_engine::Config::parse(&name, &text, dir.path())
+            let config = riposte_service::Config::parse(&name, &text, dir.path())
                 .unwrap_or_else(|p| panic!("{p}"));
             assert_eq!(config.secrets.get("jira_token"), Some("tok-123456"));
             assert_eq!(
@@ -359,7 +359,7 @@ fn active_response_examples_load() {
     let blocks = yaml_blocks("active-response.md");
     assert_eq!(blocks.len(), 5);
     let config =
-        riposte_engine::Config::parse("active-response.md block 1", &blocks[0], Path::new("/srv"))
+        riposte_service::Config::parse("active-response.md block 1", &blocks[0], Path::new("/srv"))
             .unwrap_or_else(|p| panic!("{p}"));
     let r = &config.respond;
     let net = |s: &str| s.parse::<ipnet::IpNet>().unwrap();
@@ -398,7 +398,7 @@ fn active_response_examples_load() {
     assert_eq!(config.sweep_interval, std::time::Duration::from_secs(30));
 
     let enforcers =
-        riposte_engine::Config::parse("active-response.md block 3", &blocks[2], Path::new("/srv"))
+        riposte_service::Config::parse("active-response.md block 3", &blocks[2], Path::new("/srv"))
             .unwrap_or_else(|p| panic!("{p}"))
             .enforcers;
     assert_eq!(
@@ -439,7 +439,7 @@ fn bouncer_keys_come_from_private_files_or_the_environment() {
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     // The firewall's variable is not set in tests: that is one problem,
     // the readable key file another.
-    let problems = riposte_engine::Config::parse("b.yaml", &blocks[4], dir.path())
+    let problems = riposte_service::Config::parse("b.yaml", &blocks[4], dir.path())
         .unwrap_err()
         .to_string();
     assert_eq!(
@@ -454,7 +454,7 @@ fn bouncer_keys_come_from_private_files_or_the_environment() {
         "  - { name: firewall, key_env: RIPOSTE_BOUNCER_FW }     # or an environment variable\n",
         "  - { name: firewall, key_env: PATH }\n",
     );
-    let config = riposte_engine::Config::parse("b.yaml", &one, dir.path()).unwrap();
+    let config = riposte_service::Config::parse("b.yaml", &one, dir.path()).unwrap();
     assert_eq!(config.bouncers[0].name, "nginx");
     assert_eq!(config.bouncers[0].key, "nginx-key-0123456789abcdef");
     assert_eq!(config.bouncers[1].key, std::env::var("PATH").unwrap());
@@ -463,7 +463,7 @@ fn bouncer_keys_come_from_private_files_or_the_environment() {
         "BouncerConfig { name: \"nginx\", key: \"<redacted>\" }"
     );
     std::fs::write(&key, "short\n").unwrap();
-    let problems = riposte_engine::Config::parse("b.yaml", &one, dir.path())
+    let problems = riposte_service::Config::parse("b.yaml", &one, dir.path())
         .unwrap_err()
         .to_string();
     assert_eq!(
@@ -475,7 +475,7 @@ fn bouncer_keys_come_from_private_files_or_the_environment() {
 #[test]
 fn webhook_example_needs_its_secret() {
     let blocks = yaml_blocks("active-response.md");
-    let problems = riposte_engine::Config::parse("w.yaml", &blocks[3], Path::new("/srv"))
+    let problems = riposte_service::Config::parse("w.yaml", &blocks[3], Path::new("/srv"))
         .unwrap_err()
         .to_string();
     assert_eq!(
@@ -483,7 +483,7 @@ fn webhook_example_needs_its_secret() {
         "1 problem:\n  w.yaml: enforcers[0].secret_env: environment variable RIPOSTE_WEBHOOK_SECRET is not set"
     );
     let with_var = blocks[3].replace("RIPOSTE_WEBHOOK_SECRET", "PATH");
-    let config = riposte_engine::Config::parse("w.yaml", &with_var, Path::new("/srv")).unwrap();
+    let config = riposte_service::Config::parse("w.yaml", &with_var, Path::new("/srv")).unwrap();
     assert_eq!(
         config.enforcers,
         [riposte_respond::EnforcerConfig::Webhook(
@@ -500,7 +500,7 @@ fn webhook_example_needs_its_secret() {
         )]
     );
     let bad = with_var.replace("https://soar", "ftp://soar");
-    let problems = riposte_engine::Config::parse("w.yaml", &bad, Path::new("/srv"))
+    let problems = riposte_service::Config::parse("w.yaml", &bad, Path::new("/srv"))
         .unwrap_err()
         .to_string();
     assert!(problems.contains("enforcers[0].url: \"ftp://soar-connector.internal.example/riposte\" is not an http(s) URL"), "{problems}");
@@ -509,7 +509,7 @@ fn webhook_example_needs_its_secret() {
 #[test]
 fn respond_mistakes_are_all_listed() {
     let text = "version: 1\nrespond:\n  escalation: { lookback: 7x, durations: [] }\n  min_confidence: { ban: 101, nuke: 5 }\n  max_prefix: { ipv4: 33, ipx: 1 }\n  mode: enforced\n  gateways: [not-an-ip]\n  review: { max_age: soon, min_age: 1h, digest: { at: 25:00, window: forever, to: [nobody], cc: [] } }\n  max_per_minute: 0\n";
-    let problems = riposte_engine::Config::parse("r.yaml", text, Path::new("/srv"))
+    let problems = riposte_service::Config::parse("r.yaml", text, Path::new("/srv"))
         .unwrap_err()
         .to_string();
     let expected = [
@@ -541,7 +541,7 @@ fn digest_example_mails_through_the_relay_with_a_private_password() {
     let blocks = yaml_blocks("active-response.md");
     let block = &blocks[1];
     // The password file is missing: one problem, named.
-    let problems = riposte_engine::Config::parse("d.yaml", block, Path::new("/srv"))
+    let problems = riposte_service::Config::parse("d.yaml", block, Path::new("/srv"))
         .unwrap_err()
         .to_string();
     assert!(
@@ -553,7 +553,7 @@ fn digest_example_mails_through_the_relay_with_a_private_password() {
     std::fs::write(&pw, "correct horse\n").unwrap();
     std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
     let text = block.replace("/etc/riposte/smtp.password", pw.to_str().unwrap());
-    let config = riposte_engine::Config::parse("d.yaml", &text, dir.path()).unwrap();
+    let config = riposte_service::Config::parse("d.yaml", &text, dir.path()).unwrap();
     let smtp = config.smtp.as_ref().unwrap();
     assert_eq!(
         (
@@ -589,7 +589,7 @@ fn digest_example_mails_through_the_relay_with_a_private_password() {
         })
     );
     // Recipients without a relay.
-    let problems = riposte_engine::Config::parse(
+    let problems = riposte_service::Config::parse(
         "n.yaml",
         "version: 1\nrespond:\n  review: { digest: { to: [soc@example.org] } }\n",
         Path::new("/srv"),
@@ -602,7 +602,7 @@ fn digest_example_mails_through_the_relay_with_a_private_password() {
     );
     // A relay with mistakes: all listed.
     let bad = "version: 1\nnotify:\n  smtp: { host: '', tls: ssl, from: riposte, password_env: RIPOSTE_NO_SUCH_VAR, port: 70000 }\nrespond:\n  review: { digest: { to: [soc@example.org] } }\n";
-    let problems = riposte_engine::Config::parse("n.yaml", bad, Path::new("/srv"))
+    let problems = riposte_service::Config::parse("n.yaml", bad, Path::new("/srv"))
         .unwrap_err()
         .to_string();
     assert!(
@@ -610,7 +610,7 @@ fn digest_example_mails_through_the_relay_with_a_private_password() {
         "{problems}"
     );
     let bad = bad.replace(", port: 70000", "");
-    let problems = riposte_engine::Config::parse("n.yaml", &bad, Path::new("/srv"))
+    let problems = riposte_service::Config::parse("n.yaml", &bad, Path::new("/srv"))
         .unwrap_err()
         .to_string();
     assert_eq!(
@@ -633,7 +633,7 @@ fn taxii_example_loads_and_its_mistakes_are_as_documented() {
     let token = dir.path().join("secrets/taxii-isp.token");
     std::fs::write(&token, "isp-token-0123456789abcdef\n").unwrap();
     std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let config = riposte_engine::Config::parse("riposte.yaml", &block, dir.path())
+    let config = riposte_service::Config::parse("riposte.yaml", &block, dir.path())
         .unwrap_or_else(|p| panic!("{p}"));
     let taxii = config.taxii.unwrap();
     assert_eq!(taxii.title, "Example CSIRT threat intel");
@@ -683,7 +683,7 @@ fn taxii_example_loads_and_its_mistakes_are_as_documented() {
             "      collections: [6f0ad3e2-2c1b-4f8e-9a57-1d2b7c3e4f50]\n",
             "      collections: [partners]\n",
         );
-    let problems = riposte_engine::Config::parse("riposte.yaml", &bad, dir.path()).unwrap_err();
+    let problems = riposte_service::Config::parse("riposte.yaml", &bad, dir.path()).unwrap_err();
     let listed: Vec<String> = problems.0.iter().map(ToString::to_string).collect();
     assert_eq!(listed, documented.lines().collect::<Vec<_>>());
 }

@@ -3,9 +3,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use riposte_engine::{Config, Engine};
 use riposte_ingest::{DecodeCtx, Format, Line, decode_batch};
 use riposte_model::{Clock, ManualClock};
+use riposte_service::{Config, build_engine};
 
 fn demo_dir() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/demo"))
@@ -58,7 +58,7 @@ fn the_documented_config_loads_with_every_key_applied() {
         config.ingest.poll_interval,
         std::time::Duration::from_millis(250)
     );
-    let (rules, playbooks) = riposte_engine::load_logic(&config).unwrap();
+    let (rules, playbooks) = riposte_service::load_logic(&config).unwrap();
     assert_eq!(
         rules.ids().collect::<Vec<_>>(),
         ["ssh-bruteforce", "suricata-alert"]
@@ -127,7 +127,7 @@ async fn every_decision_case_change_and_step_is_audited() {
     let config = Config::parse("riposte.yaml", config_text, dir.path()).unwrap();
     let t0 = Utc.with_ymd_and_hms(2026, 3, 14, 9, 0, 0).unwrap();
     let clock = Arc::new(ManualClock::new(t0));
-    let mut engine = Engine::from_config(&config, clock.clone())
+    let mut engine = build_engine(&config, clock.clone())
         .await
         .unwrap()
         .follow_event_time(clock.clone());
@@ -260,7 +260,7 @@ async fn an_enforcer_failure_after_commit_does_not_fail_the_batch() {
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 3, 14, 9, 0, 0).unwrap(),
     ));
-    let mut engine = Engine::from_config(&config, clock.clone())
+    let mut engine = build_engine(&config, clock.clone())
         .await
         .unwrap()
         .follow_event_time(clock.clone());

@@ -9,10 +9,11 @@ use std::pin::Pin;
 
 use riposte_engine::listener::{self, NetSource};
 use riposte_engine::source::{SourceCtx, SourceError, run_file_source};
-use riposte_engine::{Config, Engine, SourceConfig, SourceKind, pipeline};
+use riposte_engine::{Engine, pipeline};
+use riposte_server::{AppState, app};
 use tokio::sync::watch;
 
-use crate::{AppState, app};
+use crate::{Config, SourceConfig, SourceKind};
 
 /// How many batches may wait for the pipeline before producers block.
 const PIPELINE_CAPACITY: usize = 16;
@@ -35,7 +36,7 @@ pub async fn serve(
         .context("reconciling enforcers at start")?;
     let executor = Arc::new(
         engine
-            .executor(riposte_engine::effects_for(&config).context("actions")?)
+            .executor(crate::effects_for(&config).context("actions")?)
             .with_config(riposte_engine::ExecutorConfig {
                 workers: config.executor.workers,
                 action_timeout: config.executor.action_timeout,
@@ -129,7 +130,7 @@ pub async fn serve(
         clock,
         max_line_bytes: config.ingest.max_line_bytes,
         review_max_age: config.respond.review_max_age,
-        bouncers: std::sync::Arc::new(crate::Bouncers::new(
+        bouncers: std::sync::Arc::new(riposte_server::Bouncers::new(
             config
                 .bouncers
                 .iter()
@@ -139,7 +140,7 @@ pub async fn serve(
     };
     let mut router = app(state.clone());
     if let Some(taxii) = &config.taxii {
-        let taxii_routes = crate::taxii_router(crate::TaxiiState {
+        let taxii_routes = riposte_server::taxii_router(riposte_server::TaxiiState {
             config: Arc::new(taxii.clone()),
             store: state.store.clone(),
             clock: state.clock.clone(),

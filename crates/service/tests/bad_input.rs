@@ -7,9 +7,9 @@ use std::io::Write;
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use riposte_engine::{Config, Engine};
 use riposte_ingest::{DecodeCtx, FileTail, Format, decode_batch};
 use riposte_model::{Clock, DeadLetter, ManualClock};
+use riposte_service::{Config, build_engine};
 
 #[tokio::test]
 async fn malformed_non_utf8_100mb_and_unknown_records_are_dead_lettered() {
@@ -18,7 +18,7 @@ async fn malformed_non_utf8_100mb_and_unknown_records_are_dead_lettered() {
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 3, 14, 10, 0, 0).unwrap(),
     ));
-    let mut engine = Engine::from_config(&config, clock.clone()).await.unwrap();
+    let mut engine = build_engine(&config, clock.clone()).await.unwrap();
 
     let good = r#"{"timestamp":"2026-03-14T09:00:00.000000+0000","event_type":"alert","src_ip":"203.0.113.7","src_port":1,"dest_ip":"192.0.2.1","dest_port":2,"proto":"TCP","alert":{"signature_id":1,"signature":"x","category":"c","severity":1,"action":"allowed","gid":1,"rev":1}}"#;
     let huge = format!(

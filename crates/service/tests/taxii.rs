@@ -74,7 +74,7 @@ struct Server {
 /// The clock stands at 10:00.
 async fn server() -> Server {
     let (state, _clock) = common::state(1000).await;
-    let config = riposte_engine::Config::parse("riposte.yaml", CONFIG, Path::new("/srv"))
+    let config = riposte_service::Config::parse("riposte.yaml", CONFIG, Path::new("/srv"))
         .unwrap()
         .taxii
         .unwrap();
@@ -742,7 +742,7 @@ async fn configuration_mistakes_name_the_item() {
     let bad = CONFIG
         .replace("max_tlp: amber", "max_tlp: red")
         .replace("collections: [public]", "collections: [public, secret]");
-    let problems = riposte_engine::Config::parse("riposte.yaml", &bad, Path::new("/srv"))
+    let problems = riposte_service::Config::parse("riposte.yaml", &bad, Path::new("/srv"))
         .unwrap_err()
         .to_string();
     assert_eq!(

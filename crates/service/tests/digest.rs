@@ -11,7 +11,7 @@ use chrono::{NaiveTime, TimeDelta};
 use riposte_model::{Decision, DecisionKind, ManualClock, Origin, Review, RunId, Scope, Timestamp};
 use riposte_notify::{Mailer, SmtpConfig, SmtpTls};
 use riposte_respond::{DIGEST_KEY, DigestSchedule};
-use riposte_server::digest::DigestJob;
+use riposte_service::digest::DigestJob;
 use riposte_store::Store;
 use riposte_testkit::SmtpSink;
 

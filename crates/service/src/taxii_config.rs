@@ -21,67 +21,21 @@
 //! ```
 //!
 //! Tokens are kept only as SHA-256 digests: a configuration can name a
-//! client's token by its digest without holding the token at all.
+//! client's token by its digest without holding the token at all. The
+//! validated types are the TAXII server's (`riposte_server::TaxiiConfig`);
+//! this file only reads them from the configuration.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use riposte_model::yaml::{check_keys, take};
 use riposte_model::{IndicatorKind, Problems, Tlp};
+use riposte_server::{TaxiiClient, TaxiiCollection, TaxiiConfig};
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 use sha2::Digest;
 
 use crate::config::{SecretSource, read_secret};
-
-/// What `riposte serve` shares over TAXII (present only when enabled).
-#[derive(Clone, Debug, PartialEq)]
-pub struct TaxiiConfig {
-    /// The discovery resource's title.
-    pub title: String,
-    pub description: Option<String>,
-    pub contact: Option<String>,
-    /// A listener of its own; `None` serves TAXII beside the REST API.
-    pub listen: Option<SocketAddr>,
-    pub collections: Vec<TaxiiCollection>,
-    pub clients: Vec<TaxiiClient>,
-}
-
-/// One read-only collection: a view of the indicator store.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TaxiiCollection {
-    pub id: String,
-    pub title: String,
-    pub description: Option<String>,
-    /// Only these feeds (empty: every feed).
-    pub feeds: Vec<String>,
-    /// Only these kinds (empty: every kind).
-    pub kinds: Vec<IndicatorKind>,
-    /// The most restrictive TLP served; never `red`.
-    pub max_tlp: Tlp,
-}
-
-/// A partner allowed to read some collections.
-#[derive(Clone, PartialEq, Eq)]
-pub struct TaxiiClient {
-    /// Also the HTTP Basic user name.
-    pub name: String,
-    /// SHA-256 of the token (the Bearer token or the Basic password).
-    pub token_sha256: [u8; 32],
-    /// Ids of the collections it may read.
-    pub collections: Vec<String>,
-}
-
-impl std::fmt::Debug for TaxiiClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Even a token's digest stays out of logs.
-        f.debug_struct("TaxiiClient")
-            .field("name", &self.name)
-            .field("token_sha256", &"<redacted>")
-            .field("collections", &self.collections)
-            .finish()
-    }
-}
 
 pub(crate) const TAXII_KEYS: [&str; 7] = [
     "enabled",
