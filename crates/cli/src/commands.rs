@@ -92,9 +92,14 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
     let config = load_config(config_path)?;
     let engine = build_engine(&config, Arc::new(SystemClock)).await?;
     eprintln!(
-        "riposte serving: store {}, API on http://{}, {} source(s)",
+        "riposte serving: store {}, API on {}://{}, {} source(s)",
         config.store_url,
-        config.api_listen,
+        if config.api.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        },
+        config.api.listen,
         config.sources.len()
     );
     riposte_service::serve(config, engine, shutdown).await

@@ -5,7 +5,8 @@
 //! version: 1
 //! data_dir: ./riposte-data            # default: riposte-data beside this file
 //! store: sqlite://riposte-data/riposte.db   # or postgres://user@host/db
-//! api: { listen: 127.0.0.1:8080 }
+//! api: { listen: 127.0.0.1:8080 }     # see api_config.rs (TLS, hosts, proxies, limits)
+//! auth: { secret_file: riposte-data/auth.secret }
 //! rules: [rules/]                     # files or directories, relative to this file
 //! sigma: { mapping: sigma-mapping.yml }  # optional, over the built-in mapping
 //! playbooks: [playbooks/]
@@ -22,7 +23,6 @@
 //! ingest: { max_line_bytes: 1048576, batch_lines: 1000, poll_interval: 250ms }
 //! ```
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -43,7 +43,10 @@ use crate::source_config::SourceConfig;
 pub struct Config {
     pub data_dir: PathBuf,
     pub store_url: String,
-    pub api_listen: SocketAddr,
+    /// `api:`: the REST API's listener.
+    pub api: crate::api_config::ApiConfig,
+    /// `auth:`: where API keys' hashing secret lives.
+    pub auth: crate::api_config::AuthConfig,
     pub rules: Vec<PathBuf>,
     /// `sigma.mapping`: a Sigma logsource/field mapping file applied over
     /// the built-in one.
@@ -331,8 +334,9 @@ fn loose_permissions(path: &Path) -> Option<String> {
     })
 }
 
-const TOP_KEYS: [&str; 18] = [
+const TOP_KEYS: [&str; 19] = [
     "version",
+    "auth",
     "data_dir",
     "store",
     "api",
@@ -418,34 +422,10 @@ impl Config {
             );
         }
 
-        let api = section(&doc, "api", &["listen"], file, &mut p);
-        let api_listen = match api.get("listen") {
-            None => Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
-            Some(v) => match scalar_text(v).parse::<SocketAddr>() {
-                // Anyone who can reach the API can submit events and so
-                // cause bans; until it has authentication it stays on
-                // loopback.
-                Ok(addr) if !addr.ip().is_loopback() => {
-                    p.push(
-                        file,
-                        "api.listen",
-                        format!(
-                            "{addr} is not a loopback address; the API has no authentication yet, so it only listens on 127.0.0.1 or ::1"
-                        ),
-                    );
-                    None
-                }
-                Ok(addr) => Some(addr),
-                Err(e) => {
-                    p.push(
-                        file,
-                        "api.listen",
-                        format!("{:?} is not an address:port ({e})", scalar_text(v)),
-                    );
-                    None
-                }
-            },
-        };
+        let api = section(&doc, "api", &crate::api_config::API_KEYS, file, &mut p);
+        let api = crate::api_config::parse_api(&api, file, &resolve, &mut p);
+        let auth = section(&doc, "auth", &crate::api_config::AUTH_KEYS, file, &mut p);
+        let auth = crate::api_config::parse_auth(&auth, &data_dir, file, &resolve, &mut p);
 
         let rules = paths_at(&doc, "rules", file, &mut p)
             .into_iter()
@@ -675,11 +655,12 @@ impl Config {
             return Err(p);
         }
         let respond = respond.and_then(|r| Some((r.responder, r.sweep.to_std().ok()?, r.digest)));
-        match (api_listen, respond) {
-            (Some(api_listen), Some((respond, sweep_interval, digest))) => Ok(Config {
+        match (api, respond) {
+            (Some(api), Some((respond, sweep_interval, digest))) => Ok(Config {
                 data_dir,
                 store_url,
-                api_listen,
+                api,
+                auth,
                 rules,
                 sigma_mapping,
                 playbooks,

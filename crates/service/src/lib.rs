@@ -5,15 +5,18 @@
 //! review digest and the API. The only crate that depends on every other, so
 //! that the parts themselves need not know how they are put together.
 
+mod api_config;
 mod assemble;
 mod config;
 pub mod digest;
+pub mod http;
 mod notify_config;
 mod respond_config;
 mod serve;
 mod source_config;
 mod taxii_config;
 
+pub use api_config::{ApiConfig, AuthConfig, TlsFiles};
 pub use assemble::{BuildError, build_engine, effects_for, executor_from_config, load_logic};
 pub use config::{BouncerConfig, Config, ExecutorSettings};
 pub use serve::{digest_job, serve};

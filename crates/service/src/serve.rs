@@ -118,10 +118,18 @@ pub async fn serve(
         )));
     }
 
-    let listener = tokio::net::TcpListener::bind(config.api_listen)
+    // Read before binding: a bad certificate fails the start, not the
+    // first client.
+    let tls = config
+        .api
+        .tls
+        .as_ref()
+        .map(crate::http::tls_acceptor)
+        .transpose()?;
+    let listener = tokio::net::TcpListener::bind(config.api.listen)
         .await
-        .with_context(|| format!("binding the API to {}", config.api_listen))?;
-    tracing::info!(listen = %listener.local_addr()?, "API listening");
+        .with_context(|| format!("binding the API to {}", config.api.listen))?;
+    tracing::info!(listen = %listener.local_addr()?, tls = config.api.tls.is_some(), "API listening");
     let state = AppState {
         store,
         pipeline: handle,
@@ -152,29 +160,36 @@ pub async fn serve(
                 let taxii_listener = tokio::net::TcpListener::bind(addr)
                     .await
                     .with_context(|| format!("binding TAXII to {addr}"))?;
-                tracing::info!(listen = %taxii_listener.local_addr()?, "TAXII listening");
+                tracing::info!(listen = %taxii_listener.local_addr()?, tls = tls.is_some(), "TAXII listening");
                 let mut stop = stop_rx.clone();
-                tasks.push(tokio::spawn(async move {
-                    let served = axum::serve(taxii_listener, taxii_routes)
-                        .with_graceful_shutdown(async move {
-                            let _ = stop.changed().await;
-                        })
-                        .await;
-                    if let Err(e) = served {
-                        tracing::error!(error = %e, "TAXII listener stopped");
-                    }
-                }));
+                tasks.push(tokio::spawn(crate::http::serve_http(
+                    "taxii",
+                    taxii_listener,
+                    tls.clone(),
+                    taxii_routes,
+                    config.api.limits,
+                    async move {
+                        let _ = stop.changed().await;
+                    },
+                )));
             }
             None => router = router.merge(taxii_routes),
         }
     }
     drop(state);
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutting down");
-        let _ = stop_tx.send(true);
-    });
-    server.await.context("serving the API")?;
+    crate::http::serve_http(
+        "api",
+        listener,
+        tls,
+        router,
+        config.api.limits,
+        async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            let _ = stop_tx.send(true);
+        },
+    )
+    .await;
     // The router (and its pipeline handle) is dropped; wait for the sources,
     // whose handles are the last ones, then for the pipeline to drain.
     for t in tasks {

@@ -24,7 +24,7 @@ fn the_documented_config_loads_with_every_key_applied() {
             base.join("riposte-data/riposte.db").display()
         )
     );
-    assert_eq!(config.api_listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.api.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(config.rules, vec![base.join("rules.yaml")]);
     assert_eq!(config.playbooks, vec![base.join("playbooks/")]);
     assert_eq!(config.sources.len(), 2);
@@ -292,7 +292,7 @@ async fn an_enforcer_failure_after_commit_does_not_fail_the_batch() {
 }
 
 #[test]
-fn the_api_only_listens_on_loopback() {
+fn a_public_api_needs_tls() {
     let errs = Config::parse(
         "r.yaml",
         "version: 1\napi: { listen: 0.0.0.0:8080 }\n",
@@ -301,7 +301,7 @@ fn the_api_only_listens_on_loopback() {
     .unwrap_err();
     assert_eq!(
         errs.to_string(),
-        "1 problem:\n  r.yaml: api.listen: 0.0.0.0:8080 is not a loopback address; the API has no authentication yet, so it only listens on 127.0.0.1 or ::1"
+        "1 problem:\n  r.yaml: api.listen: 0.0.0.0:8080 is not a loopback address and api.tls is not set: API keys would cross the network in clear text; set api.tls (or allow_plaintext: true behind a TLS-terminating proxy on a trusted network)"
     );
     let ok = Config::parse(
         "r.yaml",
@@ -309,7 +309,7 @@ fn the_api_only_listens_on_loopback() {
         Path::new("/"),
     )
     .unwrap();
-    assert_eq!(ok.api_listen.to_string(), "[::1]:9000");
+    assert_eq!(ok.api.listen.to_string(), "[::1]:9000");
 }
 
 /// The default source name is the checkpoint key; it must not change with
