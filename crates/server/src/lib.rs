@@ -5,6 +5,7 @@ mod api;
 mod crowdsec;
 pub mod digest;
 mod error;
+mod intake;
 mod intel_api;
 mod runs_api;
 mod service;
