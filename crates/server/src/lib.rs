@@ -8,6 +8,7 @@ mod error;
 mod intake;
 mod intel_api;
 mod runs_api;
+mod secret;
 mod service;
 pub mod taxii;
 

@@ -31,7 +31,6 @@ use riposte_engine::{TaxiiClient, TaxiiCollection, TaxiiConfig};
 use riposte_model::Clock;
 use riposte_store::Store;
 use serde_json::{Value, json};
-use sha2::Digest;
 
 mod objects;
 
@@ -197,12 +196,12 @@ impl TaxiiState {
         } else {
             return None;
         };
-        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let digest = crate::secret::digest(token.as_bytes());
         // Every client's digest is compared, each in constant time, so the
         // timing tells nothing about which one (or how much of it) matched.
         let mut found = None;
         for c in &self.config.clients {
-            if crate::crowdsec::constant_time_eq(&digest, &c.token_sha256) {
+            if crate::secret::digests_equal(&digest, &c.token_sha256) {
                 found = Some(c);
             }
         }
