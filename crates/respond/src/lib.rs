@@ -18,4 +18,4 @@ pub use responder::{
     breaker_status,
 };
 pub use review::{DIGEST_KEY, Digest, DigestSchedule, ReviewItem, RuleStats, digest, review_queue};
-pub use webhook::{WebhookConfig, WebhookEnforcer, signature};
+pub use webhook::{WebhookConfig, WebhookEnforcer, signature, url_origin};
