@@ -19,11 +19,13 @@ use riposte_model::{
 use serde::Serialize;
 
 mod backend;
+mod files;
 pub mod intel;
 mod postgres;
 mod shared;
 mod sqlite;
 
+pub use files::create_private_dir;
 pub use intel::{
     AddedKey, IndicatorKey, IntelCount, IntelStore, IntelTx, QueuedSighting, ShareQuery,
     SharedIndicator, SightingKey,
