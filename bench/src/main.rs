@@ -11,7 +11,8 @@
 //! decisions through the file enforcer and the bouncer API); `nftables`
 //! runs only the nftables enforcer with 10,000 and 100,000 decisions (root,
 //! in a network namespace of its own; skipped without; not part of the
-//! default run); `intel` runs only the threat-intel matcher with N
+//! default run); `intake` runs only `POST /api/v1/events` with 10,000
+//! records per request (NDJSON, gzip, JSON arrays); `intel` runs only the threat-intel matcher with N
 //! generated indicators (load, memory per indicator, events/s matched,
 //! incremental update).
 
@@ -63,6 +64,7 @@ fn allocations() -> usize {
     ALLOCATIONS.load(Ordering::Relaxed)
 }
 
+mod intake;
 mod intel;
 mod intel_store;
 mod nft;
@@ -826,6 +828,10 @@ fn main() {
     }
     if only.as_deref() == Some("playbooks") {
         playbooks::run(n);
+        return;
+    }
+    if only.as_deref() == Some("intake") {
+        intake::run();
         return;
     }
     if only.as_deref() == Some("respond") {

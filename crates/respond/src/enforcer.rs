@@ -32,6 +32,10 @@ pub enum EnforcerConfig {
         /// Log what would change; write and reload nothing.
         #[serde(default)]
         dry_run: bool,
+        /// The list's permission bits (default `0600`, owner only), for a
+        /// reader running as another user: `mode: "0640"` and a group.
+        #[serde(default)]
+        mode: Option<FileMode>,
     },
     /// Sets with element timeouts in a dedicated nftables table.
     Nftables(NftConfig),
@@ -56,6 +60,81 @@ pub(crate) mod std_duration {
             .map_err(serde::de::Error::custom)?
             .to_std()
             .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A file's permission bits, written in the configuration as a quoted
+/// octal string (`"0640"`): unquoted, YAML would read `0640` as a decimal or
+/// an octal number depending on its version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileMode(u32);
+
+impl FileMode {
+    /// Owner read and write, nobody else: what Riposte writes by default.
+    pub const PRIVATE: FileMode = FileMode(0o600);
+
+    /// `"0640"` or `"640"`. The owner (Riposte, which reads the list back
+    /// to compare) must be able to read and write; other users may not
+    /// write (a list anyone can write is a list anyone can empty); no
+    /// setuid, setgid or sticky bits.
+    pub fn parse(text: &str) -> Result<FileMode, String> {
+        let digits = text.trim();
+        if !(3..=4).contains(&digits.len()) || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+            return Err(format!(
+                "{text:?} is not an octal file mode (3 or 4 digits 0-7, e.g. \"0640\")"
+            ));
+        }
+        let bits = u32::from_str_radix(digits, 8).map_err(|e| format!("{text:?}: {e}"))?;
+        if bits > 0o777 {
+            return Err(format!(
+                "{text:?}: setuid, setgid and sticky bits are not allowed on a list file"
+            ));
+        }
+        if bits & 0o600 != 0o600 {
+            return Err(format!(
+                "{text:?}: the owner must be able to read and write the list (e.g. \"0640\")"
+            ));
+        }
+        if bits & 0o002 != 0 {
+            return Err(format!("{text:?}: other users may not write a list file"));
+        }
+        Ok(FileMode(bits))
+    }
+
+    pub fn bits(self) -> u32 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for FileMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04o}", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for FileMode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ModeVisitor;
+        impl serde::de::Visitor<'_> for ModeVisitor {
+            type Value = FileMode;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a quoted octal file mode, e.g. \"0640\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FileMode, E> {
+                FileMode::parse(v).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<FileMode, E> {
+                Err(E::custom(format!(
+                    "{v} is a number: give the mode as a quoted octal string, e.g. mode: \"0640\""
+                )))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<FileMode, E> {
+                Err(E::custom(format!(
+                    "{v} is a number: give the mode as a quoted octal string, e.g. mode: \"0640\""
+                )))
+            }
+        }
+        d.deserialize_any(ModeVisitor)
     }
 }
 
@@ -86,11 +165,13 @@ impl EnforcerConfig {
                 reload,
                 reload_timeout,
                 dry_run,
+                mode,
             } => Enforcer::File(
                 FileEnforcer::new(path.clone())
                     .with_format(*format)
                     .with_reload(reload.clone(), *reload_timeout)
-                    .with_dry_run(*dry_run),
+                    .with_dry_run(*dry_run)
+                    .with_mode(mode.unwrap_or(FileMode::PRIVATE)),
             ),
             EnforcerConfig::Nftables(config) => {
                 Enforcer::Nftables(NftEnforcer::new(config.clone()))
@@ -174,6 +255,7 @@ pub struct FileEnforcer {
     /// sure the reader has the list, whatever happened before a crash).
     reload_owed: std::sync::Arc<std::sync::atomic::AtomicBool>,
     dry_run: bool,
+    mode: FileMode,
 }
 
 impl FileEnforcer {
@@ -185,7 +267,15 @@ impl FileEnforcer {
             reload_timeout: default_reload_timeout(),
             reload_owed: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
             dry_run: false,
+            mode: FileMode::PRIVATE,
         }
+    }
+
+    /// The list's permission bits (default [`FileMode::PRIVATE`]), set
+    /// exactly whatever the process's umask.
+    pub fn with_mode(mut self, mode: FileMode) -> Self {
+        self.mode = mode;
+        self
     }
 
     /// Only log what would change (`dry_run: true`).
@@ -248,15 +338,24 @@ impl FileEnforcer {
             return Ok(());
         }
         let content = render(self.format, effective);
-        if std::fs::read_to_string(&self.path).is_ok_and(|old| old == content) {
+        // A list written before with another mode (by an older Riposte, or
+        // under another `mode:`) is written again, as a new file with the
+        // mode: that works wherever writing does, chmod only for its owner.
+        if std::fs::read_to_string(&self.path).is_ok_and(|old| old == content) && self.has_mode() {
             if self.reload_owed.load(Ordering::Relaxed) {
                 self.reload()?;
             }
             return Ok(());
         }
-        write_atomically(&self.path, content.as_bytes())?;
+        write_atomically_with_mode(&self.path, content.as_bytes(), self.mode)?;
         tracing::debug!(path = %self.path.display(), entries = content.lines().count(), "blocklist written");
         self.reload()
+    }
+
+    fn has_mode(&self) -> bool {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(&self.path)
+            .is_ok_and(|m| m.permissions().mode() & 0o7777 == self.mode.bits())
     }
 
     fn reload(&self) -> std::io::Result<()> {
@@ -272,18 +371,36 @@ impl FileEnforcer {
 
 /// Writes a file so that a reader sees the old content or the new, never
 /// half of it: a temporary file beside it, fsynced, then renamed over it
-/// (the directory is created if missing).
+/// (the directory is created if missing, mode 0755). The file is private
+/// (0600) whatever the umask; see [`write_atomically_with_mode`].
 pub fn write_atomically(path: &Path, content: &[u8]) -> std::io::Result<()> {
-    write_via_temp(path, content)
+    write_atomically_with_mode(path, content, FileMode::PRIVATE)
+}
+
+/// [`write_atomically`] with the file's permission bits: exactly `mode`,
+/// from the moment the temporary file exists (never looser, never widened
+/// or narrowed by the umask).
+pub fn write_atomically_with_mode(
+    path: &Path,
+    content: &[u8],
+    mode: FileMode,
+) -> std::io::Result<()> {
+    write_via_temp(path, content, mode)
         .map_err(|e| std::io::Error::new(e.kind(), format!("writing {}: {e}", path.display())))
 }
 
-fn write_via_temp(path: &Path, content: &[u8]) -> std::io::Result<()> {
+fn write_via_temp(path: &Path, content: &[u8], mode: FileMode) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    // 0755, not the umask's say: under umask 000 a world-writable
+    // directory would let anyone swap the list.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)?;
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -294,7 +411,14 @@ fn write_via_temp(path: &Path, content: &[u8]) -> std::io::Result<()> {
     let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = dir.join(format!(".{file_name}.tmp.{}.{seq}", std::process::id()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        // A fresh file (never one planted at the name), created with the
+        // mode and then set to it exactly (the umask only narrows).
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode.bits())
+            .open(&tmp)?;
+        f.set_permissions(std::fs::Permissions::from_mode(mode.bits()))?;
         f.write_all(content)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)

@@ -10,7 +10,10 @@ mod review;
 mod webhook;
 
 pub use allowlist::Allowlist;
-pub use enforcer::{Enforcer, EnforcerConfig, FileEnforcer, ListFormat, write_atomically};
+pub use enforcer::{
+    Enforcer, EnforcerConfig, FileEnforcer, FileMode, ListFormat, write_atomically,
+    write_atomically_with_mode,
+};
 pub use nft::{NftConfig, NftEnforcer, NftHook, NftName, NftPlan, TIMEOUT_TOLERANCE_SECS};
 pub use responder::{
     BREAKER_KEY, BREAKER_RULE, BreakerState, Decided, DecisionRequest, EnforcerHealth, Escalation,
@@ -18,4 +21,4 @@ pub use responder::{
     breaker_status,
 };
 pub use review::{DIGEST_KEY, Digest, DigestSchedule, ReviewItem, RuleStats, digest, review_queue};
-pub use webhook::{WebhookConfig, WebhookEnforcer, signature};
+pub use webhook::{WebhookConfig, WebhookEnforcer, signature, url_origin};

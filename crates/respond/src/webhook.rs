@@ -14,6 +14,11 @@
 //! Each POST carries `X-Riposte-Timestamp` (Unix seconds) and, with a
 //! secret, `X-Riposte-Signature: sha256=<hex HMAC-SHA256 of
 //! "<timestamp>.<body>">`, so a receiver can check origin and freshness.
+//!
+//! A webhook URL's path and query are often its credential (Slack's
+//! `/services/T…/B…/<secret>`, `?token=`), and its userinfo always is: the
+//! enforcer's name, its errors, plans and logs show the URL's origin only
+//! (`scheme://host[:port]`, [`url_origin`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -47,9 +52,11 @@ fn default_timeout() -> Duration {
 }
 
 /// Posts decisions to a URL; see the module documentation.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct WebhookEnforcer {
     url: String,
+    /// What names and messages show of `url`.
+    origin: String,
     secret: Option<Vec<u8>>,
     kinds: Vec<DecisionKind>,
     timeout: Duration,
@@ -75,6 +82,7 @@ impl WebhookEnforcer {
     pub fn with_secret(config: &WebhookConfig, secret: Option<Vec<u8>>) -> Self {
         Self {
             url: config.url.clone(),
+            origin: url_origin(&config.url),
             secret,
             kinds: config.kinds.clone(),
             timeout: config.timeout,
@@ -83,8 +91,9 @@ impl WebhookEnforcer {
         }
     }
 
+    /// `webhook:scheme://host[:port]`: never the path, query or userinfo.
     pub fn name(&self) -> String {
-        format!("webhook:{}", self.url)
+        format!("webhook:{}", self.origin)
     }
 
     pub fn dry_run(&self) -> bool {
@@ -154,10 +163,14 @@ impl WebhookEnforcer {
             match self.next_body(&want, sent.as_ref(), Timestamp::default()) {
                 None => String::new(),
                 Some(body) if body["type"] == "snapshot" => {
-                    format!("POST {}: snapshot of {} decisions\n", self.url, want.len())
+                    format!(
+                        "POST {}: snapshot of {} decisions\n",
+                        self.origin,
+                        want.len()
+                    )
                 }
                 Some(body) => {
-                    let mut out = format!("POST {}: delta\n", self.url);
+                    let mut out = format!("POST {}: delta\n", self.origin);
                     for (key, sign) in [("added", '+'), ("removed", '-')] {
                         for d in body[key].as_array().into_iter().flatten() {
                             out.push_str(&line(sign, d));
@@ -221,7 +234,17 @@ impl WebhookEnforcer {
             } else {
                 std::io::ErrorKind::Other
             };
-            std::io::Error::new(kind, format!("POST {}: {e}", self.url))
+            // reqwest's message names the URL; its causes (connect,
+            // TLS, timeout) say what went wrong.
+            let e = e.without_url();
+            let mut message = format!("POST {}: {e}", self.origin);
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                message.push_str(": ");
+                message.push_str(&c.to_string());
+                cause = c.source();
+            }
+            std::io::Error::new(kind, self.scrub(message))
         })?;
         let status = resp.status();
         if status.is_success() {
@@ -229,9 +252,53 @@ impl WebhookEnforcer {
         } else {
             Err(std::io::Error::other(format!(
                 "POST {} answered {status}",
-                self.url
+                self.origin
             )))
         }
+    }
+
+    /// The URL replaced by its origin wherever a message still quotes it.
+    fn scrub(&self, message: String) -> String {
+        if self.url.len() > self.origin.len() && message.contains(&self.url) {
+            message.replace(&self.url, &self.origin)
+        } else {
+            message
+        }
+    }
+}
+
+/// Neither the URL (path and query) nor the secret.
+impl std::fmt::Debug for WebhookEnforcer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookEnforcer")
+            .field("origin", &self.origin)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("kinds", &self.kinds)
+            .field("timeout", &self.timeout)
+            .field("dry_run", &self.dry_run)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `scheme://host[:port]` of `url` (the port only when not the scheme's
+/// default): what may be shown of a URL whose path, query or userinfo may
+/// hold a credential. Text that does not parse as a URL with a host is cut
+/// the same way by hand.
+pub fn url_origin(url: &str) -> String {
+    if let Ok(parsed) = reqwest::Url::parse(url)
+        && parsed.has_host()
+    {
+        return parsed.origin().ascii_serialization();
+    }
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    if scheme.is_empty() {
+        host.to_owned()
+    } else {
+        format!("{scheme}://{host}")
     }
 }
 

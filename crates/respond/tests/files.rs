@@ -218,3 +218,87 @@ fn an_haproxy_map_never_lets_a_weaker_kind_inside_a_ban_win() {
         "198.51.100.9 captcha\n203.0.113.0/24 ban\n2001:db8::/48 ban\n2001:db9::5 throttle\n"
     );
 }
+
+/// Lists are written 0600 by default and exactly the configured `mode`
+/// otherwise (whatever the umask, which only ever narrows a created file;
+/// the CLI tests run the binary under umask 000); rewrites keep the mode.
+#[test]
+fn lists_are_private_unless_a_mode_is_configured() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    let private = dir.path().join("lists/private.txt");
+    FileEnforcer::new(private.clone())
+        .apply(&effective())
+        .unwrap();
+    assert_eq!(mode(&private), 0o600);
+    let config: riposte_respond::EnforcerConfig = serde_json::from_value(serde_json::json!(
+        {"type": "file", "path": dir.path().join("shared.txt"), "mode": "0640"}
+    ))
+    .unwrap();
+    let shared = config.build();
+    shared.apply(&effective(), Utc::now()).unwrap();
+    assert_eq!(mode(&dir.path().join("shared.txt")), 0o640);
+    // A rewrite (new content) is a new file: the mode again, not the umask's.
+    shared.apply(&effective()[..1], Utc::now()).unwrap();
+    assert_eq!(mode(&dir.path().join("shared.txt")), 0o640);
+    riposte_respond::write_atomically(&private, b"x\n").unwrap();
+    assert_eq!(mode(&private), 0o600);
+    // An unchanged list written with another mode (an older Riposte wrote
+    // 0644 under the usual umask) is given the configured one.
+    let list = FileEnforcer::new(private.clone());
+    list.apply(&effective()).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o644)).unwrap();
+    list.apply(&effective()).unwrap();
+    assert_eq!(mode(&private), 0o600);
+}
+
+#[test]
+fn a_list_mode_is_a_quoted_octal_string_within_bounds() {
+    let parse = |mode: serde_json::Value| {
+        serde_json::from_value::<riposte_respond::EnforcerConfig>(serde_json::json!(
+            {"type": "file", "path": "l.txt", "mode": mode}
+        ))
+        .map(|c| match c {
+            riposte_respond::EnforcerConfig::File { mode, .. } => mode.map(|m| m.to_string()),
+            _ => None,
+        })
+        .map_err(|e| e.to_string())
+    };
+    assert_eq!(parse("0640".into()), Ok(Some("0640".into())));
+    assert_eq!(parse("644".into()), Ok(Some("0644".into())));
+    assert_eq!(parse("0600".into()), Ok(Some("0600".into())));
+    for (bad, why) in [
+        (
+            serde_json::json!(640),
+            "640 is a number: give the mode as a quoted octal string, e.g. mode: \"0640\"",
+        ),
+        (
+            "0x640".into(),
+            "\"0x640\" is not an octal file mode (3 or 4 digits 0-7, e.g. \"0640\")",
+        ),
+        (
+            "0648".into(),
+            "\"0648\" is not an octal file mode (3 or 4 digits 0-7, e.g. \"0640\")",
+        ),
+        (
+            "04755".into(),
+            "\"04755\" is not an octal file mode (3 or 4 digits 0-7, e.g. \"0640\")",
+        ),
+        (
+            "4755".into(),
+            "\"4755\": setuid, setgid and sticky bits are not allowed on a list file",
+        ),
+        (
+            "0646".into(),
+            "\"0646\": other users may not write a list file",
+        ),
+        (
+            "0440".into(),
+            "\"0440\": the owner must be able to read and write the list (e.g. \"0640\")",
+        ),
+    ] {
+        let got = parse(bad.clone()).unwrap_err();
+        assert!(got.starts_with(why), "{bad}: {got}");
+    }
+}

@@ -128,7 +128,10 @@ async fn snapshot_then_signed_deltas_and_a_fresh_snapshot_after_a_failure() {
     let err = apply(&w, std::slice::from_ref(&lock)).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!("POST {} answered 500 Internal Server Error", config.url)
+        format!(
+            "POST {} answered 500 Internal Server Error",
+            riposte_respond::url_origin(&config.url)
+        )
     );
     r.status.store(200, Ordering::Relaxed);
     apply(&w, std::slice::from_ref(&lock)).await.unwrap();
@@ -173,6 +176,7 @@ async fn plans_say_what_the_next_post_carries_and_a_dry_run_posts_nothing() {
     let r = Receiver::default();
     r.status.store(200, Ordering::Relaxed);
     let url = serve(r.clone()).await;
+    let origin = riposte_respond::url_origin(&url);
     let mut config = WebhookConfig {
         url: url.clone(),
         secret_env: None,
@@ -185,13 +189,13 @@ async fn plans_say_what_the_next_post_carries_and_a_dry_run_posts_nothing() {
     let w = WebhookEnforcer::with_secret(&config, None);
     assert_eq!(
         w.plan(std::slice::from_ref(&ban)).unwrap(),
-        format!("POST {url}: snapshot of 1 decisions\n")
+        format!("POST {origin}: snapshot of 1 decisions\n")
     );
     apply(&w, std::slice::from_ref(&ban)).await.unwrap();
     assert_eq!(w.plan(std::slice::from_ref(&ban)).unwrap(), "");
     assert_eq!(
         w.plan(std::slice::from_ref(&lock)).unwrap(),
-        format!("POST {url}: delta\n+ disable_account user jdoe\n- ban ip 203.0.113.7\n")
+        format!("POST {origin}: delta\n+ disable_account user jdoe\n- ban ip 203.0.113.7\n")
     );
     assert_eq!(r.got.lock().unwrap().len(), 1);
 
@@ -231,4 +235,98 @@ async fn an_extension_is_sent_again_in_the_next_delta() {
     assert_eq!(values(&delta, "added"), ["jdoe"]);
     assert_eq!(delta["added"][0]["expires_at"], "2026-03-15T11:00:00Z");
     assert_eq!(values(&delta, "removed"), Vec::<String>::new());
+}
+
+/// A webhook URL's path and query often are its credential: enforcer names,
+/// errors (reqwest's quote the URL), plans, health and `Debug` show only
+/// `scheme://host[:port]`, for a receiver answering 500 and a closed port.
+#[tokio::test]
+async fn names_and_errors_show_the_origin_only() {
+    use riposte_respond::{Enforcer, Responder, ResponderConfig};
+    let app = axum::Router::new().fallback(|| async { StatusCode::INTERNAL_SERVER_ERROR });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let failing = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let secret_parts = ["T0123", "secret-token", "key=abc", "user", "hunter2"];
+    let hook = |addr: std::net::SocketAddr| {
+        let config = WebhookConfig {
+            url: format!("http://user:hunter2@{addr}/T0123/secret-token?key=abc"),
+            secret_env: None,
+            kinds: Vec::new(),
+            timeout: Duration::from_secs(5),
+            dry_run: false,
+        };
+        WebhookEnforcer::with_secret(&config, Some(b"signing-secret".to_vec()))
+    };
+    let (w500, wclosed) = (hook(failing), hook(closed));
+    assert_eq!(w500.name(), format!("webhook:http://{failing}"));
+    assert_eq!(
+        Enforcer::Webhook(wclosed.clone()).name(),
+        format!("webhook:http://{closed}")
+    );
+    assert_eq!(
+        w500.plan(&[]).unwrap(),
+        format!("POST http://{failing}: snapshot of 0 decisions\n")
+    );
+    let debug = format!("{w500:?}");
+    assert!(!debug.contains("signing-secret"), "{debug}");
+
+    let err = apply(&w500, &[]).await.unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!("POST http://{failing} answered 500 Internal Server Error")
+    );
+    let err = apply(&wclosed, &[]).await.unwrap_err().to_string();
+    assert!(
+        err.starts_with(&format!("POST http://{closed}: error sending request: ")),
+        "{err}"
+    );
+    for text in [&err, &debug] {
+        for part in secret_parts {
+            assert!(!text.contains(part), "{part:?} in {text:?}");
+        }
+    }
+
+    // The responder's health (GET /api/v1/enforcers) carries name and error.
+    let store = riposte_store::open("sqlite::memory:").await.unwrap();
+    let responder = Responder::new(
+        ResponderConfig::default(),
+        vec![Enforcer::Webhook(w500), Enforcer::Webhook(wclosed)],
+    );
+    assert!(responder.reconcile(store.as_ref(), now()).await.is_err());
+    let health = serde_json::to_value(responder.enforcer_health()).unwrap();
+    assert_eq!(health[0]["name"], format!("webhook:http://{failing}"));
+    assert_eq!(
+        health[0]["last_error"],
+        format!("POST http://{failing} answered 500 Internal Server Error")
+    );
+    assert_eq!(health[1]["name"], format!("webhook:http://{closed}"));
+    assert_eq!(health[1]["failures"], 1);
+    let text = health.to_string();
+    for part in secret_parts {
+        assert!(!text.contains(part), "{part:?} in {text}");
+    }
+}
+
+#[test]
+fn origins_drop_path_query_userinfo_and_default_ports() {
+    use riposte_respond::url_origin;
+    assert_eq!(
+        url_origin("https://hooks.example/T0123/secret-token?key=abc"),
+        "https://hooks.example"
+    );
+    assert_eq!(
+        url_origin("https://u:p@hooks.example:443/x"),
+        "https://hooks.example"
+    );
+    assert_eq!(url_origin("http://[::1]:8080/x?y#z"), "http://[::1]:8080");
+    assert_eq!(
+        url_origin("https://bad host/secret?k=v"),
+        "https://bad host"
+    );
+    assert_eq!(url_origin("https://u:p@bad host:1/s"), "https://bad host:1");
 }

@@ -3,20 +3,21 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use riposte_engine::{BatchSummary, PipelineError, PipelineHandle};
-use riposte_ingest::{DecodeCtx, Format, Line, decode_batch};
+use riposte_ingest::{DecodeCtx, Format, decode_batch};
 use riposte_model::{Alert, Case, CaseId, Clock, DeadLetter, Decision, DecisionState};
 use riposte_store::{DecisionFilter, Store};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::ApiError;
+use crate::intake::{self, Framing, Limits};
 
 /// What handlers share.
 #[derive(Clone, Debug)]
@@ -38,12 +39,14 @@ pub struct AppState {
     pub executor: Arc<riposte_engine::Executor>,
 }
 
-/// Request bodies larger than this are refused (413) before being read.
+/// Request bodies larger than this are refused (413): before being read
+/// when they say so (`Content-Length`), else at the byte past it.
 pub const MAX_BODY_BYTES: usize = 10 << 20;
-/// Records per `POST /api/v1/events` request.
+/// Records per `POST /api/v1/events` request; the one past it is refused.
 pub const MAX_EVENTS_PER_REQUEST: usize = 10_000;
 /// Requests handled at once; more wait. Bounds memory (each may hold a
-/// 10 MiB body) and keeps a flood of posts from starving file sources.
+/// 10 MiB body, or an event intake's records) and keeps a flood of posts
+/// from starving file sources.
 pub const MAX_CONCURRENT_REQUESTS: usize = 32;
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 10_000;
@@ -200,22 +203,23 @@ struct EventsQuery {
     format: Option<String>,
 }
 
-/// The most a gzip'd body may inflate to; a larger one is refused (413)
-/// rather than decompressed into memory (a zip bomb is a few KiB).
+/// The most a gzip'd body may inflate to; it is inflated as it is parsed,
+/// and refused (413) at the byte past this (a zip bomb is a few KiB).
 pub const MAX_INFLATED_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Bulk ingestion. The body is either a JSON value — one record or an array
 /// of records (objects for the JSON formats, strings for line formats) — or,
 /// with `Content-Type: application/x-ndjson` (or `text/plain`), one record
 /// per line. `Content-Encoding: gzip` is accepted. The format is
-/// `?format=` (default `suricata-eve`). Answers after the records are
-/// committed, so a 200 means stored; undecodable records are dead-lettered
-/// and counted.
+/// `?format=` (default `suricata-eve`). The body is parsed as it arrives
+/// (`crate::intake`) and refused at the first record or byte past a limit.
+/// Answers after the records are committed, so a 200 means stored;
+/// undecodable records are dead-lettered and counted.
 async fn events(
     State(s): State<AppState>,
     q: Result<Query<EventsQuery>, QueryRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Json<BatchSummary>, ApiError> {
     let Query(q) = q?;
     let format = match q.format.as_deref() {
@@ -241,100 +245,44 @@ async fn events(
         }
     };
     let content_type = header(header::CONTENT_TYPE);
-    let lines_body = ["application/x-ndjson", "application/jsonl", "text/plain"]
+    let framing = if ["application/x-ndjson", "application/jsonl", "text/plain"]
         .iter()
-        .any(|t| content_type.starts_with(t));
+        .any(|t| content_type.starts_with(t))
+    {
+        Framing::Lines
+    } else {
+        Framing::Json
+    };
+    let max_body_bytes = MAX_BODY_BYTES as u64;
+    let announced = header(header::CONTENT_LENGTH).parse::<u64>().ok();
+    if announced.is_some_and(|n| n > max_body_bytes) {
+        return Err(intake::body_too_large(max_body_bytes));
+    }
+    let limits = Limits {
+        max_records: MAX_EVENTS_PER_REQUEST,
+        max_inflated_bytes: MAX_INFLATED_BYTES,
+        max_line_bytes: s.max_line_bytes,
+    };
     let now = s.clock.now();
-    let max = s.max_line_bytes;
+    let (tx, reader) = intake::channel();
     // Inflating, splitting and decoding are CPU work: keep them off the
-    // async executor.
-    let batch = tokio::task::spawn_blocking(move || {
-        let body = if gzip { inflate(&body)? } else { body.to_vec() };
-        let lines = if lines_body {
-            split_lines(&body, max)
-        } else {
-            json_records(&body, max)?
-        };
-        if lines.len() > MAX_EVENTS_PER_REQUEST {
-            return Err(ApiError::BadRequest(format!(
-                "{} records in one request; the limit is {MAX_EVENTS_PER_REQUEST}",
-                lines.len()
-            )));
-        }
-        Ok(decode_batch(
+    // async executor; the body streams to them as it arrives.
+    let parse = tokio::task::spawn_blocking(move || {
+        let lines = intake::read_records(reader, gzip, framing, &limits)?;
+        Ok::<_, ApiError>(decode_batch(
             format,
             &lines,
             &DecodeCtx { source: "api", now },
         ))
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    });
+    let (pumped, parsed) = tokio::join!(intake::pump(body, tx, max_body_bytes), parse);
+    // A body that failed or passed its limit is answered for that, whatever
+    // the parser made of it being cut short.
+    pumped?;
+    let batch = parsed.map_err(|e| ApiError::Internal(e.to_string()))??;
     match s.pipeline.submit(batch, None).await {
         Ok(summary) => Ok(Json(summary)),
         Err(PipelineError::Stopped) => Err(ApiError::Unavailable("shutting down".into())),
         Err(e @ PipelineError::Failed(_)) => Err(ApiError::Internal(e.to_string())),
     }
-}
-
-/// Inflates a gzip body, refusing to go past [`MAX_INFLATED_BYTES`].
-fn inflate(body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    use std::io::Read;
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(body)
-        .take(MAX_INFLATED_BYTES + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| ApiError::BadRequest(format!("invalid gzip body: {e}")))?;
-    if out.len() as u64 > MAX_INFLATED_BYTES {
-        return Err(ApiError::TooLarge(format!(
-            "the body inflates to more than {MAX_INFLATED_BYTES} bytes"
-        )));
-    }
-    Ok(out)
-}
-
-/// One record per line; offsets are byte offsets in the (inflated) body.
-fn split_lines(body: &[u8], max: usize) -> Vec<Line> {
-    let mut lines = Vec::new();
-    let mut offset = 0u64;
-    for raw in body.split(|&b| b == b'\n') {
-        let start = offset;
-        offset += raw.len() as u64 + 1;
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        lines.push(Line::cut(start, raw, max));
-    }
-    lines
-}
-
-/// A JSON body: one record, or an array of records; strings are records of
-/// line formats, anything else is a record's JSON text. Offsets number the
-/// records.
-fn json_records(body: &[u8], max: usize) -> Result<Vec<Line>, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
-    let records = match value {
-        Value::Array(items) => items,
-        other => vec![other],
-    };
-    if records.len() > MAX_EVENTS_PER_REQUEST {
-        return Err(ApiError::BadRequest(format!(
-            "{} records in one request; the limit is {MAX_EVENTS_PER_REQUEST}",
-            records.len()
-        )));
-    }
-    Ok(records
-        .into_iter()
-        .enumerate()
-        .map(|(i, record)| {
-            let mut bytes = match record {
-                Value::String(line) => line.into_bytes(),
-                other => other.to_string().into_bytes(),
-            };
-            let full = bytes.len() as u64;
-            bytes.truncate(max);
-            Line::new(i as u64, bytes, full)
-        })
-        .collect())
 }

@@ -16,7 +16,8 @@
 //!   covering it, or `null`.
 //!
 //! Every request carries `X-Api-Key`; each bouncer has its own key
-//! (`bouncers:` in riposte.yaml). Keys are compared in constant time.
+//! (`bouncers:` in riposte.yaml). Keys are kept as SHA-256 digests and
+//! compared in constant time, their length included (`crate::secret`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -35,41 +36,48 @@ use serde::{Deserialize, Serialize};
 use crate::{ApiError, AppState};
 
 /// The bouncers allowed to read decisions, and when each last pulled.
+/// Keys are held as digests only (`Debug` shows names, never keys).
 #[derive(Debug, Default)]
 pub struct Bouncers {
-    keys: Vec<(String, String)>,
+    keys: Vec<(String, BouncerKey)>,
     pulls: Mutex<HashMap<String, Timestamp>>,
+}
+
+/// A bouncer key's digest; `Debug` prints nothing of it.
+#[derive(Default)]
+struct BouncerKey(crate::secret::SecretDigest);
+
+impl std::fmt::Debug for BouncerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 impl Bouncers {
     /// `(name, key)` pairs.
     pub fn new(keys: Vec<(String, String)>) -> Self {
         Self {
-            keys,
+            keys: keys
+                .into_iter()
+                .map(|(name, key)| (name, BouncerKey(crate::secret::digest(key.as_bytes()))))
+                .collect(),
             pulls: Mutex::new(HashMap::new()),
         }
     }
 
     /// The bouncer whose key this is.
     fn authenticate(&self, headers: &HeaderMap) -> Option<&str> {
-        let given = headers.get("x-api-key")?.as_bytes();
+        let given = crate::secret::digest(headers.get("x-api-key")?.as_bytes());
         // Every key is compared, each in constant time, so the answer's
         // timing says nothing about which key or how much of it matched.
         let mut found = None;
         for (name, key) in &self.keys {
-            if constant_time_eq(given, key.as_bytes()) {
+            if crate::secret::digests_equal(&given, &key.0) {
                 found = Some(name.as_str());
             }
         }
         found
     }
-}
-
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// One decision as CrowdSec's API writes it.
@@ -426,9 +434,25 @@ mod tests {
     }
 
     #[test]
-    fn keys_compare_exactly() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
+    fn bouncer_keys_compare_exactly_and_never_print() {
+        let bouncers = Bouncers::new(vec![("nginx".into(), "key-0123456789".into())]);
+        let with = |key: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-api-key", key.parse().unwrap());
+            headers
+        };
+        assert_eq!(
+            bouncers.authenticate(&with("key-0123456789")),
+            Some("nginx")
+        );
+        for wrong in ["key-0123456788", "key-012345678", "key-01234567890", ""] {
+            assert_eq!(bouncers.authenticate(&with(wrong)), None, "{wrong:?}");
+        }
+        assert_eq!(bouncers.authenticate(&HeaderMap::new()), None);
+        let debug = format!("{bouncers:?}");
+        assert!(
+            debug.contains("nginx") && !debug.contains("0123456789"),
+            "{debug}"
+        );
     }
 }

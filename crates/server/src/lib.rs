@@ -6,8 +6,10 @@
 mod api;
 mod crowdsec;
 mod error;
+mod intake;
 mod intel_api;
 mod runs_api;
+mod secret;
 pub mod taxii;
 
 pub use api::{AppState, MAX_INFLATED_BYTES, app};

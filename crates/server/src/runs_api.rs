@@ -234,9 +234,9 @@ pub(crate) async fn webhook(
         .get(&id)
         .and_then(|p| p.trigger.webhook.clone())
         .and_then(|name| s.executor.secrets().get(&name).map(str::to_owned));
-    let authorized = expected
-        .as_deref()
-        .is_some_and(|e| crate::crowdsec::constant_time_eq(token.as_bytes(), e.as_bytes()));
+    let authorized = expected.as_deref().is_some_and(|e| {
+        crate::secret::matches(token.as_bytes(), &crate::secret::digest(e.as_bytes()))
+    });
     if !authorized {
         return Err(ApiError::Unauthorized(
             "missing or wrong bearer token".into(),

@@ -432,3 +432,247 @@ async fn enforcer_health_is_served() {
         format!("writing {}: File exists (os error 17)", broken.display())
     );
 }
+
+/// A body that sends `chunks` and then neither ends nor sends more: a
+/// handler that waits for the end of the body never answers.
+fn endless(content_type: &str, encoding: Option<&str>, chunks: Vec<Vec<u8>>) -> Request<Body> {
+    use futures_util::StreamExt;
+    let stream = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>))
+        .chain(futures_util::stream::pending());
+    let mut req =
+        Request::post("/api/v1/events?format=syslog").header("content-type", content_type);
+    if let Some(e) = encoding {
+        req = req.header("content-encoding", e);
+    }
+    req.body(Body::from_stream(stream)).unwrap()
+}
+
+/// Answers within 30 s, or fails saying the body was read to its end first.
+async fn call_soon(state: &AppState, req: Request<Body>) -> (StatusCode, Value) {
+    tokio::time::timeout(std::time::Duration::from_secs(30), call(state, req))
+        .await
+        .expect("no answer: the handler waited for the end of a body past its limits")
+}
+
+/// `pattern` repeated to `total` bytes, gzip'd one member per MiB (gzip
+/// readers inflate concatenated members as one stream): 64 MiB of short
+/// lines in about 64 KiB, without compressing 64 MiB in a debug build.
+fn gzip_members(pattern: &[u8], total: usize) -> Vec<u8> {
+    let mib = pattern.repeat((1 << 20) / pattern.len());
+    let member = gzip(&mib);
+    member.repeat(total / mib.len())
+}
+
+/// Intake parses as the body streams in and stops at the first record past
+/// the limit: the 10,001st element of a JSON array is refused as soon as
+/// it starts, whatever follows (here: a body that never ends).
+#[tokio::test]
+async fn the_record_past_the_limit_is_refused_as_soon_as_it_arrives() {
+    let s = state().await;
+    let records = vec!["x"; 10_001];
+    let mut array = serde_json::to_vec(&records).unwrap();
+    array.pop(); // the closing bracket never comes
+    array.push(b',');
+    let (status, body) = call_soon(&s, endless("application/json", None, vec![array])).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            Some("more than 10000 records in one request; the limit is 10000")
+        )
+    );
+
+    // Exactly the limit is accepted.
+    let body = serde_json::to_string(&vec!["x"; 10_000]).unwrap();
+    let (status, summary) = call(&s, post("/api/v1/events?format=syslog", &body)).await;
+    assert_eq!(
+        (status, summary["dead_letters"].as_u64()),
+        (StatusCode::OK, Some(10_000))
+    );
+
+    // A gzip'd NDJSON bomb: 64 KiB inflating to 64 MiB of two-byte lines
+    // (the old handler held the 64 MiB and a `Line` for each of its 32 M
+    // lines, ~2 GB, before counting them).
+    let bomb = gzip_members(b"a\n", riposte_server::MAX_INFLATED_BYTES as usize);
+    assert!(bomb.len() < 128 << 10, "the bomb is small: {}", bomb.len());
+    let chunks: Vec<Vec<u8>> = bomb.chunks(8 << 10).map(<[u8]>::to_vec).collect();
+    let (status, body) = call_soon(&s, endless("application/x-ndjson", Some("gzip"), chunks)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            Some("more than 10000 records in one request; the limit is 10000")
+        )
+    );
+    // And the same bomb of blank lines (no records) meets the inflate limit.
+    let mut blank = gzip_members(b"\n", riposte_server::MAX_INFLATED_BYTES as usize);
+    blank.extend_from_slice(&gzip(b"\n"));
+    let (status, body) = call_soon(
+        &s,
+        endless("application/x-ndjson", Some("gzip"), vec![blank]),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str().map(str::to_owned)),
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Some(format!(
+                "the body inflates to more than {} bytes",
+                riposte_server::MAX_INFLATED_BYTES
+            ))
+        )
+    );
+    let counts = s.store.counts().await.unwrap();
+    assert_eq!(
+        (counts.events, counts.dead_letters),
+        (0, 10_000),
+        "only the request at the limit was stored"
+    );
+}
+
+/// A body past 10 MiB is refused in the API's error shape, whether its
+/// length is announced or found while reading.
+#[tokio::test]
+async fn a_body_past_ten_mib_is_refused() {
+    let s = state().await;
+    let big = vec![b' '; (10 << 20) + 1];
+    let (status, body) = call(
+        &s,
+        post_bytes(
+            "/api/v1/events?format=syslog",
+            "application/json",
+            None,
+            big.clone(),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Some("the body is larger than 10485760 bytes")
+        )
+    );
+    let chunks: Vec<Vec<u8>> = big.chunks(1 << 20).map(<[u8]>::to_vec).collect();
+    let (status, body) = call_soon(&s, endless("application/json", None, chunks)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Some("the body is larger than 10485760 bytes")
+        )
+    );
+}
+
+/// Records split across chunks anywhere — inside strings, escapes, nested
+/// brackets — come out exactly as whole-body parsing gives them: strings as
+/// their text, anything else as compact JSON, numbered by position.
+#[tokio::test]
+async fn json_records_split_across_chunks_anywhere_decode_exactly() {
+    let body = concat!(
+        " [\n  \"quote \\\" and ] and [ and \\\\\",\n",
+        "  {\"k\": \"}]\\\"[{\", \"n\": [1, 2.5, -0, 1e3, {\"deep\": [[], {}]}], \"t\": true, \"z\": null},\n",
+        "  \"\\u00e9\\ud83d\\ude00\\n\\t\\/\",\n",
+        "  [\"a\", {\"b\": \"\\\\\"}], 12 , false\n] \n"
+    );
+    let whole: Vec<Value> = serde_json::from_str(body).unwrap();
+    let expected: Vec<(u64, Vec<u8>)> = whole
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let raw = match v {
+                Value::String(s) => s.clone().into_bytes(),
+                other => other.to_string().into_bytes(),
+            };
+            (i as u64, raw)
+        })
+        .collect();
+    assert_eq!(expected.len(), 6);
+    for size in [1, 2, 3, 5, 7, 64] {
+        let s = state().await;
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> = body
+            .as_bytes()
+            .chunks(size)
+            .map(|c| Ok(c.to_vec()))
+            .collect();
+        let req = Request::post("/api/v1/events?format=syslog")
+            .header("content-type", "application/json")
+            .body(Body::from_stream(futures_util::stream::iter(chunks)))
+            .unwrap();
+        let (status, summary) = call(&s, req).await;
+        assert_eq!(status, StatusCode::OK, "{summary}");
+        assert_eq!(summary["dead_letters"], 6, "chunks of {size}: {summary}");
+        let mut got: Vec<(u64, Vec<u8>)> = s
+            .store
+            .list_dead_letters(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.offset.unwrap(), d.raw))
+            .collect();
+        got.sort();
+        assert_eq!(got, expected, "chunks of {size}");
+    }
+
+    // One object (not an array) is one record, however it is split.
+    let s = state().await;
+    let one = "{\"msg\": \"]\\\"[\", \"n\": 1}";
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        one.as_bytes().chunks(1).map(|c| Ok(c.to_vec())).collect();
+    let req = Request::post("/api/v1/events?format=syslog")
+        .header("content-type", "application/json")
+        .body(Body::from_stream(futures_util::stream::iter(chunks)))
+        .unwrap();
+    let (status, summary) = call(&s, req).await;
+    assert_eq!(
+        (status, summary["dead_letters"].as_u64()),
+        (StatusCode::OK, Some(1))
+    );
+    let letters = s.store.list_dead_letters(10).await.unwrap();
+    assert_eq!(letters[0].raw, br#"{"msg":"]\"[","n":1}"#);
+    assert_eq!(letters[0].offset, Some(0));
+}
+
+/// NDJSON lines split across chunks keep their byte offsets, their cut at
+/// the record limit and CRLF endings, as whole-body splitting gave them.
+#[tokio::test]
+async fn ndjson_lines_split_across_chunks_keep_offsets_and_cuts() {
+    let long = "y".repeat(450);
+    let body = format!("first\r\n\n  \nsecond line\n{long}\r\nlast-no-newline");
+    for size in [1, 3, 16, 4096] {
+        let s = state().await;
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> = body
+            .as_bytes()
+            .chunks(size)
+            .map(|c| Ok(c.to_vec()))
+            .collect();
+        let req = Request::post("/api/v1/events?format=syslog")
+            .header("content-type", "application/x-ndjson")
+            .body(Body::from_stream(futures_util::stream::iter(chunks)))
+            .unwrap();
+        let (status, summary) = call(&s, req).await;
+        assert_eq!(
+            (status, summary["dead_letters"].as_u64()),
+            (StatusCode::OK, Some(4))
+        );
+        let mut got: Vec<(u64, Vec<u8>, u64)> = s
+            .store
+            .list_dead_letters(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.offset.unwrap(), d.raw, d.raw_len))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                (0, b"first".to_vec(), 5),
+                (11, b"second line".to_vec(), 11),
+                (23, long.as_bytes()[..200].to_vec(), 450),
+                (475, b"last-no-newline".to_vec(), 15),
+            ],
+            "chunks of {size}"
+        );
+    }
+}

@@ -559,12 +559,14 @@ impl Config {
                         reload,
                         reload_timeout,
                         dry_run,
+                        mode,
                     } => EnforcerConfig::File {
                         path: resolve(&path),
                         format,
                         reload,
                         reload_timeout,
                         dry_run,
+                        mode,
                     },
                     // `nft` is looked up on PATH like any program, not
                     // resolved against the configuration's directory.

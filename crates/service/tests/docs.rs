@@ -410,6 +410,7 @@ fn active_response_examples_load() {
                 reload: Vec::new(),
                 reload_timeout: std::time::Duration::from_secs(10),
                 dry_run: false,
+                mode: None,
             },
             riposte_respond::EnforcerConfig::File {
                 path: "/etc/nginx/riposte-deny.conf".into(),
@@ -417,6 +418,7 @@ fn active_response_examples_load() {
                 reload: vec!["nginx".into(), "-s".into(), "reload".into()],
                 reload_timeout: std::time::Duration::from_secs(10),
                 dry_run: false,
+                mode: None,
             },
             riposte_respond::EnforcerConfig::File {
                 path: "/etc/haproxy/riposte.map".into(),
@@ -424,6 +426,7 @@ fn active_response_examples_load() {
                 reload: vec!["systemctl".into(), "reload".into(), "haproxy".into()],
                 reload_timeout: std::time::Duration::from_secs(30),
                 dry_run: false,
+                mode: Some(riposte_respond::FileMode::parse("0640").unwrap()),
             },
         ]
     );

@@ -21,6 +21,7 @@ use serde::Serialize;
 pub mod audit;
 pub mod auth;
 mod backend;
+mod files;
 pub mod intel;
 mod postgres;
 mod shared;
@@ -28,6 +29,7 @@ mod sqlite;
 
 pub use audit::{AuditFault, AuditProblem, AuditVerification};
 pub use auth::{AuthStore, AuthTx};
+pub use files::create_private_dir;
 pub use intel::{
     AddedKey, IndicatorKey, IntelCount, IntelStore, IntelTx, QueuedSighting, ShareQuery,
     SharedIndicator, SightingKey,

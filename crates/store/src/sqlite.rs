@@ -31,13 +31,16 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5));
         let in_memory = url.starts_with("sqlite::memory:") || url.contains("mode=memory");
         if !in_memory {
-            // The embedded store is created on first run, directory included.
-            if let Some(dir) = options
-                .get_filename()
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
+            // The embedded store is created on first run, directory
+            // included, private to this user (0700, 0600).
+            let file = options.get_filename();
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                crate::files::create_private_dir(dir).map_err(sqlx::Error::Io)?;
+            }
+            // (`sqlite://:memory:` names no file; a read-only URL must
+            // find one, not be given an empty one.)
+            if !url.contains(":memory:") && !url.contains("mode=ro") {
+                crate::files::create_private_file(file).map_err(sqlx::Error::Io)?;
             }
         }
         let pool = if in_memory {

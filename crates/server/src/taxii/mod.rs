@@ -30,7 +30,6 @@ use base64::Engine as _;
 use riposte_model::Clock;
 use riposte_store::Store;
 use serde_json::{Value, json};
-use sha2::Digest;
 
 mod config;
 mod objects;
@@ -199,12 +198,12 @@ impl TaxiiState {
         } else {
             return None;
         };
-        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let digest = crate::secret::digest(token.as_bytes());
         // Every client's digest is compared, each in constant time, so the
         // timing tells nothing about which one (or how much of it) matched.
         let mut found = None;
         for c in &self.config.clients {
-            if crate::crowdsec::constant_time_eq(&digest, &c.token_sha256) {
+            if crate::secret::digests_equal(&digest, &c.token_sha256) {
                 found = Some(c);
             }
         }
