@@ -92,7 +92,7 @@ ingest: { batch_lines: 0 }
     let errs = Config::parse("riposte.yaml", text, Path::new("/etc/riposte")).unwrap_err();
     let lines: Vec<String> = errs.0.iter().map(ToString::to_string).collect();
     let expected = [
-        "riposte.yaml: stor: unknown key (valid: version, data_dir, store, api, rules, sigma, playbooks, sources, respond, enforcers, bouncers, notify, secrets, executor, actions, ingest, intel, taxii)",
+        "riposte.yaml: stor: unknown key (valid: version, auth, data_dir, store, api, rules, sigma, playbooks, sources, respond, enforcers, bouncers, notify, secrets, executor, actions, ingest, intel, taxii)",
         "riposte.yaml: api.listen: \"localhost\" is not an address:port",
         "riposte.yaml: sources[0].format: unknown format \"evt\"",
         "riposte.yaml: sources[1].type: unknown source type \"kafka\" (valid: file, syslog-udp, syslog-tcp, nats, evtx-dir)",
