@@ -16,7 +16,9 @@ use tower::ServiceExt;
 
 const RECORDS: usize = 10_000;
 
-async fn state(dir: &std::path::Path) -> riposte_server::AppState {
+/// The state, and a service key scoped to `events:write` (as a log
+/// shipper would hold) to post with.
+async fn state(dir: &std::path::Path) -> (riposte_server::AppState, String) {
     let url = format!("sqlite://{}", dir.join("bench.db").display());
     let store = riposte_store::open(&url)
         .await
@@ -32,7 +34,32 @@ async fn state(dir: &std::path::Path) -> riposte_server::AppState {
     );
     let executor = Arc::new(engine.executor(Arc::new(riposte_engine::NoEffects)));
     let (handle, _task) = riposte_engine::pipeline::spawn(engine, 4);
-    riposte_server::AppState {
+    let secret = riposte_auth::ServerSecret::from_bytes([7; 32]);
+    let admin = riposte_auth::Identity::local("bench");
+    let now = crate::start();
+    riposte_auth::manage::add_user(
+        store.as_ref(),
+        &admin,
+        "shipper",
+        riposte_model::Role::Service,
+        now,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("user: {e}"));
+    let (_, key) = riposte_auth::manage::create_key(
+        store.as_ref(),
+        &secret,
+        &admin,
+        "shipper",
+        "bench",
+        None,
+        Some(riposte_model::KeyScope::Events),
+        now,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("key: {e}"));
+    let state = riposte_server::AppState {
+        guard: riposte_server::any_host_guard(store.clone(), secret),
         store,
         pipeline: handle,
         responder,
@@ -41,7 +68,8 @@ async fn state(dir: &std::path::Path) -> riposte_server::AppState {
         max_line_bytes: 1 << 20,
         review_max_age: chrono::TimeDelta::hours(24),
         bouncers: Arc::new(riposte_server::Bouncers::new(Vec::new())),
-    }
+    };
+    (state, key)
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -55,7 +83,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 /// Posts `body` five times; prints the best request's records/s and the
 /// MB/s of the records' (inflated) bytes.
 async fn post(
-    state: &riposte_server::AppState,
+    (state, key): &(riposte_server::AppState, String),
     name: &str,
     uri: &str,
     content_type: &str,
@@ -65,7 +93,9 @@ async fn post(
 ) {
     let mut best = f64::INFINITY;
     for _ in 0..5 {
-        let mut req = Request::post(uri).header("content-type", content_type);
+        let mut req = Request::post(uri)
+            .header("content-type", content_type)
+            .header("authorization", format!("Bearer {key}"));
         if gzip {
             req = req.header("content-encoding", "gzip");
         }

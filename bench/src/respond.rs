@@ -156,6 +156,10 @@ async fn active_set(dir: &std::path::Path, store: Arc<dyn Store>, n: usize) {
     let (handle, _task) = riposte_engine::pipeline::spawn(engine, 4);
     let key = "bench-key-0123456789abcdef";
     let state = riposte_server::AppState {
+        guard: riposte_server::any_host_guard(
+            store.clone(),
+            riposte_auth::ServerSecret::from_bytes([7; 32]),
+        ),
         store,
         pipeline: handle,
         responder,

@@ -195,6 +195,31 @@ pub fn may_webhook(identity: &Identity, playbook: &str) -> Result<(), Denied> {
     }
 }
 
+/// Whether `identity` is one of a step's `approvers`: each entry is a user
+/// name (compared ignoring case, as names are unique that way) or
+/// `role:ROLE`, which admits that role and every role whose permissions
+/// include all of it (`role:analyst` admits responders and admins too). An
+/// empty list admits anyone who may answer approvals at all; the caller
+/// checks [`Permission::ApprovalsAnswer`] separately.
+pub fn may_approve(identity: &Identity, approvers: &[String]) -> bool {
+    if approvers.is_empty() {
+        return true;
+    }
+    let mine = crate::permission::role_permissions(identity.role);
+    approvers
+        .iter()
+        .any(|entry| match entry.strip_prefix("role:") {
+            Some(role) => role.parse::<Role>().is_ok_and(|wanted| {
+                wanted != Role::Service
+                    && identity.role != Role::Service
+                    && crate::permission::role_permissions(wanted)
+                        .iter()
+                        .all(|p| mine.contains(p))
+            }),
+            None => entry.eq_ignore_ascii_case(&identity.user),
+        })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -216,6 +241,35 @@ mod tests {
             .copied()
             .filter(|p| may(identity, *p).is_ok())
             .collect()
+    }
+
+    #[test]
+    fn approvers_name_users_or_roles() {
+        let alice = user("alice", Role::Analyst, None);
+        let rick = user("rick", Role::Responder, None);
+        let root = user("root-admin", Role::Admin, None);
+        let vera = user("vera", Role::Viewer, None);
+        let names = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(may_approve(&alice, &[]));
+        assert!(may_approve(&alice, &names(&["Alice"])));
+        assert!(!may_approve(&rick, &names(&["alice"])));
+        let responders = names(&["role:responder"]);
+        assert!(!may_approve(&alice, &responders));
+        assert!(may_approve(&rick, &responders));
+        assert!(may_approve(&root, &responders));
+        assert!(!may_approve(&vera, &names(&["role:analyst"])));
+        assert!(may_approve(&vera, &names(&["role:viewer"])));
+        // A service identity never matches a role, and role:service nothing.
+        let svc = user("svc", Role::Service, None);
+        assert!(!may_approve(&svc, &names(&["role:viewer", "role:service"])));
+        assert!(!may_approve(
+            &root,
+            &names(&["role:service", "role:nonsense"])
+        ));
+        // The CLI is local:<os user>, an admin: roles admit it, names do not.
+        let local = Identity::local("root");
+        assert!(may_approve(&local, &responders));
+        assert!(!may_approve(&local, &names(&["root", "alice"])));
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub mod manage;
 mod permission;
 
 pub use authenticator::{AuthError, Authenticator, CACHE_CAPACITY, CACHE_TTL, TOUCH_EVERY};
-pub use identity::{Denied, Identity, Via, Wanted, may, may_webhook};
+pub use identity::{Denied, Identity, Via, Wanted, may, may_approve, may_webhook};
 pub use key::{
     BearerKey, KEY_PREFIX, KEY_TEXT_LEN, MalformedKey, NewKey, NoRandomness, SecretError,
     ServerSecret, generate_key,

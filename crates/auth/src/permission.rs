@@ -53,6 +53,8 @@ permissions! {
     BreakerRead = "breaker:read",
     /// Re-arm a tripped circuit breaker: automation acts again.
     BreakerReset = "breaker:reset",
+    /// The service's version and counts (`GET /api/v1/status`).
+    StatusRead = "status:read",
     /// Push events into the pipeline.
     EventsWrite = "events:write",
     UsersManage = "users:manage",
@@ -83,7 +85,7 @@ impl FromStr for Permission {
 use Permission as P;
 
 /// Every `*:read`.
-const READS: [Permission; 12] = [
+const READS: [Permission; 13] = [
     P::AlertsRead,
     P::CasesRead,
     P::DecisionsRead,
@@ -96,6 +98,7 @@ const READS: [Permission; 12] = [
     P::IntelRead,
     P::EnforcersRead,
     P::BreakerRead,
+    P::StatusRead,
 ];
 
 /// Concatenates permission lists at compile time, so each role's row says
@@ -116,9 +119,9 @@ const fn join<const N: usize>(a: &[Permission], b: &[Permission]) -> [Permission
     out
 }
 
-const ANALYST: [Permission; 15] =
+const ANALYST: [Permission; 16] =
     join(&READS, &[P::CasesWrite, P::ReviewWrite, P::ApprovalsAnswer]);
-const RESPONDER: [Permission; 17] = join(&ANALYST, &[P::DecisionsWrite, P::RunsWrite]);
+const RESPONDER: [Permission; 18] = join(&ANALYST, &[P::DecisionsWrite, P::RunsWrite]);
 
 /// What each role may do. `service` has nothing by role: a service key's
 /// scope is what it may do (see [`crate::may`]). Any key's scope narrows its
@@ -139,7 +142,7 @@ pub fn role_permissions(role: Role) -> &'static [Permission] {
         .map_or(&[], |(_, perms)| perms)
 }
 
-/// Whether `role` grants `permission` (a scan of at most 21 entries: no
+/// Whether `role` grants `permission` (a scan of at most 22 entries: no
 /// allocation, nothing to cache).
 pub fn role_allows(role: Role, permission: Permission) -> bool {
     role_permissions(role).contains(&permission)
@@ -171,6 +174,7 @@ mod tests {
             "intel:read",
             "enforcers:read",
             "breaker:read",
+            "status:read",
         ];
         assert_eq!(names(Role::Viewer), reads);
         let analyst: Vec<&str> = reads
@@ -206,6 +210,7 @@ mod tests {
                 "enforcers:read",
                 "breaker:read",
                 "breaker:reset",
+                "status:read",
                 "events:write",
                 "users:manage",
                 "keys:manage",
@@ -253,6 +258,6 @@ mod tests {
         }
         let err = "cases:delete".parse::<Permission>().unwrap_err();
         assert_eq!(err.value, "cases:delete");
-        assert_eq!(err.valid.len(), 21);
+        assert_eq!(err.valid.len(), 22);
     }
 }

@@ -50,8 +50,6 @@ pub enum RunsCommand {
         id: String,
         #[arg(long, default_value = "cancelled from the command line")]
         reason: String,
-        #[arg(long, env = "USER", default_value = "cli")]
-        user: String,
     },
     /// Run what is due now (waiting runs whose time came, answered
     /// approvals) until nothing is; `serve` does this continuously.
@@ -79,8 +77,6 @@ pub enum ApprovalsCommand {
         id: String,
         #[arg(long)]
         comment: Option<String>,
-        #[arg(long, env = "USER", default_value = "cli")]
-        user: String,
     },
     /// Reject: the waiting step goes on with `approved: false`.
     Reject {
@@ -89,9 +85,13 @@ pub enum ApprovalsCommand {
         id: String,
         #[arg(long)]
         comment: Option<String>,
-        #[arg(long, env = "USER", default_value = "cli")]
-        user: String,
     },
+}
+
+/// Who the command line acts as: `local:<os user>`, an admin, named so in
+/// the audit log.
+fn me() -> riposte_auth::Identity {
+    riposte_auth::Identity::local_os_user()
 }
 
 async fn executor(config: &std::path::Path) -> anyhow::Result<Executor> {
@@ -225,16 +225,11 @@ pub async fn runs(cmd: RunsCommand) -> anyhow::Result<()> {
             print!("{}", terminal_safe_lines(&timeline(&run, &approvals)));
             Ok(())
         }
-        RunsCommand::Cancel {
-            config,
-            id,
-            reason,
-            user,
-        } => {
+        RunsCommand::Cancel { config, id, reason } => {
             let ex = executor(&config).await?;
             let id: RunId = id.parse().map_err(|_| anyhow!("{id:?} is not a run id"))?;
             let run =
-                cancel_run(ex.store().as_ref(), id, &user, &reason, SystemClock.now()).await?;
+                cancel_run(ex.store().as_ref(), id, &me(), &reason, SystemClock.now()).await?;
             println!("{}", terminal_safe(&run_line(&run)));
             Ok(())
         }
@@ -248,7 +243,7 @@ pub async fn runs(cmd: RunsCommand) -> anyhow::Result<()> {
 }
 
 pub async fn approvals(cmd: ApprovalsCommand) -> anyhow::Result<()> {
-    let (config, id, approve, comment, user) = match cmd {
+    let (config, id, approve, comment) = match cmd {
         ApprovalsCommand::List { config, all, json } => {
             let ex = executor(&config).await?;
             let status = (!all).then_some(ApprovalStatus::Pending);
@@ -259,14 +254,12 @@ pub async fn approvals(cmd: ApprovalsCommand) -> anyhow::Result<()> {
             config,
             id,
             comment,
-            user,
-        } => (config, id, true, comment, user),
+        } => (config, id, true, comment),
         ApprovalsCommand::Reject {
             config,
             id,
             comment,
-            user,
-        } => (config, id, false, comment, user),
+        } => (config, id, false, comment),
     };
     let ex = executor(&config).await?;
     let id: ApprovalId = id
@@ -276,7 +269,7 @@ pub async fn approvals(cmd: ApprovalsCommand) -> anyhow::Result<()> {
         ex.store().as_ref(),
         id,
         approve,
-        &user,
+        &me(),
         comment,
         SystemClock.now(),
     )
@@ -298,7 +291,6 @@ pub async fn run_playbook(
     id: String,
     inputs: Vec<String>,
     inputs_json: Option<String>,
-    user: String,
 ) -> anyhow::Result<()> {
     let ex = executor(&config).await?;
     let mut given: Map<String, Value> = match inputs_json {
@@ -323,7 +315,7 @@ pub async fn run_playbook(
         &id,
         TriggerKind::Manual,
         Value::Object(given),
-        Some(user),
+        Some(&me()),
         SystemClock.now(),
     )
     .await?;

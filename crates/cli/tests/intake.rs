@@ -88,7 +88,15 @@ async fn intake_bombs_are_refused_within_a_memory_bound() {
     let client = client();
     serve.wait_up(&client).await;
     // Bounded too, but long enough for a server that inflates everything.
+    let mut auth = reqwest::header::HeaderMap::new();
+    auth.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {}", riposte_testkit::identity::INTAKE)
+            .parse()
+            .unwrap(),
+    );
     let slow = reqwest::Client::builder()
+        .default_headers(auth)
         .timeout(std::time::Duration::from_secs(120))
         .build()
         .unwrap();

@@ -430,7 +430,11 @@ async fn api_lists_alerts_cases_and_decisions() {
         error.contains("nope") && error.contains("suricata-eve") && error.contains("syslog"),
         "the error should name the bad format and list valid ones: {body}"
     );
-    let health = get("/api/v1/health").await;
+    assert_eq!(
+        get("/api/v1/health").await,
+        serde_json::json!({"status": "ok"})
+    );
+    let health = get("/api/v1/status").await;
     assert_eq!(health["counts"]["events"], 12, "{health}");
     assert_eq!(health["counts"]["dead_letters"], 0, "{health}");
 

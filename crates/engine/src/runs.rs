@@ -1,6 +1,7 @@
 //! Starting runs by hand, by webhook or on schedule, answering approvals,
 //! and cancelling runs: the operations the CLI and the API share.
 
+use riposte_auth::{Identity, Permission, may, may_approve};
 use riposte_model::{
     Actor, Approval, ApprovalId, ApprovalStatus, AuditEntry, PlaybookRun, RunId, RunStatus,
     RunTrigger, Timestamp, TriggerKind,
@@ -38,7 +39,7 @@ pub async fn start_run(
     playbook: &str,
     kind: TriggerKind,
     data: Value,
-    by: Option<String>,
+    by: Option<&Identity>,
     now: Timestamp,
 ) -> Result<PlaybookRun, RunError> {
     let pb = playbooks
@@ -80,23 +81,26 @@ pub async fn start_run(
     let trigger = RunTrigger {
         kind,
         data,
-        by: by.clone(),
+        by: by.map(|who| who.user.clone()),
     };
     let run = PlaybookRun::pending(&pb.id, pb.revision, pb.mode, trigger, None, now);
     let mut tx = store.begin().await?;
     tx.save_run(&run, None).await?;
-    let actor = match &by {
-        Some(name) => Actor::User { name: name.clone() },
+    let actor = match by {
+        Some(who) => who.actor(),
         None => Actor::System {
             component: kind.as_str().to_owned(),
         },
     };
-    tx.audit(&AuditEntry::new(
-        now,
-        actor,
-        "run.start",
-        format!("run:{}", run.id),
-        format!("playbook {} ({} trigger)", pb.id, kind),
+    tx.audit(&with_via(
+        AuditEntry::new(
+            now,
+            actor,
+            "run.start",
+            format!("run:{}", run.id),
+            format!("playbook {} ({} trigger)", pb.id, kind),
+        ),
+        by,
     ))
     .await?;
     tx.commit().await?;
@@ -108,10 +112,11 @@ pub async fn answer_approval(
     store: &dyn Store,
     id: ApprovalId,
     approve: bool,
-    by: &str,
+    by: &Identity,
     comment: Option<String>,
     now: Timestamp,
 ) -> Result<Approval, RunError> {
+    may(by, Permission::ApprovalsAnswer).map_err(|e| RunError::Forbidden(e.to_string()))?;
     let mut tx = store.begin().await?;
     let Some(mut a) = tx.get_approval(id).await? else {
         return Err(RunError::NotFound {
@@ -143,9 +148,10 @@ pub async fn answer_approval(
             a.expires_at.to_rfc3339()
         )));
     }
-    if !a.approvers.is_empty() && !a.approvers.iter().any(|x| x == by) {
+    if !may_approve(by, &a.approvers) {
         return Err(RunError::Forbidden(format!(
-            "{by} may not answer approval {id} (approvers: {})",
+            "{} may not answer approval {id} (approvers: {})",
+            by.user,
             a.approvers.join(", ")
         )));
     }
@@ -154,23 +160,24 @@ pub async fn answer_approval(
     } else {
         ApprovalStatus::Rejected
     };
-    a.decided_by = Some(by.to_owned());
+    a.decided_by = Some(by.user.clone());
     a.decided_at = Some(now);
     a.comment = comment;
     tx.save_approval(&a).await?;
     tx.wake_run(a.run, now).await?;
-    tx.audit(&AuditEntry::new(
-        now,
-        Actor::User {
-            name: by.to_owned(),
-        },
-        if approve {
-            "approval.approve"
-        } else {
-            "approval.reject"
-        },
-        format!("run:{}", a.run),
-        format!("{}: {}", a.step, a.prompt),
+    tx.audit(&with_via(
+        AuditEntry::new(
+            now,
+            by.actor(),
+            if approve {
+                "approval.approve"
+            } else {
+                "approval.reject"
+            },
+            format!("run:{}", a.run),
+            format!("{}: {}", a.step, a.prompt),
+        ),
+        Some(by),
     ))
     .await?;
     tx.commit().await?;
@@ -181,10 +188,11 @@ pub async fn answer_approval(
 pub async fn cancel_run(
     store: &dyn Store,
     id: RunId,
-    by: &str,
+    by: &Identity,
     reason: &str,
     now: Timestamp,
 ) -> Result<PlaybookRun, RunError> {
+    may(by, Permission::RunsWrite).map_err(|e| RunError::Forbidden(e.to_string()))?;
     let mut tx = store.begin().await?;
     let Some(mut run) = tx.get_run(id).await? else {
         return Err(RunError::NotFound {
@@ -201,21 +209,25 @@ pub async fn cancel_run(
     run.status = RunStatus::Cancelled;
     run.next_at = None;
     run.finished_at = now;
-    run.message = Some(format!("cancelled by {by}: {reason}"));
+    run.message = Some(format!("cancelled by {}: {reason}", by.user));
     tx.save_run(&run, None).await?;
     crate::executor::end_pending_approvals(&mut *tx, &run, now).await?;
-    tx.audit(&AuditEntry::new(
-        now,
-        Actor::User {
-            name: by.to_owned(),
-        },
-        "run.cancel",
-        format!("run:{id}"),
-        reason,
+    tx.audit(&with_via(
+        AuditEntry::new(now, by.actor(), "run.cancel", format!("run:{id}"), reason),
+        Some(by),
     ))
     .await?;
     tx.commit().await?;
     Ok(run)
+}
+
+/// An entry made on behalf of an identity says how it got in (`key:ID`,
+/// `local:root`), so the log tells a person's key from the command line.
+fn with_via(entry: AuditEntry, by: Option<&Identity>) -> AuditEntry {
+    match by {
+        Some(who) => entry.with_details(serde_json::json!({ "via": who.via.to_string() })),
+        None => entry,
+    }
 }
 
 /// The settings key holding a scheduled playbook's last start.

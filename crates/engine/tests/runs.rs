@@ -9,6 +9,18 @@ use std::sync::Arc;
 
 use chrono::{TimeDelta, TimeZone, Utc};
 use riposte_engine::runs::{RunError, answer_approval, start_run, start_scheduled};
+
+/// A responder named `name` (may answer approvals and cancel runs), as a
+/// key would authenticate them.
+fn who(name: &str) -> riposte_auth::Identity {
+    riposte_auth::Identity {
+        user: name.to_owned(),
+        user_id: Some(riposte_model::UserId::new()),
+        role: riposte_model::Role::Responder,
+        via: riposte_auth::Via::Key(riposte_model::KeyId::from_bytes([1; 8])),
+        scope: None,
+    }
+}
 use riposte_engine::{Engine, Executor};
 use riposte_ingest::{DecodeCtx, Format, Line, decode_batch};
 use riposte_model::{
@@ -140,16 +152,23 @@ async fn an_approval_holds_the_run_and_the_answer_resumes_it_in_the_executor() {
 
     // Nothing is due before an answer.
     assert_eq!(w.executor.run_due().await.unwrap(), 0);
-    let err = answer_approval(w.store.as_ref(), pending[0].id, true, "mallory", None, t0())
-        .await
-        .unwrap_err();
+    let err = answer_approval(
+        w.store.as_ref(),
+        pending[0].id,
+        true,
+        &who("mallory"),
+        None,
+        t0(),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, RunError::Forbidden(_)), "{err}");
     w.clock.set(t0() + TimeDelta::minutes(3));
     answer_approval(
         w.store.as_ref(),
         pending[0].id,
         true,
-        "alice",
+        &who("alice"),
         Some("confirmed".into()),
         w.clock.now(),
     )
@@ -159,7 +178,7 @@ async fn an_approval_holds_the_run_and_the_answer_resumes_it_in_the_executor() {
         w.store.as_ref(),
         pending[0].id,
         false,
-        "alice",
+        &who("alice"),
         None,
         w.clock.now(),
     )
@@ -270,7 +289,7 @@ async fn manual_runs_check_inputs_and_respect_concurrency() {
         "contain",
         TriggerKind::Manual,
         json!({"ip": "nope"}),
-        Some("alice".into()),
+        Some(&who("alice")),
         t0(),
     )
     .await
@@ -301,7 +320,7 @@ async fn manual_runs_check_inputs_and_respect_concurrency() {
             "contain",
             TriggerKind::Manual,
             json!({"ip": ip}),
-            Some("alice".into()),
+            Some(&who("alice")),
             t0(),
         )
         .await
@@ -657,7 +676,7 @@ steps:
         "slow",
         TriggerKind::Manual,
         json!({}),
-        Some("alice".into()),
+        Some(&who("alice")),
         w.clock.now(),
     )
     .await
@@ -686,7 +705,7 @@ async fn a_cancelled_run_stays_cancelled_and_its_approval_ends() {
     let cancelled = riposte_engine::runs::cancel_run(
         w.store.as_ref(),
         waiting.id,
-        "alice",
+        &who("alice"),
         "wrong host",
         w.clock.now(),
     )
@@ -701,7 +720,7 @@ async fn a_cancelled_run_stays_cancelled_and_its_approval_ends() {
         w.store.as_ref(),
         approval.id,
         true,
-        "alice",
+        &who("alice"),
         None,
         w.clock.now(),
     )

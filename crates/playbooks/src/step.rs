@@ -568,6 +568,28 @@ impl StepParser<'_> {
                 None
             }
         };
+        let mut approvers_ok = true;
+        for (i, entry) in raw.approvers.iter().enumerate() {
+            let problem = match entry.strip_prefix("role:") {
+                Some(role) => match role.parse::<riposte_model::Role>() {
+                    Ok(riposte_model::Role::Service) => {
+                        Some("role:service cannot answer approvals".to_owned())
+                    }
+                    Ok(_) => None,
+                    Err(e) => Some(e.to_string()),
+                },
+                None => riposte_model::validate_user_name(entry)
+                    .err()
+                    .map(|e| format!("{e} (a user name, or role:ROLE)")),
+            };
+            if let Some(problem) = problem {
+                self.push(&format!("{at}.approval.approvers[{i}]"), problem);
+                approvers_ok = false;
+            }
+        }
+        if !approvers_ok {
+            return None;
+        }
         Some(StepKind::Approval {
             prompt: prompt?,
             approvers: raw.approvers,

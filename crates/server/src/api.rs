@@ -6,8 +6,9 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, header};
-use axum::routing::{get, post};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware;
+use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
 use riposte_engine::{BatchSummary, PipelineError, PipelineHandle};
 use riposte_ingest::{DecodeCtx, Format, decode_batch};
@@ -17,7 +18,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::ApiError;
+use crate::guard::{Access, Body as BodyKind, Guard};
 use crate::intake::{self, Framing, Limits};
+use riposte_auth::Permission;
 
 /// What handlers share.
 #[derive(Clone, Debug)]
@@ -37,6 +40,8 @@ pub struct AppState {
     pub responder: Arc<riposte_respond::Responder>,
     /// Runs playbooks: started by hand or webhook, woken by approvals.
     pub executor: Arc<riposte_engine::Executor>,
+    /// Authentication, authorisation and browser-attack checks.
+    pub guard: Arc<Guard>,
 }
 
 /// Request bodies larger than this are refused (413): before being read
@@ -51,40 +56,199 @@ pub const MAX_CONCURRENT_REQUESTS: usize = 32;
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 10_000;
 
-pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/api/v1/health", get(health))
-        .route("/api/v1/alerts", get(alerts))
-        .route("/api/v1/cases", get(cases))
-        .route("/api/v1/cases/{id}", get(case))
-        .route("/api/v1/decisions", get(decisions))
-        .route("/api/v1/review", get(review))
-        .route("/api/v1/breaker", get(breaker))
-        .route("/v1/decisions/stream", get(crate::crowdsec::stream))
-        .route("/v1/decisions", get(crate::crowdsec::lookup))
-        .route("/api/v1/dead-letters", get(dead_letters))
-        .route("/api/v1/audit", get(audit))
-        .route("/api/v1/enforcers", get(enforcers))
-        .route("/api/v1/runs", get(crate::runs_api::list))
-        .route("/api/v1/runs/{id}", get(crate::runs_api::show))
-        .route("/api/v1/runs/{id}/cancel", post(crate::runs_api::cancel))
-        .route("/api/v1/approvals", get(crate::runs_api::approvals))
-        .route("/api/v1/approvals/{id}", post(crate::runs_api::answer))
-        .route("/api/v1/playbooks", get(crate::runs_api::playbooks))
-        .route("/api/v1/playbooks/{id}/runs", post(crate::runs_api::start))
-        .route(
+type Handler = MethodRouter<AppState>;
+
+/// Every route, who may call it ([`Access`]) and its handler: the one
+/// place that says so. The router is built from it and a test walks it.
+fn routes() -> Vec<(&'static str, Method, Access, Handler)> {
+    use crate::intel_api as i;
+    use crate::runs_api as r;
+    use Access::{Bouncer, Permission as Needs, Public, Webhook};
+    use BodyKind::{Events, Json as JsonBody, None as NoBody};
+    use Permission as P;
+    vec![
+        ("/api/v1/health", Method::GET, Public, get(health)),
+        (
+            "/api/v1/status",
+            Method::GET,
+            Needs(P::StatusRead, NoBody),
+            get(status),
+        ),
+        (
+            "/api/v1/alerts",
+            Method::GET,
+            Needs(P::AlertsRead, NoBody),
+            get(alerts),
+        ),
+        (
+            "/api/v1/cases",
+            Method::GET,
+            Needs(P::CasesRead, NoBody),
+            get(cases),
+        ),
+        (
+            "/api/v1/cases/{id}",
+            Method::GET,
+            Needs(P::CasesRead, NoBody),
+            get(case),
+        ),
+        (
+            "/api/v1/decisions",
+            Method::GET,
+            Needs(P::DecisionsRead, NoBody),
+            get(decisions),
+        ),
+        (
+            "/api/v1/review",
+            Method::GET,
+            Needs(P::ReviewRead, NoBody),
+            get(review),
+        ),
+        (
+            "/api/v1/breaker",
+            Method::GET,
+            Needs(P::BreakerRead, NoBody),
+            get(breaker),
+        ),
+        (
+            "/v1/decisions/stream",
+            Method::GET,
+            Bouncer,
+            get(crate::crowdsec::stream),
+        ),
+        (
+            "/v1/decisions",
+            Method::GET,
+            Bouncer,
+            get(crate::crowdsec::lookup),
+        ),
+        (
+            "/api/v1/dead-letters",
+            Method::GET,
+            Needs(P::DeadLettersRead, NoBody),
+            get(dead_letters),
+        ),
+        (
+            "/api/v1/audit",
+            Method::GET,
+            Needs(P::AuditRead, NoBody),
+            get(audit),
+        ),
+        (
+            "/api/v1/enforcers",
+            Method::GET,
+            Needs(P::EnforcersRead, NoBody),
+            get(enforcers),
+        ),
+        (
+            "/api/v1/runs",
+            Method::GET,
+            Needs(P::RunsRead, NoBody),
+            get(r::list),
+        ),
+        (
+            "/api/v1/runs/{id}",
+            Method::GET,
+            Needs(P::RunsRead, NoBody),
+            get(r::show),
+        ),
+        (
+            "/api/v1/runs/{id}/cancel",
+            Method::POST,
+            Needs(P::RunsWrite, JsonBody),
+            post(r::cancel),
+        ),
+        (
+            "/api/v1/approvals",
+            Method::GET,
+            Needs(P::ApprovalsRead, NoBody),
+            get(r::approvals),
+        ),
+        (
+            "/api/v1/approvals/{id}",
+            Method::POST,
+            Needs(P::ApprovalsAnswer, JsonBody),
+            post(r::answer),
+        ),
+        (
+            "/api/v1/playbooks",
+            Method::GET,
+            Needs(P::PlaybooksRead, NoBody),
+            get(r::playbooks),
+        ),
+        (
+            "/api/v1/playbooks/{id}/runs",
+            Method::POST,
+            Needs(P::RunsWrite, JsonBody),
+            post(r::start),
+        ),
+        (
             "/api/v1/playbooks/{id}/webhook",
-            post(crate::runs_api::webhook),
-        )
-        .route("/api/v1/events", post(events))
-        .route("/api/v1/intel/lookup", get(crate::intel_api::lookup))
-        .route("/api/v1/intel/stats", get(crate::intel_api::stats))
-        .route("/api/v1/intel/sightings", get(crate::intel_api::sightings))
+            Method::POST,
+            Webhook,
+            post(r::webhook),
+        ),
+        (
+            "/api/v1/events",
+            Method::POST,
+            Needs(P::EventsWrite, Events),
+            post(events),
+        ),
+        (
+            "/api/v1/intel/lookup",
+            Method::GET,
+            Needs(P::IntelRead, NoBody),
+            get(i::lookup),
+        ),
+        (
+            "/api/v1/intel/stats",
+            Method::GET,
+            Needs(P::IntelRead, NoBody),
+            get(i::stats),
+        ),
+        (
+            "/api/v1/intel/sightings",
+            Method::GET,
+            Needs(P::IntelRead, NoBody),
+            get(i::sightings),
+        ),
+    ]
+}
+
+/// Each route's path, method and [`Access`], for tests and docs.
+pub fn route_table() -> Vec<(&'static str, Method, Access)> {
+    routes()
+        .into_iter()
+        .map(|(path, method, access, _)| (path, method, access))
+        .collect()
+}
+
+pub fn app(state: AppState) -> Router {
+    let mut router = Router::new();
+    for (path, _method, access, handler) in routes() {
+        router = router.route(
+            path,
+            handler.route_layer(middleware::from_fn_with_state(
+                (state.clone(), access),
+                crate::guard::check,
+            )),
+        );
+    }
+    router
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::guard::same_site,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower::limit::ConcurrencyLimitLayer::new(
             MAX_CONCURRENT_REQUESTS,
         ))
         .with_state(state)
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("no route {}", uri.path()))
 }
 
 #[derive(Deserialize)]
@@ -101,7 +265,14 @@ impl ListQuery {
     }
 }
 
-async fn health(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// Liveness, for load balancers and probes: unauthenticated, so it says
+/// nothing but that the service answers.
+async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// The version and what the store holds (`status:read`).
+async fn status(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
     let counts = s.store.counts().await?;
     Ok(Json(
         json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "counts": counts}),
@@ -209,8 +380,8 @@ pub const MAX_INFLATED_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Bulk ingestion. The body is either a JSON value — one record or an array
 /// of records (objects for the JSON formats, strings for line formats) — or,
-/// with `Content-Type: application/x-ndjson` (or `text/plain`), one record
-/// per line. `Content-Encoding: gzip` is accepted. The format is
+/// with `Content-Type: application/x-ndjson` (or `application/jsonl`), one
+/// record per line. `Content-Encoding: gzip` is accepted. The format is
 /// `?format=` (default `suricata-eve`). The body is parsed as it arrives
 /// (`crate::intake`) and refused at the first record or byte past a limit.
 /// Answers after the records are committed, so a 200 means stored;
@@ -245,7 +416,9 @@ async fn events(
         }
     };
     let content_type = header(header::CONTENT_TYPE);
-    let framing = if ["application/x-ndjson", "application/jsonl", "text/plain"]
+    // The guard let only JSON and line-delimited types through (not
+    // text/plain, which any web page may send cross-site).
+    let framing = if ["application/x-ndjson", "application/jsonl"]
         .iter()
         .any(|t| content_type.starts_with(t))
     {

@@ -18,6 +18,12 @@ pub enum ApiError {
     Conflict(String),
     /// A body over a size limit (after decompression too).
     TooLarge(String),
+    /// A body of a type the route does not take (`text/plain` on JSON).
+    UnsupportedMediaType(String),
+    /// A `Host` this server does not answer for (DNS rebinding).
+    MisdirectedRequest(String),
+    /// Too many failed authentications from one address.
+    TooManyRequests(String),
     /// The pipeline is shutting down; the client should retry elsewhere/later.
     Unavailable(String),
     Internal(String),
@@ -32,6 +38,9 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, m),
             ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
+            ApiError::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m),
+            ApiError::MisdirectedRequest(m) => (StatusCode::MISDIRECTED_REQUEST, m),
+            ApiError::TooManyRequests(m) => (StatusCode::TOO_MANY_REQUESTS, m),
             ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal API error");

@@ -2,10 +2,11 @@
 //! secrets redacted), start runs by hand or by webhook, cancel them, and
 //! answer approvals.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use riposte_auth::Identity;
 use riposte_engine::runs::{self, RunError};
 use riposte_model::{Approval, ApprovalStatus, PlaybookRun, RunStatus, TriggerKind};
 use riposte_store::RunFilter;
@@ -82,25 +83,36 @@ pub(crate) async fn show(
     Ok(Json(body))
 }
 
-#[derive(Deserialize)]
+/// A JSON body that may be left out (`{}` then): the guard has already
+/// refused any body that is not `application/json`.
+fn json_or_empty<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not the expected JSON: {e}")))
+}
+
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CancelBody {
-    by: String,
     #[serde(default)]
     reason: Option<String>,
 }
 
-/// `POST /api/v1/runs/{id}/cancel` `{"by": "alice", "reason": "…"}`.
+/// `POST /api/v1/runs/{id}/cancel` `{"reason": "…"}` (the body may be
+/// left out); the caller's identity is who cancelled it.
 pub(crate) async fn cancel(
     State(s): State<AppState>,
+    Extension(who): Extension<Identity>,
     Path(id): Path<String>,
-    body: Result<Json<CancelBody>, axum::extract::rejection::JsonRejection>,
+    body: Bytes,
 ) -> Result<Json<PlaybookRun>, ApiError> {
     let id = parse_id("run", &id)?;
-    let Json(b) = body?;
+    let b: CancelBody = json_or_empty(&body)?;
     let reason = b.reason.unwrap_or_else(|| "cancelled".into());
     Ok(Json(
-        runs::cancel_run(s.store.as_ref(), id, &b.by, &reason, s.clock.now()).await?,
+        runs::cancel_run(s.store.as_ref(), id, &who, &reason, s.clock.now()).await?,
     ))
 }
 
@@ -130,15 +142,15 @@ pub(crate) async fn approvals(
 #[serde(deny_unknown_fields)]
 pub(crate) struct AnswerBody {
     approve: bool,
-    by: String,
     #[serde(default)]
     comment: Option<String>,
 }
 
-/// `POST /api/v1/approvals/{id}` `{"approve": true, "by": "alice"}`; the
-/// run resumes at once.
+/// `POST /api/v1/approvals/{id}` `{"approve": true, "comment": "…"}`,
+/// answered as the caller's identity; the run resumes at once.
 pub(crate) async fn answer(
     State(s): State<AppState>,
+    Extension(who): Extension<Identity>,
     Path(id): Path<String>,
     body: Result<Json<AnswerBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Approval>, ApiError> {
@@ -148,7 +160,7 @@ pub(crate) async fn answer(
         s.store.as_ref(),
         id,
         b.approve,
-        &b.by,
+        &who,
         b.comment,
         s.clock.now(),
     )
@@ -183,29 +195,29 @@ pub(crate) async fn playbooks(State(s): State<AppState>) -> Json<Vec<Value>> {
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StartBody {
     #[serde(default)]
     inputs: serde_json::Map<String, Value>,
-    by: String,
 }
 
-/// `POST /api/v1/playbooks/{id}/runs` `{"inputs": {…}, "by": "alice"}`:
-/// a manual run; 202 with the run id.
+/// `POST /api/v1/playbooks/{id}/runs` `{"inputs": {…}}` (the body may be
+/// left out): a manual run by the caller; 202 with the run id.
 pub(crate) async fn start(
     State(s): State<AppState>,
+    Extension(who): Extension<Identity>,
     Path(id): Path<String>,
-    body: Result<Json<StartBody>, axum::extract::rejection::JsonRejection>,
+    body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let Json(b) = body?;
+    let b: StartBody = json_or_empty(&body)?;
     let run = runs::start_run(
         s.store.as_ref(),
         s.executor.playbooks(),
         &id,
         TriggerKind::Manual,
         Value::Object(b.inputs),
-        Some(b.by),
+        Some(&who),
         s.clock.now(),
     )
     .await?;
@@ -213,35 +225,15 @@ pub(crate) async fn start(
     Ok((StatusCode::ACCEPTED, Json(json!({"run_id": run.id}))))
 }
 
-/// `POST /api/v1/playbooks/{id}/webhook` with `Authorization: Bearer
-/// <the playbook's webhook secret>`: the JSON body becomes `trigger.data`;
-/// 202 with the run id. A wrong or missing token is 401, and says nothing
-/// about whether the playbook exists.
+/// `POST /api/v1/playbooks/{id}/webhook`, authenticated by the guard
+/// (the playbook's webhook secret, or a key allowed this webhook): the JSON
+/// body becomes `trigger.data`; 202 with the run id.
 pub(crate) async fn webhook(
     State(s): State<AppState>,
+    Extension(who): Extension<Identity>,
     Path(id): Path<String>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    let expected = s
-        .executor
-        .playbooks()
-        .get(&id)
-        .and_then(|p| p.trigger.webhook.clone())
-        .and_then(|name| s.executor.secrets().get(&name).map(str::to_owned));
-    let authorized = expected.as_deref().is_some_and(|e| {
-        crate::secret::matches(token.as_bytes(), &crate::secret::digest(e.as_bytes()))
-    });
-    if !authorized {
-        return Err(ApiError::Unauthorized(
-            "missing or wrong bearer token".into(),
-        ));
-    }
     let data: Value = if body.is_empty() {
         json!({})
     } else {
@@ -254,7 +246,7 @@ pub(crate) async fn webhook(
         &id,
         TriggerKind::Webhook,
         data,
-        Some("webhook".into()),
+        Some(&who),
         s.clock.now(),
     )
     .await?;

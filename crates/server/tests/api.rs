@@ -18,7 +18,10 @@ async fn state() -> AppState {
 }
 
 async fn call(state: &AppState, req: Request<Body>) -> (StatusCode, Value) {
-    let resp = app(state.clone()).oneshot(req).await.unwrap();
+    let resp = app(state.clone())
+        .oneshot(common::as_admin(req))
+        .await
+        .unwrap();
     let status = resp.status();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     (
@@ -132,7 +135,7 @@ async fn posted_records_are_bounded_like_file_lines() {
 
     let (_, health) = call(
         &s,
-        Request::get("/api/v1/health").body(Body::empty()).unwrap(),
+        Request::get("/api/v1/status").body(Body::empty()).unwrap(),
     )
     .await;
     assert_eq!(health["status"], "ok");
@@ -228,7 +231,7 @@ async fn gzip_bombs_and_bad_encodings_are_refused() {
         &s,
         post_bytes(
             "/api/v1/events?format=syslog",
-            "text/plain",
+            "application/x-ndjson",
             Some("gzip"),
             bomb,
         ),
@@ -247,7 +250,7 @@ async fn gzip_bombs_and_bad_encodings_are_refused() {
         &s,
         post_bytes(
             "/api/v1/events?format=syslog",
-            "text/plain",
+            "application/x-ndjson",
             Some("gzip"),
             b"plain".to_vec(),
         ),
@@ -266,7 +269,7 @@ async fn gzip_bombs_and_bad_encodings_are_refused() {
         &s,
         post_bytes(
             "/api/v1/events?format=syslog",
-            "text/plain",
+            "application/x-ndjson",
             Some("br"),
             b"x".to_vec(),
         ),

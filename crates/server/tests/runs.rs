@@ -18,6 +18,8 @@ use tower::ServiceExt;
 
 mod common;
 
+use riposte_testkit::identity::{ANALYST, RESPONDER, VIEWER};
+
 const PLAYBOOK: &str = r#"
 version: 1
 id: contain
@@ -56,7 +58,17 @@ async fn state() -> AppState {
     }
 }
 
+/// As the fixture admin, unless `req` carries credentials.
 async fn call(s: &AppState, req: Request<Body>) -> (StatusCode, Value) {
+    call_anon(s, common::as_admin(req)).await
+}
+
+async fn call_as(s: &AppState, key: &str, req: Request<Body>) -> (StatusCode, Value) {
+    call_anon(s, common::with_key(req, key)).await
+}
+
+/// With only the credentials `req` carries.
+async fn call_anon(s: &AppState, req: Request<Body>) -> (StatusCode, Value) {
     let resp = app(s.clone()).oneshot(req).await.unwrap();
     let status = resp.status();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
@@ -91,7 +103,7 @@ async fn a_manual_run_waits_for_approval_given_over_http() {
         &s,
         post(
             "/api/v1/playbooks/contain/runs",
-            json!({"inputs": {"ip": "nope"}, "by": "alice"}),
+            json!({"inputs": {"ip": "nope"}}),
         ),
     )
     .await;
@@ -100,11 +112,7 @@ async fn a_manual_run_waits_for_approval_given_over_http() {
         body["error"],
         "invalid inputs: input ip: \"nope\" is not of type ip"
     );
-    let (status, body) = call(
-        &s,
-        post("/api/v1/playbooks/nope/runs", json!({"by": "alice"})),
-    )
-    .await;
+    let (status, body) = call(&s, post("/api/v1/playbooks/nope/runs", json!({}))).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (
@@ -113,11 +121,12 @@ async fn a_manual_run_waits_for_approval_given_over_http() {
         )
     );
 
-    let (status, body) = call(
+    let (status, body) = call_as(
         &s,
+        RESPONDER,
         post(
             "/api/v1/playbooks/contain/runs",
-            json!({"inputs": {"ip": "203.0.113.7"}, "by": "alice"}),
+            json!({"inputs": {"ip": "203.0.113.7"}}),
         ),
     )
     .await;
@@ -127,44 +136,92 @@ async fn a_manual_run_waits_for_approval_given_over_http() {
 
     let (_, run) = call(&s, get(&format!("/api/v1/runs/{run_id}"))).await;
     assert_eq!(run["status"], "waiting");
-    assert_eq!(run["trigger"]["by"], "alice");
+    assert_eq!(run["trigger"]["by"], "rick");
     assert_eq!(run["approvals"][0]["prompt"], "Ban 203.0.113.7?");
     let approval = run["approvals"][0]["id"].as_str().unwrap().to_owned();
     let (_, pending) = call(&s, get("/api/v1/approvals?status=pending")).await;
     assert_eq!(pending.as_array().unwrap().len(), 1);
 
-    let (status, body) = call(
+    // A `by` in the body is not how an approver is named any more.
+    let (status, body) = call_as(
         &s,
+        RESPONDER,
         post(
             &format!("/api/v1/approvals/{approval}"),
-            json!({"approve": true, "by": "bob"}),
+            json!({"approve": true, "by": "alice"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `by`"),
+        "{body}"
+    );
+    // Rick may answer approvals, but this one names alice.
+    let (status, body) = call_as(
+        &s,
+        RESPONDER,
+        post(
+            &format!("/api/v1/approvals/{approval}"),
+            json!({"approve": true}),
         ),
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(
         body["error"],
-        format!("bob may not answer approval {approval} (approvers: alice)")
+        format!("rick may not answer approval {approval} (approvers: alice)")
     );
-    let (status, body) = call(
+    // A viewer may not answer approvals at all.
+    let (status, body) = call_as(
         &s,
+        VIEWER,
         post(
             &format!("/api/v1/approvals/{approval}"),
-            json!({"approve": true, "by": "alice", "comment": "go"}),
+            json!({"approve": true}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (
+            StatusCode::FORBIDDEN,
+            Some("vera (viewer) lacks permission approvals:answer")
+        )
+    );
+    let (status, body) = call_as(
+        &s,
+        ANALYST,
+        post(
+            &format!("/api/v1/approvals/{approval}"),
+            json!({"approve": true, "comment": "go"}),
         ),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "approved");
-    let (status, _) = call(
+    assert_eq!(body["decided_by"], "alice");
+    let (status, _) = call_as(
         &s,
+        ANALYST,
         post(
             &format!("/api/v1/approvals/{approval}"),
-            json!({"approve": false, "by": "alice"}),
+            json!({"approve": false}),
         ),
     )
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
+    // The audit names the key's user and the key it came in by.
+    let audit = s.store.list_audit(100).await.unwrap();
+    let approved = audit
+        .iter()
+        .find(|e| e.action == "approval.approve")
+        .expect("an approval.approve entry");
+    assert_eq!(approved.actor.to_string(), "user:alice");
+    assert_eq!(approved.details["via"], "key:7e57000000000002");
 
     assert_eq!(s.executor.run_due().await.unwrap(), 1);
     let (_, run) = call(&s, get(&format!("/api/v1/runs/{run_id}"))).await;
@@ -202,7 +259,7 @@ async fn webhooks_need_the_playbook_secret_and_runs_can_be_cancelled() {
         }
         r.body(Body::from(body.to_owned())).unwrap()
     };
-    let (status, body) = call(&s, hook(None, "{}")).await;
+    let (status, body) = call_anon(&s, hook(None, "{}")).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (
@@ -210,15 +267,20 @@ async fn webhooks_need_the_playbook_secret_and_runs_can_be_cancelled() {
             Some("missing or wrong bearer token")
         )
     );
-    let (status, _) = call(&s, hook(Some("hook-token-012345678"), "{}")).await;
+    let (status, _) = call_anon(&s, hook(Some("hook-token-012345678"), "{}")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // The same answer for a playbook that does not exist.
     let other = Request::post("/api/v1/playbooks/nope/webhook")
         .header("authorization", "Bearer hook-token-0123456789")
         .body(Body::empty())
         .unwrap();
-    assert_eq!(call(&s, other).await.0, StatusCode::UNAUTHORIZED);
-    let (status, body) = call(
+    assert_eq!(call_anon(&s, other).await.0, StatusCode::UNAUTHORIZED);
+    // An analyst's key may not call webhooks (no runs:write).
+    assert_eq!(
+        call_as(&s, ANALYST, hook(None, "{}")).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, body) = call_anon(
         &s,
         hook(
             Some("hook-token-0123456789"),
@@ -230,6 +292,7 @@ async fn webhooks_need_the_playbook_secret_and_runs_can_be_cancelled() {
     let id = body["run_id"].as_str().unwrap().to_owned();
     let (_, run) = call(&s, get(&format!("/api/v1/runs/{id}"))).await;
     assert_eq!(run["trigger"]["kind"], "webhook");
+    assert_eq!(run["trigger"]["by"], "webhook:contain");
     assert_eq!(run["trigger"]["data"]["host"], "ws-12");
     assert_eq!(run["status"], "pending");
 
@@ -237,13 +300,13 @@ async fn webhooks_need_the_playbook_secret_and_runs_can_be_cancelled() {
         &s,
         post(
             &format!("/api/v1/runs/{id}/cancel"),
-            json!({"by": "alice", "reason": "false alarm"}),
+            json!({"reason": "false alarm"}),
         ),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(run["status"], "cancelled");
-    assert_eq!(run["message"], "cancelled by alice: false alarm");
+    assert_eq!(run["message"], "cancelled by root-admin: false alarm");
     assert_eq!(
         s.executor.run_due().await.unwrap(),
         0,
@@ -251,7 +314,9 @@ async fn webhooks_need_the_playbook_secret_and_runs_can_be_cancelled() {
     );
     let (status, _) = call(
         &s,
-        post(&format!("/api/v1/runs/{id}/cancel"), json!({"by": "alice"})),
+        Request::post(format!("/api/v1/runs/{id}/cancel"))
+            .body(Body::empty())
+            .unwrap(),
     )
     .await;
     assert_eq!(status, StatusCode::CONFLICT);

@@ -129,8 +129,18 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(config.api.listen)
         .await
         .with_context(|| format!("binding the API to {}", config.api.listen))?;
-    tracing::info!(listen = %listener.local_addr()?, tls = config.api.tls.is_some(), "API listening");
+    let bound = listener.local_addr()?;
+    tracing::info!(listen = %bound, tls = config.api.tls.is_some(), "API listening");
+    let secret = riposte_auth::ServerSecret::load_or_create(&config.auth.secret_file)
+        .with_context(|| format!("the server secret {}", config.auth.secret_file.display()))?;
+    let guard = Arc::new(riposte_server::Guard::new(
+        store.clone(),
+        secret,
+        riposte_server::HostPolicy::new(bound, &config.api.hosts),
+        config.api.trusted_proxies.clone(),
+    ));
     let state = AppState {
+        guard,
         store,
         pipeline: handle,
         responder,

@@ -760,7 +760,12 @@ async fn intel_rest_routes_lookup_stats_and_page_sightings() {
         let http = s.http.clone();
         let url = format!("{}{path}", s.url);
         async move {
-            let resp = http.get(url).send().await.unwrap();
+            let resp = http
+                .get(url)
+                .bearer_auth(riposte_testkit::identity::VIEWER)
+                .send()
+                .await
+                .unwrap();
             (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
         }
     };

@@ -27,6 +27,8 @@ pub fn corpus(rel: &str) -> Option<PathBuf> {
     None
 }
 
+#[cfg(feature = "identity")]
+pub mod identity;
 mod smtp;
 
 pub use smtp::{ReceivedMail, SmtpSink};

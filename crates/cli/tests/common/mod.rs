@@ -27,11 +27,57 @@ pub fn free_port() -> u16 {
 }
 
 /// An HTTP client whose requests cannot hang a test: each is bounded too.
+/// It authenticates as the fixture admin ([`seed_identities`]).
 pub fn client() -> reqwest::Client {
+    client_as(riposte_testkit::identity::ADMIN)
+}
+
+/// [`client`] with another fixture key.
+pub fn client_as(key: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {key}").parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+/// A client without credentials.
+pub fn anonymous_client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap()
+}
+
+/// The fixture users and keys (`riposte_testkit::identity`) in the store
+/// `config` names, and the secret they are hashed under in its
+/// `auth.secret_file`; once per store.
+pub fn seed_identities(config: &Path) {
+    let Ok(cfg) = riposte_service::Config::load(config) else {
+        return; // the test means `serve` to refuse this config
+    };
+    std::thread::spawn(move || {
+        riposte_store::create_private_dir(&cfg.data_dir).unwrap();
+        if let Some(parent) = cfg.auth.secret_file.parent() {
+            riposte_store::create_private_dir(parent).unwrap();
+        }
+        riposte_testkit::identity::write_secret_file(&cfg.auth.secret_file);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let store = riposte_store::open(&cfg.store_url).await.unwrap();
+            riposte_testkit::identity::seed_once(store.as_ref()).await;
+        });
+    })
+    .join()
+    .unwrap();
 }
 
 pub fn sqlite_url(dir: &Path) -> String {
@@ -48,6 +94,7 @@ pub struct Serve {
 
 impl Serve {
     pub fn start(config: &Path, port: u16, label: &str) -> Serve {
+        seed_identities(config);
         let dir = config.parent().unwrap();
         let stderr_path = dir.join(format!("{label}.stderr"));
         let stderr = std::fs::File::create(&stderr_path).unwrap();
@@ -86,7 +133,7 @@ impl Serve {
         }
     }
 
-    /// Polls `/api/v1/health` until `done(counts)` holds; returns those counts.
+    /// Polls `/api/v1/status` until `done(counts)` holds; returns those counts.
     pub async fn wait_health(
         &mut self,
         client: &reqwest::Client,
@@ -96,10 +143,10 @@ impl Serve {
         let mut last = None;
         for _ in 0..POLL_ATTEMPTS {
             self.assert_running(what);
-            if let Ok(resp) = client.get(self.url("/api/v1/health")).send().await
+            if let Ok(resp) = client.get(self.url("/api/v1/status")).send().await
                 && resp.status() == reqwest::StatusCode::OK
             {
-                let body: Value = resp.json().await.expect("health body is JSON");
+                let body: Value = resp.json().await.expect("status body is JSON");
                 assert_eq!(body["status"], "ok", "{body}");
                 let counts = body["counts"].clone();
                 if done(&counts) {
@@ -110,15 +157,29 @@ impl Serve {
             tokio::time::sleep(POLL_SLEEP).await;
         }
         panic!(
-            "gave up after {:?} waiting for {what}; last health counts: {last:?}; stderr:\n{}",
+            "gave up after {:?} waiting for {what}; last status counts: {last:?}; stderr:\n{}",
             POLL_SLEEP * POLL_ATTEMPTS,
             self.stderr()
         );
     }
 
-    pub async fn wait_up(&mut self, client: &reqwest::Client) {
-        self.wait_health(client, "the API to answer", |_| true)
-            .await;
+    /// Polls the unauthenticated `/api/v1/health` until it answers 200.
+    pub async fn wait_up(&mut self, _client: &reqwest::Client) {
+        let anonymous = anonymous_client();
+        for _ in 0..POLL_ATTEMPTS {
+            self.assert_running("the API to answer");
+            if let Ok(resp) = anonymous.get(self.url("/api/v1/health")).send().await
+                && resp.status() == reqwest::StatusCode::OK
+            {
+                return;
+            }
+            tokio::time::sleep(POLL_SLEEP).await;
+        }
+        panic!(
+            "gave up after {:?} waiting for the API to answer; stderr:\n{}",
+            POLL_SLEEP * POLL_ATTEMPTS,
+            self.stderr()
+        );
     }
 
     pub fn sigterm(&self) {

@@ -31,7 +31,9 @@ pub async fn state(max_line_bytes: usize) -> (AppState, Arc<ManualClock>) {
     );
     let executor = Arc::new(engine.executor(Arc::new(riposte_engine::NoEffects)));
     let (handle, _task) = pipeline::spawn(engine, 4);
+    let secret = riposte_testkit::identity::seed(store.as_ref()).await;
     let state = AppState {
+        guard: riposte_server::any_host_guard(store.clone(), secret),
         store,
         pipeline: handle,
         responder,
@@ -45,4 +47,25 @@ pub async fn state(max_line_bytes: usize) -> (AppState, Arc<ManualClock>) {
         ])),
     };
     (state, clock)
+}
+
+#[allow(dead_code)] // not every test binary uses every helper
+/// `req` with the fixture admin's key, unless it carries credentials.
+pub fn as_admin(
+    req: axum::http::Request<axum::body::Body>,
+) -> axum::http::Request<axum::body::Body> {
+    with_key(req, riposte_testkit::identity::ADMIN)
+}
+
+#[allow(dead_code)] // not every test binary uses every helper
+/// `req` with `key` as its bearer, unless it carries credentials already.
+pub fn with_key(
+    mut req: axum::http::Request<axum::body::Body>,
+    key: &str,
+) -> axum::http::Request<axum::body::Body> {
+    if !req.headers().contains_key("authorization") {
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {key}").parse().unwrap());
+    }
+    req
 }

@@ -31,7 +31,9 @@ pub async fn state(max_line_bytes: usize) -> (AppState, Arc<ManualClock>) {
     );
     let executor = Arc::new(engine.executor(Arc::new(riposte_engine::NoEffects)));
     let (handle, _task) = pipeline::spawn(engine, 4);
+    let secret = riposte_testkit::identity::seed(store.as_ref()).await;
     let state = AppState {
+        guard: riposte_server::any_host_guard(store.clone(), secret),
         store,
         pipeline: handle,
         responder,
