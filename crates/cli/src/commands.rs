@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
+use riposte_auth::Identity;
 use riposte_model::{
     Clock, Confidence, Decision, DecisionId, DecisionKind, DecisionState, Mode, Origin, Scope,
     SystemClock, format_duration, parse_duration,
@@ -190,9 +191,6 @@ pub enum DecisionsCommand {
         duration: Option<String>,
         #[arg(long)]
         reason: String,
-        /// Who is deciding (recorded in the audit log).
-        #[arg(long, env = "USER", default_value = "cli")]
-        user: String,
     },
     /// Revoke a decision by id; enforcers are updated.
     Delete {
@@ -201,8 +199,6 @@ pub enum DecisionsCommand {
         id: String,
         #[arg(long, default_value = "revoked from the command line")]
         reason: String,
-        #[arg(long, env = "USER", default_value = "cli")]
-        user: String,
     },
 }
 
@@ -379,7 +375,6 @@ pub async fn decisions(cmd: DecisionsCommand) -> anyhow::Result<()> {
             value,
             duration,
             reason,
-            user,
         } => {
             let ctx = store.open_for_decisions().await?;
             let (scope, value) = match (ip, range, scope, value) {
@@ -402,7 +397,9 @@ pub async fn decisions(cmd: DecisionsCommand) -> anyhow::Result<()> {
                 duration,
                 reason,
                 confidence: Confidence::MAX,
-                origin: Origin::User { name: user },
+                origin: Origin::User {
+                    name: Identity::local_os_user().user,
+                },
                 mode: Mode::Enforce,
                 evidence: Vec::new(),
             };
@@ -419,17 +416,13 @@ pub async fn decisions(cmd: DecisionsCommand) -> anyhow::Result<()> {
                 Outcome::Refused { value, reason } => bail!("refused {kind} of {value}: {reason}"),
             }
         }
-        DecisionsCommand::Delete {
-            store,
-            id,
-            reason,
-            user,
-        } => {
+        DecisionsCommand::Delete { store, id, reason } => {
             let ctx = store.open_for_decisions().await?;
             let id = decision_id(&id)?;
+            let by = Identity::local_os_user();
             match ctx
                 .responder
-                .revoke(ctx.store.as_ref(), id, &user, &reason, ctx.clock.now())
+                .revoke(ctx.store.as_ref(), id, &by.user, &reason, ctx.clock.now())
                 .await?
             {
                 Some(d) => {

@@ -140,8 +140,6 @@ enum PlaybookCommand {
         /// All inputs as one JSON object.
         #[arg(long)]
         inputs_json: Option<String>,
-        #[arg(long, env = "USER", default_value = "cli")]
-        user: String,
     },
 }
 
@@ -185,8 +183,7 @@ fn main() -> ExitCode {
                 id,
                 inputs,
                 inputs_json,
-                user,
-            }) => runs::run_playbook(config, id, inputs, inputs_json, user).await,
+            }) => runs::run_playbook(config, id, inputs, inputs_json).await,
             Command::Playbook(PlaybookCommand::Test {
                 files,
                 cases,
