@@ -12,7 +12,9 @@ use riposte_model::{
 };
 use riposte_respond::{DecisionRequest, Outcome, Responder, ResponderConfig};
 use riposte_service::{Config, build_engine, load_logic};
-use riposte_store::{DecisionFilter, Store};
+use riposte_store::{
+    AuditFault, AuditProblem, AuditVerification, DecisionFilter, Store, StoreError,
+};
 
 /// Where the store is: a config file, or a store URL directly.
 #[derive(Args, Debug)]
@@ -257,7 +259,36 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Recompute the audit log's hash chain: prints the entries checked and
+    /// the head when intact; otherwise the first problem, and exits with
+    /// status 3.
+    Verify {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        json: bool,
+    },
 }
+
+/// The exit status of `riposte audit verify` when the audit log was altered
+/// (1 stays "the command failed", 2 is a usage error).
+pub const EXIT_AUDIT_ALTERED: u8 = 3;
+
+/// `riposte audit verify` found the log altered; `main` exits with
+/// [`EXIT_AUDIT_ALTERED`] on it.
+#[derive(Debug)]
+pub struct AuditAltered;
+
+impl std::fmt::Display for AuditAltered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the audit log was altered outside Riposte (exit status {EXIT_AUDIT_ALTERED}); see docs/security.md"
+        )
+    }
+}
+
+impl std::error::Error for AuditAltered {}
 
 #[derive(Subcommand, Debug)]
 pub enum CasesCommand {
@@ -506,7 +537,10 @@ pub async fn enforcers(cmd: EnforcersCommand) -> anyhow::Result<()> {
 }
 
 pub async fn audit(cmd: AuditCommand) -> anyhow::Result<()> {
-    let AuditCommand::List { store, limit, json } = cmd;
+    let (store, limit, json) = match cmd {
+        AuditCommand::List { store, limit, json } => (store, limit, json),
+        AuditCommand::Verify { store, json } => return verify_audit(&store, json).await,
+    };
     let ctx = store.open().await?;
     let list = ctx.store.list_audit(limit).await?;
     print_list(&list, json, "audit entries", |a| {
@@ -585,5 +619,106 @@ pub async fn cases(cmd: CasesCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// A stable short name for each fault, for scripts (`what:` and `--json`).
+fn fault_name(what: &AuditFault) -> String {
+    match what {
+        AuditFault::Missing => "missing".into(),
+        AuditFault::BrokenLink => "broken-link".into(),
+        AuditFault::HashMismatch => "hash-mismatch".into(),
+        AuditFault::ColumnMismatch { column } => format!("column-mismatch:{column}"),
+        AuditFault::Unreadable { .. } => "unreadable".into(),
+        AuditFault::Unchained => "unchained".into(),
+        AuditFault::HeadMismatch { .. } => "head-mismatch".into(),
+        AuditFault::AfterHead { .. } => "after-head".into(),
+        AuditFault::HeadMissing => "head-missing".into(),
+    }
+}
+
+fn entries(n: u64) -> String {
+    if n == 1 {
+        "1 entry".to_owned()
+    } else {
+        format!("{n} entries")
+    }
+}
+
+async fn verify_audit(store: &StoreArgs, json: bool) -> anyhow::Result<()> {
+    // A deleted head row stops the store from opening at all (appending
+    // would start a second chain); that is a finding, not a failure to run.
+    let verification = match store.open().await {
+        Ok(ctx) => ctx.store.verify_audit().await?,
+        Err(e)
+            if matches!(
+                e.downcast_ref::<StoreError>(),
+                Some(StoreError::AuditHeadMissing)
+            ) =>
+        {
+            AuditVerification {
+                entries: 0,
+                head: None,
+                first_problem: Some(AuditProblem {
+                    seq: None,
+                    id: None,
+                    what: AuditFault::HeadMissing,
+                }),
+            }
+        }
+        Err(e) => return Err(e),
+    };
+    let head = verification
+        .head
+        .as_ref()
+        .map(|(seq, hash)| serde_json::json!({"seq": seq, "hash": hash}));
+    if json {
+        let problem = verification.first_problem.as_ref().map(|p| {
+            serde_json::json!({
+                "seq": p.seq,
+                "id": p.id,
+                "what": fault_name(&p.what),
+                "message": p.to_string(),
+            })
+        });
+        print_json(&serde_json::json!({
+            "intact": verification.is_clean(),
+            "entries": verification.entries,
+            "head": head,
+            "first_problem": problem,
+        }))?;
+    } else {
+        let head = match &verification.head {
+            Some((seq, hash)) => format!("{seq} {hash}"),
+            None => "none".to_owned(),
+        };
+        match &verification.first_problem {
+            None => {
+                println!(
+                    "audit log intact: {} checked",
+                    entries(verification.entries)
+                );
+                println!("head: {head}");
+            }
+            Some(p) => {
+                println!(
+                    "audit log ALTERED: {} sound before the first problem",
+                    entries(verification.entries)
+                );
+                println!(
+                    "first problem: seq {}, id {}, what {}",
+                    p.seq.map_or_else(|| "-".to_owned(), |s| s.to_string()),
+                    terminal_safe(p.id.as_deref().unwrap_or("-")),
+                    fault_name(&p.what)
+                );
+                println!("  {}", terminal_safe(&p.to_string()));
+                println!("head: {head}");
+            }
+        }
+    }
+    if verification.is_clean() {
+        Ok(())
+    } else {
+        Err(AuditAltered.into())
     }
 }
