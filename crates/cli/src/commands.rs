@@ -5,13 +5,16 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
+use riposte_auth::Identity;
 use riposte_model::{
     Clock, Confidence, Decision, DecisionId, DecisionKind, DecisionState, Mode, Origin, Scope,
     SystemClock, format_duration, parse_duration,
 };
 use riposte_respond::{DecisionRequest, Outcome, Responder, ResponderConfig};
 use riposte_service::{Config, build_engine, load_logic};
-use riposte_store::{DecisionFilter, Store};
+use riposte_store::{
+    AuditFault, AuditProblem, AuditVerification, DecisionFilter, Store, StoreError,
+};
 
 /// Where the store is: a config file, or a store URL directly.
 #[derive(Args, Debug)]
@@ -190,9 +193,6 @@ pub enum DecisionsCommand {
         duration: Option<String>,
         #[arg(long)]
         reason: String,
-        /// Who is deciding (recorded in the audit log).
-        #[arg(long, env = "USER", default_value = "cli")]
-        user: String,
     },
     /// Revoke a decision by id; enforcers are updated.
     Delete {
@@ -201,8 +201,6 @@ pub enum DecisionsCommand {
         id: String,
         #[arg(long, default_value = "revoked from the command line")]
         reason: String,
-        #[arg(long, env = "USER", default_value = "cli")]
-        user: String,
     },
 }
 
@@ -261,7 +259,36 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Recompute the audit log's hash chain: prints the entries checked and
+    /// the head when intact; otherwise the first problem, and exits with
+    /// status 3.
+    Verify {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        json: bool,
+    },
 }
+
+/// The exit status of `riposte audit verify` when the audit log was altered
+/// (1 stays "the command failed", 2 is a usage error).
+pub const EXIT_AUDIT_ALTERED: u8 = 3;
+
+/// `riposte audit verify` found the log altered; `main` exits with
+/// [`EXIT_AUDIT_ALTERED`] on it.
+#[derive(Debug)]
+pub struct AuditAltered;
+
+impl std::fmt::Display for AuditAltered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the audit log was altered outside Riposte (exit status {EXIT_AUDIT_ALTERED}); see docs/security.md"
+        )
+    }
+}
+
+impl std::error::Error for AuditAltered {}
 
 #[derive(Subcommand, Debug)]
 pub enum CasesCommand {
@@ -379,7 +406,6 @@ pub async fn decisions(cmd: DecisionsCommand) -> anyhow::Result<()> {
             value,
             duration,
             reason,
-            user,
         } => {
             let ctx = store.open_for_decisions().await?;
             let (scope, value) = match (ip, range, scope, value) {
@@ -402,7 +428,9 @@ pub async fn decisions(cmd: DecisionsCommand) -> anyhow::Result<()> {
                 duration,
                 reason,
                 confidence: Confidence::MAX,
-                origin: Origin::User { name: user },
+                origin: Origin::User {
+                    name: Identity::local_os_user().user,
+                },
                 mode: Mode::Enforce,
                 evidence: Vec::new(),
             };
@@ -419,17 +447,13 @@ pub async fn decisions(cmd: DecisionsCommand) -> anyhow::Result<()> {
                 Outcome::Refused { value, reason } => bail!("refused {kind} of {value}: {reason}"),
             }
         }
-        DecisionsCommand::Delete {
-            store,
-            id,
-            reason,
-            user,
-        } => {
+        DecisionsCommand::Delete { store, id, reason } => {
             let ctx = store.open_for_decisions().await?;
             let id = decision_id(&id)?;
+            let by = Identity::local_os_user();
             match ctx
                 .responder
-                .revoke(ctx.store.as_ref(), id, &user, &reason, ctx.clock.now())
+                .revoke(ctx.store.as_ref(), id, &by.user, &reason, ctx.clock.now())
                 .await?
             {
                 Some(d) => {
@@ -513,7 +537,10 @@ pub async fn enforcers(cmd: EnforcersCommand) -> anyhow::Result<()> {
 }
 
 pub async fn audit(cmd: AuditCommand) -> anyhow::Result<()> {
-    let AuditCommand::List { store, limit, json } = cmd;
+    let (store, limit, json) = match cmd {
+        AuditCommand::List { store, limit, json } => (store, limit, json),
+        AuditCommand::Verify { store, json } => return verify_audit(&store, json).await,
+    };
     let ctx = store.open().await?;
     let list = ctx.store.list_audit(limit).await?;
     print_list(&list, json, "audit entries", |a| {
@@ -592,5 +619,106 @@ pub async fn cases(cmd: CasesCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// A stable short name for each fault, for scripts (`what:` and `--json`).
+fn fault_name(what: &AuditFault) -> String {
+    match what {
+        AuditFault::Missing => "missing".into(),
+        AuditFault::BrokenLink => "broken-link".into(),
+        AuditFault::HashMismatch => "hash-mismatch".into(),
+        AuditFault::ColumnMismatch { column } => format!("column-mismatch:{column}"),
+        AuditFault::Unreadable { .. } => "unreadable".into(),
+        AuditFault::Unchained => "unchained".into(),
+        AuditFault::HeadMismatch { .. } => "head-mismatch".into(),
+        AuditFault::AfterHead { .. } => "after-head".into(),
+        AuditFault::HeadMissing => "head-missing".into(),
+    }
+}
+
+fn entries(n: u64) -> String {
+    if n == 1 {
+        "1 entry".to_owned()
+    } else {
+        format!("{n} entries")
+    }
+}
+
+async fn verify_audit(store: &StoreArgs, json: bool) -> anyhow::Result<()> {
+    // A deleted head row stops the store from opening at all (appending
+    // would start a second chain); that is a finding, not a failure to run.
+    let verification = match store.open().await {
+        Ok(ctx) => ctx.store.verify_audit().await?,
+        Err(e)
+            if matches!(
+                e.downcast_ref::<StoreError>(),
+                Some(StoreError::AuditHeadMissing)
+            ) =>
+        {
+            AuditVerification {
+                entries: 0,
+                head: None,
+                first_problem: Some(AuditProblem {
+                    seq: None,
+                    id: None,
+                    what: AuditFault::HeadMissing,
+                }),
+            }
+        }
+        Err(e) => return Err(e),
+    };
+    let head = verification
+        .head
+        .as_ref()
+        .map(|(seq, hash)| serde_json::json!({"seq": seq, "hash": hash}));
+    if json {
+        let problem = verification.first_problem.as_ref().map(|p| {
+            serde_json::json!({
+                "seq": p.seq,
+                "id": p.id,
+                "what": fault_name(&p.what),
+                "message": p.to_string(),
+            })
+        });
+        print_json(&serde_json::json!({
+            "intact": verification.is_clean(),
+            "entries": verification.entries,
+            "head": head,
+            "first_problem": problem,
+        }))?;
+    } else {
+        let head = match &verification.head {
+            Some((seq, hash)) => format!("{seq} {hash}"),
+            None => "none".to_owned(),
+        };
+        match &verification.first_problem {
+            None => {
+                println!(
+                    "audit log intact: {} checked",
+                    entries(verification.entries)
+                );
+                println!("head: {head}");
+            }
+            Some(p) => {
+                println!(
+                    "audit log ALTERED: {} sound before the first problem",
+                    entries(verification.entries)
+                );
+                println!(
+                    "first problem: seq {}, id {}, what {}",
+                    p.seq.map_or_else(|| "-".to_owned(), |s| s.to_string()),
+                    terminal_safe(p.id.as_deref().unwrap_or("-")),
+                    fault_name(&p.what)
+                );
+                println!("  {}", terminal_safe(&p.to_string()));
+                println!("head: {head}");
+            }
+        }
+    }
+    if verification.is_clean() {
+        Ok(())
+    } else {
+        Err(AuditAltered.into())
     }
 }

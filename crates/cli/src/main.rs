@@ -3,6 +3,7 @@
 
 mod commands;
 mod demo;
+mod identity;
 mod import;
 mod ingest;
 mod intel;
@@ -85,9 +86,15 @@ enum Command {
     /// List input that could not be decoded.
     #[command(subcommand, name = "dead-letters")]
     DeadLetters(commands::DeadLettersCommand),
-    /// Read the audit log.
+    /// Read the audit log, and verify its hash chain.
     #[command(subcommand)]
     Audit(commands::AuditCommand),
+    /// Users of the API: add, list, disable, enable, set-role.
+    #[command(subcommand)]
+    Users(identity::UsersCommand),
+    /// API keys: create (shown once), list, revoke.
+    #[command(subcommand)]
+    Keys(identity::KeysCommand),
     /// See what enforcers would change, or reconcile them now.
     #[command(subcommand)]
     Enforcers(commands::EnforcersCommand),
@@ -199,6 +206,8 @@ fn main() -> ExitCode {
             Command::Cases(cmd) => commands::cases(cmd).await,
             Command::DeadLetters(cmd) => commands::dead_letters(cmd).await,
             Command::Audit(cmd) => commands::audit(cmd).await,
+            Command::Users(cmd) => identity::users(cmd).await,
+            Command::Keys(cmd) => identity::keys(cmd).await,
             Command::Enforcers(cmd) => commands::enforcers(cmd).await,
             Command::Import(cmd) => import::run(cmd),
             Command::Intel(cmd) => intel::run(cmd).await,
@@ -224,7 +233,11 @@ fn main() -> ExitCode {
                     commands::terminal_safe(&cause.to_string())
                 );
             }
-            ExitCode::FAILURE
+            if e.downcast_ref::<commands::AuditAltered>().is_some() {
+                ExitCode::from(commands::EXIT_AUDIT_ALTERED)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

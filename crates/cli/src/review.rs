@@ -3,6 +3,7 @@
 
 use anyhow::{anyhow, bail};
 use clap::Subcommand;
+use riposte_auth::Identity;
 use riposte_model::{Clock, parse_duration};
 use riposte_respond::{
     DigestSchedule, ReviewItem, ReviewVerdict, breaker_status, digest, review_queue,
@@ -35,8 +36,6 @@ pub enum ReviewCommand {
         id: String,
         #[arg(long, default_value = "")]
         note: String,
-        #[arg(long, env = "USER", default_value = "cli")]
-        user: String,
     },
     /// Revoke a decision as a false positive (counted against its rule);
     /// enforcers are updated.
@@ -46,8 +45,6 @@ pub enum ReviewCommand {
         id: String,
         #[arg(long, default_value = "")]
         note: String,
-        #[arg(long, env = "USER", default_value = "cli")]
-        user: String,
     },
     /// Keep a decision and make it last longer.
     Extend {
@@ -59,8 +56,6 @@ pub enum ReviewCommand {
         by: String,
         #[arg(long, default_value = "")]
         note: String,
-        #[arg(long, env = "USER", default_value = "cli")]
-        user: String,
     },
     /// What automation decided over a window, why, what was reverted, and
     /// each rule's false-positive rate.
@@ -98,8 +93,6 @@ pub enum BreakerCommand {
         store: StoreArgs,
         #[arg(long, default_value = "reset from the command line")]
         note: String,
-        #[arg(long, env = "USER", default_value = "cli")]
-        user: String,
     },
 }
 
@@ -114,7 +107,7 @@ fn review_line(item: &ReviewItem) -> String {
 }
 
 pub async fn review(cmd: ReviewCommand) -> anyhow::Result<()> {
-    let (store, id, verdict, note, user) = match cmd {
+    let (store, id, verdict, note) = match cmd {
         ReviewCommand::List {
             store,
             flagged,
@@ -149,38 +142,28 @@ pub async fn review(cmd: ReviewCommand) -> anyhow::Result<()> {
             }
             return Ok(());
         }
-        ReviewCommand::Approve {
-            store,
-            id,
-            note,
-            user,
-        } => (store, id, ReviewVerdict::Approve, note, user),
-        ReviewCommand::Revert {
-            store,
-            id,
-            note,
-            user,
-        } => (store, id, ReviewVerdict::Revert, note, user),
+        ReviewCommand::Approve { store, id, note } => (store, id, ReviewVerdict::Approve, note),
+        ReviewCommand::Revert { store, id, note } => (store, id, ReviewVerdict::Revert, note),
         ReviewCommand::Extend {
             store,
             id,
             by,
             note,
-            user,
         } => {
             let by = parse_duration(&by).map_err(|e| anyhow!(e))?;
-            (store, id, ReviewVerdict::Extend(by), note, user)
+            (store, id, ReviewVerdict::Extend(by), note)
         }
     };
     let ctx = store.open_for_decisions().await?;
     let id = decision_id(&id)?;
+    let by = Identity::local_os_user();
     let d = ctx
         .responder
         .review(
             ctx.store.as_ref(),
             id,
             verdict,
-            &user,
+            &by.user,
             &note,
             ctx.clock.now(),
         )
@@ -203,11 +186,12 @@ pub async fn breaker(cmd: BreakerCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        BreakerCommand::Reset { store, note, user } => {
+        BreakerCommand::Reset { store, note } => {
             let ctx = store.open_for_decisions().await?;
+            let by = Identity::local_os_user();
             match ctx
                 .responder
-                .reset_breaker(ctx.store.as_ref(), &user, &note, ctx.clock.now())
+                .reset_breaker(ctx.store.as_ref(), &by.user, &note, ctx.clock.now())
                 .await?
             {
                 Some(b) => {

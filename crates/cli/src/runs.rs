@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
 use clap::Subcommand;
+use riposte_auth::Identity;
 use riposte_engine::Executor;
 use riposte_engine::runs::{answer_approval, cancel_run, start_run};
 use riposte_model::{
@@ -14,7 +15,7 @@ use riposte_model::{
     TriggerKind,
 };
 use riposte_service::executor_from_config;
-use riposte_store::RunFilter;
+use riposte_store::{RunFilter, Store};
 use serde_json::{Map, Value};
 
 use crate::commands::{load_config, print_json, print_list, terminal_safe};
@@ -97,6 +98,22 @@ fn me() -> riposte_auth::Identity {
 async fn executor(config: &std::path::Path) -> anyhow::Result<Executor> {
     let config = load_config(config)?;
     Ok(executor_from_config(&config, Arc::new(SystemClock)).await?)
+}
+
+/// The store alone, for commands that only read runs and approvals: reading
+/// never needs a playbook's secrets or its actions, so neither is loaded
+/// (a secret unset in this shell does not stop `runs list`).
+async fn read_store(config: &std::path::Path) -> anyhow::Result<Arc<dyn Store>> {
+    let config = load_config(config)?;
+    riposte_store::open(&config.store_url)
+        .await
+        .with_context(|| format!("opening store {}", config.store_url))
+}
+
+/// Who the command line acts as. Only its name reaches the engine here, so
+/// this stays a one-line change when the engine takes the identity itself.
+fn local_user() -> String {
+    Identity::local_os_user().user
 }
 
 fn run_line(r: &PlaybookRun) -> String {
@@ -191,13 +208,12 @@ pub async fn runs(cmd: RunsCommand) -> anyhow::Result<()> {
             limit,
             json,
         } => {
-            let ex = executor(&config).await?;
+            let store = read_store(&config).await?;
             let status = status
                 .map(|s| s.parse::<RunStatus>())
                 .transpose()
                 .map_err(|e| anyhow!(e))?;
-            let list = ex
-                .store()
+            let list = store
                 .list_runs(&RunFilter {
                     status,
                     playbook,
@@ -207,14 +223,13 @@ pub async fn runs(cmd: RunsCommand) -> anyhow::Result<()> {
             print_list(&list, json, "runs", run_line)
         }
         RunsCommand::Show { config, id, json } => {
-            let ex = executor(&config).await?;
+            let store = read_store(&config).await?;
             let id: RunId = id.parse().map_err(|_| anyhow!("{id:?} is not a run id"))?;
-            let run = ex
-                .store()
+            let run = store
                 .get_run(id)
                 .await?
                 .ok_or_else(|| anyhow!("no run {id}"))?;
-            let mut tx = ex.store().begin().await?;
+            let mut tx = store.begin().await?;
             let approvals = tx.approvals_of(id).await?;
             drop(tx);
             if json {
@@ -228,6 +243,7 @@ pub async fn runs(cmd: RunsCommand) -> anyhow::Result<()> {
         RunsCommand::Cancel { config, id, reason } => {
             let ex = executor(&config).await?;
             let id: RunId = id.parse().map_err(|_| anyhow!("{id:?} is not a run id"))?;
+            let user = local_user();
             let run =
                 cancel_run(ex.store().as_ref(), id, &me(), &reason, SystemClock.now()).await?;
             println!("{}", terminal_safe(&run_line(&run)));
@@ -245,9 +261,9 @@ pub async fn runs(cmd: RunsCommand) -> anyhow::Result<()> {
 pub async fn approvals(cmd: ApprovalsCommand) -> anyhow::Result<()> {
     let (config, id, approve, comment) = match cmd {
         ApprovalsCommand::List { config, all, json } => {
-            let ex = executor(&config).await?;
+            let store = read_store(&config).await?;
             let status = (!all).then_some(ApprovalStatus::Pending);
-            let list = ex.store().list_approvals(status, 10_000).await?;
+            let list = store.list_approvals(status, 10_000).await?;
             return print_list(&list, json, "approvals", approval_line);
         }
         ApprovalsCommand::Approve {
@@ -261,6 +277,7 @@ pub async fn approvals(cmd: ApprovalsCommand) -> anyhow::Result<()> {
             comment,
         } => (config, id, false, comment),
     };
+    let user = local_user();
     let ex = executor(&config).await?;
     let id: ApprovalId = id
         .parse()
@@ -292,6 +309,7 @@ pub async fn run_playbook(
     inputs: Vec<String>,
     inputs_json: Option<String>,
 ) -> anyhow::Result<()> {
+    let user = local_user();
     let ex = executor(&config).await?;
     let mut given: Map<String, Value> = match inputs_json {
         Some(text) => match serde_json::from_str(&text).context("--inputs-json")? {

@@ -49,7 +49,7 @@ fn decisions_add_list_delete_keep_the_blocklist_in_step() {
         "{added}"
     );
     assert!(
-        added.ends_with("100 — seen scanning, user alice\n"),
+        added.ends_with("100 — seen scanning, user local:alice\n"),
         "{added}"
     );
     let id = added.split_whitespace().next().unwrap().to_owned();
@@ -132,6 +132,43 @@ fn decisions_add_list_delete_keep_the_blocklist_in_step() {
         text(&out.stderr),
         format!("error: no active decision {id}\n")
     );
+
+    // The audit log names the local identity for both changes.
+    let out = riposte(&["audit", "list", "--config", &config, "--json"]);
+    let audit: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let by_people: Vec<(&str, &str)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["actor"]["type"] == "user")
+        .map(|a| {
+            (
+                a["action"].as_str().unwrap(),
+                a["actor"]["name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    for action in ["decision.create", "decision.revoke"] {
+        assert!(
+            by_people.contains(&(action, "local:alice")),
+            "{by_people:?}"
+        );
+    }
+    assert!(
+        by_people.iter().all(|(_, name)| *name == "local:alice"),
+        "{by_people:?}"
+    );
+    // `--user` is gone: nobody claims to be someone else from here.
+    let out = riposte(&[
+        "decisions",
+        "delete",
+        "--config",
+        &config,
+        &id,
+        "--user",
+        "mallory",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]

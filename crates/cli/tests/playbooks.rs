@@ -7,9 +7,14 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn riposte(args: &[&str]) -> Output {
+    riposte_as("alice", args)
+}
+
+/// The command line acts as `local:<os user>`: `$USER` is who it is.
+fn riposte_as(os_user: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_riposte"))
         .args(args)
-        .env("USER", "alice")
+        .env("USER", os_user)
         .output()
         .unwrap()
 }
@@ -110,7 +115,7 @@ inputs:
 steps:
   - id: ask
     wait_for:
-      approval: { prompt: "Ban {{ inputs.ip }}?", approvers: [alice], timeout: 1h }
+      approval: { prompt: "Ban {{ inputs.ip }}?", approvers: ["local:alice"], timeout: 1h }
   - id: ban
     if: steps.ask.approved
     action: decision
@@ -164,6 +169,13 @@ fn a_manual_run_waits_for_an_approval_given_on_the_command_line() {
     assert_eq!(list[0]["prompt"], "Ban 203.0.113.7?");
     let approval = list[0]["id"].as_str().unwrap();
 
+    let out = riposte_as("bob", &["approvals", "approve", "-c", config, approval]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!("error: local:bob may not answer approval {approval} (approvers: local:alice)\n")
+    );
+    // No --user to answer as someone else.
     let out = riposte(&[
         "approvals",
         "approve",
@@ -171,13 +183,9 @@ fn a_manual_run_waits_for_an_approval_given_on_the_command_line() {
         config,
         approval,
         "--user",
-        "bob",
+        "alice",
     ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        text(&out.stderr),
-        format!("error: bob may not answer approval {approval} (approvers: alice)\n")
-    );
+    assert_eq!(out.status.code(), Some(2));
     let out = riposte(&[
         "approvals",
         "approve",
@@ -190,7 +198,7 @@ fn a_manual_run_waits_for_an_approval_given_on_the_command_line() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(
-        stdout.contains(" approved ") && stdout.contains(" by alice: Ban 203.0.113.7?"),
+        stdout.contains(" approved ") && stdout.contains(" by local:alice: Ban 203.0.113.7?"),
         "{stdout}"
     );
     assert!(
@@ -205,7 +213,7 @@ fn a_manual_run_waits_for_an_approval_given_on_the_command_line() {
     let out = riposte(&["runs", "show", "-c", config, &run_id, "--json"]);
     let run: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(run["status"], "succeeded");
-    assert_eq!(run["trigger"]["by"], "alice");
+    assert_eq!(run["trigger"]["by"], "local:alice");
     assert_eq!(run["steps"][0]["output"]["comment"], "seen it");
     assert_eq!(run["approvals"][0]["status"], "approved");
     let out = riposte(&["runs", "list", "-c", config, "--status", "succeeded"]);
@@ -283,4 +291,78 @@ fn replay_shows_what_a_new_playbook_version_changes_on_a_real_corpus() {
         values,
         ["192.0.2.1", "192.0.2.111", "aaaa:bbbb:cccc:1234::1:1"]
     );
+}
+
+const ANNOUNCE: &str = r#"
+version: 1
+id: announce
+name: Ask, then announce in chat
+trigger: { manual: true }
+steps:
+  - id: ask
+    wait_for:
+      approval: { prompt: "Announce?", timeout: 1h }
+  - id: chat
+    if: steps.ask.approved
+    action: notify.slack
+    with: { url: "{{ secrets.slack_webhook }}", text: "announced" }
+"#;
+
+/// Reading never needs secrets: `runs list`, `runs show` and `approvals
+/// list` open the store only, so a shell without the playbooks' secrets
+/// (an analyst's, a cron job's) can still look.
+#[test]
+fn reading_runs_and_approvals_needs_no_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("announce.yaml"), ANNOUNCE).unwrap();
+    std::fs::write(
+        dir.path().join("riposte.yaml"),
+        "version: 1\nplaybooks: [announce.yaml]\n",
+    )
+    .unwrap();
+    let config = dir.path().join("riposte.yaml");
+    let config = config.to_str().unwrap();
+    let with_secret = Command::new(env!("CARGO_BIN_EXE_riposte"))
+        .args(["playbook", "run", "-c", config, "announce"])
+        .env("USER", "alice")
+        .env("RIPOSTE_SECRET_SLACK_WEBHOOK", "http://127.0.0.1:9/hook")
+        .output()
+        .unwrap();
+    assert!(
+        with_secret.status.success(),
+        "{}",
+        text(&with_secret.stderr)
+    );
+    let run_id = text(&with_secret.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+
+    // Without it, acting on runs is refused, naming the secret…
+    let out = riposte(&["runs", "resume", "-c", config]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("secret \"slack_webhook\" is not defined"),
+        "{}",
+        text(&out.stderr)
+    );
+    // …and reading works.
+    let out = riposte(&["runs", "list", "-c", config]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let list = text(&out.stdout);
+    assert_eq!(list.lines().count(), 1, "{list}");
+    assert!(
+        list.starts_with(&format!("{run_id}  announce             waiting ")),
+        "{list}"
+    );
+    let out = riposte(&["runs", "show", "-c", config, &run_id, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let run: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(run["status"], "waiting");
+    assert_eq!(run["approvals"][0]["prompt"], "Announce?");
+    let out = riposte(&["approvals", "list", "-c", config, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["run"], run_id.as_str());
 }

@@ -137,7 +137,29 @@ fn review_list_revert_extend_and_digest() {
     ]));
     assert_eq!(digest["decided"].as_array().unwrap().len(), 2);
     assert_eq!(digest["reverted"][0]["id"], ssh.as_str());
-    assert_eq!(digest["reverted"][0]["review"]["by"], "alice");
+    // The command line acts as `local:<os user>` (no --user to claim
+    // someone else).
+    assert_eq!(digest["reverted"][0]["review"]["by"], "local:alice");
+    let audit = json(&riposte(&["audit", "list", "-c", config, "--json"]));
+    let reviews: Vec<(&str, &str)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"].as_str().unwrap().starts_with("review."))
+        .map(|a| {
+            (
+                a["action"].as_str().unwrap(),
+                a["actor"]["name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reviews,
+        [
+            ("review.extend", "local:alice"),
+            ("review.revert", "local:alice")
+        ]
+    );
     assert_eq!(
         digest["rules"],
         serde_json::json!({
@@ -323,5 +345,18 @@ fn the_breaker_trips_holds_and_resets() {
     assert_eq!(
         text(&out.stderr),
         "error: the circuit breaker is not tripped\n"
+    );
+    // The reset is audited as the local admin.
+    let audit = json(&riposte(&["audit", "list", "-c", config, "--json"]));
+    let resets: Vec<&serde_json::Value> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "breaker.reset")
+        .map(|a| &a["actor"])
+        .collect();
+    assert_eq!(
+        resets,
+        [&serde_json::json!({"type": "user", "name": "local:alice"})]
     );
 }
