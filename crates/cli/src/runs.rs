@@ -91,8 +91,8 @@ pub enum ApprovalsCommand {
 
 /// Who the command line acts as: `local:<os user>`, an admin, named so in
 /// the audit log.
-fn me() -> riposte_auth::Identity {
-    riposte_auth::Identity::local_os_user()
+fn me() -> Identity {
+    Identity::local_os_user()
 }
 
 async fn executor(config: &std::path::Path) -> anyhow::Result<Executor> {
@@ -108,12 +108,6 @@ async fn read_store(config: &std::path::Path) -> anyhow::Result<Arc<dyn Store>> 
     riposte_store::open(&config.store_url)
         .await
         .with_context(|| format!("opening store {}", config.store_url))
-}
-
-/// Who the command line acts as. Only its name reaches the engine here, so
-/// this stays a one-line change when the engine takes the identity itself.
-fn local_user() -> String {
-    Identity::local_os_user().user
 }
 
 fn run_line(r: &PlaybookRun) -> String {
@@ -243,7 +237,6 @@ pub async fn runs(cmd: RunsCommand) -> anyhow::Result<()> {
         RunsCommand::Cancel { config, id, reason } => {
             let ex = executor(&config).await?;
             let id: RunId = id.parse().map_err(|_| anyhow!("{id:?} is not a run id"))?;
-            let user = local_user();
             let run =
                 cancel_run(ex.store().as_ref(), id, &me(), &reason, SystemClock.now()).await?;
             println!("{}", terminal_safe(&run_line(&run)));
@@ -277,7 +270,6 @@ pub async fn approvals(cmd: ApprovalsCommand) -> anyhow::Result<()> {
             comment,
         } => (config, id, false, comment),
     };
-    let user = local_user();
     let ex = executor(&config).await?;
     let id: ApprovalId = id
         .parse()
@@ -309,7 +301,6 @@ pub async fn run_playbook(
     inputs: Vec<String>,
     inputs_json: Option<String>,
 ) -> anyhow::Result<()> {
-    let user = local_user();
     let ex = executor(&config).await?;
     let mut given: Map<String, Value> = match inputs_json {
         Some(text) => match serde_json::from_str(&text).context("--inputs-json")? {

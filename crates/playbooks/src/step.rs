@@ -578,9 +578,10 @@ impl StepParser<'_> {
                     Ok(_) => None,
                     Err(e) => Some(e.to_string()),
                 },
-                None => riposte_model::validate_user_name(entry)
+                // The command line's identity, `local:<os user>`.
+                None => riposte_model::validate_user_name(entry.strip_prefix("local:").unwrap_or(entry))
                     .err()
-                    .map(|e| format!("{e} (a user name, or role:ROLE)")),
+                    .map(|e| format!("{e} (expected a user name, role:ROLE or local:OS_USER)")),
             };
             if let Some(problem) = problem {
                 self.push(&format!("{at}.approval.approvers[{i}]"), problem);
