@@ -579,9 +579,11 @@ impl StepParser<'_> {
                     Err(e) => Some(e.to_string()),
                 },
                 // The command line's identity, `local:<os user>`.
-                None => riposte_model::validate_user_name(entry.strip_prefix("local:").unwrap_or(entry))
-                    .err()
-                    .map(|e| format!("{e} (expected a user name, role:ROLE or local:OS_USER)")),
+                None => {
+                    riposte_model::validate_user_name(entry.strip_prefix("local:").unwrap_or(entry))
+                        .err()
+                        .map(|e| format!("{e} (expected a user name, role:ROLE or local:OS_USER)"))
+                }
             };
             if let Some(problem) = problem {
                 self.push(&format!("{at}.approval.approvers[{i}]"), problem);

@@ -41,9 +41,18 @@ pub fn secret() -> ServerSecret {
 ///
 /// # Panics
 /// When the store refuses them (a test setup error).
-#[allow(clippy::expect_used)]
 pub async fn seed(store: &dyn Store) -> ServerSecret {
     let secret = secret();
+    seed_with(store, &secret).await;
+    secret
+}
+
+/// [`seed`] with the keys hashed under `secret` (a service's own).
+///
+/// # Panics
+/// When the store refuses them (a test setup error).
+#[allow(clippy::expect_used)]
+pub async fn seed_with(store: &dyn Store, secret: &ServerSecret) {
     let now = Utc::now();
     let mut tx = store.begin().await.expect("begin");
     for (name, role, text, scope) in USERS {
@@ -65,37 +74,11 @@ pub async fn seed(store: &dyn Store) -> ServerSecret {
         .expect("insert fixture key");
     }
     tx.commit().await.expect("commit");
-    secret
 }
 
-/// Writes [`SECRET`] as a server secret file (hex, mode 600), as
-/// `riposte serve` would have created it, unless one is there.
-///
-/// # Panics
-/// When the file cannot be written.
-#[allow(clippy::expect_used)]
-pub fn write_secret_file(path: &std::path::Path) {
-    use std::io::Write as _;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    match options.open(path) {
-        Ok(mut f) => {
-            let hex: String = SECRET.iter().map(|b| format!("{b:02x}")).collect();
-            f.write_all(format!("{hex}\n").as_bytes())
-                .expect("writing the secret file");
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => panic!("creating {}: {e}", path.display()),
-    }
-}
-
-/// [`seed`], unless the fixture users are there already (a restarted
+/// [`seed_with`], unless the fixture users are there already (a restarted
 /// service's store).
-pub async fn seed_once(store: &dyn Store) {
+pub async fn seed_once(store: &dyn Store, secret: &ServerSecret) {
     #[allow(clippy::expect_used)]
     let seeded = store
         .get_user_by_name(USERS[0].0)
@@ -103,6 +86,6 @@ pub async fn seed_once(store: &dyn Store) {
         .expect("looking up a fixture user")
         .is_some();
     if !seeded {
-        seed(store).await;
+        seed_with(store, secret).await;
     }
 }

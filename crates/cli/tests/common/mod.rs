@@ -55,8 +55,8 @@ pub fn anonymous_client() -> reqwest::Client {
 }
 
 /// The fixture users and keys (`riposte_testkit::identity`) in the store
-/// `config` names, and the secret they are hashed under in its
-/// `auth.secret_file`; once per store.
+/// `config` names, hashed under its `auth.secret_file` (created if absent,
+/// as `serve` would); once per store.
 pub fn seed_identities(config: &Path) {
     let Ok(cfg) = riposte_service::Config::load(config) else {
         return; // the test means `serve` to refuse this config
@@ -66,14 +66,14 @@ pub fn seed_identities(config: &Path) {
         if let Some(parent) = cfg.auth.secret_file.parent() {
             riposte_store::create_private_dir(parent).unwrap();
         }
-        riposte_testkit::identity::write_secret_file(&cfg.auth.secret_file);
+        let secret = riposte_auth::ServerSecret::load_or_create(&cfg.auth.secret_file).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         rt.block_on(async {
             let store = riposte_store::open(&cfg.store_url).await.unwrap();
-            riposte_testkit::identity::seed_once(store.as_ref()).await;
+            riposte_testkit::identity::seed_once(store.as_ref(), &secret).await;
         });
     })
     .join()
