@@ -211,11 +211,13 @@ async fn start_source(source: SourceConfig, ctx: SourceCtx) -> anyhow::Result<So
         decode,
         kind,
     } = source;
-    let net = NetSource {
+    let net = |allow_from| NetSource {
         name: name.clone(),
         format,
         decode: decode.clone(),
         limits: ctx.limits,
+        allow_from,
+        stats: Default::default(),
     };
     Ok(match kind {
         SourceKind::File { path, read_rotated } => Box::pin(run_file_source(
@@ -226,27 +228,32 @@ async fn start_source(source: SourceConfig, ctx: SourceCtx) -> anyhow::Result<So
             read_rotated,
             ctx,
         )),
-        SourceKind::SyslogUdp { listen } => {
+        SourceKind::SyslogUdp { listen, allow_from } => {
             let socket = listener::bind_udp(listen)
                 .await
                 .with_context(|| format!("source {name}: binding UDP {listen}"))?;
             tracing::info!(source = %name, listen = %socket.local_addr()?, "syslog UDP listening");
             Box::pin(listener::run_udp(
-                net,
+                net(allow_from),
                 socket,
                 ctx.clock,
                 ctx.pipeline,
                 ctx.shutdown,
             ))
         }
-        SourceKind::SyslogTcp { listen } => {
+        SourceKind::SyslogTcp {
+            listen,
+            allow_from,
+            limits,
+        } => {
             let tcp = listener::bind_tcp(listen)
                 .await
                 .with_context(|| format!("source {name}: binding TCP {listen}"))?;
             tracing::info!(source = %name, listen = %tcp.local_addr()?, "syslog TCP listening");
             Box::pin(listener::run_tcp(
-                net,
+                net(allow_from),
                 tcp,
+                limits,
                 ctx.clock,
                 ctx.pipeline,
                 ctx.shutdown,
