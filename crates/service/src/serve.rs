@@ -26,6 +26,14 @@ pub async fn serve(
     engine: Engine,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // Read first: a bad certificate fails the start, before anything runs,
+    // not the first client.
+    let tls = config
+        .api
+        .tls
+        .as_ref()
+        .map(crate::http::tls_acceptor)
+        .transpose()?;
     let store = engine.store().clone();
     let clock = engine.clock().clone();
     let responder = engine.responder().clone();
@@ -118,14 +126,6 @@ pub async fn serve(
         )));
     }
 
-    // Read before binding: a bad certificate fails the start, not the
-    // first client.
-    let tls = config
-        .api
-        .tls
-        .as_ref()
-        .map(crate::http::tls_acceptor)
-        .transpose()?;
     let listener = tokio::net::TcpListener::bind(config.api.listen)
         .await
         .with_context(|| format!("binding the API to {}", config.api.listen))?;
