@@ -3,6 +3,9 @@
 //! its page, so the documentation cannot drift from the code.
 
 use std::path::Path;
+use std::time::Duration;
+
+use riposte_engine::listener::{AllowFrom, TcpLimits};
 
 fn yaml_blocks(page: &str) -> Vec<String> {
     let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs")).join(page);
@@ -27,7 +30,7 @@ fn yaml_blocks(page: &str) -> Vec<String> {
 #[test]
 fn configuration_examples_load() {
     let blocks = yaml_blocks("configuration.md");
-    assert_eq!(blocks.len(), 5);
+    assert_eq!(blocks.len(), 6);
     let mut configs = Vec::new();
     for (i, b) in blocks.iter().enumerate() {
         configs.push(
@@ -115,6 +118,25 @@ fn configuration_examples_load() {
         }
     );
     assert_eq!(sources[3].name, "syslog-udp:0.0.0.0:5514");
+    let net = |n: &str| n.parse::<ipnet::IpNet>().unwrap();
+    assert_eq!(
+        sources[3].kind,
+        riposte_service::SourceKind::SyslogUdp {
+            listen: "0.0.0.0:5514".parse().unwrap(),
+            allow_from: AllowFrom::new([net("10.20.0.0/16")]),
+        }
+    );
+    assert_eq!(
+        sources[4].kind,
+        riposte_service::SourceKind::SyslogTcp {
+            listen: "0.0.0.0:5514".parse().unwrap(),
+            allow_from: AllowFrom::new([net("10.20.0.0/16"), net("192.0.2.7/32")]),
+            limits: TcpLimits {
+                max_connections: 64,
+                idle_timeout: Duration::from_secs(120)
+            },
+        }
+    );
     assert_eq!(sources[5].name, "nats:EVENTS:riposte-zeek");
     let mapping = sources[7].decode.json_mapping.clone().unwrap();
     assert_eq!(mapping.dataset, "app.audit");
@@ -125,6 +147,37 @@ fn configuration_examples_load() {
             ("source.ip".to_owned(), "client.addr".to_owned()),
             ("user.name".to_owned(), "who".to_owned())
         ]
+    );
+    // The listeners example: every api key, and a bounded syslog source.
+    let api = &configs[5].api;
+    assert_eq!(api.listen.to_string(), "0.0.0.0:8443");
+    assert_eq!(
+        api.tls,
+        Some(riposte_service::TlsFiles {
+            cert: "/etc/riposte/tls/cert.pem".into(),
+            key: "/etc/riposte/tls/key.pem".into()
+        })
+    );
+    assert_eq!(api.hosts, ["riposte.example.org"]);
+    assert_eq!(
+        api.limits,
+        riposte_service::http::HttpLimits {
+            max_connections: 256,
+            handshake_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+        }
+    );
+    assert_eq!(
+        configs[5].sources[0].kind,
+        riposte_service::SourceKind::SyslogTcp {
+            listen: "0.0.0.0:6514".parse().unwrap(),
+            allow_from: AllowFrom::new([net("10.20.0.0/16")]),
+            limits: TcpLimits {
+                max_connections: 128,
+                idle_timeout: Duration::from_secs(300)
+            },
+        }
     );
 }
 
