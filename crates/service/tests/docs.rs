@@ -742,4 +742,24 @@ fn taxii_example_loads_and_its_mistakes_are_as_documented() {
     let problems = riposte_service::Config::parse("riposte.yaml", &bad, dir.path()).unwrap_err();
     let listed: Vec<String> = problems.0.iter().map(ToString::to_string).collect();
     assert_eq!(listed, documented.lines().collect::<Vec<_>>());
+
+    // TAXII's own listener off loopback needs api.tls (it carries tokens),
+    // or api.allow_plaintext behind a proxy.
+    let tls_line = block.lines().find(|l| l.contains("tls:")).unwrap();
+    let plain = block.replace(&format!("api:\n{tls_line}\n"), "");
+    let problems = riposte_service::Config::parse("riposte.yaml", &plain, dir.path())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        problems,
+        "1 problem:\n  riposte.yaml: taxii.listen: 0.0.0.0:9443 is not a loopback address and api.tls is not set: client tokens would cross the network in clear text; set api.tls (TAXII is served with it), or api.allow_plaintext: true behind a TLS-terminating proxy on a trusted network"
+    );
+    let proxied = block.replace(tls_line, "  allow_plaintext: true");
+    let config = riposte_service::Config::parse("riposte.yaml", &proxied, dir.path())
+        .unwrap_or_else(|p| panic!("{p}"));
+    assert_eq!(config.api.tls, None);
+    assert_eq!(
+        config.taxii.unwrap().listen,
+        Some("0.0.0.0:9443".parse().unwrap())
+    );
 }
