@@ -93,6 +93,11 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
     // (store migration, enforcer reconciliation) is also a clean stop.
     let shutdown = shutdown_signal()?;
     let config = load_config(config_path)?;
+    // Before the store is opened: a bad certificate is a configuration
+    // error, reported as one.
+    if let Some(tls) = &config.api.tls {
+        riposte_service::http::tls_acceptor(tls)?;
+    }
     let engine = build_engine(&config, Arc::new(SystemClock)).await?;
     eprintln!(
         "riposte serving: store {}, API on {}://{}, {} source(s)",
@@ -125,6 +130,9 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + S
 pub fn check(config_path: &Path) -> anyhow::Result<()> {
     let config = load_config(config_path)?;
     let (rules, playbooks) = load_logic(&config).map_err(|p| anyhow!("{p}"))?;
+    if let Some(tls) = &config.api.tls {
+        riposte_service::http::tls_acceptor(tls)?;
+    }
     for r in &rules.sigma.report.rejected {
         println!("Sigma rule not loaded: {}", terminal_safe(&r.to_string()));
     }

@@ -7,34 +7,115 @@
 //! pipeline is busy TCP reads stop and the kernel's flow control slows the
 //! sender; UDP has no flow control, and datagrams the socket buffer cannot
 //! hold are dropped by the kernel (size it with `net.core.rmem_max`).
+//!
+//! What a sender can hold is bounded: a record by `max_line_bytes`, a TCP
+//! listener by its connection cap (past it, new connections are closed at
+//! once) and each connection by its idle timeout; senders outside
+//! `allow_from` are dropped before a byte of theirs is read. Drops are
+//! counted and logged at powers of two, so a flood cannot flood the log.
 
-use std::net::SocketAddr;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use ipnet::IpNet;
 use riposte_ingest::{DecodeCtx, DecodeOptions, Decoder, Format, Line};
 use riposte_model::Clock;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader, ReadBuf};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::time::Sleep;
 
 use crate::IngestLimits;
 use crate::pipeline::{PipelineError, PipelineHandle};
 use crate::source::SourceError;
 
-/// Concurrent TCP connections per listener; more wait in the accept queue.
-const MAX_CONNECTIONS: usize = 256;
 /// The largest UDP datagram.
 const MAX_DATAGRAM: usize = 65_535;
 
-/// A network source's name, format and limits.
+/// A network source's name, format, limits and permitted senders.
 #[derive(Clone, Debug)]
 pub struct NetSource {
     pub name: String,
     pub format: Format,
     pub decode: DecodeOptions,
     pub limits: IngestLimits,
+    pub allow_from: AllowFrom,
+    pub stats: Arc<ListenerStats>,
+}
+
+/// `allow_from`: the networks a listener takes messages from. Syslog has
+/// no authentication, so anyone who can reach the port can feed the rules
+/// (and through them, bans); this narrows "anyone" to the senders' subnets.
+/// Empty means every sender. A short list checked in order: senders are a
+/// handful of relays, not a routing table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AllowFrom(Vec<IpNet>);
+
+impl AllowFrom {
+    /// IPv4-mapped IPv6 networks are taken as the IPv4 networks they are,
+    /// so `10.0.0.0/8` also admits `::ffff:10.1.2.3` on a dual-stack socket.
+    pub fn new(nets: impl IntoIterator<Item = IpNet>) -> Self {
+        Self(
+            nets.into_iter()
+                .map(|n| riposte_model::canonical_net(n).trunc())
+                .collect(),
+        )
+    }
+
+    pub fn permits(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.is_empty() || self.0.iter().any(|n| n.contains(&ip))
+    }
+
+    pub fn nets(&self) -> &[IpNet] {
+        &self.0
+    }
+}
+
+/// Bounds on a TCP listener's connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcpLimits {
+    /// Connections at once; past it, a new connection is closed at once
+    /// (it would otherwise wait in the kernel's backlog behind peers that
+    /// may never send).
+    pub max_connections: usize,
+    /// A connection that sends nothing for this long is closed: a sender
+    /// with something to say reconnects, one that holds a slot idle does
+    /// not keep it.
+    pub idle_timeout: Duration,
+}
+
+impl Default for TcpLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 256,
+            idle_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// What a listener dropped, counted for whoever watches it (tests, and a
+/// metrics endpoint when there is one); each counter also logs its 1st,
+/// 2nd, 4th, 8th… drop.
+#[derive(Debug, Default)]
+pub struct ListenerStats {
+    /// Datagrams and connections from senders outside `allow_from`.
+    pub refused_senders: AtomicU64,
+    /// Connections closed at once because the listener was full.
+    pub over_capacity: AtomicU64,
+    /// Connections closed after their idle timeout.
+    pub idle_closed: AtomicU64,
+}
+
+/// Adds one to `counter`; the new count if it is one to log.
+fn count_drop(counter: &AtomicU64) -> Option<u64> {
+    let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
+    n.is_power_of_two().then_some(n)
 }
 
 /// Listens for syslog datagrams on `addr` until shutdown. The socket is
@@ -51,10 +132,16 @@ pub async fn run_udp(
     let seq = AtomicU64::new(0);
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
-        let (n, _peer) = tokio::select! {
+        let (n, peer) = tokio::select! {
             r = socket.recv_from(&mut buf) => r.map_err(|e| SourceError::Io(e.to_string()))?,
             _ = shutdown.changed() => break,
         };
+        if !src.allow_from.permits(peer.ip()) {
+            if let Some(refused) = count_drop(&src.stats.refused_senders) {
+                tracing::warn!(source = %src.name, %peer, refused, "datagram from a sender outside allow_from dropped");
+            }
+            continue;
+        }
         for record in split_datagram(&buf[..n]) {
             let line = bounded_line(&seq, record, record.len() as u64, src.limits.max_line_bytes);
             if tx.send(line).await.is_err() {
@@ -114,40 +201,61 @@ fn bounded_line(seq: &AtomicU64, bytes: &[u8], full_len: u64, max: usize) -> Lin
 pub async fn run_tcp(
     src: NetSource,
     listener: TcpListener,
+    tcp: TcpLimits,
     clock: Arc<dyn Clock>,
     pipeline: PipelineHandle,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), SourceError> {
     let (tx, batcher) = spawn_batcher(&src, clock, pipeline, &shutdown);
     let seq = Arc::new(AtomicU64::new(0));
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let slots = Arc::new(Semaphore::new(tcp.max_connections.max(1)));
     loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            break;
-        };
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
-                    tracing::warn!(source = %src.name, error = %e, "accept failed");
+                    // EMFILE and the like: wait for descriptors to free up
+                    // instead of spinning.
+                    tracing::warn!(source = %src.name, error = %e, "accept failed; pausing");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
             },
             _ = shutdown.changed() => break,
+        };
+        if !src.allow_from.permits(peer.ip()) {
+            if let Some(refused) = count_drop(&src.stats.refused_senders) {
+                tracing::warn!(source = %src.name, %peer, refused, "connection from a sender outside allow_from closed");
+            }
+            continue;
+        }
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            if let Some(refused) = count_drop(&src.stats.over_capacity) {
+                tracing::warn!(source = %src.name, %peer, refused, max = tcp.max_connections, "connection cap reached; closing new connections");
+            }
+            continue;
         };
         let tx = tx.clone();
         let seq = seq.clone();
         let max = src.limits.max_line_bytes;
         let name = src.name.clone();
         let mut stop = shutdown.clone();
+        let stats = src.stats.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            let stream = IdleTimeout::new(stream, tcp.idle_timeout);
             tokio::select! {
-                r = read_frames(stream, &seq, max, &tx) => {
-                    if let Err(e) = r {
+                r = read_frames(stream, &seq, max, &tx) => match r {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                        if let Some(closed) = count_drop(&stats.idle_closed) {
+                            tracing::info!(source = %name, %peer, closed, "idle connection closed");
+                        }
+                    }
+                    Err(e) => {
                         tracing::warn!(source = %name, %peer, error = %e, "connection closed with an error");
                     }
-                }
+                },
                 _ = stop.changed() => {}
             }
         });
@@ -156,12 +264,64 @@ pub async fn run_tcp(
     batcher.await.map_err(|e| SourceError::Io(e.to_string()))?
 }
 
+/// A stream whose reads fail with `TimedOut` when no byte arrives for
+/// `timeout`. The clock runs only while a read waits for the peer, not
+/// while the reader waits for the pipeline (backpressure is not idleness).
+struct IdleTimeout<S> {
+    inner: S,
+    timeout: Duration,
+    deadline: Pin<Box<Sleep>>,
+    /// Whether a read is waiting, the deadline set when it started.
+    waiting: bool,
+}
+
+impl<S> IdleTimeout<S> {
+    fn new(inner: S, timeout: Duration) -> Self {
+        Self {
+            inner,
+            timeout,
+            deadline: Box::pin(tokio::time::sleep(timeout)),
+            waiting: false,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for IdleTimeout<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        if !this.waiting {
+            let at = tokio::time::Instant::now() + this.timeout;
+            this.deadline.as_mut().reset(at);
+            this.waiting = true;
+        }
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Pending => match this.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "idle timeout",
+                ))),
+                Poll::Pending => Poll::Pending,
+            },
+            ready => {
+                this.waiting = false;
+                ready
+            }
+        }
+    }
+}
+
+type Conn = BufReader<IdleTimeout<TcpStream>>;
+
 /// Reads frames from one connection until it closes. Each frame is
 /// octet-counted (`LEN SP MSG`) when it starts with digits followed by a
 /// space, otherwise newline-terminated; a record longer than `max` is kept
 /// cut (and dead-lettered) while the rest of it is skipped.
 async fn read_frames(
-    stream: TcpStream,
+    stream: IdleTimeout<TcpStream>,
     seq: &AtomicU64,
     max: usize,
     tx: &mpsc::Sender<Line>,
@@ -213,7 +373,7 @@ async fn read_frames(
 /// One `\n`-terminated frame: the kept bytes (at most `max`), the frame's
 /// full length without the terminator, and whether a terminator was seen.
 async fn read_newline_frame(
-    reader: &mut BufReader<TcpStream>,
+    reader: &mut Conn,
     max: usize,
 ) -> std::io::Result<(Vec<u8>, u64, bool)> {
     let mut kept = Vec::new();
@@ -310,6 +470,34 @@ mod tests {
     fn datagrams_split_on_newlines_and_lose_trailing_terminators() {
         let got: Vec<&[u8]> = split_datagram(b"<13>a\r\n<13>b\n\n<13>c\0").collect();
         assert_eq!(got, [&b"<13>a"[..], b"<13>b", b"<13>c"]);
+    }
+
+    #[test]
+    fn allow_from_admits_its_networks_and_their_mapped_forms() {
+        let nets = ["10.0.0.0/8", "2001:db8::/32", "::ffff:192.0.2.0/120"]
+            .map(|n| n.parse::<IpNet>().unwrap_or_else(|e| panic!("{n}: {e}")));
+        let allow = AllowFrom::new(nets);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap_or_else(|e| panic!("{s}: {e}"));
+        for (addr, admitted) in [
+            ("10.1.2.3", true),
+            ("::ffff:10.1.2.3", true),
+            ("11.0.0.1", false),
+            ("2001:db8::1", true),
+            ("2001:db9::1", false),
+            ("192.0.2.200", true),
+            ("127.0.0.1", false),
+        ] {
+            assert_eq!(allow.permits(ip(addr)), admitted, "{addr}");
+        }
+        assert!(AllowFrom::default().permits(ip("198.51.100.1")));
+    }
+
+    #[test]
+    fn drops_are_logged_at_powers_of_two() {
+        let c = AtomicU64::new(0);
+        let logged: Vec<u64> = (0..20).filter_map(|_| count_drop(&c)).collect();
+        assert_eq!(logged, [1, 2, 4, 8, 16]);
+        assert_eq!(c.load(Ordering::Relaxed), 20);
     }
 
     #[test]

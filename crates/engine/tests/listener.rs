@@ -5,10 +5,11 @@
 mod common;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use riposte_engine::listener::{self, NetSource};
+use riposte_engine::listener::{self, AllowFrom, NetSource, TcpLimits};
 use riposte_engine::{Engine, IngestLimits, pipeline};
 use riposte_ingest::{DecodeOptions, Format};
 use riposte_model::{Clock, ManualClock};
@@ -39,6 +40,8 @@ fn net(name: &str) -> NetSource {
         format: Format::Syslog,
         decode: DecodeOptions::default(),
         limits: limits(),
+        allow_from: AllowFrom::default(),
+        stats: Default::default(),
     }
 }
 
@@ -71,7 +74,14 @@ async fn tcp_octet_counted_and_newline_frames_are_all_stored() {
         .await
         .unwrap();
     let addr = tcp.local_addr().unwrap();
-    let source = tokio::spawn(listener::run_tcp(net("tcp"), tcp, clock, handle, stop));
+    let source = tokio::spawn(listener::run_tcp(
+        net("tcp"),
+        tcp,
+        TcpLimits::default(),
+        clock,
+        handle,
+        stop,
+    ));
 
     // One connection octet-counted, one newline-framed with CRLF, each with
     // an oversized record and a non-syslog one in the middle.
@@ -177,7 +187,14 @@ async fn tcp_flood_with_a_100_mb_frame_loses_nothing() {
         .await
         .unwrap();
     let addr = tcp.local_addr().unwrap();
-    let source = tokio::spawn(listener::run_tcp(net("flood"), tcp, clock, handle, stop));
+    let source = tokio::spawn(listener::run_tcp(
+        net("flood"),
+        tcp,
+        TcpLimits::default(),
+        clock,
+        handle,
+        stop,
+    ));
 
     const PER_CONNECTION: usize = 5_000;
     let mut senders = Vec::new();
@@ -221,4 +238,200 @@ async fn tcp_flood_with_a_100_mb_frame_loses_nothing() {
             100 << 20
         )
     );
+}
+
+/// Polls `done` until it holds; the bound only guards against a hang.
+async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    for _ in 0..3000 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("gave up waiting for {what}");
+}
+
+/// Reads until the server closes the connection: EOF, or a reset if it
+/// closed with our bytes unread. The bound only guards against a hang.
+async fn closed_by_server(s: &mut tokio::net::TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 64];
+    let r = tokio::time::timeout(Duration::from_secs(30), s.read(&mut buf))
+        .await
+        .expect("the server did not close the connection");
+    match r {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("expected the connection closed, got {other:?}"),
+    }
+}
+
+/// `max_connections` and `idle_timeout`: past the cap a connection is closed
+/// at once (and counted); a connection idle past its timeout is closed and
+/// its slot serves the next sender.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_cap_closes_extra_connections_and_idle_ones_free_their_slot() {
+    let (store, clock, engine) = engine().await;
+    let (handle, task) = pipeline::spawn(engine, 4);
+    let (stop_tx, stop) = watch::channel(false);
+    let tcp = listener::bind_tcp("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let src = net("capped");
+    let stats = src.stats.clone();
+    let limits = TcpLimits {
+        max_connections: 2,
+        idle_timeout: Duration::from_millis(500),
+    };
+    let source = tokio::spawn(listener::run_tcp(src, tcp, limits, clock, handle, stop));
+    let events = async || store.counts().await.unwrap().events;
+
+    // Two senders hold both slots: each message stored proves it was taken.
+    let mut held = Vec::new();
+    for i in 0..2 {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(format!("{}\n", sshd(i)).as_bytes())
+            .await
+            .unwrap();
+        until("a held connection's message", async || {
+            events().await == i as u64 + 1
+        })
+        .await;
+        held.push(s);
+    }
+    // Three more are closed at once, and counted.
+    for _ in 0..3 {
+        let mut extra = tokio::net::TcpStream::connect(addr).await.unwrap();
+        closed_by_server(&mut extra).await;
+    }
+    assert_eq!(stats.over_capacity.load(Ordering::Relaxed), 3);
+    // The held ones go quiet and are closed by the idle timeout.
+    for s in &mut held {
+        closed_by_server(s).await;
+    }
+    until("both idle closes counted", async || {
+        stats.idle_closed.load(Ordering::Relaxed) == 2
+    })
+    .await;
+    // Their slots are free again: a new sender is served. (The slot is
+    // released just after the close is sent, so a sender may still be
+    // turned away once: it then reconnects, as a syslog daemon would.)
+    let mut served = false;
+    for attempt in 0..100 {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(format!("{}\n", sshd(10 + attempt)).as_bytes())
+            .await
+            .unwrap();
+        let mut buf = [0u8; 1];
+        tokio::select! {
+            _ = tokio::io::AsyncReadExt::read(&mut s, &mut buf) => continue,
+            () = until("the message after the idle close", async || events().await == 3) => {
+                served = true;
+                break;
+            }
+        }
+    }
+    assert!(served, "no sender was served after the idle closes");
+    stop_tx.send(true).unwrap();
+    source.await.unwrap().unwrap();
+    drop(task);
+    assert_eq!(store.counts().await.unwrap().events, 3);
+    assert_eq!(stats.refused_senders.load(Ordering::Relaxed), 0);
+}
+
+/// `allow_from`: datagrams and connections from other networks are dropped
+/// unread and counted; from a listed network they are ingested.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_from_drops_other_senders_and_admits_listed_ones() {
+    let (store, clock, engine) = engine().await;
+    let (handle, task) = pipeline::spawn(engine, 4);
+    let (stop_tx, stop) = watch::channel(false);
+    let only = |name: &str, net: &str| NetSource {
+        allow_from: AllowFrom::new([net.parse().unwrap()]),
+        ..self::net(name)
+    };
+    let mut sources = Vec::new();
+    let mut udp_addrs = Vec::new();
+    let mut tcp_addrs = Vec::new();
+    let mut stats = Vec::new();
+    for (name, allowed) in [("elsewhere", "10.0.0.0/8"), ("loopback", "127.0.0.0/8")] {
+        let src = only(&format!("udp-{name}"), allowed);
+        stats.push(src.stats.clone());
+        let socket = listener::bind_udp("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        udp_addrs.push(socket.local_addr().unwrap());
+        sources.push(tokio::spawn(listener::run_udp(
+            src,
+            socket,
+            clock.clone(),
+            handle.clone(),
+            stop.clone(),
+        )));
+        let src = only(&format!("tcp-{name}"), allowed);
+        stats.push(src.stats.clone());
+        let tcp = listener::bind_tcp("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        tcp_addrs.push(tcp.local_addr().unwrap());
+        sources.push(tokio::spawn(listener::run_tcp(
+            src,
+            tcp,
+            TcpLimits::default(),
+            clock.clone(),
+            handle.clone(),
+            stop.clone(),
+        )));
+    }
+    drop(handle);
+    let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    client
+        .send_to(sshd(1).as_bytes(), udp_addrs[0])
+        .await
+        .unwrap();
+    let mut refused = tokio::net::TcpStream::connect(tcp_addrs[0]).await.unwrap();
+    refused
+        .write_all(format!("{}\n", sshd(2)).as_bytes())
+        .await
+        .unwrap();
+    closed_by_server(&mut refused).await;
+    until("the refused datagram counted", async || {
+        stats[0].refused_senders.load(Ordering::Relaxed) == 1
+    })
+    .await;
+    assert_eq!(stats[1].refused_senders.load(Ordering::Relaxed), 1);
+
+    client
+        .send_to(sshd(3).as_bytes(), udp_addrs[1])
+        .await
+        .unwrap();
+    let mut admitted = tokio::net::TcpStream::connect(tcp_addrs[1]).await.unwrap();
+    admitted
+        .write_all(format!("{}\n", sshd(4)).as_bytes())
+        .await
+        .unwrap();
+    admitted.shutdown().await.unwrap();
+    wait_for(&store, 2, 0).await;
+    stop_tx.send(true).unwrap();
+    for s in sources {
+        s.await.unwrap().unwrap();
+    }
+    drop(task);
+
+    for (source, want) in [
+        ("udp-elsewhere", 0),
+        ("tcp-elsewhere", 0),
+        ("udp-loopback", 1),
+        ("tcp-loopback", 1),
+    ] {
+        let got = store.list_events_by_source(source, 10).await.unwrap();
+        assert_eq!(got.len(), want, "{source}");
+    }
+    assert_eq!(store.counts().await.unwrap().events, 2);
+    let refused: Vec<u64> = stats
+        .iter()
+        .map(|s| s.refused_senders.load(Ordering::Relaxed))
+        .collect();
+    assert_eq!(refused, [1, 1, 0, 0]);
 }

@@ -54,6 +54,9 @@ pub struct ApiConfig {
     /// `api.trusted_proxies`: peers whose `X-Forwarded-For` names the
     /// client. From anyone else the header is ignored.
     pub trusted_proxies: Vec<IpNet>,
+    /// `api.allow_plaintext`: a non-loopback listener (the API's, or
+    /// TAXII's own) may serve plain HTTP, as behind a TLS-terminating proxy.
+    pub allow_plaintext: bool,
     pub limits: HttpLimits,
 }
 
@@ -64,6 +67,7 @@ impl Default for ApiConfig {
             tls: None,
             hosts: Vec::new(),
             trusted_proxies: Vec::new(),
+            allow_plaintext: false,
             limits: HttpLimits::default(),
         }
     }
@@ -169,7 +173,7 @@ pub(crate) fn parse_api(
             }
         })
         .collect();
-    let allow_plaintext = match section.get("allow_plaintext") {
+    api.allow_plaintext = match section.get("allow_plaintext") {
         None => false,
         Some(Value::Bool(b)) => *b,
         Some(v) => {
@@ -181,7 +185,7 @@ pub(crate) fn parse_api(
             false
         }
     };
-    if listen_given && !api.listen.ip().is_loopback() && api.tls.is_none() && !allow_plaintext {
+    if listen_given && !api.listen.ip().is_loopback() && api.tls.is_none() && !api.allow_plaintext {
         p.push(
             file,
             "api.listen",

@@ -652,6 +652,21 @@ impl Config {
 
         let intel_feeds = riposte_intel::config::parse(doc.get("intel"), file, &resolve, &mut p);
         let taxii = crate::taxii_config::parse_taxii(doc.get("taxii"), file, &resolve, &mut p);
+        // TAXII's own listener carries client tokens in every request, like
+        // the API's keys: the same rule (it is served with api.tls).
+        if let (Some(api), Some(addr)) = (&api, taxii.as_ref().and_then(|t| t.listen))
+            && !addr.ip().is_loopback()
+            && api.tls.is_none()
+            && !api.allow_plaintext
+        {
+            p.push(
+                file,
+                "taxii.listen",
+                format!(
+                    "{addr} is not a loopback address and api.tls is not set: client tokens would cross the network in clear text; set api.tls (TAXII is served with it), or api.allow_plaintext: true behind a TLS-terminating proxy on a trusted network"
+                ),
+            );
+        }
 
         if !p.is_empty() {
             return Err(p);

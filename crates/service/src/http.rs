@@ -143,27 +143,39 @@ async fn serve_conn<IO>(
 }
 
 /// A TLS acceptor for the certificate chain and key in these PEM files
-/// (TLS 1.2 and 1.3, HTTP/1.1 by ALPN); the error names the file at fault.
+/// (TLS 1.2 and 1.3, HTTP/1.1 by ALPN). The error names the file at fault,
+/// both files when both are.
 pub fn tls_acceptor(files: &crate::TlsFiles) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
     use anyhow::Context as _;
     use rustls_pki_types::pem::PemObject as _;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     use tokio_rustls::rustls;
-    let certs = CertificateDer::pem_file_iter(&files.cert)
+    let certs = match CertificateDer::pem_file_iter(&files.cert)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .with_context(|| format!("api.tls.cert: cannot read {}", files.cert.display()))?;
-    if certs.is_empty() {
-        anyhow::bail!(
+    {
+        Ok(certs) if certs.is_empty() => Err(format!(
             "api.tls.cert: {} holds no PEM certificate",
             files.cert.display()
-        );
-    }
-    let key = PrivateKeyDer::from_pem_file(&files.key).with_context(|| {
+        )),
+        Ok(certs) => Ok(certs),
+        Err(e) => Err(format!(
+            "api.tls.cert: cannot read {}: {e}",
+            files.cert.display()
+        )),
+    };
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| {
         format!(
-            "api.tls.key: cannot read a private key from {}",
+            "api.tls.key: cannot read a private key from {}: {e}",
             files.key.display()
         )
-    })?;
+    });
+    let (certs, key) = match (certs, key) {
+        (Ok(c), Ok(k)) => (c, k),
+        (c, k) => {
+            let errors: Vec<String> = [c.err(), k.err()].into_iter().flatten().collect();
+            anyhow::bail!("{}", errors.join("; "));
+        }
+    };
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -180,4 +192,59 @@ pub fn tls_acceptor(files: &crate::TlsFiles) -> anyhow::Result<tokio_rustls::Tls
     })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn unreadable_tls_files_are_both_named() {
+        let dir = std::env::temp_dir().join("riposte-no-such-dir");
+        let files = crate::TlsFiles {
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+        };
+        let err = tls_acceptor(&files).err().unwrap().to_string();
+        let (cert, key) = err.split_once("; ").unwrap();
+        assert!(
+            cert.starts_with(&format!(
+                "api.tls.cert: cannot read {}: ",
+                files.cert.display()
+            )),
+            "{err}"
+        );
+        assert!(
+            key.starts_with(&format!(
+                "api.tls.key: cannot read a private key from {}: ",
+                files.key.display()
+            )),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_certificate_with_the_wrong_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = rcgen::generate_simple_self_signed(["localhost".to_owned()]).unwrap();
+        let b = rcgen::generate_simple_self_signed(["localhost".to_owned()]).unwrap();
+        let files = crate::TlsFiles {
+            cert: dir.path().join("cert.pem"),
+            key: dir.path().join("key.pem"),
+        };
+        std::fs::write(&files.cert, a.cert.pem()).unwrap();
+        std::fs::write(&files.key, b.signing_key.serialize_pem()).unwrap();
+        let err = tls_acceptor(&files).err().unwrap().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "api.tls: the key in {} does not fit the certificate in {}",
+                files.key.display(),
+                files.cert.display()
+            )
+        );
+        std::fs::write(&files.key, a.signing_key.serialize_pem()).unwrap();
+        assert!(tls_acceptor(&files).is_ok());
+    }
 }

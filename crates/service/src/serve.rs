@@ -26,6 +26,14 @@ pub async fn serve(
     engine: Engine,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // Read first: a bad certificate fails the start, before anything runs,
+    // not the first client.
+    let tls = config
+        .api
+        .tls
+        .as_ref()
+        .map(crate::http::tls_acceptor)
+        .transpose()?;
     let store = engine.store().clone();
     let clock = engine.clock().clone();
     let responder = engine.responder().clone();
@@ -118,14 +126,6 @@ pub async fn serve(
         )));
     }
 
-    // Read before binding: a bad certificate fails the start, not the
-    // first client.
-    let tls = config
-        .api
-        .tls
-        .as_ref()
-        .map(crate::http::tls_acceptor)
-        .transpose()?;
     let listener = tokio::net::TcpListener::bind(config.api.listen)
         .await
         .with_context(|| format!("binding the API to {}", config.api.listen))?;
@@ -221,11 +221,13 @@ async fn start_source(source: SourceConfig, ctx: SourceCtx) -> anyhow::Result<So
         decode,
         kind,
     } = source;
-    let net = NetSource {
+    let net = |allow_from| NetSource {
         name: name.clone(),
         format,
         decode: decode.clone(),
         limits: ctx.limits,
+        allow_from,
+        stats: Default::default(),
     };
     Ok(match kind {
         SourceKind::File { path, read_rotated } => Box::pin(run_file_source(
@@ -236,27 +238,32 @@ async fn start_source(source: SourceConfig, ctx: SourceCtx) -> anyhow::Result<So
             read_rotated,
             ctx,
         )),
-        SourceKind::SyslogUdp { listen } => {
+        SourceKind::SyslogUdp { listen, allow_from } => {
             let socket = listener::bind_udp(listen)
                 .await
                 .with_context(|| format!("source {name}: binding UDP {listen}"))?;
             tracing::info!(source = %name, listen = %socket.local_addr()?, "syslog UDP listening");
             Box::pin(listener::run_udp(
-                net,
+                net(allow_from),
                 socket,
                 ctx.clock,
                 ctx.pipeline,
                 ctx.shutdown,
             ))
         }
-        SourceKind::SyslogTcp { listen } => {
+        SourceKind::SyslogTcp {
+            listen,
+            allow_from,
+            limits,
+        } => {
             let tcp = listener::bind_tcp(listen)
                 .await
                 .with_context(|| format!("source {name}: binding TCP {listen}"))?;
             tracing::info!(source = %name, listen = %tcp.local_addr()?, "syslog TCP listening");
             Box::pin(listener::run_tcp(
-                net,
+                net(allow_from),
                 tcp,
+                limits,
                 ctx.clock,
                 ctx.pipeline,
                 ctx.shutdown,

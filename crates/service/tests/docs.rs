@@ -3,6 +3,9 @@
 //! its page, so the documentation cannot drift from the code.
 
 use std::path::Path;
+use std::time::Duration;
+
+use riposte_engine::listener::{AllowFrom, TcpLimits};
 
 fn yaml_blocks(page: &str) -> Vec<String> {
     let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs")).join(page);
@@ -27,7 +30,7 @@ fn yaml_blocks(page: &str) -> Vec<String> {
 #[test]
 fn configuration_examples_load() {
     let blocks = yaml_blocks("configuration.md");
-    assert_eq!(blocks.len(), 5);
+    assert_eq!(blocks.len(), 6);
     let mut configs = Vec::new();
     for (i, b) in blocks.iter().enumerate() {
         configs.push(
@@ -115,6 +118,25 @@ fn configuration_examples_load() {
         }
     );
     assert_eq!(sources[3].name, "syslog-udp:0.0.0.0:5514");
+    let net = |n: &str| n.parse::<ipnet::IpNet>().unwrap();
+    assert_eq!(
+        sources[3].kind,
+        riposte_service::SourceKind::SyslogUdp {
+            listen: "0.0.0.0:5514".parse().unwrap(),
+            allow_from: AllowFrom::new([net("10.20.0.0/16")]),
+        }
+    );
+    assert_eq!(
+        sources[4].kind,
+        riposte_service::SourceKind::SyslogTcp {
+            listen: "0.0.0.0:5514".parse().unwrap(),
+            allow_from: AllowFrom::new([net("10.20.0.0/16"), net("192.0.2.7/32")]),
+            limits: TcpLimits {
+                max_connections: 64,
+                idle_timeout: Duration::from_secs(120)
+            },
+        }
+    );
     assert_eq!(sources[5].name, "nats:EVENTS:riposte-zeek");
     let mapping = sources[7].decode.json_mapping.clone().unwrap();
     assert_eq!(mapping.dataset, "app.audit");
@@ -125,6 +147,37 @@ fn configuration_examples_load() {
             ("source.ip".to_owned(), "client.addr".to_owned()),
             ("user.name".to_owned(), "who".to_owned())
         ]
+    );
+    // The listeners example: every api key, and a bounded syslog source.
+    let api = &configs[5].api;
+    assert_eq!(api.listen.to_string(), "0.0.0.0:8443");
+    assert_eq!(
+        api.tls,
+        Some(riposte_service::TlsFiles {
+            cert: "/etc/riposte/tls/cert.pem".into(),
+            key: "/etc/riposte/tls/key.pem".into()
+        })
+    );
+    assert_eq!(api.hosts, ["riposte.example.org"]);
+    assert_eq!(
+        api.limits,
+        riposte_service::http::HttpLimits {
+            max_connections: 256,
+            handshake_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+        }
+    );
+    assert_eq!(
+        configs[5].sources[0].kind,
+        riposte_service::SourceKind::SyslogTcp {
+            listen: "0.0.0.0:6514".parse().unwrap(),
+            allow_from: AllowFrom::new([net("10.20.0.0/16")]),
+            limits: TcpLimits {
+                max_connections: 128,
+                idle_timeout: Duration::from_secs(300)
+            },
+        }
     );
 }
 
@@ -689,4 +742,24 @@ fn taxii_example_loads_and_its_mistakes_are_as_documented() {
     let problems = riposte_service::Config::parse("riposte.yaml", &bad, dir.path()).unwrap_err();
     let listed: Vec<String> = problems.0.iter().map(ToString::to_string).collect();
     assert_eq!(listed, documented.lines().collect::<Vec<_>>());
+
+    // TAXII's own listener off loopback needs api.tls (it carries tokens),
+    // or api.allow_plaintext behind a proxy.
+    let tls_line = block.lines().find(|l| l.contains("tls:")).unwrap();
+    let plain = block.replace(&format!("api:\n{tls_line}\n"), "");
+    let problems = riposte_service::Config::parse("riposte.yaml", &plain, dir.path())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        problems,
+        "1 problem:\n  riposte.yaml: taxii.listen: 0.0.0.0:9443 is not a loopback address and api.tls is not set: client tokens would cross the network in clear text; set api.tls (TAXII is served with it), or api.allow_plaintext: true behind a TLS-terminating proxy on a trusted network"
+    );
+    let proxied = block.replace(tls_line, "  allow_plaintext: true");
+    let config = riposte_service::Config::parse("riposte.yaml", &proxied, dir.path())
+        .unwrap_or_else(|p| panic!("{p}"));
+    assert_eq!(config.api.tls, None);
+    assert_eq!(
+        config.taxii.unwrap().listen,
+        Some("0.0.0.0:9443".parse().unwrap())
+    );
 }

@@ -97,7 +97,7 @@ ingest: { batch_lines: 0 }
         "riposte.yaml: sources[0].format: unknown format \"evt\"",
         "riposte.yaml: sources[1].type: unknown source type \"kafka\" (valid: file, syslog-udp, syslog-tcp, nats, evtx-dir)",
         "riposte.yaml: sources[2].listen: not an address:port: \"nowhere\"",
-        "riposte.yaml: sources[2].path: not a key of type syslog-udp (valid: listen, format, mapping)",
+        "riposte.yaml: sources[2].path: not a key of type syslog-udp (valid: listen, format, mapping, allow_from)",
         "riposte.yaml: sources[3].stream: missing (required for type nats)",
         "riposte.yaml: sources[3].format: missing (required for type nats)",
         "riposte.yaml: sources[4].mapping: only a json source takes a mapping",
