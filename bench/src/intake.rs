@@ -16,9 +16,12 @@ use tower::ServiceExt;
 
 const RECORDS: usize = 10_000;
 
-/// The state, and a service key scoped to `events:write` (as a log
-/// shipper would hold) to post with.
-async fn state(dir: &std::path::Path) -> (riposte_server::AppState, String) {
+/// An API state over a SQLite file store in `dir`, with no rules, whose
+/// keys are hashed under `secret`.
+pub(crate) async fn app_state(
+    dir: &std::path::Path,
+    secret: riposte_auth::ServerSecret,
+) -> riposte_server::AppState {
     let url = format!("sqlite://{}", dir.join("bench.db").display());
     let store = riposte_store::open(&url)
         .await
@@ -34,7 +37,25 @@ async fn state(dir: &std::path::Path) -> (riposte_server::AppState, String) {
     );
     let executor = Arc::new(engine.executor(Arc::new(riposte_engine::NoEffects)));
     let (handle, _task) = riposte_engine::pipeline::spawn(engine, 4);
+    riposte_server::AppState {
+        guard: riposte_server::any_host_guard(store.clone(), secret),
+        store,
+        pipeline: handle,
+        responder,
+        executor,
+        clock,
+        max_line_bytes: 1 << 20,
+        review_max_age: chrono::TimeDelta::hours(24),
+        bouncers: Arc::new(riposte_server::Bouncers::new(Vec::new())),
+    }
+}
+
+/// The state, and a service key scoped to `events:write` (as a log
+/// shipper would hold) to post with.
+async fn state(dir: &std::path::Path) -> (riposte_server::AppState, String) {
     let secret = riposte_auth::ServerSecret::from_bytes([7; 32]);
+    let state = app_state(dir, secret.clone()).await;
+    let store = state.store.clone();
     let admin = riposte_auth::Identity::local("bench");
     let now = crate::start();
     riposte_auth::manage::add_user(
@@ -58,17 +79,6 @@ async fn state(dir: &std::path::Path) -> (riposte_server::AppState, String) {
     )
     .await
     .unwrap_or_else(|e| panic!("key: {e}"));
-    let state = riposte_server::AppState {
-        guard: riposte_server::any_host_guard(store.clone(), secret),
-        store,
-        pipeline: handle,
-        responder,
-        executor,
-        clock,
-        max_line_bytes: 1 << 20,
-        review_max_age: chrono::TimeDelta::hours(24),
-        bouncers: Arc::new(riposte_server::Bouncers::new(Vec::new())),
-    };
     (state, key)
 }
 

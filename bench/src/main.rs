@@ -12,7 +12,9 @@
 //! runs only the nftables enforcer with 10,000 and 100,000 decisions (root,
 //! in a network namespace of its own; skipped without; not part of the
 //! default run); `intake` runs only `POST /api/v1/events` with 10,000
-//! records per request (NDJSON, gzip, JSON arrays); `intel` runs only the threat-intel matcher with N
+//! records per request (NDJSON, gzip, JSON arrays), with a service key;
+//! `auth` runs only what authentication adds to an API request, with
+//! 10,000 keys in the store; `intel` runs only the threat-intel matcher with N
 //! generated indicators (load, memory per indicator, events/s matched,
 //! incremental update).
 
@@ -64,6 +66,7 @@ fn allocations() -> usize {
     ALLOCATIONS.load(Ordering::Relaxed)
 }
 
+mod auth;
 mod intake;
 mod intel;
 mod intel_store;
@@ -828,6 +831,10 @@ fn main() {
     }
     if only.as_deref() == Some("playbooks") {
         playbooks::run(n);
+        return;
+    }
+    if only.as_deref() == Some("auth") {
+        auth::run(n);
         return;
     }
     if only.as_deref() == Some("intake") {

@@ -5,7 +5,7 @@
 //! header timeout, TAXII connections that never send a request while bans
 //! are made and expire, and the syslog listeners' `allow_from` and limits.
 //!
-//! HTTP checks use `GET /api/v1/health` only (it needs no API key); bans
+//! HTTP checks use `GET /api/v1/health` (it needs no API key) and `/api/v1/status` with a fixture key; bans
 //! come from a tailed log file, not from the API.
 
 mod common;
@@ -165,7 +165,16 @@ async fn the_api_serves_https_with_the_configured_certificate() {
     }
     let (status, body) = answer.expect("the HTTPS API never answered");
     assert_eq!(status, reqwest::StatusCode::OK);
-    assert_eq!(body["status"], "ok", "{body}");
+    assert_eq!(body, serde_json::json!({"status": "ok"}));
+    // An authenticated route over the same connection kind.
+    let resp = https
+        .get(format!("https://localhost:{port}/api/v1/status"))
+        .bearer_auth(riposte_testkit::identity::VIEWER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), reqwest::StatusCode::OK);
+    let body: Value = resp.json().await.unwrap();
     assert_eq!(body["counts"]["events"], 0, "{body}");
 
     // Plain HTTP to the TLS port: the TLS handshake fails and the
@@ -513,7 +522,7 @@ async fn syslog_listeners_filter_senders_and_bound_connections() {
         s.write_all(line(5).as_bytes()).unwrap();
         for _ in 0..POLL_ATTEMPTS {
             let health: Value = client
-                .get(serve.url("/api/v1/health"))
+                .get(serve.url("/api/v1/status"))
                 .send()
                 .await
                 .unwrap()

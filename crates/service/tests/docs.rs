@@ -160,6 +160,14 @@ fn configuration_examples_load() {
     );
     assert_eq!(api.hosts, ["riposte.example.org"]);
     assert_eq!(
+        api.trusted_proxies,
+        ["10.0.0.5/32".parse::<ipnet::IpNet>().unwrap()]
+    );
+    assert_eq!(
+        configs[5].auth.secret_file,
+        Path::new("/etc/riposte/auth.secret")
+    );
+    assert_eq!(
         api.limits,
         riposte_service::http::HttpLimits {
             max_connections: 256,
