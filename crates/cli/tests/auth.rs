@@ -19,7 +19,7 @@ const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/demo");
 
 /// A served site with the demo's SSH rule and playbook (six failures from
 /// one address: a ban) and a file blocklist.
-fn site(dir: &Path, port: u16, extra: &str) -> std::path::PathBuf {
+fn site(dir: &Path, port: u16) -> std::path::PathBuf {
     std::fs::copy(format!("{DEMO}/rules.yaml"), dir.join("rules.yaml")).unwrap();
     std::fs::create_dir(dir.join("playbooks")).unwrap();
     std::fs::copy(
@@ -27,21 +27,13 @@ fn site(dir: &Path, port: u16, extra: &str) -> std::path::PathBuf {
         dir.join("playbooks/ssh-bruteforce.yaml"),
     )
     .unwrap();
-    let config = dir.join("riposte.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 1\n\
-             store: {store}\n\
-             api: {{ listen: 127.0.0.1:{port} }}\n\
-             rules: [rules.yaml]\n\
-             playbooks: [playbooks/]\n\
-             enforcers: [{{ type: file, path: blocklist.txt }}]\n{extra}",
-            store = sqlite_url(dir)
-        ),
+    write_config(
+        dir,
+        port,
+        "rules: [rules.yaml]\n\
+         playbooks: [playbooks/]\n\
+         enforcers: [{ type: file, path: blocklist.txt }]\n",
     )
-    .unwrap();
-    config
 }
 
 async fn decisions(serve: &Serve) -> Vec<Value> {
@@ -58,7 +50,7 @@ async fn decisions(serve: &Serve) -> Vec<Value> {
 async fn the_forged_browser_post_is_refused_and_bans_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
-    let config = site(tmp.path(), port, "");
+    let config = site(tmp.path(), port);
     let mut serve = Serve::start(&config, port, "serve");
     serve.wait_up(&client()).await;
     let forged = syslog_lines(6, "203.0.113.66", 700).join("\n");
@@ -183,7 +175,7 @@ async fn keys_from_the_cli_work_by_role_and_stop_when_revoked() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let port = free_port();
-    let config = site(dir, port, "");
+    let config = site(dir, port);
     std::fs::write(dir.join("playbooks/ask.yaml"), ASK).unwrap();
     // The first admin and the people, made against the store before serving.
     riposte(&config, &["users", "add", "carol", "--role", "analyst"]);

@@ -847,3 +847,41 @@ steps:
         "1 problem:\n  esc.yaml: steps[up].with.notify: unknown key \"cc\" (valid: to, subject, text)"
     );
 }
+
+#[test]
+fn approvers_are_user_names_roles_or_the_local_command_line() {
+    let text = |approvers: &str| {
+        format!(
+            "version: 1\nid: ask\nname: Ask\ntrigger: {{ manual: true }}\nsteps:\n  - id: ask\n    wait_for:\n      approval: {{ prompt: \"ok?\", approvers: {approvers}, timeout: 1h }}\n"
+        )
+    };
+    let good = parse_playbook(
+        "ask.yaml",
+        &text("[alice, \"role:responder\", \"local:root\"]"),
+    )
+    .unwrap();
+    assert_eq!(good.id, "ask");
+    let errs = parse_playbook(
+        "ask.yaml",
+        &text("[\"role:boss\", \"role:service\", \"alice smith\", \"webhook:x\"]"),
+    )
+    .unwrap_err();
+    let lines: Vec<String> = errs.0.iter().map(ToString::to_string).collect();
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    assert!(
+        lines[0].starts_with("ask.yaml: steps[ask].wait_for.approval.approvers[0]: unknown role \"boss\""),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(
+        lines[1],
+        "ask.yaml: steps[ask].wait_for.approval.approvers[1]: role:service cannot answer approvals"
+    );
+    for (line, i) in lines[2..].iter().zip([2, 3]) {
+        assert!(
+            line.starts_with(&format!("ask.yaml: steps[ask].wait_for.approval.approvers[{i}]: "))
+                && line.ends_with("(expected a user name, role:ROLE or local:OS_USER)"),
+            "{line}"
+        );
+    }
+}

@@ -84,6 +84,21 @@ pub fn sqlite_url(dir: &Path) -> String {
     format!("sqlite://{}", dir.join("riposte.db").display())
 }
 
+/// Writes `dir/riposte.yaml`: version 1, the SQLite store in `dir`, the API
+/// on 127.0.0.1:`port`, then `rest` (more top-level keys, one per line).
+pub fn write_config(dir: &Path, port: u16, rest: &str) -> PathBuf {
+    let config = dir.join("riposte.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 1\nstore: {}\napi: {{ listen: 127.0.0.1:{port} }}\n{rest}",
+            sqlite_url(dir)
+        ),
+    )
+    .unwrap();
+    config
+}
+
 /// A running `riposte serve`; killed (SIGKILL) on drop if still running, so
 /// a failing test leaves no process behind.
 pub struct Serve {
