@@ -869,7 +869,9 @@ fn approvers_are_user_names_roles_or_the_local_command_line() {
     let lines: Vec<String> = errs.0.iter().map(ToString::to_string).collect();
     assert_eq!(lines.len(), 4, "{lines:#?}");
     assert!(
-        lines[0].starts_with("ask.yaml: steps[ask].wait_for.approval.approvers[0]: unknown role \"boss\""),
+        lines[0].starts_with(
+            "ask.yaml: steps[ask].wait_for.approval.approvers[0]: unknown role \"boss\""
+        ),
         "{}",
         lines[0]
     );
@@ -879,8 +881,9 @@ fn approvers_are_user_names_roles_or_the_local_command_line() {
     );
     for (line, i) in lines[2..].iter().zip([2, 3]) {
         assert!(
-            line.starts_with(&format!("ask.yaml: steps[ask].wait_for.approval.approvers[{i}]: "))
-                && line.ends_with("(expected a user name, role:ROLE or local:OS_USER)"),
+            line.starts_with(&format!(
+                "ask.yaml: steps[ask].wait_for.approval.approvers[{i}]: "
+            )) && line.ends_with("(expected a user name, role:ROLE or local:OS_USER)"),
             "{line}"
         );
     }

@@ -19,7 +19,7 @@ use ipnet::IpNet;
 use riposte_auth::{
     AuthError, Authenticator, Identity, Permission, ServerSecret, may, may_webhook,
 };
-use riposte_model::Timestamp;
+use riposte_model::{Clock, Timestamp};
 use riposte_store::Store;
 
 use crate::{ApiError, AppState};
@@ -507,6 +507,43 @@ pub async fn check(
     }
     req.extensions_mut().insert(identity);
     next.run(req).await
+}
+
+/// `router` (one that authenticates by itself, such as TAXII's) with its
+/// 401s counted against the client address like the API's, and a blocked
+/// address answered 429 before it is looked at.
+pub fn limit_failures(
+    router: axum::Router,
+    guard: Arc<Guard>,
+    clock: Arc<dyn Clock>,
+) -> axum::Router {
+    router.layer(axum::middleware::from_fn_with_state(
+        (guard, clock),
+        count_failures,
+    ))
+}
+
+async fn count_failures(
+    State((guard, clock)): State<(Arc<Guard>, Arc<dyn Clock>)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let addr = guard.client_addr(peer, req.headers());
+    let now = clock.now();
+    if let Some(seconds) = guard.failures.blocked(addr, now) {
+        return too_many(seconds);
+    }
+    // Asking without credentials guesses nothing: not counted.
+    let guessed = req.headers().contains_key(header::AUTHORIZATION);
+    let response = next.run(req).await;
+    if guessed && response.status() == axum::http::StatusCode::UNAUTHORIZED {
+        refuse(&guard, addr, now, "TAXII credentials");
+    }
+    response
 }
 
 /// `/api/v1/playbooks/{id}/webhook` → `id`.

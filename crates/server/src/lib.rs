@@ -18,5 +18,6 @@ pub use crowdsec::{Bouncers, CsDecision, CsStream};
 pub use error::ApiError;
 pub use guard::{
     Access, Body, ClientAddr, FailureLimiter, Guard, HostPolicy, any_host_guard, client_addr,
+    limit_failures,
 };
 pub use taxii::{TaxiiClient, TaxiiCollection, TaxiiConfig, TaxiiState, taxii_router};

@@ -158,11 +158,17 @@ pub async fn serve(
     };
     let mut router = app(state.clone());
     if let Some(taxii) = &config.taxii {
-        let taxii_routes = riposte_server::taxii_router(riposte_server::TaxiiState {
-            config: Arc::new(taxii.clone()),
-            store: state.store.clone(),
-            clock: state.clock.clone(),
-        });
+        // Wrong TAXII credentials count toward the same per-address limit
+        // as wrong API keys.
+        let taxii_routes = riposte_server::limit_failures(
+            riposte_server::taxii_router(riposte_server::TaxiiState {
+                config: Arc::new(taxii.clone()),
+                store: state.store.clone(),
+                clock: state.clock.clone(),
+            }),
+            state.guard.clone(),
+            state.clock.clone(),
+        );
         match taxii.listen {
             // Its own listener: partners reach TAXII (which authenticates
             // every request) without reaching the REST API.

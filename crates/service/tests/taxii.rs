@@ -73,6 +73,13 @@ struct Server {
 ///
 /// The clock stands at 10:00.
 async fn server() -> Server {
+    server_limited(false).await
+}
+
+/// The server, with `serve`'s limit on failed authentications when
+/// `limit` (every request here comes from 127.0.0.1, so the other tests,
+/// which fail on purpose, go without).
+async fn server_limited(limit: bool) -> Server {
     let (state, _clock) = common::state(1000).await;
     let config = riposte_service::Config::parse("riposte.yaml", CONFIG, Path::new("/srv"))
         .unwrap()
@@ -118,14 +125,27 @@ async fn server() -> Server {
         tx.upsert_indicators(&batch, when).await.unwrap();
         tx.commit().await.unwrap();
     }
-    let router = app(state.clone()).merge(taxii_router(TaxiiState {
+    let taxii = taxii_router(TaxiiState {
         config: Arc::new(config),
         store: state.store.clone(),
         clock: state.clock.clone(),
-    }));
+    });
+    let taxii = if limit {
+        riposte_server::limit_failures(taxii, state.guard.clone(), state.clock.clone())
+    } else {
+        taxii
+    };
+    let router = app(state.clone()).merge(taxii);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap()
+    });
     Server {
         url,
         state,
@@ -287,6 +307,40 @@ async fn discovery_api_root_and_collections_per_client() {
     let one = s.get(&format!("{ROOT}/collections/networks-amber/")).await;
     assert_eq!(one.status, 200);
     assert_eq!(one.body, a.body["collections"][1]);
+}
+
+#[tokio::test]
+async fn ten_wrong_taxii_credentials_lock_the_address_out_for_a_minute() {
+    let s = server_limited(true).await;
+    // Asking without credentials is not a guess: not counted.
+    for _ in 0..12 {
+        assert_eq!(s.get_with("/taxii2/", None, Some(TAXII)).await.status, 401);
+    }
+    assert_eq!(s.get("/taxii2/").await.status, 200);
+    for _ in 0..10 {
+        let wrong = bearer("partner-a-token-012345678X");
+        assert_eq!(
+            s.get_with("/taxii2/", Some(&wrong), Some(TAXII))
+                .await
+                .status,
+            401
+        );
+    }
+    // Now the right token waits too, and so does the API from there.
+    let a = s.get("/taxii2/").await;
+    assert_eq!(a.status, 429);
+    assert_eq!(
+        a.body["error"],
+        "too many failed authentications from this address; try again in 60 s"
+    );
+    let api = s
+        .http
+        .get(format!("{}/api/v1/status", s.url))
+        .bearer_auth(riposte_testkit::identity::VIEWER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 429);
 }
 
 #[tokio::test]
