@@ -296,6 +296,70 @@ async fn webhooks_need_the_playbook_secret_and_runs_can_be_cancelled() {
     assert_eq!(run["trigger"]["data"]["host"], "ws-12");
     assert_eq!(run["status"], "pending");
 
+    // A service user's key scoped to this webhook: this playbook's webhook,
+    // and nothing else.
+    let admin = riposte_auth::Identity::local("test");
+    let now = chrono::Utc::now();
+    riposte_auth::manage::add_user(
+        s.store.as_ref(),
+        &admin,
+        "edr",
+        riposte_model::Role::Service,
+        now,
+    )
+    .await
+    .unwrap();
+    let (_, edr_key) = riposte_auth::manage::create_key(
+        s.store.as_ref(),
+        &riposte_testkit::identity::secret(),
+        &admin,
+        "edr",
+        "hook",
+        None,
+        Some(riposte_model::KeyScope::Webhook("contain".into())),
+        now,
+    )
+    .await
+    .unwrap();
+    let (status, body) = call_anon(&s, hook(Some(&edr_key), "{\"ip\": \"198.51.100.10\"}")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (_, by_key) = call(
+        &s,
+        get(&format!(
+            "/api/v1/runs/{}",
+            body["run_id"].as_str().unwrap()
+        )),
+    )
+    .await;
+    assert_eq!(by_key["trigger"]["by"], "edr");
+    let cancel_edr = Request::post(format!(
+        "/api/v1/runs/{}/cancel",
+        by_key["id"].as_str().unwrap()
+    ))
+    .body(Body::empty())
+    .unwrap();
+    assert_eq!(call(&s, cancel_edr).await.0, StatusCode::OK);
+    let other = Request::post("/api/v1/playbooks/other/webhook")
+        .header("authorization", format!("Bearer {edr_key}"))
+        .header("content-type", "application/json")
+        .body(Body::from("{}"))
+        .unwrap();
+    let (status, body) = call_anon(&s, other).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (
+            StatusCode::FORBIDDEN,
+            Some(
+                "edr (service, key scope webhook:contain) may not call the webhook of playbook \"other\""
+            )
+        )
+    );
+    let runs = Request::get("/api/v1/runs")
+        .header("authorization", format!("Bearer {edr_key}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call_anon(&s, runs).await.0, StatusCode::FORBIDDEN);
+
     let (status, run) = call(
         &s,
         post(
